@@ -1,0 +1,361 @@
+"""A step batch: everything one transaction loads, decides and writes.
+
+The engine fills a batch with events or due runs, steps the runs in memory, and writes the members,
+runs, events, deliveries and counters it touched in one go (:meth:`Batch.flush`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from sqlalchemy import Connection
+
+from .clock import to_us
+from .context import Context
+from .event import Event
+from .member import Member
+from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
+from .run import ACTIVE, DONE, EXITED, FAILED, WAITING, Run
+
+if TYPE_CHECKING:
+    from .compiler import Plan, PlanNode
+    from .engine import Engine
+
+ID_BLOCK = 1024
+_encode = msgspec.json.encode
+
+
+def event_view(event: Event, seq: int | None = None) -> dict[str, Any]:
+    """An event as templates and `where` filters see it."""
+    return {
+        "seq": seq,
+        "id": event.id,
+        "type": event.type,
+        "member": event.member,
+        "group": event.group,
+        "channel": event.channel,
+        "at": event.at.isoformat(),
+        "data": event.data,
+    }
+
+
+class Batch:
+    def __init__(self, engine: Engine, conn: Connection, now: datetime, member_ids: Iterable[str]) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.conn = conn
+        self.now = now
+        self.now_us = to_us(now)
+        self.member_ids = sorted(set(member_ids))
+        self.members: dict[str, Member] = self.store.load_members(conn, self.member_ids)
+        self.runs: dict[int, Run] = {}
+        self.pending: deque[tuple[Run, dict[str, Any] | None]] = deque()
+        self.events: list[dict[str, Any]] = []
+        self.deliveries: list[dict[str, Any]] = []
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+        self.groups_seen: set[str] = set()
+        self.ctx = Context(self)
+        self._ids = (0, 0)
+        self._history: dict[tuple[str, str], list[int]] | None = None
+        self._messages: dict[str, list[int]] | None = None
+        self._messages_since = 0
+        self._new_messages: dict[str, list[int]] = {}
+        self._groups: dict[str, dict[str, Any]] | None = None
+        self._group_sizes: dict[str, int] = {}
+        self._event_waits: list[Run] = []
+
+    # -- ids -----------------------------------------------------------------------------------------
+
+    def next_id(self) -> int:
+        start, end = self._ids
+        if start >= end:
+            start = self.store.allocate(self.conn, "ids", ID_BLOCK)
+            end = start + ID_BLOCK
+        self._ids = (start + 1, end)
+        return start
+
+    # -- members -------------------------------------------------------------------------------------
+
+    def member(self, member_id: str, at: int) -> Member:
+        member = self.members.get(member_id)
+        if member is None:
+            member = self.members[member_id] = Member(member_id, first_seen=at, is_new=True)
+        return member
+
+    def apply_event(self, event: Event, member: Member | None, at: int) -> None:
+        """Update the member from an event (DESIGN §5 "Order": before any trigger or resume)."""
+        if event.group is not None:
+            self.groups_seen.add(event.group)
+        if member is None:
+            return
+        profile = event.profile
+        if profile is not None:
+            if profile.name is not None:
+                member.set("name", profile.name)
+            if profile.channel is not None:
+                member.set("channel", profile.channel)
+            for key, value in (profile.attributes or {}).items():
+                member.set(f"attributes.{key}", value)
+            if profile.tags:
+                member.add_tags(profile.tags)
+        if event.channel is not None and member.channel is None:
+            member.set("channel", event.channel)
+        kind = event.type
+        if kind == "member_joined":
+            if member.join_group(event.group):  # type: ignore[arg-type]
+                self.group_changed(event.group, +1)  # type: ignore[arg-type]
+        elif kind == "member_left":
+            if member.leave_group(event.group):  # type: ignore[arg-type]
+                self.group_changed(event.group, -1)  # type: ignore[arg-type]
+        elif kind == "purchase":
+            member.total_spend += float(event.data.get("amount", 0))
+            member.order_count += 1
+            member.dirty = True
+        elif kind == "message":
+            member.last_message_at = at
+            member.dirty = True
+            self._new_messages.setdefault(member.id, []).append(at)
+
+    def message_count(self, member_id: str, since: int) -> int:
+        if self._messages is None or since < self._messages_since:
+            self._messages = self.store.message_times(self.conn, self.member_ids, since)
+            self._messages_since = since
+        now = self.now_us
+        times = self._messages.get(member_id, ())
+        fresh = self._new_messages.get(member_id, ())
+        return sum(1 for at in times if since <= at <= now) + sum(1 for at in fresh if since <= at <= now)
+
+    def group(self, group_id: str) -> dict[str, Any]:
+        if self._groups is None:
+            self._groups = self.store.load_groups(self.conn)
+        return self._groups.get(group_id) or {"id": group_id, "name": None, "tags": [], "kind": None}
+
+    def group_size(self, group_id: str) -> int:
+        if group_id not in self._group_sizes:
+            # The store counts members as it has them; this batch's unwritten changes are added.
+            stored = self.store.group_sizes(self.conn, [group_id])[group_id]
+            before = sum(1 for m in self.members.values() if group_id in m.stored_groups)
+            after = sum(1 for m in self.members.values() if group_id in m.groups)
+            self._group_sizes[group_id] = stored - before + after
+        return self._group_sizes[group_id]
+
+    def group_changed(self, group_id: str, delta: int) -> None:
+        if group_id in self._group_sizes:
+            self._group_sizes[group_id] += delta
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    def history(self) -> dict[tuple[str, str], list[int]]:
+        if self._history is None:
+            found = self.store.entry_history(self.conn, self.member_ids) if self.member_ids else {}
+            self._history = {key: [live, last] for key, (live, last) in found.items()}
+        return self._history
+
+    def can_enter(self, plan: Plan, member: Member | None) -> bool:
+        if member is None:
+            return True
+        live, last = self.history().get((plan.flow.id, member.id), (0, None))
+        if live:
+            return False
+        if last is None:
+            return True
+        if plan.reentry is None:
+            return False
+        return self.now_us >= last + int(plan.reentry.total_seconds() * 1_000_000)
+
+    def start(self, plan: Plan, node: PlanNode, member: Member | None, event: dict[str, Any] | None) -> Run:
+        run_id = self.next_id()
+        run = Run(
+            run_id,
+            run_id,
+            plan.flow.id,
+            plan.version,
+            member.id if member else None,
+            node.id,
+            ACTIVE,
+            self.now_us,
+            self.now_us,
+            event_seq=event.get("seq") if event else None,
+            is_new=True,
+        )
+        run.event = event
+        self.runs[run_id] = run
+        if member is not None:
+            entry = self.history().setdefault((plan.flow.id, member.id), [0, None])
+            entry[0] += 1
+            entry[1] = self.now_us
+        self.counts[(plan.flow.id, node.id, "entered")] += 1
+        self.pending.append((run, None))
+        return run
+
+    def start_other_flow(self, flow_id: str, run: Run, member: Member | None) -> bool:
+        plan = self.engine.flows.live_plan(flow_id)
+        if plan is None or not self.can_enter(plan, member):
+            return False
+        self.start(plan, plan.entry(), member, run.event)
+        return True
+
+    def resume(self, run: Run, wake_event: dict[str, Any] | None) -> None:
+        self.runs[run.id] = run
+        self.pending.append((run, wake_event))
+
+    def take_event_waits(self) -> list[Run]:
+        """Runs that began waiting for an event since the last call."""
+        runs, self._event_waits = self._event_waits, []
+        return runs
+
+    def process(self) -> None:
+        """Step every pending run until it waits or ends; new runs and forks join the queue."""
+        while self.pending:
+            run, wake = self.pending.popleft()
+            self._advance(run, wake)
+
+    def _advance(self, run: Run, wake: dict[str, Any] | None) -> None:
+        plan = self.engine.flows.plan(run.flow_id, run.version)
+        member = self.members.get(run.member_id) if run.member_id else None
+        ctx = self.ctx
+        counts = self.counts
+        flow_id = plan.flow.id
+        run.dirty = True
+        run.status = ACTIVE
+        run.wake_at = run.wait_event = None
+        while True:
+            node = plan.nodes[run.node]
+            if node.kind == "trigger":
+                outcome: Any = _NEXT
+            else:
+                ctx._bind(plan, node, run, member, wake)
+                try:
+                    outcome = node.step(ctx, node.config)
+                except Exception as error:  # a node's bug fails its run, never the batch
+                    outcome = Fail(f"{type(error).__name__}: {error}")
+            if member is not None and member.tags_added:
+                self.fire_tag_added(member)
+            kind = type(outcome)
+            if kind is Go:
+                if wake is not None:
+                    run.event, run.event_seq = wake, wake.get("seq")
+                    wake = None
+                port = outcome.port
+                counts[(flow_id, node.id, "port:" + port)] += 1
+                successors = node.next.get(port)
+                if not successors:
+                    self._end(run, DONE)
+                    return
+                for extra in successors[1:]:
+                    self._fork(plan, run, extra)
+                run.node = successors[0]
+                run.entered_at = self.now_us
+                counts[(flow_id, run.node, "entered")] += 1
+                continue
+            if kind is WaitUntil or kind is WaitFor:
+                run.status = WAITING
+                run.due_seq = self.next_id()
+                if kind is WaitUntil:
+                    run.wake_at = to_us(outcome.at)
+                else:
+                    run.wait_event = outcome.event
+                    run.wake_at = to_us(outcome.until) if outcome.until is not None else None
+                    self._event_waits.append(run)
+                return
+            if kind is Exit:
+                self._end(run, EXITED)
+                self._exit_journey(run)
+                return
+            if kind is Fail:
+                run.error = f"{node.id}: {outcome.reason}"
+                self._end(run, FAILED)
+                return
+            run.error = f"{node.id}: the step returned {outcome!r}, not an outcome"
+            self._end(run, FAILED)
+            return
+
+    def _fork(self, plan: Plan, run: Run, node_id: str) -> None:
+        fork_id = self.next_id()
+        fork = Run(
+            fork_id, run.journey, run.flow_id, run.version, run.member_id, node_id, ACTIVE, self.now_us,
+            run.started_at, event_seq=run.event_seq, vars=dict(run.vars) if run.vars else None, is_new=True,
+        )
+        fork.event = run.event
+        self.runs[fork_id] = fork
+        if run.member_id is not None:
+            self.history().setdefault((run.flow_id, run.member_id), [0, None])[0] += 1
+        self.counts[(run.flow_id, node_id, "entered")] += 1
+        self.pending.append((fork, None))
+
+    def _end(self, run: Run, status: str) -> None:
+        run.status = status
+        run.ended_at = self.now_us
+        run.wake_at = run.wait_event = None
+        if run.member_id is not None:
+            entry = self.history().get((run.flow_id, run.member_id))
+            if entry is not None and entry[0] > 0:
+                entry[0] -= 1
+
+    def _exit_journey(self, run: Run) -> None:
+        """`action.exit` ends the whole journey, forked branches included."""
+        plan = self.engine.flows.plan(run.flow_id, run.version)
+        if not plan.forks:
+            return
+        others = {r.id: r for r in self.store.live_journey_runs(self.conn, run.journey)}
+        others.update({r.id: r for r in self.runs.values() if r.journey == run.journey})
+        for other in others.values():
+            if other.id != run.id and other.status in (ACTIVE, WAITING):
+                self.runs[other.id] = self.runs.get(other.id, other)
+                self.pending = deque(p for p in self.pending if p[0].id != other.id)
+                self._end(self.runs[other.id], EXITED)
+                self.runs[other.id].dirty = True
+
+    def fire_tag_added(self, member: Member) -> None:
+        added, member.tags_added = member.tags_added, []
+        for tag in added:
+            event = Event(
+                id=f"tag:{member.id}:{tag}:{self.now_us}", type="tag_added", at=self.now, member=member.id,
+                data={"tag": tag},
+            )
+            self.fire_triggers(event, event_view(event), member)
+
+    def fire_triggers(self, event: Event, view: dict[str, Any], member: Member | None) -> None:
+        ctx = self.ctx
+        for plan, node in self.engine.flows.triggers(event.type):
+            ctx._bind(plan, node, None, member, view)
+            if node.step(ctx, node.config) and self.can_enter(plan, member):
+                self.start(plan, node, member, view)
+
+    # -- effects -------------------------------------------------------------------------------------
+
+    def deliver(
+        self, plan: Plan, node_id: str, run: Run, member_id: str | None, kind: str, payload: dict[str, Any], key: str
+    ) -> None:
+        self.deliveries.append(
+            {
+                "id": self.next_id(),
+                "key": key,
+                "flow_id": plan.flow.id,
+                "node": node_id,
+                "run_id": run.id,
+                "member_id": member_id,
+                "kind": kind,
+                "payload": _encode(payload).decode(),
+                "at": self.now_us,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": self.now_us,
+            }
+        )
+
+    def flush(self) -> None:
+        store, conn = self.store, self.conn
+        store.insert_events(conn, self.events)
+        store.ensure_groups(conn, sorted(self.groups_seen))
+        store.write_members(conn, self.members.values())
+        store.write_runs(conn, self.runs.values())
+        store.insert_deliveries(conn, self.deliveries)
+        store.add_counts(conn, self.counts)
+
+
+_NEXT = Go("next")

@@ -1,0 +1,249 @@
+"""Validation and compilation: a flow document in, every problem or an immutable plan out.
+
+networkx checks the graph here and only here; the plan the engine walks is plain dicts and tuples.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+import msgspec.inspect as mi
+import networkx as nx
+
+from .errors import FlowInvalid, Problem, validation_message
+from .fields import path_problem, template_problems
+from .flow import Flow, decode_flow, reentry_interval
+from .registry import NodeType, Registry
+
+
+@dataclass(frozen=True, slots=True)
+class PlanNode:
+    id: str
+    kind: str
+    node_type: NodeType
+    config: Any
+    step: Callable[..., Any]
+    # Successor node ids by output port.
+    next: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A compiled, immutable flow version, shared by every run on it."""
+
+    flow: Flow
+    version: int
+    tz: ZoneInfo
+    nodes: dict[str, PlanNode]
+    # Trigger nodes by the event type that may fire them.
+    triggers: dict[str, tuple[PlanNode, ...]]
+    reentry: timedelta | None
+    # Whether any port leads to several nodes (runs fork into parallel branches).
+    forks: bool
+
+    @property
+    def id(self) -> str:
+        return self.flow.id
+
+    def entry(self) -> PlanNode:
+        """Where a run started from another flow (`action.start_flow`) begins: the first trigger."""
+        return next(n for n in self.nodes.values() if n.kind == "trigger")
+
+
+_INDEX = re.compile(r"^nodes\[(\d+)\](?:\.(.*))?$")
+
+
+def _structure_problem(raw: Any, error: msgspec.ValidationError) -> Problem:
+    path, message = validation_message(error)
+    match = _INDEX.match(path)
+    if match and isinstance(raw, dict) and isinstance(raw.get("nodes"), list):
+        index = int(match.group(1))
+        item = raw["nodes"][index] if index < len(raw["nodes"]) else None
+        node_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
+        return Problem(node_id or f"nodes[{index}]", match.group(2) or "", message)
+    return Problem(None, path, message)
+
+
+def _format_problems(value: Any, info: Any, path: str) -> list[str]:
+    """Check values whose JSON Schema format is `template` or `field-path`, wherever they sit."""
+    if value is None:
+        return []
+    if isinstance(info, mi.Metadata):
+        fmt = (info.extra_json_schema or {}).get("format")
+        if fmt == "template" and isinstance(value, str):
+            return [f"{path}: {p}" for p in template_problems(value)]
+        if fmt == "field-path" and isinstance(value, str):
+            problem = path_problem(value)
+            return [f"{path}: {problem}"] if problem else []
+        return _format_problems(value, info.type, path)
+    if isinstance(info, mi.UnionType):
+        return [p for t in info.types for p in _format_problems(value, t, path) if _fits(value, t)]
+    if isinstance(info, mi.StructType) and isinstance(value, msgspec.Struct):
+        return [
+            p
+            for f in info.fields
+            for p in _format_problems(getattr(value, f.name), f.type, f"{path}.{f.encode_name}".lstrip("."))
+        ]
+    if isinstance(info, mi.ListType | mi.TupleType | mi.VarTupleType) and isinstance(value, list | tuple):
+        item = getattr(info, "item_type", None)
+        return [p for i, v in enumerate(value) for p in _format_problems(v, item, f"{path}[{i}]")]
+    return []
+
+
+def _fits(value: Any, info: Any) -> bool:
+    if isinstance(info, mi.Metadata):
+        info = info.type
+    if isinstance(info, mi.StructType):
+        return isinstance(value, info.cls)
+    if isinstance(info, mi.StrType):
+        return isinstance(value, str)
+    if isinstance(info, mi.ListType):
+        return isinstance(value, list)
+    return not isinstance(info, mi.NoneType)
+
+
+def _decode_config(node_type: NodeType, raw: dict[str, Any]) -> tuple[Any, Problem | None]:
+    try:
+        return msgspec.convert(raw, node_type.config), None
+    except msgspec.ValidationError as error:
+        path, message = validation_message(error)
+        return None, Problem(None, f"config.{path}" if path else "config", message)
+
+
+def check(document: Any, registry: Registry) -> tuple[Flow | None, dict[str, Any], list[Problem]]:
+    """Every problem of a flow at once; with the decoded flow and node configs when it decoded."""
+    try:
+        flow = decode_flow(document)
+    except msgspec.DecodeError as error:
+        return None, {}, [Problem(None, "", f"not valid JSON: {error}")]
+    except msgspec.ValidationError as error:
+        raw = document if isinstance(document, dict) else _loose(document)
+        return None, {}, [_structure_problem(raw, error)]
+
+    problems: list[Problem] = []
+    try:
+        ZoneInfo(flow.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(Problem(None, "timezone", f"unknown timezone `{flow.timezone}`"))
+    try:
+        reentry_interval(flow.settings.reentry)
+    except msgspec.ValidationError:
+        problems.append(
+            Problem(None, "settings.reentry", "must be `once`, `always` or an ISO 8601 duration like `P30D`")
+        )
+
+    configs: dict[str, Any] = {}
+    types: dict[str, NodeType] = {}
+    for node in flow.nodes:
+        if node.id in types or node.id in configs:
+            problems.append(Problem(node.id, "id", f"duplicate node id `{node.id}`"))
+            continue
+        node_type = registry.get(node.type)
+        if node_type is None:
+            problems.append(Problem(node.id, "type", f"unknown node type `{node.type}`"))
+            continue
+        types[node.id] = node_type
+        config, problem = _decode_config(node_type, node.config)
+        if problem:
+            problems.append(Problem(node.id, problem.path, problem.message))
+            continue
+        configs[node.id] = config
+        for text in _format_problems(config, mi.type_info(node_type.config), ""):
+            path, _, message = text.partition(": ")
+            problems.append(Problem(node.id, f"config.{path}", message))
+        if node_type.kind == "trigger" and not node_type.events_for(config):
+            problems.append(Problem(node.id, "config", "this trigger listens to no event"))
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(n.id for n in flow.nodes)
+    for index, edge in enumerate(flow.edges):
+        where = f"edges[{index}]"
+        if edge.source not in graph:
+            problems.append(Problem(edge.source, f"{where}.from", f"edge from missing node `{edge.source}`"))
+            continue
+        if edge.to not in graph:
+            problems.append(Problem(edge.source, f"{where}.to", f"edge to missing node `{edge.to}`"))
+            continue
+        source_type, target_type = types.get(edge.source), types.get(edge.to)
+        if source_type and edge.source in configs:
+            ports = source_type.ports_for(configs[edge.source])
+            if edge.port not in ports:
+                problems.append(
+                    Problem(
+                        edge.source,
+                        f"{where}.port",
+                        f"`{edge.source}` has no port `{edge.port}` (ports: {', '.join(ports)})",
+                    )
+                )
+        if target_type and target_type.kind == "trigger":
+            problems.append(Problem(edge.to, f"{where}.to", "a trigger cannot have incoming edges"))
+        graph.add_edge(edge.source, edge.to)
+
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        cycle = []
+    if cycle:
+        loop = " → ".join([u for u, _ in cycle] + [cycle[0][0]])
+        problems.append(Problem(cycle[0][0], "edges", f"the flow loops back on itself: {loop}"))
+
+    triggers = [nid for nid, t in types.items() if t.kind == "trigger"]
+    if not triggers:
+        problems.append(Problem(None, "nodes", "a flow needs at least one trigger"))
+    else:
+        reachable = set(triggers)
+        for start in triggers:
+            reachable |= nx.descendants(graph, start)
+        for node in flow.nodes:
+            if node.id not in reachable:
+                problems.append(Problem(node.id, "", "no trigger leads to this node"))
+    return flow, configs, problems
+
+
+def _loose(document: Any) -> Any:
+    try:
+        return msgspec.json.decode(document) if isinstance(document, bytes | str) else document
+    except msgspec.DecodeError:
+        return None
+
+
+def compile_flow(document: Any, registry: Registry, version: int = 0) -> Plan:
+    """Compile a valid flow into a plan; raise :class:`FlowInvalid` with every problem otherwise."""
+    flow, configs, problems = check(document, registry)
+    if problems or flow is None:
+        raise FlowInvalid(problems)
+    successors: dict[str, dict[str, list[str]]] = {n.id: {} for n in flow.nodes}
+    for edge in flow.edges:
+        successors[edge.source].setdefault(edge.port, []).append(edge.to)
+    nodes: dict[str, PlanNode] = {}
+    triggers: dict[str, list[PlanNode]] = {}
+    for node in flow.nodes:
+        node_type = registry.get(node.type)
+        assert node_type is not None
+        plan_node = PlanNode(
+            id=node.id,
+            kind=node_type.kind,
+            node_type=node_type,
+            config=configs[node.id],
+            step=node_type.step,
+            next={port: tuple(ids) for port, ids in successors[node.id].items()},
+        )
+        nodes[node.id] = plan_node
+        if node_type.kind == "trigger":
+            for event_type in node_type.events_for(plan_node.config):
+                triggers.setdefault(event_type, []).append(plan_node)
+    return Plan(
+        flow=flow,
+        version=version,
+        tz=ZoneInfo(flow.timezone),
+        nodes=nodes,
+        triggers={k: tuple(v) for k, v in triggers.items()},
+        reentry=reentry_interval(flow.settings.reentry),
+        forks=any(len(ids) > 1 for node in nodes.values() for ids in node.next.values()),
+    )

@@ -1,0 +1,141 @@
+"""What a step sees: the run, its member, the time, and the few things a node may ask the engine for."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from .clock import from_us, to_us
+from .fields import render, resolve
+from .flow import Settings
+from .member import Member
+from .run import Run
+
+if TYPE_CHECKING:
+    from .batch import Batch
+    from .compiler import Plan, PlanNode
+
+
+class Context:
+    """Handed to every step. Steps read and change state only through it; they do no I/O."""
+
+    __slots__ = ("_batch", "_made", "member", "node", "now", "plan", "run", "wake_event")
+
+    def __init__(self, batch: Batch) -> None:
+        self._batch = batch
+        self.now: datetime = batch.now
+        self.plan: Plan
+        self.node: PlanNode
+        self.run: Run | None = None
+        self.member: Member | None = None
+        # The event that woke a waiting step, if an event did.
+        self.wake_event: dict[str, Any] | None = None
+        self._made = 0
+
+    def _bind(self, plan: Plan, node: PlanNode, run: Run | None, member: Member | None, wake: Any) -> None:
+        self.plan, self.node, self.run, self.member, self.wake_event = plan, node, run, member, wake
+        self._made = 0
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    @property
+    def flow_id(self) -> str:
+        return self.plan.flow.id
+
+    @property
+    def node_id(self) -> str:
+        return self.node.id
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.plan.tz
+
+    @property
+    def settings(self) -> Settings:
+        return self.plan.flow.settings
+
+    @property
+    def entered_at(self) -> datetime:
+        """When the run reached this node (durations count from here)."""
+        return from_us(self.run.entered_at) if self.run else self.now
+
+    @property
+    def local_now(self) -> datetime:
+        return self.now.astimezone(self.plan.tz)
+
+    @property
+    def event(self) -> dict[str, Any] | None:
+        """The event being matched (triggers), that woke this step (waits), or that started or
+        last resumed the run."""
+        if self.wake_event is not None:
+            return self.wake_event
+        return self.run.event if self.run else None
+
+    @property
+    def vars(self) -> dict[str, Any]:
+        assert self.run is not None
+        if self.run.vars is None:
+            self.run.vars = {}
+        return self.run.vars
+
+    def scope(self, group: str | None = None) -> dict[str, Any]:
+        event = self.event
+        group_id = group or (event or {}).get("group")
+        run = self.run
+        return {
+            "member": self.member,
+            "event": event,
+            "run": {"vars": (run.vars or {}) if run else {}, "id": run.id if run else None},
+            "group": self.group(group_id) if group_id else None,
+        }
+
+    def group(self, group_id: str) -> dict[str, Any]:
+        """A group's id, name, kind and tags (a group only seen in events has none)."""
+        return self._batch.group(group_id)
+
+    def get(self, path: str) -> Any:
+        """The value at a field path (`member.points`, `event.data.amount`, `run.vars.x`)."""
+        return resolve(path, self.scope())
+
+    def render(self, template: str, group: str | None = None) -> str:
+        return render(template, self.scope(group))
+
+    def message_count(self, since: datetime) -> int:
+        """How many `message` events the member posted in [since, now]."""
+        if self.member is None:
+            return 0
+        return self._batch.message_count(self.member.id, to_us(since))
+
+    def group_size(self, group: str) -> int:
+        """How many members the store knows in the group, this batch's changes included."""
+        return self._batch.group_size(group)
+
+    def join_group(self, group: str) -> None:
+        """Put the member in a group (an invitation taken as accepted)."""
+        if self.member is not None and self.member.join_group(group):
+            self._batch.group_changed(group, +1)
+
+    def fraction(self, *parts: str) -> float:
+        """A stable number in [0, 1) for these parts: the same parts always give the same number."""
+        digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+    # -- asking the engine ---------------------------------------------------------------------------
+
+    def deliver(self, kind: str, payload: dict[str, Any], member: str | None = None) -> None:
+        """Record an effect on the outside world; it is sent after the step's batch commits."""
+        assert self.run is not None
+        key = f"{self.run.id}:{self.node.id}" + (f":{self._made}" if self._made else "")
+        self._made += 1
+        target = member if member is not None else (self.member.id if self.member else None)
+        self._batch.deliver(self.plan, self.node.id, self.run, target, kind, payload, key)
+
+    def start_flow(self, flow_id: str) -> bool:
+        """Start the run's member on another live flow; False when it is not live or re-entry forbids."""
+        assert self.run is not None
+        return self._batch.start_other_flow(flow_id, self.run, self.member)
+
+    def set_var(self, key: str, value: Any) -> None:
+        self.vars[key] = value

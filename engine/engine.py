@@ -1,0 +1,221 @@
+"""The engine: ingests events, steps due runs, in batches, one transaction each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from .batch import Batch, event_view
+from .clock import Clock, RealClock, from_us, to_us
+from .compiler import Plan, PlanNode, compile_flow
+from .errors import Conflict
+from .event import Event
+from .registry import Registry, default_registry
+from .run import FAILED
+from .store import Store
+
+_encode = msgspec.json.encode
+
+
+class IngestResult(msgspec.Struct):
+    accepted: int = 0
+    duplicate: int = 0
+
+
+class FlowCache:
+    """Compiled plans by (flow, version), and the live flows' triggers by event type."""
+
+    def __init__(self, store: Store, registry: Registry) -> None:
+        self.store = store
+        self.registry = registry
+        self._plans: dict[tuple[str, int], Plan] = {}
+        self._live: dict[str, Plan] = {}
+        self._triggers: dict[str, list[tuple[Plan, PlanNode]]] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read which flow versions are live (after a publish, pause or resume)."""
+        self._live = {flow_id: self.plan(flow_id, version) for flow_id, version in self.store.live_flows()}
+        triggers: dict[str, list[tuple[Plan, PlanNode]]] = {}
+        for flow_id in sorted(self._live):
+            plan = self._live[flow_id]
+            for event_type, nodes in plan.triggers.items():
+                triggers.setdefault(event_type, []).extend((plan, node) for node in nodes)
+        self._triggers = triggers
+
+    def plan(self, flow_id: str, version: int) -> Plan:
+        key = (flow_id, version)
+        plan = self._plans.get(key)
+        if plan is None:
+            document = self.store.version_document(flow_id, version)
+            plan = self._plans[key] = compile_flow(document, self.registry, version)
+        return plan
+
+    def live_plan(self, flow_id: str) -> Plan | None:
+        return self._live.get(flow_id)
+
+    def live_plans(self) -> list[Plan]:
+        return [self._live[k] for k in sorted(self._live)]
+
+    def triggers(self, event_type: str) -> list[tuple[Plan, PlanNode]]:
+        return self._triggers.get(event_type, [])
+
+
+class Engine:
+    """Runs published flows on a store. The caller drives it: `ingest`, `run_due`, repeat."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry | None = None,
+        clock: Clock | None = None,
+        batch_size: int = 500,
+    ) -> None:
+        self.store = store
+        self.registry = registry or default_registry()
+        self.clock = clock or RealClock()
+        self.batch_size = batch_size
+        self.flows = FlowCache(store, self.registry)
+
+    # -- flows ---------------------------------------------------------------------------------------
+
+    def save_draft(self, document: dict[str, Any]) -> Plan:
+        """Store a flow's draft. Raises FlowInvalid (with every problem) and stores nothing if invalid."""
+        plan = compile_flow(document, self.registry)
+        self.store.save_draft(plan.flow.id, plan.flow.name, msgspec.to_builtins(plan.flow), self._now_us())
+        return plan
+
+    def publish(self, flow_id: str) -> int:
+        """Freeze the draft as the next version and make it live."""
+        draft = self.store.get_flow(flow_id).draft
+        compile_flow(draft, self.registry)
+        version = self.store.publish(flow_id, draft, self._now_us())
+        self.flows.reload()
+        return version
+
+    def deploy(self, document: dict[str, Any]) -> int:
+        """Save and publish in one go (templates, `simulate`)."""
+        plan = self.save_draft(document)
+        return self.publish(plan.flow.id)
+
+    def set_paused(self, flow_id: str, paused: bool) -> None:
+        self.store.set_paused(flow_id, paused)
+        self.flows.reload()
+
+    # -- events --------------------------------------------------------------------------------------
+
+    def ingest(self, events: Sequence[Event]) -> IngestResult:
+        """Store and act on events, each id once; updates members, starts and resumes runs."""
+        result = IngestResult()
+        for start in range(0, len(events), self.batch_size):
+            chunk = events[start : start + self.batch_size]
+            accepted = self._ingest_batch(chunk)
+            result.accepted += accepted
+            result.duplicate += len(chunk) - accepted
+        return result
+
+    def _ingest_batch(self, events: Sequence[Event]) -> int:
+        store = self.store
+        with store.transaction() as conn:
+            known = store.known_event_ids(conn, sorted({e.id for e in events}))
+            fresh: list[Event] = []
+            for event in events:
+                if event.id not in known:
+                    known.add(event.id)
+                    fresh.append(event)
+            if not fresh:
+                return 0
+            members = {e.member for e in fresh if e.member is not None}
+            batch = Batch(self, conn, self.clock.now(), members)
+            waiting: dict[tuple[str, str], list[Any]] = {}
+            for run in store.event_waiting_runs(conn, batch.member_ids) if members else ():
+                waiting.setdefault((run.member_id, run.wait_event), []).append(run)
+            seq = store.allocate(conn, "events", len(fresh))
+            for event in fresh:
+                at = to_us(event.at)
+                batch.events.append(
+                    {
+                        "seq": seq,
+                        "id": event.id,
+                        "type": event.type,
+                        "member_id": event.member,
+                        "group_id": event.group,
+                        "channel": event.channel,
+                        "at": at,
+                        "data": _encode(event.data).decode() if event.data else None,
+                    }
+                )
+                view = event_view(event, seq)
+                seq += 1
+                member = batch.member(event.member, at) if event.member is not None else None
+                batch.apply_event(event, member, at)
+                # Runs already waiting for this event are picked before triggers start new ones,
+                # so a run never resumes on the event that started it.
+                resumable = waiting.pop((event.member, event.type), None) if member is not None else None
+                if member is not None and member.tags_added:
+                    batch.fire_tag_added(member)
+                batch.fire_triggers(event, view, member)
+                batch.process()
+                for run in resumable or ():
+                    batch.resume(run, view)
+                batch.process()
+                for run in batch.take_event_waits():
+                    waiting.setdefault((run.member_id, run.wait_event), []).append(run)
+            batch.flush()
+            return len(fresh)
+
+    # -- time ----------------------------------------------------------------------------------------
+
+    def run_due(self, now: datetime | None = None) -> int:
+        """Step every run whose wake time has come; returns how many were stepped."""
+        moment = now or self.clock.now()
+        now_us = to_us(moment)
+        stepped = 0
+        while True:
+            with self.store.transaction() as conn:
+                runs = self.store.claim_due(conn, now_us, self.batch_size)
+                if not runs:
+                    return stepped
+                batch = Batch(self, conn, moment, {r.member_id for r in runs if r.member_id is not None})
+                events = self.store.load_events(conn, {r.event_seq for r in runs if r.event_seq is not None})
+                for run in runs:
+                    if run.event_seq is not None:
+                        run.event = _with_iso(events.get(run.event_seq))
+                    batch.resume(run, None)
+                batch.process()
+                batch.flush()
+            stepped += len(runs)
+
+    def next_wake(self) -> datetime | None:
+        at = self.store.next_wake()
+        return from_us(at) if at is not None else None
+
+    def retry(self, run_id: int) -> None:
+        """Step a failed run again from the node where it failed."""
+        with self.store.transaction() as conn:
+            run = self.store.get_run(conn, run_id)
+            if run.status != FAILED:
+                raise Conflict(f"run {run_id} is {run.status}, not failed")
+            batch = Batch(self, conn, self.clock.now(), [run.member_id] if run.member_id else [])
+            if run.event_seq is not None:
+                run.event = _with_iso(self.store.load_events(conn, [run.event_seq]).get(run.event_seq))
+            run.error = None
+            run.ended_at = None
+            batch.resume(run, None)
+            batch.process()
+            batch.flush()
+
+    def _now_us(self) -> int:
+        return to_us(self.clock.now())
+
+
+def _with_iso(view: dict[str, Any] | None) -> dict[str, Any] | None:
+    if view is not None and isinstance(view.get("at"), int):
+        view["at"] = from_us(view["at"]).isoformat()
+    return view
+
+
+__all__ = ["Engine", "FlowCache", "IngestResult", "Iterable"]

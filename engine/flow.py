@@ -1,0 +1,98 @@
+"""The flow document (DESIGN §4, a contract): what operators draw and the API stores."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+SCHEMA_VERSION = 1
+
+Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+TimeOfDay = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", extra_json_schema={"format": "time-of-day"})]
+TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class Position(msgspec.Struct, frozen=True):
+    x: float = 0
+    y: float = 0
+
+
+class Node(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: Identifier
+    type: str
+    config: dict[str, Any] = {}
+    label: str | None = None
+    position: Position | None = None
+
+
+class Edge(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"source": "from"}):
+    source: str
+    to: str
+    port: str = "next"
+
+
+class QuietHours(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    start: TimeOfDay
+    end: TimeOfDay
+
+
+class FrequencyCap(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    messages: Annotated[int, Meta(ge=1)]
+    per: timedelta
+
+
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    # "once", "always", or an ISO 8601 duration such as "P30D".
+    reentry: str = "once"
+    quiet_hours: QuietHours | None = None
+    frequency_cap: FrequencyCap | None = None
+
+
+class Flow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: Identifier
+    nodes: list[Node]
+    edges: list[Edge] = []
+    name: str = ""
+    timezone: str = "Asia/Shanghai"
+    settings: Settings = Settings()
+    schema_version: int = SCHEMA_VERSION
+    description: str = ""
+
+
+def reentry_interval(reentry: str) -> timedelta | None:
+    """The re-entry rule as a waiting time: None for "once", zero for "always"."""
+    if reentry == "once":
+        return None
+    if reentry == "always":
+        return timedelta(0)
+    return msgspec.convert(reentry, timedelta)
+
+
+def decode_flow(data: bytes | str | dict[str, Any]) -> Flow:
+    """Decode a flow document; raises msgspec errors for the caller to turn into problems."""
+    if isinstance(data, dict):
+        return msgspec.convert(upgrade(data), Flow)
+    raw = msgspec.json.decode(data)
+    if not isinstance(raw, dict):
+        raise msgspec.ValidationError("Expected `object`, got `" + type(raw).__name__ + "`")
+    return msgspec.convert(upgrade(raw), Flow)
+
+
+def encode_flow(flow: Flow) -> bytes:
+    return msgspec.json.encode(flow)
+
+
+# Stored documents are upgraded by a chain of small functions, one per schema version step.
+UPGRADES: dict[int, Any] = {}
+
+
+def upgrade(raw: dict[str, Any]) -> dict[str, Any]:
+    version = raw.get("schema_version", SCHEMA_VERSION)
+    while isinstance(version, int) and version in UPGRADES:
+        raw = UPGRADES[version](raw)
+        version = raw["schema_version"]
+    return raw

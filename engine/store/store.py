@@ -1,0 +1,576 @@
+"""The store: one narrow interface over SQLAlchemy Core, on SQLite (WAL) or PostgreSQL.
+
+Everything the engine writes in a step batch goes through one connection in one transaction
+(:meth:`Store.transaction`); the methods that take `conn` are the pieces of such a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, Integer, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy.engine import Engine as SAEngine
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from ..errors import Conflict, NotFound, UserError
+from ..member import Member
+from ..run import LIVE, Run
+from . import schema as t
+
+_encode = msgspec.json.encode
+_decode = msgspec.json.decode
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _json(value: Any) -> str | None:
+    return _encode(value).decode() if value else None
+
+
+def _load(text: str | None, default: Any) -> Any:
+    return _decode(text) if text else default
+
+
+class FlowRecord(msgspec.Struct):
+    id: str
+    name: str
+    draft: dict[str, Any]
+    draft_updated_at: int
+    live_version: int | None
+    paused: bool
+    versions: list[dict[str, Any]] = []
+
+
+class Store:
+    """Tables, migrations and the batch reads and writes the engine needs."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine: SAEngine = self._connect(url)
+        except (ArgumentError, ImportError, ValueError) as error:
+            raise UserError(f"cannot use database URL `{url}`: {error}") from None
+        self.dialect = self.engine.dialect.name
+        self._insert = _dialect_insert(self.dialect)
+
+    @staticmethod
+    def _connect(url: str) -> SAEngine:
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        if url.startswith("sqlite"):
+            memory = url in ("sqlite://", "sqlite:///:memory:")
+            engine = create_engine(
+                url,
+                poolclass=StaticPool if memory else None,
+                connect_args={"check_same_thread": False, "timeout": 30},
+            )
+
+            @event.listens_for(engine, "connect")
+            def _pragmas(dbapi_connection: Any, _: Any) -> None:
+                # Let SQLAlchemy, not pysqlite, open transactions; WAL lets readers run beside the writer.
+                dbapi_connection.isolation_level = None
+                cursor = dbapi_connection.cursor()
+                if not memory:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.close()
+
+            @event.listens_for(engine, "begin")
+            def _begin(conn: Connection) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open a store and bring its schema up to date."""
+        store = cls(url)
+        store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- ids ---------------------------------------------------------------------------------------
+
+    def allocate(self, conn: Connection, name: str, count: int) -> int:
+        """Reserve `count` consecutive ids of a sequence; returns the first."""
+        row = conn.execute(
+            update(t.sequences)
+            .where(t.sequences.c.name == name)
+            .values(value=t.sequences.c.value + count)
+            .returning(t.sequences.c.value)
+        ).first()
+        if row is None:
+            conn.execute(insert(t.sequences).values(name=name, value=count))
+            return 1
+        return row[0] - count + 1
+
+    # -- flows -------------------------------------------------------------------------------------
+
+    def save_draft(self, flow_id: str, name: str, document: dict[str, Any], now: int) -> None:
+        with self.transaction() as conn:
+            values = {"name": name, "draft": _encode(document).decode(), "draft_updated_at": now}
+            done = conn.execute(update(t.flows).where(t.flows.c.id == flow_id).values(**values)).rowcount
+            if not done:
+                conn.execute(insert(t.flows).values(id=flow_id, paused=False, **values))
+
+    def get_flow(self, flow_id: str) -> FlowRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.flows).where(t.flows.c.id == flow_id)).mappings().first()
+            if row is None:
+                raise NotFound(f"no flow `{flow_id}`")
+            versions = conn.execute(
+                select(t.flow_versions.c.version, t.flow_versions.c.published_at)
+                .where(t.flow_versions.c.flow_id == flow_id)
+                .order_by(t.flow_versions.c.version)
+            ).all()
+        return FlowRecord(
+            id=row["id"],
+            name=row["name"],
+            draft=_decode(row["draft"]),
+            draft_updated_at=row["draft_updated_at"],
+            live_version=row["live_version"],
+            paused=row["paused"],
+            versions=[{"version": v, "published_at": at} for v, at in versions],
+        )
+
+    def list_flows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.flows.c.id, t.flows.c.name, t.flows.c.live_version, t.flows.c.paused).order_by(
+                    t.flows.c.id
+                )
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def publish(self, flow_id: str, document: dict[str, Any], now: int) -> int:
+        """Freeze `document` as the flow's next version and make it live."""
+        with self.transaction() as conn:
+            current = conn.execute(
+                select(func.max(t.flow_versions.c.version)).where(t.flow_versions.c.flow_id == flow_id)
+            ).scalar()
+            version = (current or 0) + 1
+            conn.execute(
+                insert(t.flow_versions).values(
+                    flow_id=flow_id, version=version, document=_encode(document).decode(), published_at=now
+                )
+            )
+            done = conn.execute(
+                update(t.flows).where(t.flows.c.id == flow_id).values(live_version=version)
+            ).rowcount
+            if not done:
+                raise NotFound(f"no flow `{flow_id}`")
+        return version
+
+    def set_paused(self, flow_id: str, paused: bool) -> None:
+        with self.transaction() as conn:
+            done = conn.execute(update(t.flows).where(t.flows.c.id == flow_id).values(paused=paused)).rowcount
+        if not done:
+            raise NotFound(f"no flow `{flow_id}`")
+
+    def live_flows(self) -> list[tuple[str, int]]:
+        """(flow id, live version) of every published flow that is not paused."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.flows.c.id, t.flows.c.live_version)
+                .where(t.flows.c.live_version.is_not(None), t.flows.c.paused.is_(False))
+                .order_by(t.flows.c.id)
+            )
+            return [(r[0], r[1]) for r in rows]
+
+    def version_document(self, flow_id: str, version: int) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            text = conn.execute(
+                select(t.flow_versions.c.document).where(
+                    t.flow_versions.c.flow_id == flow_id, t.flow_versions.c.version == version
+                )
+            ).scalar()
+        if text is None:
+            raise NotFound(f"no version {version} of flow `{flow_id}`")
+        return _decode(text)
+
+    # -- members and groups --------------------------------------------------------------------------
+
+    def load_members(self, conn: Connection, ids: Iterable[str]) -> dict[str, Member]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        c = t.members.c
+        rows = conn.execute(select(t.members).where(c.id.in_(ids)))
+        return {
+            r.id: Member(
+                r.id,
+                name=r.name,
+                channel=r.channel,
+                tags=_load(r.tags, None),
+                groups=_load(r.groups, None),
+                attributes=_load(r.attributes, None),
+                points=r.points,
+                total_spend=r.total_spend,
+                order_count=r.order_count,
+                grade=r.grade,
+                stage=r.stage,
+                blacklisted=r.blacklisted,
+                first_seen=r.first_seen,
+                last_message_at=r.last_message_at,
+            )
+            for r in rows
+        }
+
+    def put_members(self, members: Sequence[Member]) -> None:
+        """Create or replace members (imports)."""
+        if not members:
+            return
+        rows = [{"id": m.id, "first_seen": m.first_seen, **_member_row(m)} for m in members]
+        stmt = self._insert(t.members)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"], set_={k: stmt.excluded[k] for k in rows[0] if k not in ("id", "first_seen")}
+        )
+        with self.transaction() as conn:
+            conn.execute(stmt, rows)
+
+    def write_members(self, conn: Connection, members: Iterable[Member]) -> None:
+        new, changed = [], []
+        for m in members:
+            if not m.dirty:
+                continue
+            row = _member_row(m)
+            if m.is_new:
+                row["id"] = m.id
+                row["first_seen"] = m.first_seen
+                new.append(row)
+            else:
+                row["b_id"] = m.id
+                changed.append(row)
+            m.dirty = m.is_new = False
+        if new:
+            conn.execute(insert(t.members), new)
+        if changed:
+            conn.execute(update(t.members).where(t.members.c.id == bindparam("b_id")), changed)
+
+    def upsert_groups(self, conn: Connection, groups: Sequence[dict[str, Any]]) -> None:
+        for group in groups:
+            row = {"name": group.get("name"), "kind": group.get("kind"), "tags": _json(group.get("tags"))}
+            stmt = self._insert(t.groups).values(id=group["id"], **row)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=row))
+
+    def ensure_groups(self, conn: Connection, ids: Sequence[str]) -> None:
+        """Groups only seen in events exist, with no name or tags."""
+        if ids:
+            stmt = self._insert(t.groups).on_conflict_do_nothing(index_elements=["id"])
+            conn.execute(stmt, [{"id": g} for g in ids])
+
+    def group_sizes(self, conn: Connection, group_ids: Iterable[str]) -> dict[str, int]:
+        """How many members the store knows in each group."""
+        ids = list(group_ids)
+        sizes = dict.fromkeys(ids, 0)
+        if not ids:
+            return sizes
+        # Groups live in the member row as a JSON list; counting scans members, which is fine at
+        # operator scale and is only done when a node asks.
+        for (text,) in conn.execute(select(t.members.c.groups).where(t.members.c.groups.is_not(None))):
+            for group in _decode(text):
+                if group in sizes:
+                    sizes[group] += 1
+        return sizes
+
+    def load_groups(self, conn: Connection) -> dict[str, dict[str, Any]]:
+        rows = conn.execute(select(t.groups))
+        return {r.id: {"id": r.id, "name": r.name, "kind": r.kind, "tags": _load(r.tags, [])} for r in rows}
+
+    # -- events --------------------------------------------------------------------------------------
+
+    def known_event_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        return set(conn.execute(select(t.events.c.id).where(t.events.c.id.in_(ids))).scalars())
+
+    def insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(insert(t.events), rows)
+
+    def message_times(self, conn: Connection, member_ids: Sequence[str], since: int) -> dict[str, list[int]]:
+        """Times of each member's `message` events at or after `since`."""
+        found: dict[str, list[int]] = {}
+        if member_ids:
+            c = t.events.c
+            rows = conn.execute(
+                select(c.member_id, c.at).where(c.member_id.in_(member_ids), c.type == "message", c.at >= since)
+            )
+            for member_id, at in rows:
+                found.setdefault(member_id, []).append(at)
+        return found
+
+    def load_events(self, conn: Connection, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
+        seqs = list(seqs)
+        if not seqs:
+            return {}
+        rows = conn.execute(select(t.events).where(t.events.c.seq.in_(seqs)))
+        return {r.seq: _event_view(r) for r in rows}
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    def entry_history(
+        self, conn: Connection, member_ids: Sequence[str]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """Per (flow, member): (number of live runs, latest start) — what re-entry rules need."""
+        c = t.runs.c
+        live = func.sum((c.status.in_(LIVE)).cast(Integer))
+        rows = conn.execute(
+            select(c.flow_id, c.member_id, live, func.max(c.started_at))
+            .where(c.member_id.in_(member_ids))
+            .group_by(c.flow_id, c.member_id)
+        )
+        return {(f, m): (n or 0, s) for f, m, n, s in rows}
+
+    def event_waiting_runs(self, conn: Connection, member_ids: Sequence[str]) -> list[Run]:
+        c = t.runs.c
+        rows = conn.execute(
+            select(t.runs).where(c.member_id.in_(member_ids), c.wait_event.is_not(None)).order_by(c.id)
+        )
+        return [_run(r) for r in rows]
+
+    def claim_due(self, conn: Connection, now: int, limit: int) -> list[Run]:
+        """Waiting runs whose wake time has come, in the order they became due."""
+        c = t.runs.c
+        stmt = select(t.runs).where(c.wake_at <= now).order_by(c.wake_at, c.due_seq, c.id).limit(limit)
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [_run(r) for r in conn.execute(stmt)]
+
+    def next_wake(self) -> int | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.min(t.runs.c.wake_at))).scalar()
+
+    def write_runs(self, conn: Connection, runs: Iterable[Run]) -> None:
+        new, changed = [], []
+        for r in runs:
+            if not r.dirty:
+                continue
+            row = {
+                "node": r.node,
+                "status": r.status,
+                "entered_at": r.entered_at,
+                "wake_at": r.wake_at,
+                "wait_event": r.wait_event,
+                "due_seq": r.due_seq,
+                "event_seq": r.event_seq,
+                "vars": _json(r.vars),
+                "ended_at": r.ended_at,
+                "error": r.error,
+            }
+            if r.is_new:
+                row.update(
+                    id=r.id,
+                    journey=r.journey,
+                    flow_id=r.flow_id,
+                    version=r.version,
+                    member_id=r.member_id,
+                    started_at=r.started_at,
+                )
+                new.append(row)
+            else:
+                row["b_id"] = r.id
+                changed.append(row)
+            r.dirty = r.is_new = False
+        if new:
+            conn.execute(insert(t.runs), new)
+        if changed:
+            conn.execute(update(t.runs).where(t.runs.c.id == bindparam("b_id")), changed)
+
+    def live_journey_runs(self, conn: Connection, journey: int) -> list[Run]:
+        c = t.runs.c
+        return [_run(r) for r in conn.execute(select(t.runs).where(c.journey == journey, c.status.in_(LIVE)))]
+
+    def get_run(self, conn: Connection, run_id: int) -> Run:
+        row = conn.execute(select(t.runs).where(t.runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"no run {run_id}")
+        return _run(row)
+
+    # -- deliveries and counters -----------------------------------------------------------------------
+
+    def insert_deliveries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            stmt = self._insert(t.deliveries).on_conflict_do_nothing(index_elements=["key"])
+            conn.execute(stmt, rows)
+
+    def add_counts(self, conn: Connection, counts: dict[tuple[str, str, str], int]) -> None:
+        if not counts:
+            return
+        rows = [{"flow_id": f, "node": n, "counter": c, "value": v} for (f, n, c), v in sorted(counts.items())]
+        stmt = self._insert(t.node_counts)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["flow_id", "node", "counter"], set_={"value": t.node_counts.c.value + stmt.excluded.value}
+        )
+        conn.execute(stmt, rows)
+
+    # -- reading back ----------------------------------------------------------------------------------
+
+    def node_counts(self, flow_id: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
+        """{flow: {node: {counter: value}}}."""
+        stmt = select(t.node_counts)
+        if flow_id is not None:
+            stmt = stmt.where(t.node_counts.c.flow_id == flow_id)
+        found: dict[str, dict[str, dict[str, int]]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(stmt):
+                found.setdefault(row.flow_id, {}).setdefault(row.node, {})[row.counter] = row.value
+        return found
+
+    def journey_statuses(self, flow_id: str | None = None) -> dict[str, dict[str, int]]:
+        """{flow: {status: count}} over journeys (a forked journey counts once)."""
+        c = t.runs.c
+        stmt = select(c.flow_id, c.journey, c.status)
+        if flow_id is not None:
+            stmt = stmt.where(c.flow_id == flow_id)
+        journeys: dict[tuple[str, int], set[str]] = {}
+        with self.engine.connect() as conn:
+            for flow, journey, status in conn.execute(stmt):
+                journeys.setdefault((flow, journey), set()).add(status)
+        found: dict[str, dict[str, int]] = {}
+        for (flow, _), statuses in journeys.items():
+            counts = found.setdefault(flow, dict.fromkeys(("done", "waiting", "active", "exited", "failed"), 0))
+            counts[journey_status(statuses)] += 1
+        return found
+
+    def waiting_by_node(self, flow_id: str) -> dict[str, int]:
+        c = t.runs.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(c.node, func.count()).where(c.flow_id == flow_id, c.status == "waiting").group_by(c.node)
+            )
+            return {node: n for node, n in rows}
+
+    def deliveries(self, **where: Any) -> list[dict[str, Any]]:
+        c = t.deliveries.c
+        stmt = select(t.deliveries).order_by(c.at, c.flow_id, c.node, c.member_id, c.id)
+        for column, value in where.items():
+            if value is not None:
+                stmt = stmt.where(getattr(c, column) == value)
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "id": r.id,
+                    "key": r.key,
+                    "at": r.at,
+                    "flow": r.flow_id,
+                    "node": r.node,
+                    "run": r.run_id,
+                    "member": r.member_id,
+                    "kind": r.kind,
+                    "payload": _decode(r.payload),
+                    "status": r.status,
+                    "attempts": r.attempts,
+                    "error": r.error,
+                }
+                for r in conn.execute(stmt)
+            ]
+
+    def all_members(self) -> dict[str, Member]:
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(select(t.members.c.id)).scalars())
+            return self.load_members(conn, ids) if ids else {}
+
+    def runs(self, flow_id: str | None = None, status: str | None = None, member_id: str | None = None,
+             limit: int = 50, offset: int = 0) -> list[Run]:
+        c = t.runs.c
+        stmt = select(t.runs).order_by(c.id.desc()).limit(limit).offset(offset)
+        for column, value in (("flow_id", flow_id), ("status", status), ("member_id", member_id)):
+            if value is not None:
+                stmt = stmt.where(getattr(c, column) == value)
+        with self.engine.connect() as conn:
+            return [_run(r) for r in conn.execute(stmt)]
+
+
+def _member_row(m: Member) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "channel": m.channel,
+        "tags": _json(m.tags),
+        "groups": _json(m.groups),
+        "attributes": _json(m.attributes),
+        "points": m.points,
+        "total_spend": m.total_spend,
+        "order_count": m.order_count,
+        "grade": m.grade,
+        "stage": m.stage,
+        "blacklisted": m.blacklisted,
+        "last_message_at": m.last_message_at,
+    }
+
+
+def journey_status(statuses: set[str]) -> str:
+    """A journey's status from its runs' statuses: live beats failed beats exited beats done."""
+    for status in ("active", "waiting", "failed", "exited"):
+        if status in statuses:
+            return status
+    return "done"
+
+
+def _run(r: Any) -> Run:
+    return Run(
+        r.id,
+        r.journey,
+        r.flow_id,
+        r.version,
+        r.member_id,
+        r.node,
+        r.status,
+        r.entered_at,
+        r.started_at,
+        wake_at=r.wake_at,
+        wait_event=r.wait_event,
+        due_seq=r.due_seq,
+        event_seq=r.event_seq,
+        vars=_load(r.vars, None),
+        ended_at=r.ended_at,
+        error=r.error,
+    )
+
+
+def _event_view(r: Any) -> dict[str, Any]:
+    return {
+        "seq": r.seq,
+        "id": r.id,
+        "type": r.type,
+        "member": r.member_id,
+        "group": r.group_id,
+        "channel": r.channel,
+        "at": r.at,
+        "data": _load(r.data, {}),
+    }
+
+
+def _dialect_insert(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise Conflict(f"unsupported database `{dialect}`: use SQLite or PostgreSQL")

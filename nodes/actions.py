@@ -1,0 +1,213 @@
+"""Actions: change the member or record a delivery for the outside world (DESIGN §5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from engine import EXIT, NEXT, Context, Go, NoConfig, Outcome, Template, action
+
+from .common import Name, Names
+
+Tags = Annotated[Names, Meta(min_length=1)]
+
+
+class TagsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    tags: Tags
+
+
+@action(
+    "action.add_tag",
+    title={"zh": "打标签", "en": "Add tag"},
+    description={"zh": "给成员打上标签", "en": "Add tags to the member"},
+    icon="tag",
+)
+def add_tag(ctx: Context, config: TagsConfig) -> Outcome:
+    if ctx.member is not None:
+        ctx.member.add_tags(config.tags)
+    return NEXT
+
+
+@action(
+    "action.remove_tag",
+    title={"zh": "移除标签", "en": "Remove tag"},
+    description={"zh": "移除成员的标签", "en": "Remove tags from the member"},
+    icon="tag",
+)
+def remove_tag(ctx: Context, config: TagsConfig) -> Outcome:
+    if ctx.member is not None:
+        ctx.member.remove_tags(config.tags)
+    return NEXT
+
+
+class SetAttribute(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    # `city`, `attributes.city` or `member.attributes.city` all name the attribute `city`.
+    field: Annotated[str, Meta(pattern=r"^(member\.)?(attributes\.)?[A-Za-z0-9_\-]{1,100}$")]
+    value: Any = None
+
+
+@action(
+    "action.set_attribute",
+    title={"zh": "设置属性", "en": "Set attribute"},
+    description={"zh": "设置成员的自定义属性", "en": "Set a custom attribute of the member"},
+    icon="edit",
+)
+def set_attribute(ctx: Context, config: SetAttribute) -> Outcome:
+    if ctx.member is not None:
+        key = config.field.removeprefix("member.").removeprefix("attributes.")
+        ctx.member.set(f"attributes.{key}", config.value)
+    return NEXT
+
+
+class AddPoints(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    points: int
+    reason: str | None = None
+
+
+@action(
+    "action.add_points",
+    title={"zh": "加积分", "en": "Add points"},
+    description={"zh": "增加或扣减积分（不会低于 0）", "en": "Add or take away points (never below 0)"},
+    icon="star",
+)
+def add_points(ctx: Context, config: AddPoints) -> Outcome:
+    if ctx.member is not None:
+        ctx.member.set("points", max(0, ctx.member.points + config.points))
+    return NEXT
+
+
+class SetGrade(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    grade: Literal["S", "A", "B", "C"]
+
+
+@action(
+    "action.set_grade",
+    title={"zh": "设置成长等级", "en": "Set grade"},
+    description={"zh": "设置成员的成长等级 S/A/B/C", "en": "Set the member's growth grade S/A/B/C"},
+    icon="award",
+)
+def set_grade(ctx: Context, config: SetGrade) -> Outcome:
+    if ctx.member is not None:
+        ctx.member.set("grade", config.grade)
+    return NEXT
+
+
+class SetStage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    stage: Literal["prospect", "customer", "member", "koc"]
+
+
+@action(
+    "action.set_stage",
+    title={"zh": "设置生命周期阶段", "en": "Set stage"},
+    description={"zh": "潜客 → 客户 → 会员 → KOC", "en": "Prospect → customer → member → KOC"},
+    icon="trending-up",
+)
+def set_stage(ctx: Context, config: SetStage) -> Outcome:
+    if ctx.member is not None:
+        ctx.member.set("stage", config.stage)
+    return NEXT
+
+
+class SendMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    text: Template | None = None
+    # An id in the shared script library (话术库).
+    content: Name | None = None
+    to: Literal["member", "group"] = "member"
+    group: Name | None = None
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.content is None):
+            raise ValueError("give either `text` or `content`")
+        if self.to == "group" and self.group is None:
+            raise ValueError("`group` is needed when sending to a group")
+
+
+def message_payload(ctx: Context, text: str | None, content: str | None, to: str, group: str | None) -> dict:
+    payload: dict[str, Any] = {"text": ctx.render(text, group) if text is not None else "", "to": to}
+    if group is not None:
+        payload["group"] = group
+    if content is not None:
+        payload["content"] = content
+    return payload
+
+
+@action(
+    "action.send_message",
+    title={"zh": "发送消息", "en": "Send message"},
+    description={"zh": "私聊成员或在群里发消息，支持 {{ member.name }} 占位符", "en": "Message the member or a group; placeholders like {{ member.name }}"},
+    icon="send",
+)
+def send_message(ctx: Context, config: SendMessage) -> Outcome:
+    ctx.deliver("message", message_payload(ctx, config.text, config.content, config.to, config.group))
+    return NEXT
+
+
+class SendCoupon(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    coupon: Name
+
+
+@action(
+    "action.send_coupon",
+    title={"zh": "发优惠券", "en": "Send coupon"},
+    description={"zh": "给成员发一张优惠券（每次旅程每个节点最多一次）", "en": "Send the member a coupon (at most once per run and node)"},
+    icon="gift",
+)
+def send_coupon(ctx: Context, config: SendCoupon) -> Outcome:
+    ctx.deliver("coupon", {"coupon": config.coupon})
+    return NEXT
+
+
+class InviteToGroup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    groups: Annotated[Names, Meta(min_length=1)]
+    capacity: Annotated[int, Meta(ge=1, le=500)] = 200
+
+
+@action(
+    "action.invite_to_group",
+    ports=("next", "full", "blocked"),
+    title={"zh": "邀请入群", "en": "Invite to group"},
+    description={"zh": "邀请进群池中第一个未满的群；都满走「已满」，黑名单走「拦截」", "en": "Invite to the first group in the pool with room"},
+    icon="user-check",
+)
+def invite_to_group(ctx: Context, config: InviteToGroup) -> Outcome:
+    member = ctx.member
+    if member is None:
+        return Go("full")
+    if member.blacklisted:
+        return Go("blocked")
+    for group in config.groups:
+        if group in member.groups:
+            return NEXT
+        if ctx.group_size(group) < config.capacity:
+            ctx.deliver("invite", {"group": group})
+            ctx.join_group(group)
+            return NEXT
+    return Go("full")
+
+
+class StartFlow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    flow: Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+
+
+@action(
+    "action.start_flow",
+    title={"zh": "进入另一流程", "en": "Start flow"},
+    description={"zh": "让成员进入另一个已发布的流程", "en": "Start the member on another published flow"},
+    icon="corner-down-right",
+)
+def start_flow(ctx: Context, config: StartFlow) -> Outcome:
+    ctx.start_flow(config.flow)
+    return NEXT
+
+
+@action(
+    "action.exit",
+    ports=(),
+    title={"zh": "结束", "en": "Exit"},
+    description={"zh": "结束本次旅程", "en": "End the run"},
+    icon="x-circle",
+)
+def exit_flow(ctx: Context, config: NoConfig) -> Outcome:
+    return EXIT
