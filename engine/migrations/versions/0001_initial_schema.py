@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:21:02.187508
+Create Date: 2026-11-22 20:26:49.106686
 """
 
 from alembic import op
