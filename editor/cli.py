@@ -34,7 +34,13 @@ def _lines(path: str, kind: type, what: str) -> list[Any]:
 def cmd_validate(args: argparse.Namespace) -> int:
     from engine import check, default_registry
 
-    _, _, problems = check(_read(args.flow, "flow"), default_registry())
+    document = _read(args.flow, "flow")
+    try:
+        msgspec.json.decode(document)
+    except msgspec.DecodeError as error:
+        # Not a flow at all: one error line on stderr, like a missing file.
+        raise UserError(f"flow {args.flow}: not valid JSON: {error}") from None
+    _, _, problems = check(document, default_registry())
     if args.json:
         print(msgspec.json.encode(problems).decode())
     elif not problems:
@@ -96,7 +102,100 @@ def _print_summary(result: dict[str, Any], out: str) -> None:
     )
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench import render, run_workload
+
+    result = run_workload(args.workload, args.members, args.db, args.rounds)
+    if args.json:
+        print(msgspec.json.encode(result).decode())
+    else:
+        render(result)
+    return 0
+
+
+DEFAULT_DB = "sqlite:///qunflow.db"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from editor.app import create_app
+    from editor.demo import load_demo
+    from editor.services import Services
+
+    services = Services.open(args.db)
+    password = os.environ.get("QUNFLOW_ADMIN_PASSWORD")
+    generated = services.accounts.ensure_admin(password, services.now_us())
+    if generated:
+        print(f"created user admin with password {generated}  (shown once; 只显示这一次)", flush=True)
+    if args.demo:
+        summary = load_demo(services)
+        if summary is None:
+            print("demo data: already loaded", flush=True)
+        else:
+            skipped = f"; skipped {', '.join(summary.skipped)}" if summary.skipped else ""
+            print(
+                f"demo data: {len(summary.flows)} flows, {summary.members} members, {summary.events} events, "
+                f"{summary.deliveries} deliveries{skipped}",
+                flush=True,
+            )
+    print(f"qunflow: open http://{args.host}:{args.port}/ and sign in (API docs at /schema)", flush=True)
+    try:
+        uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from engine import RealClock, Store
+    from engine.clock import to_us
+    from engine.store.accounts import Accounts
+
+    store = Store.open(args.db)
+    try:
+        _, token = Accounts(store).create_token(args.role, to_us(RealClock().now()), args.label)
+    finally:
+        store.close()
+    print(token)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+    import os
+    import signal
+
+    from sqlalchemy.engine import make_url
+
+    from engine.worker import WorkerOptions, open_worker
+
+    options = WorkerOptions(
+        db=args.db, lease=args.lease, poll=args.poll, batch=args.batch, connector=args.connector,
+        webhook_url=args.webhook_url, webhook_secret=os.environ.get("QUNFLOW_WEBHOOK_SECRET") or None,
+        allow=tuple(args.allow or ()), send_threads=args.send_threads,
+    )
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
+    worker = open_worker(options)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: worker.stop.set())
+    shown = make_url(worker.engine.store.url).render_as_string(hide_password=True)
+    print(f"qunflow worker {worker.owner} on {shown}: lease {args.lease}s, poll {args.poll}s", flush=True)
+    try:
+        worker.run()
+    finally:
+        worker.dispatcher.close()
+        worker.engine.store.close()
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "worker": cmd_worker,
+    "serve": cmd_serve,
+    "token": cmd_token,
+    "bench": cmd_bench,
     "validate": cmd_validate,
     "simulate": cmd_simulate,
 }
@@ -117,6 +216,48 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--groups", help="groups, JSON Lines")
     sim.add_argument("--until", required=True, help="ISO 8601 timestamp, or a duration after the first event (P30D)")
     sim.add_argument("--out", help="write the JSON report here (default: standard output)")
+
+    bench = sub.add_parser("bench", help="benchmark workloads (DESIGN §13); 基准测试")
+    bench.add_argument("--members", type=int, help="how many members (default depends on the workload)")
+    bench.add_argument("--db", help="postgresql:// URL (default: SQLite in a temporary directory)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    bench.add_argument("--rounds", type=int, default=1, help="w only: alternate engine and baseline, best of N")
+    bench.add_argument(
+        "--workload",
+        default="w",
+        choices=("w", "http", "storm", "simulate30", "million"),
+        help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million",
+    )
+
+    serve = sub.add_parser("serve", help="the web app and a worker in one process; 启动服务")
+    serve.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--demo", action="store_true", help="load the flow templates and a demo community")
+
+    worker = sub.add_parser("worker", help="an extra worker beside `serve` (PostgreSQL); 后台执行进程")
+    worker.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
+    worker.add_argument("--lease", type=float, default=30.0, help="seconds a claimed batch is held (default 30)")
+    worker.add_argument("--poll", type=float, default=1.0, help="longest idle sleep in seconds (default 1)")
+    worker.add_argument("--batch", type=int, default=500, help="runs per batch (default 500)")
+    worker.add_argument(
+        "--connector", default="recording", choices=("recording", "webhook"),
+        help="where deliveries other than action.webhook go (default: recording)",
+    )
+    worker.add_argument("--webhook-url", help="endpoint for --connector webhook; secret in QUNFLOW_WEBHOOK_SECRET")
+    worker.add_argument(
+        "--allow", action="append", metavar="NETWORK",
+        help="let webhooks reach this private network or address, e.g. 10.0.0.0/8 (repeatable)",
+    )
+    worker.add_argument("--send-threads", type=int, default=4, help="deliveries sent at once (default 4)")
+    worker.add_argument("--verbose", action="store_true", help="log database outages and retries")
+
+    token = sub.add_parser("token", help="API tokens; 接口令牌")
+    token_sub = token.add_subparsers(dest="action", required=True)
+    create = token_sub.add_parser("create", help="print a new API token (stored hashed)")
+    create.add_argument("--role", required=True, choices=("admin", "operator", "viewer", "ingest"))
+    create.add_argument("--label", help="what the token is for")
+    create.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
     return root
 
 

@@ -20,6 +20,10 @@ from .event import Event
 from .member import Member
 from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
 from .run import ACTIVE, DONE, EXITED, FAILED, WAITING, Run
+from .store.community import group_deltas
+
+if TYPE_CHECKING:
+    from .audience import Audience
 
 if TYPE_CHECKING:
     from .compiler import Plan, PlanNode
@@ -67,6 +71,11 @@ class Batch:
         self._groups: dict[str, dict[str, Any]] | None = None
         self._group_sizes: dict[str, int] = {}
         self._event_waits: list[Run] = []
+        # Quotas: past `message` deliveries per member as (flow, time), and recent deliveries by kind.
+        self._sent: dict[str, list[tuple[str, int]]] = {}
+        self._sent_since: int | None = None
+        self._sent_extra: set[str] = set()
+        self._recent: dict[str, tuple[int, list[tuple[int, dict[str, Any]]]]] = {}
 
     # -- ids -----------------------------------------------------------------------------------------
 
@@ -146,6 +155,47 @@ class Batch:
     def group_changed(self, group_id: str, delta: int) -> None:
         if group_id in self._group_sizes:
             self._group_sizes[group_id] += delta
+
+    # -- quotas and audiences --------------------------------------------------------------------------
+
+    def message_times(self, flow_id: str, member_ids: Iterable[str], since: int) -> dict[str, list[int]]:
+        """Times of the `message` deliveries from a flow to each member at or after `since`, this
+        batch's included. The batch's members are read in one query, the first time it is asked."""
+        if self._sent_since is None or since < self._sent_since:
+            self._sent = self.store.message_delivery_times(self.conn, self.member_ids, since)
+            self._sent_since = since
+            self._sent_extra = set()
+        wanted = list(dict.fromkeys(member_ids))
+        missing = [m for m in wanted if m not in self.members and m not in self._sent_extra]
+        if missing:  # broadcast recipients outside the batch: one more query for all of them
+            self._sent.update(self.store.message_delivery_times(self.conn, missing, self._sent_since))
+            self._sent_extra.update(missing)
+        found: dict[str, list[int]] = {}
+        for member_id in wanted:
+            times = [at for f, at in self._sent.get(member_id, ()) if f == flow_id and at >= since]
+            found[member_id] = sorted(times)
+        for row in self.deliveries:
+            if row["kind"] == "message" and row["flow_id"] == flow_id and row["member_id"] in found:
+                found[row["member_id"]].append(row["at"])
+        return found
+
+    def recent_deliveries(self, kind: str, since: int) -> list[tuple[int, dict[str, Any]]]:
+        """(time, payload) of every delivery of a kind at or after `since`, this batch's included."""
+        cached = self._recent.get(kind)
+        if cached is None or since < cached[0]:
+            cached = self._recent[kind] = (since, self.store.deliveries_since(self.conn, kind, since))
+        found = [(at, payload) for at, payload in cached[1] if at >= since]
+        found += [(r["at"], msgspec.json.decode(r["payload"])) for r in self.deliveries if r["kind"] == kind]
+        return found
+
+    def audience(self, audience: Audience) -> list[Member]:
+        """Every member in the audience now (this batch's copies of its own members)."""
+        found: list[Member] = []
+        after: str | None = ""
+        while after is not None:
+            page, after = self.store.audience_page(self.conn, audience, self.now_us, after, 1000)
+            found += [self.members.get(m.id, m) for m in page]
+        return [m for m in found if audience.matches(m, self.now_us)]
 
     # -- runs ----------------------------------------------------------------------------------------
 
@@ -326,6 +376,20 @@ class Batch:
             if node.step(ctx, node.config) and self.can_enter(plan, member):
                 self.start(plan, node, member, view)
 
+    def fire_schedule(
+        self, plan: Plan, node: PlanNode, members: Iterable[Member | None], view: dict[str, Any]
+    ) -> int:
+        """A cron fire of a scheduled trigger: start a run for each member it accepts (None: one run
+        with no member); returns how many started."""
+        ctx = self.ctx
+        started = 0
+        for member in members:
+            ctx._bind(plan, node, None, member, view)
+            if node.step(ctx, node.config) and self.can_enter(plan, member):
+                self.start(plan, node, member, view)
+                started += 1
+        return started
+
     # -- effects -------------------------------------------------------------------------------------
 
     def deliver(
@@ -352,6 +416,7 @@ class Batch:
         store, conn = self.store, self.conn
         store.insert_events(conn, self.events)
         store.ensure_groups(conn, sorted(self.groups_seen))
+        store.add_group_members(conn, group_deltas(self.members.values()))
         store.write_members(conn, self.members.values())
         store.write_runs(conn, self.runs.values())
         store.insert_deliveries(conn, self.deliveries)

@@ -46,6 +46,8 @@ class Plan:
     reentry: timedelta | None
     # Whether any port leads to several nodes (runs fork into parallel branches).
     forks: bool
+    # Trigger nodes that fire on a cron schedule rather than on events.
+    schedules: tuple[PlanNode, ...] = ()
 
     @property
     def id(self) -> str:
@@ -120,11 +122,11 @@ def check(document: Any, registry: Registry) -> tuple[Flow | None, dict[str, Any
     """Every problem of a flow at once; with the decoded flow and node configs when it decoded."""
     try:
         flow = decode_flow(document)
-    except msgspec.DecodeError as error:
-        return None, {}, [Problem(None, "", f"not valid JSON: {error}")]
-    except msgspec.ValidationError as error:
+    except msgspec.ValidationError as error:  # a subclass of DecodeError: catch it first
         raw = document if isinstance(document, dict) else _loose(document)
         return None, {}, [_structure_problem(raw, error)]
+    except msgspec.DecodeError as error:
+        return None, {}, [Problem(None, "", f"not valid JSON: {error}")]
 
     problems: list[Problem] = []
     try:
@@ -157,7 +159,7 @@ def check(document: Any, registry: Registry) -> tuple[Flow | None, dict[str, Any
         for text in _format_problems(config, mi.type_info(node_type.config), ""):
             path, _, message = text.partition(": ")
             problems.append(Problem(node.id, f"config.{path}", message))
-        if node_type.kind == "trigger" and not node_type.events_for(config):
+        if node_type.kind == "trigger" and not node_type.events_for(config) and not node_type.cron_for(config):
             problems.append(Problem(node.id, "config", "this trigger listens to no event"))
 
     graph = nx.DiGraph()
@@ -246,4 +248,5 @@ def compile_flow(document: Any, registry: Registry, version: int = 0) -> Plan:
         triggers={k: tuple(v) for k, v in triggers.items()},
         reentry=reentry_interval(flow.settings.reentry),
         forks=any(len(ids) > 1 for node in nodes.values() for ids in node.next.values()),
+        schedules=tuple(n for n in nodes.values() if n.kind == "trigger" and n.node_type.cron_for(n.config)),
     )

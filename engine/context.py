@@ -14,6 +14,7 @@ from .member import Member
 from .run import Run
 
 if TYPE_CHECKING:
+    from .audience import Audience
     from .batch import Batch
     from .compiler import Plan, PlanNode
 
@@ -102,11 +103,29 @@ class Context:
     def render(self, template: str, group: str | None = None) -> str:
         return render(template, self.scope(group))
 
+    def render_for(self, member: Member, template: str, group: str | None = None) -> str:
+        """A template rendered for another member (a broadcast's recipient)."""
+        return render(template, {**self.scope(group), "member": member})
+
     def message_count(self, since: datetime) -> int:
         """How many `message` events the member posted in [since, now]."""
         if self.member is None:
             return 0
         return self._batch.message_count(self.member.id, to_us(since))
+
+    def message_times(self, since: datetime, members: list[str] | None = None) -> dict[str, list[datetime]]:
+        """When this flow's `message` deliveries went to each member (default: the run's) since `since`."""
+        ids = members if members is not None else ([self.member.id] if self.member else [])
+        found = self._batch.message_times(self.flow_id, ids, to_us(since))
+        return {m: [from_us(at) for at in sorted(times)] for m, times in found.items()}
+
+    def recent_deliveries(self, kind: str, since: datetime) -> list[tuple[datetime, dict[str, Any]]]:
+        """(time, payload) of every delivery of a kind, from any flow, since `since`."""
+        return [(from_us(at), payload) for at, payload in self._batch.recent_deliveries(kind, to_us(since))]
+
+    def audience(self, audience: Audience) -> list[Member]:
+        """The members in an audience now, in id order."""
+        return self._batch.audience(audience)
 
     def group_size(self, group: str) -> int:
         """How many members the store knows in the group, this batch's changes included."""
@@ -117,6 +136,18 @@ class Context:
         if self.member is not None and self.member.join_group(group):
             self._batch.group_changed(group, +1)
 
+    def leave_group(self, group: str) -> None:
+        """Take the member out of a group."""
+        if self.member is not None and self.member.leave_group(group):
+            self._batch.group_changed(group, -1)
+
+    def blacklist(self) -> None:
+        """Blacklist the member: never invited to a group or sent a friend request again."""
+        member = self.member
+        if member is not None and not member.blacklisted:
+            member.blacklisted = True
+            member.dirty = True
+
     def fraction(self, *parts: str) -> float:
         """A stable number in [0, 1) for these parts: the same parts always give the same number."""
         digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
@@ -124,10 +155,22 @@ class Context:
 
     # -- asking the engine ---------------------------------------------------------------------------
 
-    def deliver(self, kind: str, payload: dict[str, Any], member: str | None = None) -> None:
-        """Record an effect on the outside world; it is sent after the step's batch commits."""
+    def deliver(
+        self, kind: str, payload: dict[str, Any], member: str | None = None, key: str | None = None,
+        once: bool = False,
+    ) -> None:
+        """Record an effect on the outside world; it is sent after the step's batch commits.
+
+        `key` names the effect among the node's effects for this run (a broadcast's recipient), so a
+        step that is called again after a wait does not repeat or lose one. `once`: at most one such
+        effect per journey and node, even where forked branches meet again at the node."""
         assert self.run is not None
-        key = f"{self.run.id}:{self.node.id}" + (f":{self._made}" if self._made else "")
+        if once:
+            key = f"{self.run.journey}:{self.node.id}:once"
+        elif key is not None:
+            key = f"{self.run.id}:{self.node.id}:{key}"
+        else:
+            key = f"{self.run.id}:{self.node.id}" + (f":{self._made}" if self._made else "")
         self._made += 1
         target = member if member is not None else (self.member.id if self.member else None)
         self._batch.deliver(self.plan, self.node.id, self.run, target, kind, payload, key)

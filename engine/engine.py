@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -15,7 +15,9 @@ from .errors import Conflict
 from .event import Event
 from .registry import Registry, default_registry
 from .run import FAILED
+from .schedule import fire_due_schedules, next_schedule_fire, sync_schedules
 from .store import Store
+from .store.retry import retrying
 
 _encode = msgspec.json.encode
 
@@ -23,6 +25,14 @@ _encode = msgspec.json.encode
 class IngestResult(msgspec.Struct):
     accepted: int = 0
     duplicate: int = 0
+
+
+class LeasedBatch(msgspec.Struct, frozen=True):
+    """One batch of :meth:`Engine.step_leased`: runs leased, and how many of them were stepped (the
+    others were stepped meanwhile by an event or by a worker that took the lease over)."""
+
+    leased: int = 0
+    stepped: int = 0
 
 
 class FlowCache:
@@ -94,6 +104,7 @@ class Engine:
         compile_flow(draft, self.registry)
         version = self.store.publish(flow_id, draft, self._now_us())
         self.flows.reload()
+        sync_schedules(self, self.clock.now())
         return version
 
     def deploy(self, document: dict[str, Any]) -> int:
@@ -112,7 +123,9 @@ class Engine:
         result = IngestResult()
         for start in range(0, len(events), self.batch_size):
             chunk = events[start : start + self.batch_size]
-            accepted = self._ingest_batch(chunk)
+            # Two processes may take in the same events at once: the one that commits second fails
+            # on the unique event id, rolls back whole, and finds them known on its second try.
+            accepted = retrying(lambda chunk=chunk: self._ingest_batch(chunk), conflicts=True)
             result.accepted += accepted
             result.duplicate += len(chunk) - accepted
         return result
@@ -120,6 +133,11 @@ class Engine:
     def _ingest_batch(self, events: Sequence[Event]) -> int:
         store = self.store
         with store.transaction() as conn:
+            # Locks in the order every batch takes them: runs, then members. Once it holds the
+            # members, an ingester of the same events elsewhere has committed (or waits for us).
+            involved = sorted({e.member for e in events if e.member is not None})
+            event_waits = store.event_waiting_runs(conn, involved) if involved else []
+            store.lock_members(conn, involved)
             known = store.known_event_ids(conn, sorted({e.id for e in events}))
             fresh: list[Event] = []
             for event in events:
@@ -131,7 +149,7 @@ class Engine:
             members = {e.member for e in fresh if e.member is not None}
             batch = Batch(self, conn, self.clock.now(), members)
             waiting: dict[tuple[str, str], list[Any]] = {}
-            for run in store.event_waiting_runs(conn, batch.member_ids) if members else ():
+            for run in event_waits:
                 waiting.setdefault((run.member_id, run.wait_event), []).append(run)
             seq = store.allocate(conn, "events", len(fresh))
             for event in fresh:
@@ -170,28 +188,65 @@ class Engine:
     # -- time ----------------------------------------------------------------------------------------
 
     def run_due(self, now: datetime | None = None) -> int:
-        """Step every run whose wake time has come; returns how many were stepped."""
+        """Step every run whose wake time has come, then fire the due cron schedules; returns how
+        many runs were stepped or started."""
         moment = now or self.clock.now()
         now_us = to_us(moment)
         stepped = 0
         while True:
+            count = retrying(lambda: self._claim_and_step(now_us, moment))
+            if not count:
+                return stepped + fire_due_schedules(self, moment)
+            stepped += count
+
+    def _claim_and_step(self, now_us: int, moment: datetime) -> int:
+        with self.store.transaction() as conn:
+            runs = self.store.claim_due(conn, now_us, self.batch_size)
+            self._step_runs(conn, runs, moment)
+            return len(runs)
+
+    def step_leased(self, owner: str, lease: timedelta, now: datetime | None = None) -> LeasedBatch:
+        """Lease one batch of due runs to `owner` for `lease`, step them and commit (engine.worker).
+
+        The lease is taken and committed first; the step then takes only the runs still leased to
+        `owner`, so a run is never stepped twice, however slow this worker is. If the worker dies in
+        between, its runs are due again for every worker once the lease has run out."""
+        moment = now or self.clock.now()
+        now_us = to_us(moment)
+        leased = self.store.lease_due(now_us, self.batch_size, owner, to_us(moment + lease))
+        if not leased:
+            return LeasedBatch()
+        ids = [run_id for run_id, _ in leased]
+
+        def step() -> int:
             with self.store.transaction() as conn:
-                runs = self.store.claim_due(conn, now_us, self.batch_size)
-                if not runs:
-                    return stepped
-                batch = Batch(self, conn, moment, {r.member_id for r in runs if r.member_id is not None})
-                events = self.store.load_events(conn, {r.event_seq for r in runs if r.event_seq is not None})
-                for run in runs:
-                    if run.event_seq is not None:
-                        run.event = _with_iso(events.get(run.event_seq))
-                    batch.resume(run, None)
-                batch.process()
-                batch.flush()
-            stepped += len(runs)
+                runs = self.store.take_leased(conn, ids, owner, now_us)
+                self._step_runs(conn, runs, moment)
+                return len(runs)
+
+        return LeasedBatch(len(leased), retrying(step))
+
+    def _step_runs(self, conn: Any, runs: list[Any], moment: datetime) -> None:
+        """Step claimed runs (their rows locked) in one batch."""
+        if not runs:
+            return
+        members = {r.member_id for r in runs if r.member_id is not None}
+        self.store.lock_members(conn, members)
+        batch = Batch(self, conn, moment, members)
+        events = self.store.load_events(conn, {r.event_seq for r in runs if r.event_seq is not None})
+        for run in runs:
+            if run.event_seq is not None:
+                run.event = _with_iso(events.get(run.event_seq))
+            batch.resume(run, None)
+        batch.process()
+        batch.flush()
 
     def next_wake(self) -> datetime | None:
+        """The next moment a run wakes or a cron schedule fires."""
         at = self.store.next_wake()
-        return from_us(at) if at is not None else None
+        wake = from_us(at) if at is not None else None
+        fire = next_schedule_fire(self)
+        return min(wake, fire) if wake is not None and fire is not None else wake or fire
 
     def retry(self, run_id: int) -> None:
         """Step a failed run again from the node where it failed."""
@@ -218,4 +273,4 @@ def _with_iso(view: dict[str, Any] | None) -> dict[str, Any] | None:
     return view
 
 
-__all__ = ["Engine", "FlowCache", "IngestResult", "Iterable"]
+__all__ = ["Engine", "FlowCache", "IngestResult", "LeasedBatch", "Iterable"]

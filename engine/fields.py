@@ -44,8 +44,9 @@ def path_problem(path: str) -> str | None:
         return f"`{path}` is not a dotted field path"
     parts = path.split(".")
     root = parts[0]
-    if root in EVENT_FIELDS and root != "member":
+    if root in EVENT_FIELDS and root != "member" and not (root == "group" and len(parts) > 1):
         # `where` filters may name the event's own fields directly: `data.amount`, `channel`.
+        # (`group.<field>` is the group itself, as templates see it.)
         return path_problem("event." + path)
     if root == "member":
         known = MEMBER_FIELDS

@@ -76,6 +76,8 @@ def decode_flow(data: bytes | str | dict[str, Any]) -> Flow:
     """Decode a flow document; raises msgspec errors for the caller to turn into problems."""
     if isinstance(data, dict):
         return msgspec.convert(upgrade(data), Flow)
+    if not isinstance(data, bytes | str):  # already-decoded JSON that is not an object
+        raise msgspec.ValidationError("Expected `object`, got `" + type(data).__name__ + "`")
     raw = msgspec.json.decode(data)
     if not isinstance(raw, dict):
         raise msgspec.ValidationError("Expected `object`, got `" + type(raw).__name__ + "`")

@@ -66,6 +66,11 @@ class NodeType:
     version: int = 1
     # Triggers only: the event types that may start a run, fixed or read from the config.
     on: Sequence[str] | Callable[[Any], Sequence[str]] = ()
+    # Scheduled triggers only: the cron expression (flow timezone) read from the config, and
+    # optionally the audience (an `engine.audience.Audience` or None): one run per matching member
+    # at each fire, or one run with no member when there is no audience.
+    schedule: Callable[[Any], str] | None = None
+    audience: Callable[[Any], Any] | None = None
 
     def ports_for(self, config: Any) -> tuple[str, ...]:
         if self.ports is None:
@@ -74,6 +79,12 @@ class NodeType:
 
     def events_for(self, config: Any) -> tuple[str, ...]:
         return tuple(self.on(config) if callable(self.on) else self.on)
+
+    def cron_for(self, config: Any) -> str | None:
+        return self.schedule(config) if self.schedule is not None else None
+
+    def audience_for(self, config: Any) -> Any:
+        return self.audience(config) if self.audience is not None else None
 
     def describe(self) -> dict[str, Any]:
         """The registry entry served at `GET /api/nodes` and used to build the editor's form."""
@@ -113,13 +124,19 @@ def _declare(kind: Kind) -> Callable[..., Callable[[Callable[..., Any]], Callabl
         icon: str = "circle",
         version: int = 1,
         on: Sequence[str] | Callable[[Any], Sequence[str]] = (),
+        schedule: Callable[[Any], str] | None = None,
+        audience: Callable[[Any], Any] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if "." not in type_id or type_id != type_id.strip():
             raise NodeDeclarationError(f"{type_id!r}: type ids look like `vendor.name`")
         if not {"zh", "en"} <= set(title):
             raise NodeDeclarationError(f"{type_id}: titles need both `zh` and `en`")
-        if kind == "trigger" and not on:
-            raise NodeDeclarationError(f"{type_id}: a trigger must say which events it listens to (`on=`)")
+        if kind == "trigger" and not on and schedule is None:
+            raise NodeDeclarationError(
+                f"{type_id}: a trigger must say which events it listens to (`on=`) or its `schedule=`"
+            )
+        if (schedule is not None or audience is not None) and kind != "trigger":
+            raise NodeDeclarationError(f"{type_id}: only triggers have a `schedule=` or `audience=`")
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             fn.node_type = NodeType(  # type: ignore[attr-defined]
@@ -133,6 +150,8 @@ def _declare(kind: Kind) -> Callable[..., Callable[[Callable[..., Any]], Callabl
                 icon=icon,
                 version=version,
                 on=on if callable(on) else tuple(on),
+                schedule=schedule,
+                audience=audience,
             )
             return fn
 

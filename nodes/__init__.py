@@ -2,12 +2,12 @@
 
 from engine import Registry
 
-from . import actions, conditions, triggers, waits
+from . import actions, community, conditions, schedule, triggers, waits, webhook
 
 
 def register(registry: Registry) -> None:
     """Entry point (`qunflow.nodes`): add the built-in nodes to a registry."""
-    for module in (triggers, conditions, waits, actions):
+    for module in (triggers, schedule, conditions, waits, actions, community, webhook):
         registry.add_module(module)
 
 

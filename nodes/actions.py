@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from engine import EXIT, NEXT, Context, Go, NoConfig, Outcome, Template, action
+from engine import EXIT, NEXT, Context, Go, NoConfig, Outcome, Template, WaitUntil, action
 
 from .common import Name, Names
+from .quota import message_gate
 
 Tags = Annotated[Names, Meta(min_length=1)]
 
@@ -136,10 +137,18 @@ def message_payload(ctx: Context, text: str | None, content: str | None, to: str
 @action(
     "action.send_message",
     title={"zh": "发送消息", "en": "Send message"},
-    description={"zh": "私聊成员或在群里发消息，支持 {{ member.name }} 占位符", "en": "Message the member or a group; placeholders like {{ member.name }}"},
+    description={
+        "zh": "私聊成员或在群里发消息，支持 {{ member.name }} 占位符；遵守免打扰时段和频次上限（延后发送，不丢弃）",
+        "en": "Message the member or a group; placeholders like {{ member.name }}; "
+        "held back by quiet hours and the frequency cap (deferred, never dropped)",
+    },
     icon="send",
 )
 def send_message(ctx: Context, config: SendMessage) -> Outcome:
+    member = ctx.member.id if config.to == "member" and ctx.member is not None else None
+    held = message_gate(ctx, member)
+    if held is not None:
+        return WaitUntil(held)
     ctx.deliver("message", message_payload(ctx, config.text, config.content, config.to, config.group))
     return NEXT
 
@@ -155,7 +164,7 @@ class SendCoupon(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     icon="gift",
 )
 def send_coupon(ctx: Context, config: SendCoupon) -> Outcome:
-    ctx.deliver("coupon", {"coupon": config.coupon})
+    ctx.deliver("coupon", {"coupon": config.coupon}, once=True)
     return NEXT
 
 

@@ -1,20 +1,19 @@
-"""Shared fixtures: a clock, a registry copy, a store per backend, a flow factory, simulate helpers."""
+"""Shared fixtures: a clock, a registry copy, a store per backend. Document helpers: `documents`."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from documents import START, event, flow, node  # noqa: F401 - the document helpers, also importable here
 from sqlalchemy import create_engine, text
 
 from engine import Engine, Registry, SimClock, Store, default_registry
 
 PG_ENV = "QUNFLOW_TEST_POSTGRES_URL"
-START = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 
 @pytest.fixture
@@ -67,23 +66,3 @@ def store(store_url: str) -> Iterator[Store]:
 @pytest.fixture
 def engine(store: Store, registry: Registry, clock: SimClock) -> Engine:
     return Engine(store, registry, clock)
-
-
-def flow(id: str = "f", nodes: list[dict[str, Any]] | None = None, edges: list[Any] | None = None,
-         **extra: Any) -> dict[str, Any]:
-    """A flow document; edges may be given as ("a", "b") or ("a", "port", "b") tuples."""
-    made = []
-    for edge in edges or []:
-        if isinstance(edge, tuple):
-            made.append({"from": edge[0], "to": edge[-1], **({"port": edge[1]} if len(edge) == 3 else {})})
-        else:
-            made.append(edge)
-    return {"id": id, "nodes": nodes or [], "edges": made, **extra}
-
-
-def node(id: str, type: str, **config: Any) -> dict[str, Any]:
-    return {"id": id, "type": type, "config": config}
-
-
-def event(id: str, type: str, at: str, member: str | None = "m-1", **fields: Any) -> dict[str, Any]:
-    return {"id": id, "type": type, "at": at, **({"member": member} if member else {}), **fields}

@@ -65,6 +65,8 @@ groups = Table(
     Column("name", Text),
     Column("kind", Text),
     Column("tags", Text),  # JSON list
+    # How many members the store knows in the group, kept up to date as members join and leave.
+    Column("member_count", BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 events = Table(
@@ -103,6 +105,9 @@ runs = Table(
     Column("started_at", BigInteger, nullable=False),
     Column("ended_at", BigInteger),
     Column("error", Text),
+    # A worker's claim on a due run (see engine.worker): who holds it and until when.
+    Column("lease_owner", String(100)),
+    Column("lease_until", BigInteger),
     Index("ix_runs_wake", "wake_at", "due_seq"),
     Index("ix_runs_member_wait", "member_id", "wait_event"),
     Index("ix_runs_flow_member", "flow_id", "member_id"),
@@ -124,6 +129,9 @@ deliveries = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", BigInteger),
     Column("error", Text),
+    # The dispatcher holding the delivery while it sends it (see engine.outbox), and when it was sent.
+    Column("lease_owner", String(100)),
+    Column("sent_at", BigInteger),
     Index("ix_deliveries_status", "status", "next_attempt_at"),
     Index("ix_deliveries_member", "member_id"),
 )
@@ -144,4 +152,62 @@ sequences = Table(
     metadata,
     Column("name", String(50), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# -- accounts (the web app): users, API tokens, sessions, and the app's own secrets --------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("password_hash", Text, nullable=False),  # argon2
+    Column("role", String(20), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("digest", String(64), nullable=False, unique=True),  # SHA-256 of the token; never the token
+    Column("role", String(20), nullable=False),
+    Column("label", Text),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the session id in the cookie
+    Column("user_name", String(100), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+app_secrets = Table(
+    "app_secrets",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+# Staff daily limits count today's deliveries of one kind (`friend_request`).
+Index("ix_deliveries_kind_at", deliveries.c.kind, deliveries.c.at)
+
+# One row per scheduled trigger of a live flow: when it fires next, when it last fired, and the
+# progress of a fire that is being handed out to its audience in batches.
+schedule_fires = Table(
+    "schedule_fires",
+    metadata,
+    Column("flow_id", String(100), nullable=False),
+    Column("node", String(100), nullable=False),
+    Column("cron", String(200), nullable=False),
+    Column("timezone", String(100), nullable=False),
+    Column("next_fire", BigInteger),
+    Column("last_fire", BigInteger),
+    # While a fire is under way: its tick, and the last member id handed out.
+    Column("firing", BigInteger),
+    Column("cursor", String(200)),
+    PrimaryKeyConstraint("flow_id", "node"),
 )

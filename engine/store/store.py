@@ -21,6 +21,8 @@ from ..errors import Conflict, NotFound, UserError
 from ..member import Member
 from ..run import LIVE, Run
 from . import schema as t
+from .community import CommunityStore, group_deltas
+from .leases import LeaseStore
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
@@ -45,7 +47,7 @@ class FlowRecord(msgspec.Struct):
     versions: list[dict[str, Any]] = []
 
 
-class Store:
+class Store(CommunityStore, LeaseStore):
     """Tables, migrations and the batch reads and writes the engine needs."""
 
     def __init__(self, url: str) -> None:
@@ -56,6 +58,8 @@ class Store:
             raise UserError(f"cannot use database URL `{url}`: {error}") from None
         self.dialect = self.engine.dialect.name
         self._insert = _dialect_insert(self.dialect)
+        self._mark = "?" if self.dialect == "sqlite" else "%s"
+        self._sql: dict[tuple[Any, ...], str] = {}
 
     @staticmethod
     def _connect(url: str) -> SAEngine:
@@ -116,6 +120,10 @@ class Store:
 
     def allocate(self, conn: Connection, name: str, count: int) -> int:
         """Reserve `count` consecutive ids of a sequence; returns the first."""
+        if self.dialect == "postgresql":
+            # In a transaction of its own: the sequence row's lock would otherwise be held until the
+            # batch commits, and every worker's batch would wait for every other's.
+            return self.allocate_apart(name, count)
         row = conn.execute(
             update(t.sequences)
             .where(t.sequences.c.name == name)
@@ -249,6 +257,10 @@ class Store:
             index_elements=["id"], set_={k: stmt.excluded[k] for k in rows[0] if k not in ("id", "first_seen")}
         )
         with self.transaction() as conn:
+            stored = self.load_members(conn, [m.id for m in members])
+            for m in members:
+                m.stored_groups = tuple(stored[m.id].groups) if m.id in stored else ()
+            self.add_group_members(conn, group_deltas(members))
             conn.execute(stmt, rows)
 
     def write_members(self, conn: Connection, members: Iterable[Member]) -> None:
@@ -256,19 +268,14 @@ class Store:
         for m in members:
             if not m.dirty:
                 continue
-            row = _member_row(m)
+            row = _member_values(m)
             if m.is_new:
-                row["id"] = m.id
-                row["first_seen"] = m.first_seen
-                new.append(row)
+                new.append((*row, m.id, m.first_seen))
             else:
-                row["b_id"] = m.id
-                changed.append(row)
+                changed.append((*row, m.id))
             m.dirty = m.is_new = False
-        if new:
-            conn.execute(insert(t.members), new)
-        if changed:
-            conn.execute(update(t.members).where(t.members.c.id == bindparam("b_id")), changed)
+        self._bulk(conn, "members", (*MEMBER_COLUMNS, "id", "first_seen"), new)
+        self._bulk_update(conn, "members", MEMBER_COLUMNS, changed)
 
     def upsert_groups(self, conn: Connection, groups: Sequence[dict[str, Any]]) -> None:
         for group in groups:
@@ -286,14 +293,10 @@ class Store:
         """How many members the store knows in each group."""
         ids = list(group_ids)
         sizes = dict.fromkeys(ids, 0)
-        if not ids:
-            return sizes
-        # Groups live in the member row as a JSON list; counting scans members, which is fine at
-        # operator scale and is only done when a node asks.
-        for (text,) in conn.execute(select(t.members.c.groups).where(t.members.c.groups.is_not(None))):
-            for group in _decode(text):
-                if group in sizes:
-                    sizes[group] += 1
+        if ids:
+            # Kept up to date as members are written (`add_group_members`): no scan of members.
+            c = t.groups.c
+            sizes.update((g, n) for g, n in conn.execute(select(c.id, c.member_count).where(c.id.in_(ids))))
         return sizes
 
     def load_groups(self, conn: Connection) -> dict[str, dict[str, Any]]:
@@ -308,8 +311,7 @@ class Store:
         return set(conn.execute(select(t.events.c.id).where(t.events.c.id.in_(ids))).scalars())
 
     def insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            conn.execute(insert(t.events), rows)
+        self._bulk(conn, "events", EVENT_COLUMNS, [tuple(map(r.get, EVENT_COLUMNS)) for r in rows])
 
     def message_times(self, conn: Connection, member_ids: Sequence[str], since: int) -> dict[str, list[int]]:
         """Times of each member's `message` events at or after `since`."""
@@ -348,14 +350,17 @@ class Store:
     def event_waiting_runs(self, conn: Connection, member_ids: Sequence[str]) -> list[Run]:
         c = t.runs.c
         rows = conn.execute(
-            select(t.runs).where(c.member_id.in_(member_ids), c.wait_event.is_not(None)).order_by(c.id)
+            self.for_update(
+                select(t.runs).where(c.member_id.in_(member_ids), c.wait_event.is_not(None)).order_by(c.id)
+            )
         )
         return [_run(r) for r in rows]
 
     def claim_due(self, conn: Connection, now: int, limit: int) -> list[Run]:
-        """Waiting runs whose wake time has come, in the order they became due."""
+        """Waiting runs whose wake time has come and that no worker holds, in the order they became due."""
         c = t.runs.c
-        stmt = select(t.runs).where(c.wake_at <= now).order_by(c.wake_at, c.due_seq, c.id).limit(limit)
+        stmt = select(t.runs).where(c.wake_at <= now, self.lease_free(now))
+        stmt = stmt.order_by(c.wake_at, c.due_seq, c.id).limit(limit)
         if self.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         return [_run(r) for r in conn.execute(stmt)]
@@ -369,36 +374,17 @@ class Store:
         for r in runs:
             if not r.dirty:
                 continue
-            row = {
-                "node": r.node,
-                "status": r.status,
-                "entered_at": r.entered_at,
-                "wake_at": r.wake_at,
-                "wait_event": r.wait_event,
-                "due_seq": r.due_seq,
-                "event_seq": r.event_seq,
-                "vars": _json(r.vars),
-                "ended_at": r.ended_at,
-                "error": r.error,
-            }
+            row = (
+                r.node, r.status, r.entered_at, r.wake_at, r.wait_event, r.due_seq, r.event_seq,
+                _json(r.vars), r.ended_at, r.error, None, None,  # a step ends any worker's lease
+            )
             if r.is_new:
-                row.update(
-                    id=r.id,
-                    journey=r.journey,
-                    flow_id=r.flow_id,
-                    version=r.version,
-                    member_id=r.member_id,
-                    started_at=r.started_at,
-                )
-                new.append(row)
+                new.append((*row, r.id, r.journey, r.flow_id, r.version, r.member_id, r.started_at))
             else:
-                row["b_id"] = r.id
-                changed.append(row)
+                changed.append((*row, r.id))
             r.dirty = r.is_new = False
-        if new:
-            conn.execute(insert(t.runs), new)
-        if changed:
-            conn.execute(update(t.runs).where(t.runs.c.id == bindparam("b_id")), changed)
+        self._bulk(conn, "runs", RUN_COLUMNS + ("id", "journey", "flow_id", "version", "member_id", "started_at"), new)
+        self._bulk_update(conn, "runs", RUN_COLUMNS, changed)
 
     def live_journey_runs(self, conn: Connection, journey: int) -> list[Run]:
         c = t.runs.c
@@ -413,19 +399,50 @@ class Store:
     # -- deliveries and counters -----------------------------------------------------------------------
 
     def insert_deliveries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            stmt = self._insert(t.deliveries).on_conflict_do_nothing(index_elements=["key"])
-            conn.execute(stmt, rows)
+        self._bulk(
+            conn, "deliveries", DELIVERY_COLUMNS, [tuple(map(r.get, DELIVERY_COLUMNS)) for r in rows],
+            " ON CONFLICT (key) DO NOTHING",
+        )
 
     def add_counts(self, conn: Connection, counts: dict[tuple[str, str, str], int]) -> None:
-        if not counts:
-            return
-        rows = [{"flow_id": f, "node": n, "counter": c, "value": v} for (f, n, c), v in sorted(counts.items())]
-        stmt = self._insert(t.node_counts)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["flow_id", "node", "counter"], set_={"value": t.node_counts.c.value + stmt.excluded.value}
+        self._bulk(
+            conn, "node_counts", ("flow_id", "node", "counter", "value"),
+            [(f, n, c, v) for (f, n, c), v in sorted(counts.items())],
+            " ON CONFLICT (flow_id, node, counter) DO UPDATE SET value = node_counts.value + excluded.value",
         )
-        conn.execute(stmt, rows)
+
+    # -- bulk writes straight on the driver ------------------------------------------------------------
+    # The hot path's writes are plain executemany calls: SQLAlchemy's per-row parameter work would cost
+    # more than the database does. The SQL is the same on SQLite and PostgreSQL but for the markers.
+
+    def _bulk(self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple], tail: str = "") -> None:
+        if not rows:
+            return
+        key = (table, tuple(columns), tail)
+        sql = self._sql.get(key)
+        if sql is None:
+            marks = ", ".join([self._mark] * len(columns))
+            sql = self._sql[key] = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){tail}"
+        self._executemany(conn, sql, rows)
+
+    def _bulk_update(self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+        """Rows are the column values followed by the id."""
+        if not rows:
+            return
+        key = (table, tuple(columns), "update")
+        sql = self._sql.get(key)
+        if sql is None:
+            sets = ", ".join(f"{c} = {self._mark}" for c in columns)
+            sql = self._sql[key] = f"UPDATE {table} SET {sets} WHERE id = {self._mark}"
+        self._executemany(conn, sql, rows)
+
+    @staticmethod
+    def _executemany(conn: Connection, sql: str, rows: list[tuple]) -> None:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
 
     # -- reading back ----------------------------------------------------------------------------------
 
@@ -503,6 +520,68 @@ class Store:
                 stmt = stmt.where(getattr(c, column) == value)
         with self.engine.connect() as conn:
             return [_run(r) for r in conn.execute(stmt)]
+
+    # -- reading back for the web app -----------------------------------------------------------------
+
+    def get_member(self, member_id: str) -> Member:
+        with self.engine.connect() as conn:
+            found = self.load_members(conn, [member_id])
+        if member_id not in found:
+            raise NotFound(f"no member `{member_id}`")
+        return found[member_id]
+
+    def member_events(self, member_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The member's latest events, newest first (`at` in microseconds)."""
+        c = t.events.c
+        stmt = select(t.events).where(c.member_id == member_id)
+        stmt = stmt.order_by(c.at.desc(), c.seq.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_event_view(r) for r in conn.execute(stmt)]
+
+    def delivery_counts(self) -> dict[str, int]:
+        """{flow: number of deliveries}."""
+        c = t.deliveries.c
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(c.flow_id, func.count()).group_by(c.flow_id)).all())
+
+    def delivery_page(self, limit: int = 50, offset: int = 0, **where: Any) -> list[dict[str, Any]]:
+        """Deliveries newest first, filtered by column (`flow_id`, `member_id`, `kind`, `status`)."""
+        c = t.deliveries.c
+        stmt = select(t.deliveries).order_by(c.at.desc(), c.id.desc()).limit(limit).offset(offset)
+        for column, value in where.items():
+            if value is not None:
+                stmt = stmt.where(getattr(c, column) == value)
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "id": r.id, "at": r.at, "flow": r.flow_id, "node": r.node, "run": r.run_id,
+                    "member": r.member_id, "kind": r.kind, "payload": _decode(r.payload), "status": r.status,
+                    "attempts": r.attempts, "error": r.error,
+                }
+                for r in conn.execute(stmt)
+            ]
+
+
+EVENT_COLUMNS = ("seq", "id", "type", "member_id", "group_id", "channel", "at", "data")
+DELIVERY_COLUMNS = (
+    "id", "key", "flow_id", "node", "run_id", "member_id", "kind", "payload", "at", "status", "attempts",
+    "next_attempt_at",
+)
+MEMBER_COLUMNS = (
+    "name", "channel", "tags", "groups", "attributes", "points", "total_spend", "order_count", "grade", "stage",
+    "blacklisted", "last_message_at",
+)
+RUN_COLUMNS = (
+    "node", "status", "entered_at", "wake_at", "wait_event", "due_seq", "event_seq", "vars", "ended_at", "error",
+    "lease_owner", "lease_until",
+)
+
+
+def _member_values(m: Member) -> tuple[Any, ...]:
+    return (
+        m.name, m.channel, _json(m.tags), _json(m.groups), _json(m.attributes), m.points, m.total_spend,
+        m.order_count, m.grade, m.stage, m.blacklisted, m.last_message_at,
+    )
 
 
 def _member_row(m: Member) -> dict[str, Any]:

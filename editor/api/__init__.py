@@ -1,0 +1,22 @@
+"""The JSON API (DESIGN §11): one controller per resource, and the one error mapping."""
+
+from .accounts import AccountController
+from .deliveries import DeliveryController
+from .errors import EXCEPTION_HANDLERS
+from .events import EventController
+from .flows import FlowController
+from .members import MemberController
+from .nodes import NodeController
+from .runs import RunController
+
+CONTROLLERS = [
+    NodeController,
+    FlowController,
+    EventController,
+    RunController,
+    MemberController,
+    DeliveryController,
+    AccountController,
+]
+
+__all__ = ["CONTROLLERS", "EXCEPTION_HANDLERS"]

@@ -1,0 +1,59 @@
+"""`/api/users`, `/api/tokens` (admin only): accounts. No hash is ever part of an answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, delete, get, post
+
+from engine.store.accounts import TokenInfo, User
+
+from ..auth import ADMIN, allow
+from ..services import Services
+from .params import TokenId
+
+
+class NewUser(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]+$")]
+    password: Annotated[str, msgspec.Meta(min_length=8, max_length=1000)]
+    role: str = "viewer"
+
+
+class NewToken(msgspec.Struct, forbid_unknown_fields=True):
+    role: str
+    label: Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00]*$")] | None = None
+
+
+class CreatedToken(msgspec.Struct):
+    """The token is shown this once; the server keeps only its digest."""
+
+    token: str
+    info: TokenInfo
+
+
+class AccountController(Controller):
+    path = "/api"
+    tags = ["accounts"]
+    guards = [allow(ADMIN)]
+
+    @get("/users", sync_to_thread=True, summary="Users (name, role)")
+    def list_users(self, services: Services) -> list[User]:
+        return services.accounts.users()
+
+    @post("/users", sync_to_thread=True, summary="Create a user (admin, operator or viewer)")
+    def create_user(self, services: Services, data: NewUser) -> User:
+        return services.accounts.create_user(data.name, data.password, data.role, services.now_us())
+
+    @get("/tokens", sync_to_thread=True, summary="API tokens (never the tokens themselves)")
+    def list_tokens(self, services: Services) -> list[TokenInfo]:
+        return services.accounts.tokens()
+
+    @post("/tokens", sync_to_thread=True, summary="Create an API token; the answer shows it once")
+    def create_token(self, services: Services, data: NewToken) -> CreatedToken:
+        info, token = services.accounts.create_token(data.role, services.now_us(), data.label)
+        return CreatedToken(token, info)
+
+    @delete("/tokens/{token_id:int}", sync_to_thread=True, summary="Revoke an API token")
+    def revoke_token(self, services: Services, token_id: TokenId) -> None:
+        services.accounts.revoke_token(token_id)

@@ -1,0 +1,111 @@
+"""The one place where errors become HTTP answers.
+
+Every answer is JSON `{"error": code, "message": text, ...}` naming what is wrong (the field, the
+node). Flow problems are 422 with the full `problems` list; a bad event is 422 naming the field;
+malformed bodies are 400; unknown things 404; wrong states 409; oversized bodies 413. An error the
+input did not cause is logged and answered 500 without details.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, PermissionDeniedException, ValidationException
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from engine.errors import Conflict, EventInvalid, FlowInvalid, NotFound, UserError
+
+from ..auth import CsrfRefused, LoginRequired
+
+log = logging.getLogger("qunflow.editor")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+}
+
+
+class BadBody(UserError):
+    """The request body is not valid JSON."""
+
+
+def _json(status: int, error: str, message: str, **extra: Any) -> Response[Any]:
+    return Response(
+        {"error": error, "message": message, **extra}, status_code=status, media_type="application/json"
+    )
+
+
+def _wants_page(request: Request[Any, Any, Any]) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def error_response(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """Map any exception to an answer (the app's only exception handler)."""
+    if isinstance(error, FlowInvalid):
+        return _json(422, "flow_invalid", str(error), problems=msgspec.to_builtins(error.problems))
+    if isinstance(error, EventInvalid):
+        return _json(422, "event_invalid", str(error), field=error.field, index=error.index)
+    if isinstance(error, BadBody):
+        return _json(400, "malformed", str(error))
+    if isinstance(error, NotFound):
+        return _json(404, "not_found", str(error))
+    if isinstance(error, Conflict):
+        return _json(409, "conflict", str(error))
+    if isinstance(error, UserError):
+        return _json(422, "invalid", str(error))
+    if isinstance(error, LoginRequired):
+        if request.headers.get("hx-request"):
+            return Response(b"", status_code=401, headers={"HX-Redirect": "/login"})
+        if _wants_page(request):
+            return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)
+        return _json(401, "unauthorized", "sign in or send `Authorization: Bearer <token>` (请先登录)")
+    if isinstance(error, CsrfRefused):
+        return _json(403, "csrf", str(error))
+    if isinstance(error, PermissionDeniedException):
+        return _json(403, "forbidden", error.detail)
+    if isinstance(error, ValidationException):
+        problems = error.extra if isinstance(error.extra, list) else []
+        fields = ", ".join(str(p.get("key")) for p in problems if isinstance(p, dict) and p.get("key"))
+        message = f"{error.detail}: {fields}" if fields else error.detail
+        return _json(400, "bad_request", message, problems=problems)
+    if isinstance(error, HTTPException) and error.status_code < 500:
+        return _json(error.status_code, _HTTP_CODES.get(error.status_code, "error"), error.detail)
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return _json(HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error (内部错误)")
+
+
+EXCEPTION_HANDLERS = {Exception: error_response}
+
+
+def decode_json(body: bytes) -> Any:
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        raise BadBody(f"the body is not valid JSON: {error}") from None
+
+
+def refuse_nul(value: Any, path: str = "") -> None:
+    """The database refuses NUL in text; say which field has one rather than fail later."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise UserError(f"{path or 'body'}: NUL characters are not allowed")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key, path)
+            refuse_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            refuse_nul(item, f"{path}[{index}]")

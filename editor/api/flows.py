@@ -1,0 +1,205 @@
+"""`/api/flows`: drafts, validation, publishing, pause and resume, preview, per-node statistics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import Body
+
+from engine import check, compile_flow
+from engine.errors import EventInvalid, UserError
+from engine.event import convert_events
+from engine.member import GroupRecord, MemberRecord
+from engine.run import STATUSES
+from engine.simulate import parse_until, simulate
+
+from ..auth import READ, WRITE, allow
+from ..services import Services
+from .errors import refuse_nul
+from .params import FlowId
+from .views import (
+    FlowDetail,
+    FlowStats,
+    FlowSummary,
+    NodeStats,
+    PauseState,
+    Published,
+    Validation,
+    VersionView,
+    iso,
+)
+
+# A preview runs in the request: keep its simulated span and size bounded.
+PREVIEW_MAX_SPAN = timedelta(days=366)
+PREVIEW_MAX_EVENTS = 20_000
+
+FlowBody = Annotated[dict[str, Any], Body(title="flow", description="a flow document (DESIGN §4)")]
+OptionalFlowBody = Annotated[
+    dict[str, Any] | None, Body(title="flow", description="a flow document; the stored draft when absent")
+]
+
+
+class PreviewRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Events (and optional members and groups) to run the flow's draft on, under a simulated clock."""
+
+    events: list[dict[str, Any]] = []
+    members: list[MemberRecord] = []
+    groups: list[GroupRecord] = []
+    # An ISO 8601 timestamp with offset, or a duration after the first event.
+    until: str = "P7D"
+    # The flow to preview instead of the stored draft (the canvas as it is now).
+    flow: dict[str, Any] | None = None
+
+
+def flow_summaries(services: Services) -> list[FlowSummary]:
+    statuses = services.store.journey_statuses()
+    empty = dict.fromkeys(STATUSES, 0)
+    return [
+        FlowSummary(f["id"], f["name"], f["live_version"], bool(f["paused"]), statuses.get(f["id"], empty))
+        for f in services.store.list_flows()
+    ]
+
+
+def flow_stats(services: Services, flow_id: str) -> FlowStats:
+    """Per node: runs that entered, runs waiting there now, and runs that left by each port."""
+    record = services.store.get_flow(flow_id)
+    counts = services.store.node_counts(flow_id).get(flow_id, {})
+    waiting = services.store.waiting_by_node(flow_id)
+    order = [n.get("id") for n in record.draft.get("nodes", []) if isinstance(n, dict)]
+    nodes: dict[str, NodeStats] = {}
+    for node_id in [*order, *sorted(set(counts) | set(waiting))]:
+        if not isinstance(node_id, str) or node_id in nodes:
+            continue
+        counters = counts.get(node_id, {})
+        nodes[node_id] = NodeStats(
+            entered=counters.get("entered", 0),
+            waiting=waiting.get(node_id, 0),
+            ports={k.removeprefix("port:"): v for k, v in sorted(counters.items()) if k.startswith("port:")},
+        )
+    runs = {**dict.fromkeys(STATUSES, 0), **services.store.journey_statuses(flow_id).get(flow_id, {})}
+    return FlowStats(flow_id, runs, nodes)
+
+
+class FlowController(Controller):
+    path = "/api/flows"
+    tags = ["flows"]
+
+    @get("", guards=[allow(READ)], sync_to_thread=True, summary="List flows")
+    def list_flows(self, services: Services) -> list[FlowSummary]:
+        return flow_summaries(services)
+
+    @post(
+        "",
+        guards=[allow(WRITE)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Create or replace a flow's draft",
+        description="Body: a flow document (DESIGN §4). 422 with every problem when it is invalid; "
+        "nothing is stored then.",
+    )
+    def save_draft(self, services: Services, data: FlowBody) -> FlowDetail:
+        refuse_nul(data)
+        plan = services.write(services.engine.save_draft, data)
+        return _detail(services, plan.flow.id)
+
+    @get("/{flow_id:str}", guards=[allow(READ)], sync_to_thread=True, summary="A flow: draft and versions")
+    def get_flow(self, services: Services, flow_id: FlowId) -> FlowDetail:
+        return _detail(services, flow_id)
+
+    @post(
+        "/{flow_id:str}/validate",
+        guards=[allow(READ)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Validate the draft, or the flow in the body",
+    )
+    def validate(self, services: Services, flow_id: FlowId, data: OptionalFlowBody = None) -> Validation:
+        document = data if data else services.store.get_flow(flow_id).draft
+        _, _, problems = check(document, services.registry)
+        return Validation(not problems, problems)
+
+    @post(
+        "/{flow_id:str}/publish",
+        guards=[allow(WRITE)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Publish the draft as the next version; 422 if invalid",
+    )
+    def publish(self, services: Services, flow_id: FlowId) -> Published:
+        return Published(flow_id, services.write(services.engine.publish, flow_id))
+
+    @post(
+        "/{flow_id:str}/pause",
+        guards=[allow(WRITE)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Stop entering new members (waiting runs keep their place)",
+    )
+    def pause(self, services: Services, flow_id: FlowId) -> PauseState:
+        services.write(services.engine.set_paused, flow_id, True)
+        return PauseState(flow_id, True)
+
+    @post(
+        "/{flow_id:str}/resume",
+        guards=[allow(WRITE)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Enter new members again",
+    )
+    def resume(self, services: Services, flow_id: FlowId) -> PauseState:
+        services.write(services.engine.set_paused, flow_id, False)
+        return PauseState(flow_id, False)
+
+    @post(
+        "/{flow_id:str}/preview",
+        guards=[allow(WRITE)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Run the draft on sample events under a simulated clock",
+        description="The answer is the `simulate` report (DESIGN §7). Nothing is stored.",
+    )
+    def preview(self, services: Services, flow_id: FlowId, data: PreviewRequest) -> dict[str, Any]:
+        refuse_nul(msgspec.to_builtins(data))
+        document = data.flow if data.flow is not None else services.store.get_flow(flow_id).draft
+        compile_flow(document, services.registry)
+        if len(data.events) > PREVIEW_MAX_EVENTS:
+            raise EventInvalid(f"events: at most {PREVIEW_MAX_EVENTS} in a preview", field="events")
+        try:
+            events = convert_events(data.events)
+        except EventInvalid as error:
+            field = f"events[{error.index}].{error.field}" if error.field else f"events[{error.index}]"
+            raise EventInvalid(str(error), index=error.index, field=field) from None
+        start = min((e.at for e in events), default=None)
+        until = parse_until(data.until, start)
+        if until - (start or until) > PREVIEW_MAX_SPAN:
+            raise UserError(f"until: a preview covers at most {PREVIEW_MAX_SPAN.days} days")
+        return simulate([document], events, until, data.members, data.groups, services.registry)
+
+    @get("/{flow_id:str}/stats", guards=[allow(READ)], sync_to_thread=True, summary="Per-node statistics")
+    def stats(self, services: Services, flow_id: FlowId) -> FlowStats:
+        return flow_stats(services, flow_id)
+
+
+def _detail(services: Services, flow_id: str) -> FlowDetail:
+    record = services.store.get_flow(flow_id)
+    versions = [
+        VersionView(
+            v["version"], iso(v["published_at"]), services.store.version_document(flow_id, v["version"])
+        )
+        for v in record.versions
+    ]
+    return FlowDetail(
+        record.id,
+        record.name,
+        record.draft,
+        iso(record.draft_updated_at),
+        record.live_version,
+        bool(record.paused),
+        versions,
+    )
+
+
+__all__ = ["FlowController", "PreviewRequest", "flow_stats", "flow_summaries"]

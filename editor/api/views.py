@@ -1,0 +1,200 @@
+"""The API's answers, as msgspec structs (they are also the OpenAPI schema). Times are ISO 8601, UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from engine.clock import from_us
+from engine.errors import Problem
+from engine.member import Member
+from engine.run import Run
+
+
+def iso(us: int | None) -> datetime | None:
+    return from_us(us) if us is not None else None
+
+
+class FlowSummary(msgspec.Struct):
+    id: str
+    name: str
+    live_version: int | None
+    paused: bool
+    runs: dict[str, int]
+
+
+class VersionView(msgspec.Struct):
+    version: int
+    published_at: datetime | None
+    document: dict[str, Any]
+
+
+class FlowDetail(msgspec.Struct):
+    id: str
+    name: str
+    draft: dict[str, Any]
+    draft_updated_at: datetime | None
+    live_version: int | None
+    paused: bool
+    versions: list[VersionView]
+
+
+class Validation(msgspec.Struct):
+    valid: bool
+    problems: list[Problem]
+
+
+class Published(msgspec.Struct):
+    flow: str
+    version: int
+
+
+class PauseState(msgspec.Struct):
+    flow: str
+    paused: bool
+
+
+class NodeStats(msgspec.Struct):
+    entered: int = 0
+    waiting: int = 0
+    # Runs that left the node, by output port.
+    ports: dict[str, int] = {}
+
+
+class FlowStats(msgspec.Struct):
+    flow: str
+    runs: dict[str, int]
+    nodes: dict[str, NodeStats]
+
+
+class Accepted(msgspec.Struct):
+    accepted: int
+    duplicate: int
+
+
+class RunView(msgspec.Struct):
+    id: int
+    journey: int
+    flow: str
+    version: int
+    member: str | None
+    node: str
+    status: str
+    started_at: datetime | None
+    entered_at: datetime | None
+    ended_at: datetime | None
+    wake_at: datetime | None
+    wait_event: str | None
+    error: str | None
+    vars: dict[str, Any]
+
+    @classmethod
+    def of(cls, run: Run) -> RunView:
+        return cls(
+            id=run.id,
+            journey=run.journey,
+            flow=run.flow_id,
+            version=run.version,
+            member=run.member_id,
+            node=run.node,
+            status=run.status,
+            started_at=iso(run.started_at),
+            entered_at=iso(run.entered_at),
+            ended_at=iso(run.ended_at),
+            wake_at=iso(run.wake_at),
+            wait_event=run.wait_event,
+            error=run.error,
+            vars=run.vars or {},
+        )
+
+
+class RunPage(msgspec.Struct):
+    items: list[RunView]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class DeliveryView(msgspec.Struct):
+    id: int
+    at: datetime | None
+    flow: str
+    node: str
+    run: int | None
+    member: str | None
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    error: str | None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> DeliveryView:
+        return cls(**{**{k: row[k] for k in cls.__struct_fields__}, "at": iso(row["at"])})
+
+
+class DeliveryPage(msgspec.Struct):
+    items: list[DeliveryView]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class MemberView(msgspec.Struct):
+    id: str
+    name: str | None
+    channel: str | None
+    tags: list[str]
+    groups: list[str]
+    attributes: dict[str, Any]
+    points: int
+    total_spend: float
+    order_count: int
+    grade: str | None
+    stage: str | None
+    blacklisted: bool
+    first_seen: datetime | None
+    last_message_at: datetime | None
+
+    @classmethod
+    def of(cls, m: Member) -> MemberView:
+        return cls(
+            id=m.id,
+            name=m.name,
+            channel=m.channel,
+            tags=m.tags,
+            groups=m.groups,
+            attributes=m.attributes,
+            points=m.points,
+            total_spend=m.total_spend,
+            order_count=m.order_count,
+            grade=m.grade,
+            stage=m.stage,
+            blacklisted=m.blacklisted,
+            first_seen=iso(m.first_seen),
+            last_message_at=iso(m.last_message_at),
+        )
+
+
+class TimelineEntry(msgspec.Struct):
+    """One line of a member's timeline: an event, a run (a journey through a flow) or a delivery."""
+
+    at: datetime | None
+    kind: str  # "event", "run" or "delivery"
+    title: str
+    flow: str | None = None
+    node: str | None = None
+    status: str | None = None
+    id: str | None = None
+    data: dict[str, Any] = {}
+
+
+class MemberDetail(msgspec.Struct):
+    member: MemberView
+    timeline: list[TimelineEntry]
+
+
+def page_next(count: int, limit: int, offset: int) -> int | None:
+    return offset + limit if count == limit else None

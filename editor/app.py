@@ -1,0 +1,97 @@
+"""The web app (DESIGN §9, §11): made by :func:`create_app`, never at import time."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ControllerRouterHandler
+
+from .api import CONTROLLERS, EXCEPTION_HANDLERS
+from .auth import LoginController, csrf_token, current_user
+from .home import home
+from .services import Services
+from .worker import Worker
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_MAX_BODY = 2 * 1024 * 1024
+
+
+def _pages() -> list[ControllerRouterHandler]:
+    """The HTML pages and static files: the editor's (`editor/pages.py`) when present, else the flows list."""
+    if importlib.util.find_spec("editor.pages") is None:
+        return [home, create_static_files_router(path="/static", directories=[HERE / "static"])]
+    from . import pages
+
+    return [pages.PageController, pages.static_files()]
+
+
+def _template_engine(engine: JinjaTemplateEngine) -> None:
+    engine.register_template_callable("csrf_token", csrf_token)
+    engine.register_template_callable("current_user", current_user)
+
+
+def create_app(
+    services: Services,
+    *,
+    worker: bool = True,
+    max_body_size: int = DEFAULT_MAX_BODY,
+    extra_routes: Sequence[ControllerRouterHandler] = (),
+    debug: bool = False,
+) -> Litestar:
+    """The qunflow app on `services`, with the in-process worker unless `worker=False` (tests)."""
+    running = Worker(services) if worker else None
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if running is not None:
+            await running.start()
+        try:
+            yield
+        finally:
+            if running is not None:
+                await running.stop()
+
+    def provide_services() -> Services:
+        return services
+
+    routes: list[ControllerRouterHandler] = [
+        *CONTROLLERS,
+        LoginController,
+        *_pages(),
+        *extra_routes,
+    ]
+    app = Litestar(
+        route_handlers=routes,
+        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        template_config=TemplateConfig(
+            directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=_template_engine
+        ),
+        plugins=[HTMXPlugin()],
+        openapi_config=OpenAPIConfig(
+            title="群流 qunflow API",
+            version="1",
+            description="Flows, events, runs, members and deliveries (DESIGN §11). Authenticate with "
+            "`Authorization: Bearer <token>` (`qunflow token create --role ROLE`) or a browser session.",
+            path="/schema",
+        ),
+        request_max_body_size=max_body_size,
+        lifespan=[lifespan],
+        debug=debug,
+    )
+    app.state.services = services
+    app.state.worker = running
+    return app
+
+
+__all__ = ["DEFAULT_MAX_BODY", "create_app"]

@@ -1,0 +1,8 @@
+"""The browser libraries vendored under `editor/static/vendor/` (see its README), pinned."""
+
+from __future__ import annotations
+
+HTMX_VERSION = "2.0.11"
+DRAWFLOW_VERSION = "0.0.60"
+VENDORED: dict[str, str] = {"htmx": HTMX_VERSION, "drawflow": DRAWFLOW_VERSION}
+STATIC_PATH = "/static"

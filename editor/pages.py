@@ -1,0 +1,296 @@
+"""The operator's pages (DESIGN §9): flows list, canvas editor, version history, runs, member timeline.
+
+Pages are rendered on the server and refreshed in parts with htmx; the canvas itself is a script that
+talks to the JSON API (`/api/...`). Every page checks the role like the API does, and state-changing
+requests carry the session's CSRF token (htmx sends it as a header set once on `<body>`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from pathlib import Path
+from urllib.parse import quote
+
+import anyio
+import msgspec
+from litestar import Controller, Request, Response, Router, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+
+from engine.errors import NotFound, UserError
+from engine.run import FAILED, STATUSES
+from flows import load_template, template_names
+
+from .api.members import member_detail
+from .api.params import FLOW_ID_PATTERN, FlowId, MemberId, RunId, text_filter
+from .api.views import RunView, iso
+from .assets import STATIC_PATH, VENDORED
+from .auth import CSRF_HEADER, READ, WRITE, allow, principal, safe_next
+from .changes import flow_changes
+from .i18n import LANGUAGE_COOKIE, LANGUAGES, catalogue, choose_language, translator
+from .layout import with_layout
+from .services import Services
+
+RUNS_PAGE = 50
+STATIC_DIRECTORY = Path(__file__).parent / "static"
+
+
+def static_files() -> Router:
+    """`/static/...`: the editor's scripts, styles and vendored libraries."""
+    return create_static_files_router(path=STATIC_PATH, directories=[STATIC_DIRECTORY], include_in_schema=False)
+
+
+def _services(request: Request[Any, Any, Any]) -> Services:
+    return request.app.state.services
+
+
+async def _context(request: Request[Any, Any, Any], **values: Any) -> dict[str, Any]:
+    """What every page template gets: language, translator, who is signed in, the CSRF token."""
+    language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
+    who = await principal(request)
+    return {
+        "lang": language,
+        "languages": LANGUAGES,
+        "_": translator(language),
+        "user": who,
+        "can_write": who is not None and who.role in WRITE,
+        "csrf": getattr(request.state, "csrf", ""),
+        "csrf_header": CSRF_HEADER,
+        "vendored": VENDORED,
+        "path": request.url.path,
+        **values,
+    }
+
+
+class PortsQuery(msgspec.Struct):
+    type: str
+    config: dict[str, Any] = {}
+
+
+def node_ports(services: Services, type_id: str, config: Any) -> list[str] | None:
+    """The output ports of a node with this config; None when the config does not decode yet."""
+    node_type = services.registry.get(type_id)
+    if node_type is None:
+        return None
+    try:
+        decoded = msgspec.convert(config if isinstance(config, dict) else {}, node_type.config)
+    except msgspec.ValidationError:
+        return None
+    return list(node_type.ports_for(decoded))
+
+
+def _dynamic_ports(services: Services, document: dict[str, Any]) -> dict[str, list[str]]:
+    """Ports of the document's nodes whose ports depend on their config (switch, split, task)."""
+    found: dict[str, list[str]] = {}
+    for node in document.get("nodes") or []:
+        if not isinstance(node, dict) or not isinstance(node.get("id"), str):
+            continue
+        node_type = services.registry.get(str(node.get("type")))
+        if node_type is not None and callable(node_type.ports):
+            found[node["id"]] = node_ports(services, node_type.type, node.get("config")) or []
+    return found
+
+
+class NewFlowForm(msgspec.Struct):
+    id: str = ""
+    name: str = ""
+    template: str = ""
+
+
+def _flow_rows(services: Services) -> list[dict[str, Any]]:
+    statuses = services.store.journey_statuses()
+    deliveries = services.store.delivery_counts()
+    rows = []
+    for flow in services.store.list_flows():
+        runs = {**dict.fromkeys(STATUSES, 0), **statuses.get(flow["id"], {})}
+        if flow["live_version"] is None:
+            status = "draft"
+        else:
+            status = "paused" if flow["paused"] else "live"
+        rows.append({**flow, "status": status, "runs": runs, "deliveries": deliveries.get(flow["id"], 0)})
+    return rows
+
+
+def _flow_row(services: Services, flow_id: str) -> dict[str, Any]:
+    for row in _flow_rows(services):
+        if row["id"] == flow_id:
+            return row
+    raise NotFound(f"flow `{flow_id}` not found")
+
+
+class PageController(Controller):
+    path = ""
+    include_in_schema = False
+
+    @get("/lang/{language:str}")
+    async def switch_language(self, language: str, next: str = "/flows") -> Response[Any]:
+        """The language switch: remembered in a cookie for a year."""
+        response = Redirect(safe_next(next), status_code=303)
+        if language in LANGUAGES:
+            response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="lax", path="/")
+        return response
+
+    # -- flows ----------------------------------------------------------------------------------------
+
+    @get(["/", "/flows"], guards=[allow(READ)])
+    async def flows(self, request: Request[Any, Any, Any]) -> Template:
+        rows = await anyio.to_thread.run_sync(_flow_rows, _services(request))
+        context = await _context(request, flows=rows, templates=template_names())
+        return Template("pages/flows.html", context=context)
+
+    @post("/flows/new", guards=[allow(WRITE)])
+    async def new_flow(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[NewFlowForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response[Any]:
+        """A blank flow opens on an empty canvas (it is stored at its first valid save); a template
+        is stored as the new flow's draft at once."""
+        services = _services(request)
+        flow_id = data.id.strip()
+        if re.fullmatch(FLOW_ID_PATTERN, flow_id) is None:
+            raise UserError("id: letters, digits, `_ - .`, starting with a letter or digit (流程 ID 格式不对)")
+        if data.template:
+            if data.template not in template_names():
+                raise UserError(f"template: no template `{data.template}`")
+            document = {**load_template(data.template), "id": flow_id}
+            if data.name.strip():
+                document["name"] = data.name.strip()
+            await anyio.to_thread.run_sync(services.write, services.engine.save_draft, document)
+            return Redirect(f"/flows/{flow_id}", status_code=303)
+        return Redirect(f"/flows/{flow_id}?name={quote(data.name.strip()[:200])}", status_code=303)
+
+    @post("/flows/{flow_id:str}/pause", guards=[allow(WRITE)])
+    async def pause(self, request: Request[Any, Any, Any], flow_id: FlowId) -> Template:
+        return await self._set_paused(request, flow_id, True)
+
+    @post("/flows/{flow_id:str}/resume", guards=[allow(WRITE)])
+    async def resume(self, request: Request[Any, Any, Any], flow_id: FlowId) -> Template:
+        return await self._set_paused(request, flow_id, False)
+
+    async def _set_paused(self, request: Request[Any, Any, Any], flow_id: str, paused: bool) -> Template:
+        services = _services(request)
+        await anyio.to_thread.run_sync(services.write, services.engine.set_paused, flow_id, paused)
+        row = await anyio.to_thread.run_sync(_flow_row, services, flow_id)
+        return Template("pages/flow_row.html", context=await _context(request, flow=row))
+
+    @get("/flows/{flow_id:str}", guards=[allow(READ)])
+    async def editor(self, request: Request[Any, Any, Any], flow_id: FlowId, name: str = "") -> Template:
+        services = _services(request)
+        try:
+            record = await anyio.to_thread.run_sync(services.store.get_flow, flow_id)
+        except NotFound:
+            record = None
+        if record is None:
+            document: dict[str, Any] = {"id": flow_id, "name": name[:200] or flow_id, "nodes": [], "edges": []}
+            status = "new"
+        else:
+            document = record.draft
+            status = "draft" if record.live_version is None else "paused" if record.paused else "live"
+        context = await _context(
+            request,
+            flow=with_layout(document),
+            flow_id=flow_id,
+            status=status,
+            live_version=record.live_version if record else None,
+            paused=bool(record and record.paused),
+        )
+        context["page"] = {
+            "flow_id": flow_id,
+            "exists": record is not None,
+            "lang": context["lang"],
+            "csrf_token": context["csrf"],
+            "csrf_header": CSRF_HEADER,
+            "can_write": context["can_write"],
+            "ports": _dynamic_ports(services, document),
+        }
+        context["messages"] = catalogue(context["lang"])
+        return Template("editor.html", context=context)
+
+    @post("/editor/ports", guards=[allow(READ)], status_code=200)
+    async def ports(self, request: Request[Any, Any, Any], data: PortsQuery) -> dict[str, Any]:
+        """The ports a node would have with this config (for nodes whose ports depend on it)."""
+        return {"ports": node_ports(_services(request), data.type, data.config)}
+
+    @get("/flows/{flow_id:str}/history", guards=[allow(READ)])
+    async def history(self, request: Request[Any, Any, Any], flow_id: FlowId) -> Template:
+        services = _services(request)
+        versions = await anyio.to_thread.run_sync(_history, services, flow_id)
+        record = await anyio.to_thread.run_sync(services.store.get_flow, flow_id)
+        return Template(
+            "pages/history.html", context=await _context(request, flow=record, versions=versions)
+        )
+
+    # -- runs -----------------------------------------------------------------------------------------
+
+    @get("/runs", guards=[allow(READ)])
+    async def runs(
+        self,
+        request: Request[Any, Any, Any],
+        flow: Annotated[str | None, text_filter("flow", "flow id")] = None,
+        status: Annotated[str | None, text_filter("status", "run status")] = None,
+        member: Annotated[str | None, text_filter("member", "member id")] = None,
+        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+    ) -> Template:
+        services = _services(request)
+        if status is not None and status not in STATUSES:
+            raise UserError(f"status: one of {', '.join(STATUSES)}")
+        found = await anyio.to_thread.run_sync(
+            lambda: [RunView.of(r) for r in services.store.runs(flow or None, status or None, member or None, RUNS_PAGE, offset)]
+        )
+        context = await _context(
+            request,
+            runs=found,
+            filters={"flow": flow or "", "status": status or "", "member": member or ""},
+            statuses=STATUSES,
+            offset=offset,
+            next_offset=offset + RUNS_PAGE if len(found) == RUNS_PAGE else None,
+            failed=FAILED,
+        )
+        template = "pages/runs_table.html" if request.headers.get("hx-request") else "pages/runs.html"
+        return Template(template, context=context)
+
+    @post("/runs/{run_id:int}/retry", guards=[allow(WRITE)])
+    async def retry(self, request: Request[Any, Any, Any], run_id: RunId) -> Template:
+        services = _services(request)
+        await anyio.to_thread.run_sync(services.write, services.engine.retry, run_id)
+        run = await anyio.to_thread.run_sync(_run, services, run_id)
+        return Template("pages/run_row.html", context=await _context(request, run=run, failed=FAILED))
+
+    # -- members --------------------------------------------------------------------------------------
+
+    @get("/members/{member_id:str}", guards=[allow(READ)])
+    async def member(self, request: Request[Any, Any, Any], member_id: MemberId) -> Template:
+        detail = await anyio.to_thread.run_sync(member_detail, _services(request), member_id)
+        return Template("pages/member.html", context=await _context(request, detail=detail))
+
+
+def _run(services: Services, run_id: int) -> RunView:
+    with services.store.engine.connect() as conn:
+        return RunView.of(services.store.get_run(conn, run_id))
+
+
+def _history(services: Services, flow_id: str) -> list[dict[str, Any]]:
+    """Versions newest first, each with what changed from the one before it."""
+    record = services.store.get_flow(flow_id)
+    previous: dict[str, Any] | None = None
+    versions = []
+    for entry in sorted(record.versions, key=lambda v: v["version"]):
+        document = services.store.version_document(flow_id, entry["version"])
+        versions.append({
+            "version": entry["version"],
+            "published_at": iso(entry.get("published_at")),
+            "changes": flow_changes(previous, document),
+            "first": previous is None,
+        })
+        previous = document
+    versions.reverse()
+    draft_changes = flow_changes(previous, record.draft) if previous is not None else []
+    draft = {"version": None, "published_at": iso(record.draft_updated_at), "changes": draft_changes, "first": False}
+    return [draft, *versions]
+
+
+__all__ = ["PageController"]

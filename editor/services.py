@@ -1,0 +1,55 @@
+"""What the web app works with: the store, the engine, the accounts, and one writer at a time."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from engine import Clock, Engine, RealClock, Registry, Store, default_registry
+from engine.clock import to_us
+from engine.store.accounts import Accounts
+
+T = TypeVar("T")
+
+
+class Services:
+    """The app's engine and store. Engine writes go through :meth:`write`, one at a time per process."""
+
+    def __init__(self, store: Store, registry: Registry | None = None, clock: Clock | None = None) -> None:
+        self.store = store
+        self.clock = clock or RealClock()
+        self.engine = Engine(store, registry or default_registry(), self.clock)
+        self.accounts = Accounts(store)
+        self.signing_key = self.accounts.signing_key()
+        # SQLite has one writer; serialising here keeps request threads and the worker from queueing
+        # inside the database, and costs nothing on PostgreSQL at this scale.
+        self._write_lock = threading.Lock()
+        # Called after anything that may have made runs due sooner (the worker's wake-up).
+        self.on_change: Callable[[], None] = lambda: None
+
+    @classmethod
+    def open(cls, url: str, registry: Registry | None = None, clock: Clock | None = None) -> Services:
+        return cls(Store.open(url), registry, clock)
+
+    @property
+    def registry(self) -> Registry:
+        return self.engine.registry
+
+    def now_us(self) -> int:
+        return to_us(self.clock.now())
+
+    def write(self, action: Callable[..., T], *args: Any) -> T:
+        """Run an engine write under the process's write lock, then wake the worker."""
+        with self._write_lock:
+            result = action(*args)
+        self.on_change()
+        return result
+
+    def run_due(self) -> int:
+        """Step the due runs (the worker's job), under the write lock."""
+        with self._write_lock:
+            return self.engine.run_due()
+
+    def close(self) -> None:
+        self.store.close()

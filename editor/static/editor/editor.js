@@ -1,0 +1,691 @@
+// The flow editor: a drawflow canvas over the flow document of DESIGN §4, talking to the JSON API.
+// The page embeds the draft (with positions), the UI messages and the settings as JSON; node types
+// and their config schemas come from GET /api/nodes.
+import { buildForm, showProblems } from "./forms.js";
+import { sampleInput } from "./samples.js";
+
+const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
+const page = readJson("qf-page");
+const messages = readJson("qf-messages");
+export const t = (text, values) => {
+  const translated = messages[text] || text;
+  return values ? translated.replace(/\{(\w+)\}/g, (_, k) => (k in values ? String(values[k]) : `{${k}}`)) : translated;
+};
+
+const ICONS = {
+  "user-plus": "➕", "log-in": "⤵", "log-out": "⤴", "message-circle": "💬", "shopping-cart": "🛒", tag: "🏷",
+  zap: "⚡", clock: "🕒", "alarm-clock": "⏰", hourglass: "⏳", inbox: "📥", activity: "📈", sliders: "🎚",
+  users: "👥", shuffle: "🔀", "git-branch": "🔀", star: "⭐", "x-circle": "⏹", "user-check": "✅", gift: "🎁",
+  send: "✉", edit: "✎", award: "🏅", "trending-up": "📶", "corner-down-right": "↪", globe: "🌐", "user-x": "🚫",
+  "clipboard": "📋", "volume-2": "📢", "calendar": "📅", circle: "●",
+};
+const KINDS = ["trigger", "condition", "wait", "action"];
+const KIND_TITLES = { trigger: "Triggers", condition: "Conditions", wait: "Waits", action: "Action nodes" };
+const PORT_TITLES = { next: "next", true: "yes", false: "no", event: "event", timeout: "timeout", full: "full",
+  blocked: "blocked", default: "default", done: "done", skipped: "skipped", overdue: "overdue" };
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$/;
+const FLOW_SETTINGS_SCHEMA = {
+  type: "object", required: ["name", "timezone"], properties: {
+    name: { type: "string", minLength: 1, maxLength: 200, title: "Flow name" },
+    description: { type: "string", maxLength: 2000, title: "Description" },
+    timezone: { type: "string", minLength: 1, title: "Timezone" },
+    reentry: { type: "string", pattern: "^(once|always|P.+)$", title: "Re-entry", default: "once",
+      description: "once, always, or a waiting time such as P30D" },
+    quiet_hours: { anyOf: [{ type: "null" }, { type: "object", title: "Quiet hours", required: ["start", "end"], properties: {
+      start: { type: "string", format: "time-of-day", title: "From" }, end: { type: "string", format: "time-of-day", title: "Until" } } }] },
+    frequency_cap: { anyOf: [{ type: "null" }, { type: "object", title: "Frequency cap", required: ["messages", "per"], properties: {
+      messages: { type: "integer", minimum: 1, title: "Messages" }, per: { type: "string", format: "duration", title: "Per" } } }] },
+  },
+};
+
+const $ = (selector) => document.querySelector(selector);
+const escapeHtml = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+const state = {
+  types: new Map(),
+  document: readJson("qf-flow"),
+  df: null,
+  loading: false,
+  selected: null, // drawflow id
+  problems: [],
+  history: [],
+  future: [],
+  form: null,
+  overlay: {}, // node id -> text shown in its badge (preview counts or live stats)
+};
+
+// ---------- the API ----------
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers[page.csrf_header] = page.csrf_token;
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  let data = null;
+  try { data = await response.json(); } catch { data = null; }
+  return { ok: response.ok, status: response.status, data };
+}
+
+// Problems come as a list, or inside {problems: [...]} / litestar's {extra: [...]}.
+function problemsIn(data) {
+  if (Array.isArray(data)) return data.filter((p) => p && typeof p === "object" && "message" in p);
+  if (data && typeof data === "object") {
+    for (const key of ["problems", "extra", "detail"]) {
+      const found = problemsIn(data[key]);
+      if (found.length) return found;
+    }
+    if (typeof data.detail === "string") return [{ node: null, path: "", message: data.detail }];
+  }
+  return [];
+}
+
+function say(text, kind = "info") {
+  const status = $("#qf-status");
+  status.textContent = text;
+  status.dataset.kind = kind;
+}
+
+// ---------- node types and ports ----------
+
+function typeOf(type) {
+  return state.types.get(type) || { type, kind: "action", title: { zh: type, en: type }, icon: "circle", ports: ["next"], schema: {} };
+}
+const titleOf = (nodeType) => nodeType.title?.[page.lang] || nodeType.title?.en || nodeType.type;
+
+// Ports that depend on the config (switch cases, split branches) come from the server: on load in the
+// page, and after each change of such a node's config.
+function portsFor(type, nodeId) {
+  const nodeType = typeOf(type);
+  return nodeType.dynamic_ports ? page.ports?.[nodeId] || [] : nodeType.ports || [];
+}
+
+const portTimers = {};
+function refreshPorts(dfId) {
+  clearTimeout(portTimers[dfId]);
+  portTimers[dfId] = setTimeout(async () => {
+    const node = state.df.getNodeFromId(dfId);
+    if (!node) return;
+    const result = await api("POST", "/editor/ports", { type: node.data.type, config: node.data.config });
+    if (result.ok && Array.isArray(result.data?.ports)) setPorts(dfId, result.data.ports);
+  }, 250);
+}
+
+// ---------- drawing nodes ----------
+
+function nodeHtml(data) {
+  const nodeType = typeOf(data.type);
+  const title = data.label || titleOf(nodeType);
+  const badge = state.overlay[data.id];
+  const problems = state.problems.filter((p) => p.node === data.id);
+  return `<div class="qf-node" data-node-id="${escapeHtml(data.id)}">
+    <span class="qf-node-icon" aria-hidden="true">${ICONS[nodeType.icon] || ICONS.circle}</span>
+    <span class="qf-node-text"><span class="qf-node-title">${escapeHtml(title)}</span>
+    <span class="qf-node-type">${escapeHtml(titleOf(nodeType))} · ${escapeHtml(data.id)}</span></span>
+    ${badge ? `<span class="qf-count" title="${escapeHtml(badge.title)}">${escapeHtml(badge.text)}</span>` : ""}
+    ${problems.length ? `<span class="qf-problem-mark" title="${escapeHtml(problems.map((p) => p.message).join("\n"))}">!</span>` : ""}
+  </div>`;
+}
+
+function nodeElement(dfId) { return document.getElementById(`node-${dfId}`); }
+
+function drawNode(dfId) {
+  const node = state.df.getNodeFromId(dfId);
+  const element = nodeElement(dfId);
+  if (!node || !element) return;
+  element.querySelector(".drawflow_content_node").innerHTML = nodeHtml(node.data);
+  element.dataset.nodeId = node.data.id;
+  element.classList.toggle("qf-has-problem", state.problems.some((p) => p.node === node.data.id));
+  element.setAttribute("aria-label", `${node.data.label || titleOf(typeOf(node.data.type))} (${node.data.id})`);
+  node.data.ports.forEach((port, index) => {
+    const output = element.querySelector(`.output_${index + 1}`);
+    if (output) {
+      output.dataset.port = port;
+      output.dataset.portLabel = t(PORT_TITLES[port] || port);
+      output.title = t(PORT_TITLES[port] || port);
+    }
+  });
+}
+
+function allNodes() {
+  return Object.values(state.df.drawflow.drawflow[state.df.module].data);
+}
+const byNodeId = (id) => allNodes().find((n) => n.data.id === id);
+
+function freshId(type) {
+  const base = type.split(".").pop().replace(/[^A-Za-z0-9_\-]/g, "_") || "node";
+  const taken = new Set(allNodes().map((n) => n.data.id));
+  if (!taken.has(base)) return base;
+  for (let i = 2; ; i++) if (!taken.has(`${base}_${i}`)) return `${base}_${i}`;
+}
+
+function addNode(node) {
+  const nodeType = typeOf(node.type);
+  const data = { id: node.id, type: node.type, config: node.config || {}, label: node.label || "", ports: portsFor(node.type, node.id) };
+  const inputs = nodeType.kind === "trigger" ? 0 : 1;
+  const x = node.position?.x ?? 80;
+  const y = node.position?.y ?? 80;
+  const dfId = state.df.addNode(node.type, inputs, data.ports.length, x, y, `qf-kind-${nodeType.kind}`, data, "");
+  drawNode(dfId);
+  const element = nodeElement(dfId);
+  element.tabIndex = 0;
+  element.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); select(dfId, true); }
+  });
+  return dfId;
+}
+
+function setPorts(dfId, ports) {
+  const node = state.df.getNodeFromId(dfId);
+  const old = node.data.ports;
+  if (JSON.stringify(old) === JSON.stringify(ports)) return;
+  // Keep the connections of ports that keep their name; drawflow numbers outputs, so rebuild them.
+  const keep = [];
+  old.forEach((port, index) => {
+    for (const c of node.outputs[`output_${index + 1}`]?.connections || []) keep.push([port, Number(c.node)]);
+  });
+  state.loading = true;
+  for (let i = old.length; i >= 1; i--) state.df.removeNodeOutput(dfId, `output_${i}`);
+  for (let i = 0; i < ports.length; i++) state.df.addNodeOutput(dfId);
+  state.df.updateNodeDataFromId(dfId, { ...state.df.getNodeFromId(dfId).data, ports });
+  page.ports = { ...page.ports, [node.data.id]: ports };
+  for (const [port, target] of keep) {
+    const index = ports.indexOf(port);
+    if (index >= 0) state.df.addConnection(dfId, target, `output_${index + 1}`, "input_1");
+  }
+  state.loading = false;
+  drawNode(dfId);
+}
+
+// ---------- the document ----------
+
+function exportFlow() {
+  const nodes = [];
+  const edges = [];
+  const ids = {};
+  const list = allNodes().sort((a, b) => a.id - b.id);
+  for (const node of list) ids[node.id] = node.data.id;
+  for (const node of list) {
+    const entry = { id: node.data.id, type: node.data.type, config: node.data.config || {} };
+    if (node.data.label) entry.label = node.data.label;
+    entry.position = { x: Math.round(node.pos_x), y: Math.round(node.pos_y) };
+    nodes.push(entry);
+    node.data.ports.forEach((port, index) => {
+      for (const c of node.outputs[`output_${index + 1}`]?.connections || []) {
+        const edge = { from: node.data.id, to: ids[c.node] };
+        if (port !== "next") edge.port = port;
+        edges.push(edge);
+      }
+    });
+  }
+  const { nodes: _n, edges: _e, ...rest } = state.document;
+  return { ...rest, id: page.flow_id, nodes, edges };
+}
+
+function loadFlow(document) {
+  state.loading = true;
+  state.df.clear();
+  state.document = document;
+  const dfIds = {};
+  for (const node of document.nodes || []) dfIds[node.id] = addNode(node);
+  for (const edge of document.edges || []) {
+    const source = dfIds[edge.from];
+    const target = dfIds[edge.to];
+    if (source === undefined || target === undefined) continue;
+    const index = state.df.getNodeFromId(source).data.ports.indexOf(edge.port || "next");
+    if (index >= 0 && typeOf(byNodeId(edge.to)?.data.type).kind !== "trigger") {
+      state.df.addConnection(source, target, `output_${index + 1}`, "input_1");
+    }
+  }
+  state.loading = false;
+  state.selected = null;
+  showPanel();
+}
+
+let snapshotTimer = null;
+function changed() {
+  if (state.loading) return;
+  clearTimeout(snapshotTimer);
+  // Typing in a field makes many changes; one undo step per pause.
+  snapshotTimer = setTimeout(remember, 300);
+  $("#qf-dirty").hidden = false;
+}
+
+function remember() {
+  const current = JSON.stringify(exportFlow());
+  if (state.history[state.history.length - 1] !== current) {
+    state.history.push(current);
+    state.future = [];
+    if (state.history.length > 100) state.history.shift();
+  }
+  // The operator's work survives a failed save, a closed tab or a crash.
+  try { localStorage.setItem(backupKey(), current); } catch { /* storage full or off */ }
+}
+const backupKey = () => `qunflow-draft:${page.flow_id}`;
+
+function undo() {
+  clearTimeout(snapshotTimer);
+  remember();
+  if (state.history.length < 2) return;
+  state.future.push(state.history.pop());
+  loadFlow(JSON.parse(state.history[state.history.length - 1]));
+  say(t("Undone"));
+}
+function redo() {
+  if (!state.future.length) return;
+  const next = state.future.pop();
+  state.history.push(next);
+  loadFlow(JSON.parse(next));
+  say(t("Redone"));
+}
+
+// ---------- the side panel ----------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+function select(dfId, focus = false) {
+  state.selected = dfId;
+  document.querySelectorAll(".drawflow-node.qf-selected").forEach((n) => n.classList.remove("qf-selected"));
+  nodeElement(dfId)?.classList.add("qf-selected");
+  showPanel();
+  if (focus) $("#qf-panel-body input, #qf-panel-body select, #qf-panel-body textarea")?.focus();
+}
+
+function showPanel() {
+  const body = $("#qf-panel-body");
+  const node = state.selected !== null ? state.df.getNodeFromId(state.selected) : null;
+  body.replaceChildren(node ? nodePanel(state.selected, node) : flowPanel());
+  showTab("node");
+}
+
+function nodePanel(dfId, node) {
+  const data = node.data;
+  const nodeType = typeOf(data.type);
+  const idInput = el("input", { id: "qf-node-id", type: "text", value: data.id, "aria-describedby": "qf-node-id-error" });
+  const idError = el("div", { class: "qf-field-error", id: "qf-node-id-error", role: "alert" });
+  idInput.addEventListener("change", () => {
+    const value = idInput.value.trim();
+    const taken = allNodes().some((n) => n.id !== node.id && n.data.id === value);
+    idError.textContent = !ID_PATTERN.test(value) ? t("Letters, digits, _ - . only") : taken ? t("Another node has this id") : "";
+    if (idError.textContent) return;
+    update(dfId, { id: value });
+  });
+  const labelInput = el("input", { id: "qf-node-label", type: "text", value: data.label || "", maxlength: "200",
+    oninput: () => update(dfId, { label: labelInput.value }) });
+  const form = buildForm(nodeType.schema, data.config, t, () => {
+    update(dfId, { config: form.value() });
+  });
+  state.form = form;
+  showProblems(form.element, state.problems.filter((p) => p.node === data.id));
+  const problems = state.problems.filter((p) => p.node === data.id);
+  return el("div", { class: "qf-node-panel", "data-node-id": data.id },
+    el("h2", { text: `${ICONS[nodeType.icon] || ""} ${titleOf(nodeType)}` }),
+    nodeType.description?.[page.lang] ? el("p", { class: "qf-hint", text: nodeType.description[page.lang] }) : null,
+    problems.length ? el("ul", { class: "qf-node-problems", role: "alert" }, ...problems.map((p) => el("li", { text: `${p.path ? `${p.path}: ` : ""}${p.message}` }))) : null,
+    el("div", { class: "qf-field" }, el("label", { for: "qf-node-label", class: "qf-label", text: t("Label") }), labelInput),
+    el("div", { class: "qf-field" }, el("label", { for: "qf-node-id", class: "qf-label", text: t("Node id") }), idInput, idError),
+    el("fieldset", { class: "qf-config" }, el("legend", { text: t("Settings") }), form.element),
+    connectionsEditor(dfId, node),
+    el("button", { type: "button", class: "qf-danger", id: "qf-delete-node", text: t("Delete node"),
+      onclick: () => { state.df.removeNodeId(`node-${dfId}`); } }),
+  );
+}
+
+// Connecting by keyboard: each output port lists its targets and offers the other nodes.
+function connectionsEditor(dfId, node) {
+  const box = el("fieldset", { class: "qf-connections" }, el("legend", { text: t("Connections") }));
+  node.data.ports.forEach((port, index) => {
+    const output = `output_${index + 1}`;
+    const targets = (node.outputs[output]?.connections || []).map((c) => state.df.getNodeFromId(c.node));
+    const choices = allNodes().filter((n) => n.id !== node.id && typeOf(n.data.type).kind !== "trigger"
+      && !targets.some((target) => target.id === n.id));
+    const selectId = `qf-connect-${port}`;
+    const picker = el("select", { id: selectId }, el("option", { value: "", text: t("Connect to…") }),
+      ...choices.map((n) => el("option", { value: String(n.id), text: `${n.data.label || titleOf(typeOf(n.data.type))} (${n.data.id})` })));
+    picker.addEventListener("change", () => {
+      if (picker.value) state.df.addConnection(dfId, Number(picker.value), output, "input_1");
+    });
+    box.append(el("div", { class: "qf-port" },
+      el("label", { for: selectId, class: "qf-label", text: `${t("Port")} ${t(PORT_TITLES[port] || port)} →` }),
+      ...targets.map((target) => el("span", { class: "qf-tag" }, target.data.label || target.data.id,
+        el("button", { type: "button", class: "qf-tag-remove", text: "×", "aria-label": t("Disconnect {node}", { node: target.data.id }),
+          onclick: () => state.df.removeSingleConnection(dfId, target.id, output, "input_1") }))),
+      picker));
+  });
+  if (!node.data.ports.length) box.append(el("p", { class: "qf-hint", text: t("This node ends the journey.") }));
+  return box;
+}
+
+function update(dfId, patch) {
+  const node = state.df.getNodeFromId(dfId);
+  const data = { ...node.data, ...patch };
+  if (patch.id && patch.id !== node.data.id) {
+    state.problems = state.problems.filter((p) => p.node !== node.data.id);
+    delete state.overlay[node.data.id];
+  }
+  state.df.updateNodeDataFromId(dfId, data);
+  drawNode(dfId);
+  if (patch.config && typeOf(data.type).dynamic_ports) refreshPorts(dfId);
+  changed();
+}
+
+function flowPanel() {
+  const values = { name: state.document.name || "", description: state.document.description || "",
+    timezone: state.document.timezone || "Asia/Shanghai", ...(state.document.settings || {}) };
+  const form = buildForm(FLOW_SETTINGS_SCHEMA, values, t, () => {
+    const { name, description, timezone, ...settings } = form.value();
+    state.document = { ...state.document, name: name || "", description: description || "", timezone: timezone || "Asia/Shanghai", settings };
+    $("#qf-flow-name").textContent = name || page.flow_id;
+    changed();
+  });
+  const outline = allNodes().sort((a, b) => a.id - b.id).map((n) => el("li", {},
+    el("button", { type: "button", class: "qf-link", text: `${ICONS[typeOf(n.data.type).icon] || ""} ${n.data.label || titleOf(typeOf(n.data.type))} (${n.data.id})`,
+      onclick: () => select(n.id, true) })));
+  return el("div", { class: "qf-flow-panel" },
+    el("h2", { text: t("Flow settings") }),
+    form.element,
+    el("h3", { text: t("Nodes") }),
+    outline.length ? el("ul", { class: "qf-outline" }, ...outline) : el("p", { class: "qf-hint", text: t("Drag a node from the palette onto the canvas, or press Enter on it.") }));
+}
+
+function showTab(name) {
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    const active = tab.dataset.tab === name;
+    tab.setAttribute("aria-selected", String(active));
+    tab.tabIndex = active ? 0 : -1;
+    document.getElementById(tab.getAttribute("aria-controls")).hidden = !active;
+  }
+}
+
+// ---------- problems ----------
+
+function setProblems(problems) {
+  state.problems = problems;
+  for (const node of allNodes()) drawNode(node.id);
+  const list = $("#qf-problems-list");
+  $("#qf-problem-count").textContent = problems.length ? String(problems.length) : "";
+  list.replaceChildren(...problems.map((p) => {
+    const target = p.node ? byNodeId(p.node) : null;
+    const text = `${p.node ? `${p.node}: ` : ""}${p.path ? `${p.path}: ` : ""}${p.message}`;
+    return el("li", {}, target ? el("button", { type: "button", class: "qf-link", text, onclick: () => select(target.id, true) }) : text);
+  }));
+  if (!problems.length) list.append(el("li", { class: "qf-ok", text: t("No problems found.") }));
+  if (state.selected !== null && state.form) {
+    const node = state.df.getNodeFromId(state.selected);
+    if (node) showPanel();
+  }
+}
+
+// ---------- actions ----------
+
+async function save() {
+  clearTimeout(snapshotTimer);
+  remember();
+  const flow = exportFlow();
+  const result = await api("POST", "/api/flows", flow);
+  if (result.ok) {
+    page.exists = true;
+    $("#qf-dirty").hidden = true;
+    try { localStorage.removeItem(backupKey()); } catch { /* ignore */ }
+    const checked = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/validate`);
+    const problems = checked.ok ? problemsIn(checked.data) : [];
+    setProblems(problems);
+    say(problems.length ? t("Draft saved, with {n} problems to fix before publishing", { n: problems.length }) : t("Draft saved"), problems.length ? "warn" : "ok");
+    return true;
+  }
+  const problems = problemsIn(result.data);
+  setProblems(problems.length ? problems : [{ node: null, path: "", message: t("The server refused the draft ({status})", { status: result.status }) }]);
+  showTab("problems");
+  say(t("Not saved: {n} problems. Your changes are kept here.", { n: state.problems.length }), "error");
+  return false;
+}
+
+async function validate() {
+  const result = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/validate`, exportFlow());
+  const problems = problemsIn(result.data);
+  setProblems(problems);
+  showTab("problems");
+  say(problems.length ? t("{n} problems found", { n: problems.length }) : t("No problems found."), problems.length ? "warn" : "ok");
+}
+
+async function publish() {
+  if (!(await save())) return;
+  const result = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/publish`);
+  if (result.ok) {
+    const version = result.data?.version ?? result.data?.published ?? "";
+    say(t("Published version {v}", { v: version }), "ok");
+    $("#qf-flow-status").textContent = t("live");
+    $("#qf-pause").hidden = false;
+  } else {
+    setProblems(problemsIn(result.data));
+    showTab("problems");
+    say(t("Not published: fix the problems first"), "error");
+  }
+}
+
+async function pauseOrResume() {
+  const button = $("#qf-pause");
+  const pausing = button.dataset.paused !== "true";
+  const result = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/${pausing ? "pause" : "resume"}`);
+  if (!result.ok) { say(t("Could not change the flow ({status})", { status: result.status }), "error"); return; }
+  button.dataset.paused = String(pausing);
+  button.textContent = pausing ? t("Resume") : t("Pause");
+  $("#qf-flow-status").textContent = pausing ? t("paused") : t("live");
+  say(pausing ? t("Paused: no new members enter; waiting runs keep their place") : t("Resumed"), "ok");
+}
+
+function setOverlay(overlay) {
+  state.overlay = overlay;
+  for (const node of allNodes()) drawNode(node.id);
+}
+
+function openPreview() {
+  const input = sampleInput(exportFlow());
+  $("#qf-preview-events").value = JSON.stringify(input, null, 1);
+  showTab("preview");
+  $("#qf-preview-events").focus();
+}
+
+async function runPreview() {
+  let input;
+  try { input = JSON.parse($("#qf-preview-events").value); } catch (error) {
+    say(t("The sample is not valid JSON: {e}", { e: error.message }), "error");
+    return;
+  }
+  if (Array.isArray(input)) input = { events: input };
+  // The canvas as it is now, saved or not.
+  input.flow = exportFlow();
+  const result = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/preview`, input);
+  if (!result.ok) {
+    const problems = problemsIn(result.data);
+    if (problems.length) setProblems(problems);
+    say(t("Preview failed: {e}", { e: problems.map((p) => p.message).join("; ") || result.status }), "error");
+    return;
+  }
+  const counts = result.data.nodes?.[page.flow_id] || {};
+  const overlay = {};
+  for (const [node, count] of Object.entries(counts)) overlay[node] = { text: `▶ ${count}`, title: t("{n} members entered in the preview", { n: count }) };
+  setOverlay(overlay);
+  const deliveries = result.data.deliveries || [];
+  $("#qf-preview-result").replaceChildren(
+    el("p", { text: t("{n} deliveries would be made", { n: deliveries.length }) }),
+    el("table", { class: "qf-table" },
+      el("thead", {}, el("tr", {}, ...["Time", "Node", "Member", "Kind", "Content"].map((h) => el("th", { text: t(h) })))),
+      el("tbody", {}, ...deliveries.slice(0, 200).map((d) => el("tr", {},
+        el("td", { text: d.at }), el("td", { text: d.node }), el("td", { text: d.member || "" }), el("td", { text: t(d.kind) }),
+        el("td", { text: d.payload?.text ?? JSON.stringify(d.payload) })))))
+  );
+  say(t("Preview done: counts are shown on the nodes"), "ok");
+}
+
+let liveTimer = null;
+async function refreshLive() {
+  const result = await api("GET", `/api/flows/${encodeURIComponent(page.flow_id)}/stats`);
+  if (!result.ok) { say(t("No live numbers: publish the flow first"), "warn"); stopLive(); return; }
+  const overlay = {};
+  const raw = result.data?.nodes ?? result.data;
+  const rows = Array.isArray(raw) ? raw : Object.entries(raw || {}).map(([node, v]) => ({ node, ...(typeof v === "object" ? v : { entered: v }) }));
+  for (const row of rows) {
+    if (!row || !row.node) continue;
+    overlay[row.node] = { text: t("in {entered} · waiting {waiting}", { entered: row.entered ?? 0, waiting: row.waiting ?? 0 }),
+      title: t("{entered} members entered, {waiting} wait here now", { entered: row.entered ?? 0, waiting: row.waiting ?? 0 }) };
+  }
+  setOverlay(overlay);
+  say(t("Live numbers updated"), "ok");
+}
+function stopLive() {
+  clearInterval(liveTimer);
+  liveTimer = null;
+  $("#qf-live").setAttribute("aria-pressed", "false");
+}
+function toggleLive() {
+  if (liveTimer) { stopLive(); setOverlay({}); return; }
+  $("#qf-live").setAttribute("aria-pressed", "true");
+  refreshLive();
+  liveTimer = setInterval(refreshLive, 5000);
+}
+
+// ---------- palette ----------
+
+function buildPalette() {
+  const palette = $("#qf-palette-groups");
+  for (const kind of KINDS) {
+    const types = [...state.types.values()].filter((nt) => nt.kind === kind);
+    if (!types.length) continue;
+    const items = types.map((nodeType) => {
+      const button = el("button", { type: "button", class: `qf-palette-item qf-kind-${kind}`, draggable: "true",
+        "data-type": nodeType.type, title: nodeType.description?.[page.lang] || nodeType.type },
+        el("span", { class: "qf-node-icon", "aria-hidden": "true", text: ICONS[nodeType.icon] || ICONS.circle }),
+        el("span", { class: "qf-palette-title", text: titleOf(nodeType) }),
+        el("span", { class: "qf-palette-alt", text: nodeType.title?.[page.lang === "zh" ? "en" : "zh"] || "" }));
+      button.addEventListener("dragstart", (event) => {
+        event.dataTransfer.setData("application/x-qunflow-node", nodeType.type);
+        event.dataTransfer.setData("text/plain", nodeType.type);
+      });
+      button.addEventListener("click", () => placeNode(nodeType.type, null));
+      return el("li", {}, button);
+    });
+    palette.append(el("section", { class: "qf-palette-group" }, el("h3", { text: t(KIND_TITLES[kind]) }), el("ul", {}, ...items)));
+  }
+}
+
+function canvasPoint(clientX, clientY) {
+  const df = state.df;
+  const rect = df.precanvas.getBoundingClientRect();
+  return { x: (clientX - rect.x) / df.zoom, y: (clientY - rect.y) / df.zoom };
+}
+
+function placeNode(type, point) {
+  let position = point;
+  if (!position) {
+    // Keyboard or click: to the right of the right-most node, in view.
+    const rect = $("#drawflow").getBoundingClientRect();
+    const centre = canvasPoint(rect.x + rect.width / 3, rect.y + rect.height / 3);
+    const nodes = allNodes();
+    position = nodes.length ? { x: Math.max(...nodes.map((n) => n.pos_x)) + 240, y: nodes[nodes.length - 1].pos_y } : centre;
+  }
+  const dfId = addNode({ id: freshId(type), type, config: {}, position });
+  select(dfId, !point);
+  changed();
+}
+
+// ---------- start ----------
+
+function keyboard(event) {
+  const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(event.target.tagName);
+  const mod = event.ctrlKey || event.metaKey;
+  if (mod && event.key.toLowerCase() === "s") { event.preventDefault(); save(); return; }
+  if (typing) return;
+  if (mod && event.key.toLowerCase() === "z") { event.preventDefault(); event.shiftKey ? redo() : undo(); }
+  else if (mod && event.key.toLowerCase() === "y") { event.preventDefault(); redo(); }
+  else if ((event.key === "Delete" || event.key === "Backspace") && state.selected !== null && event.target.closest?.(".drawflow-node")) {
+    event.preventDefault();
+    state.df.removeNodeId(`node-${state.selected}`);
+  } else if (event.target.id === "drawflow" && event.key.startsWith("Arrow")) {
+    event.preventDefault();
+    const step = 40;
+    const df = state.df;
+    if (event.key === "ArrowLeft") df.canvas_x += step;
+    if (event.key === "ArrowRight") df.canvas_x -= step;
+    if (event.key === "ArrowUp") df.canvas_y += step;
+    if (event.key === "ArrowDown") df.canvas_y -= step;
+    df.precanvas.style.transform = `translate(${df.canvas_x}px, ${df.canvas_y}px) scale(${df.zoom})`;
+  }
+}
+
+async function start() {
+  const response = await api("GET", "/api/nodes");
+  const list = Array.isArray(response.data) ? response.data : response.data?.nodes || [];
+  for (const nodeType of list) state.types.set(nodeType.type, nodeType);
+  const container = $("#drawflow");
+  const df = new window.Drawflow(container);
+  df.reroute = false;
+  df.zoom_max = 2;
+  df.zoom_min = 0.3;
+  df.start();
+  state.df = df;
+  buildPalette();
+
+  df.on("nodeSelected", (id) => select(Number(id)));
+  df.on("nodeUnselected", () => { if (state.selected !== null) { state.selected = null; document.querySelectorAll(".qf-selected").forEach((n) => n.classList.remove("qf-selected")); showPanel(); } });
+  df.on("nodeRemoved", (id) => { if (Number(id) === state.selected) { state.selected = null; showPanel(); } changed(); });
+  df.on("nodeMoved", changed);
+  df.on("connectionCreated", (c) => {
+    // A trigger starts a journey: nothing may lead into it.
+    const target = df.getNodeFromId(c.input_id);
+    if (!state.loading && typeOf(target.data.type).kind === "trigger") {
+      df.removeSingleConnection(c.output_id, c.input_id, c.output_class, c.input_class);
+      return;
+    }
+    if (!state.loading && state.selected !== null) showPanel();
+    changed();
+  });
+  df.on("connectionRemoved", () => { if (!state.loading && state.selected !== null) showPanel(); changed(); });
+
+  container.addEventListener("dragover", (event) => event.preventDefault());
+  container.addEventListener("drop", (event) => {
+    event.preventDefault();
+    const type = event.dataTransfer.getData("application/x-qunflow-node") || event.dataTransfer.getData("text/plain");
+    if (state.types.has(type)) placeNode(type, canvasPoint(event.clientX, event.clientY));
+  });
+
+  loadFlow(state.document);
+  state.history = [JSON.stringify(exportFlow())];
+  const backup = (() => { try { return localStorage.getItem(backupKey()); } catch { return null; } })();
+  if (backup && backup !== state.history[0]) {
+    const banner = $("#qf-restore");
+    banner.hidden = false;
+    $("#qf-restore-yes").addEventListener("click", () => { loadFlow(JSON.parse(backup)); changed(); banner.hidden = true; say(t("Unsaved work restored")); });
+    $("#qf-restore-no").addEventListener("click", () => { localStorage.removeItem(backupKey()); banner.hidden = true; });
+  }
+  if (page.problems?.length) setProblems(page.problems);
+
+  $("#qf-save").addEventListener("click", save);
+  $("#qf-validate").addEventListener("click", validate);
+  $("#qf-publish").addEventListener("click", publish);
+  $("#qf-pause")?.addEventListener("click", pauseOrResume);
+  $("#qf-preview").addEventListener("click", openPreview);
+  $("#qf-preview-run").addEventListener("click", runPreview);
+  $("#qf-live").addEventListener("click", toggleLive);
+  $("#qf-undo").addEventListener("click", undo);
+  $("#qf-redo").addEventListener("click", redo);
+  $("#qf-zoom-in").addEventListener("click", () => df.zoom_in());
+  $("#qf-zoom-out").addEventListener("click", () => df.zoom_out());
+  $("#qf-zoom-reset").addEventListener("click", () => df.zoom_reset());
+  $("#qf-flow-settings").addEventListener("click", () => { state.selected = null; showPanel(); });
+  for (const tab of document.querySelectorAll("[role=tab]")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
+  document.addEventListener("keydown", keyboard);
+  window.addEventListener("beforeunload", (event) => { if (!$("#qf-dirty").hidden) event.preventDefault(); });
+  document.body.dataset.editorReady = "true";
+}
+
+start().catch((error) => { say(`${t("The editor could not start")}: ${error.message}`, "error"); throw error; });

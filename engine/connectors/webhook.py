@@ -1,0 +1,195 @@
+"""The webhook connector: each delivery as a signed JSON request to an HTTP endpoint.
+
+`webhook` deliveries (`action.webhook`) go to the URL, method and body in their payload; every other
+kind goes, when an endpoint URL is configured, as an envelope `{key, kind, flow, node, member, run,
+at, payload}` POSTed there (a bridge to WeCom or a CRM, say). Every request carries:
+
+- `Idempotency-Key`: the delivery's key; a retry carries the same key, so the receiver makes the
+  effect once. The connector also remembers the keys it delivered and does not call again for them.
+- `X-Qunflow-Signature: sha256=<hex>`: HMAC-SHA256 of the exact body bytes with the shared secret.
+
+Addresses are checked by :class:`AddressPolicy` before connecting and again on every redirect; the
+connection goes to the checked address, with connect and read timeouts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import socket
+import ssl
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from urllib.parse import urljoin, urlsplit
+
+import msgspec
+
+from ..errors import UserError
+from .addresses import AddressPolicy, IPAddress, Resolver, system_resolver
+from .base import Delivery, DeliveryFailed
+
+SIGNATURE_HEADER = "X-Qunflow-Signature"
+KEY_HEADER = "Idempotency-Key"
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_RETRY_STATUSES = frozenset({408, 425, 429})
+_RESPONSE_LIMIT = 64 * 1024
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The signature header's value for `body`."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: bytes, body: bytes, header: str | None) -> bool:
+    """Whether `header` is the right signature of `body` (for receivers and tests)."""
+    return header is not None and hmac.compare_digest(sign(secret, body), header)
+
+
+class WebhookConnector:
+    name = "webhook"
+
+    def __init__(
+        self,
+        secret: str | bytes,
+        url: str | None = None,
+        *,
+        allow: Iterable[str] = (),
+        resolver: Resolver = system_resolver,
+        timeout: float = 10.0,
+        max_redirects: int = 3,
+        remember: int = 100_000,
+    ) -> None:
+        if not secret:
+            raise UserError("the webhook connector needs a signing secret (QUNFLOW_WEBHOOK_SECRET)")
+        self.secret = secret.encode() if isinstance(secret, str) else secret
+        self.url = url
+        self.policy = AddressPolicy(allow, resolver)
+        self.timeout = timeout
+        self.max_redirects = max_redirects
+        self._remember = remember
+        self._delivered: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- the connector ---------------------------------------------------------------------------------
+
+    def send(self, delivery: Delivery) -> None:
+        with self._lock:
+            if delivery.key in self._delivered:
+                return
+        method, url, body = self._request_for(delivery)
+        self.call(method, url, body, delivery.key, delivery.kind)
+        with self._lock:
+            self._delivered[delivery.key] = None
+            while len(self._delivered) > self._remember:
+                self._delivered.popitem(last=False)
+
+    def _request_for(self, delivery: Delivery) -> tuple[str, str, bytes | None]:
+        if delivery.kind == "webhook":
+            payload = delivery.payload
+            url = payload.get("url")
+            if not isinstance(url, str) or not url:
+                raise DeliveryFailed("webhook delivery without payload.url", retryable=False)
+            method = str(payload.get("method") or "POST").upper()
+            if method not in METHODS:
+                raise DeliveryFailed(f"webhook payload.method `{method}` is not one of {sorted(METHODS)}", False)
+            body = payload.get("body")
+            return method, url, msgspec.json.encode(body) if body is not None and method != "GET" else None
+        if self.url is None:
+            raise DeliveryFailed(f"no webhook endpoint URL is configured for `{delivery.kind}` deliveries", False)
+        envelope = {
+            "key": delivery.key,
+            "kind": delivery.kind,
+            "flow": delivery.flow,
+            "node": delivery.node,
+            "member": delivery.member,
+            "run": delivery.run,
+            "at": delivery.at.isoformat() if delivery.at else None,
+            "payload": delivery.payload,
+        }
+        return "POST", self.url, msgspec.json.encode(envelope)
+
+    # -- HTTP ------------------------------------------------------------------------------------------
+
+    def call(self, method: str, url: str, body: bytes | None, key: str, kind: str = "webhook") -> int:
+        """Make one request, following redirects (each target checked again); returns the final 2xx
+        status or raises DeliveryFailed (retryable for timeouts, 408, 425, 429 and 5xx)."""
+        headers = {
+            "User-Agent": "qunflow-webhook/1",
+            KEY_HEADER: key,
+            "X-Qunflow-Kind": kind,
+            SIGNATURE_HEADER: sign(self.secret, body or b""),
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        for _ in range(self.max_redirects + 1):
+            status, location, host = self._exchange(method, url, body, headers)
+            if status in _REDIRECTS and location:
+                url = urljoin(url, location)
+                if status == 303 or (status in (301, 302) and method != "GET"):
+                    method, body = "GET", None
+                    headers.pop("Content-Type", None)
+                    headers[SIGNATURE_HEADER] = sign(self.secret, b"")
+                continue
+            if 200 <= status < 300:
+                return status
+            retryable = status in _RETRY_STATUSES or status >= 500
+            raise DeliveryFailed(f"HTTP {status} from `{host}`", retryable=retryable)
+        raise DeliveryFailed(f"more than {self.max_redirects} redirects from `{url}`", retryable=False)
+
+    def _exchange(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, str | None, str]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise DeliveryFailed(f"refused to call `{url}`: only http and https URLs are allowed", False)
+        host = parts.hostname
+        if not host:
+            raise DeliveryFailed(f"refused to call `{url}`: the URL has no host", False)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise DeliveryFailed(f"refused to call `{url}`: bad port", False) from None
+        addresses = self.policy.addresses(host, port)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        failure: OSError | http.client.HTTPException | None = None
+        for address in addresses:
+            conn = _pinned(parts.scheme, host, port, address, self.timeout)
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read(_RESPONSE_LIMIT)
+                return response.status, response.getheader("Location"), host
+            except (OSError, http.client.HTTPException) as error:
+                failure = error
+            finally:
+                conn.close()
+        raise DeliveryFailed(f"cannot reach `{host}`: {failure}", retryable=True)
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to an address checked beforehand; the Host header keeps the URL's host."""
+
+    def __init__(self, host: str, port: int, address: IPAddress, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((str(self._address), self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: IPAddress, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((str(self._address), self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _pinned(scheme: str, host: str, port: int, address: IPAddress, timeout: float) -> http.client.HTTPConnection:
+    kind = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
+    return kind(host, port, address, timeout)

@@ -1,0 +1,163 @@
+"""The outbox dispatcher: sends committed deliveries through connectors, with retries and backoff.
+
+A step writes its deliveries to the `deliveries` table (status `pending`) in the transaction that
+moves its run. The dispatcher leases a batch of due pending deliveries (other dispatchers skip them
+until the lease runs out), hands each to its connector with its idempotency key, and records the
+outcome: `sent`; `pending` again with the next attempt after an exponential backoff; or `failed` with
+the reason (a permanent error, or too many attempts). Sending is at least once: a dispatcher that dies
+after a call but before recording it leaves the delivery to be sent again after the lease, with the
+same key, so the connector or the receiver makes the effect once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import msgspec
+
+from .clock import Clock, RealClock, from_us, to_us
+from .connectors import Connector, Delivery, DeliveryFailed, RecordingConnector
+from .store import Store
+from .store.leases import FAILED, PENDING, SENT, LeasedDelivery, Settled
+
+log = logging.getLogger("qunflow.outbox")
+
+
+def owner_name(role: str) -> str:
+    """A name for this process's leases: host, process id and a random part (process ids repeat)."""
+    return f"{role}:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class RetryPolicy(msgspec.Struct, frozen=True):
+    """Attempt n (from 1) that fails with a retryable error is tried again after
+    `first_delay * 2**(n-1)`, at most `max_delay`; after `max_attempts` the delivery fails."""
+
+    max_attempts: int = 8
+    first_delay: timedelta = timedelta(seconds=2)
+    max_delay: timedelta = timedelta(hours=1)
+
+    def delay(self, attempts: int) -> timedelta:
+        return min(self.first_delay * 2 ** max(attempts - 1, 0), self.max_delay)
+
+
+class DispatchResult(msgspec.Struct):
+    leased: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    def add(self, other: DispatchResult) -> None:
+        self.leased += other.leased
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+
+
+class Dispatcher:
+    """Sends the outbox. `connector` takes every kind without a route of its own in `routes`
+    (`{"webhook": WebhookConnector(...)}`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        connector: Connector | None = None,
+        *,
+        routes: Mapping[str, Connector] | None = None,
+        clock: Clock | None = None,
+        owner: str | None = None,
+        lease: timedelta = timedelta(seconds=30),
+        batch_size: int = 100,
+        policy: RetryPolicy | None = None,
+        threads: int = 1,
+    ) -> None:
+        self.store = store
+        self.connector: Connector = connector or RecordingConnector()
+        self.routes = dict(routes or {})
+        self.clock = clock or RealClock()
+        self.owner = owner or owner_name("dispatcher")
+        self.lease = lease
+        self.batch_size = batch_size
+        self.policy = policy or RetryPolicy()
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="qunflow-send") if threads > 1 else None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def dispatch(self, now: datetime | None = None) -> DispatchResult:
+        """Lease one batch of due deliveries, send them and record each outcome."""
+        moment = now or self.clock.now()
+        leased = self.store.lease_deliveries(to_us(moment), self.batch_size, self.owner, to_us(moment + self.lease))
+        result = DispatchResult(leased=len(leased))
+        if not leased:
+            return result
+        sends = self._pool.map(self._send, leased) if self._pool is not None else map(self._send, leased)
+        outcomes: list[Settled] = []
+        for held, failure in zip(leased, sends, strict=True):
+            outcomes.append(self._outcome(held, failure, moment))
+        for outcome in outcomes:
+            if outcome.status == SENT:
+                result.sent += 1
+            elif outcome.status == PENDING:
+                result.retrying += 1
+            else:
+                result.failed += 1
+        self.store.settle_deliveries(self.owner, outcomes)
+        return result
+
+    def drain(self, now: datetime | None = None) -> DispatchResult:
+        """Dispatch batches until no delivery is due at `now`."""
+        total = DispatchResult()
+        while True:
+            result = self.dispatch(now)
+            total.add(result)
+            if not result.leased:
+                return total
+
+    def next_attempt(self) -> datetime | None:
+        """When the next pending delivery is due, if any is pending."""
+        at = self.store.next_delivery_attempt()
+        return from_us(at) if at is not None else None
+
+    # -- one delivery ----------------------------------------------------------------------------------
+
+    def _send(self, held: LeasedDelivery) -> DeliveryFailed | None:
+        delivery = Delivery(
+            key=held.key,
+            kind=held.kind,
+            payload=msgspec.json.decode(held.payload),
+            flow=held.flow,
+            node=held.node,
+            member=held.member,
+            run=held.run,
+            at=from_us(held.at),
+        )
+        connector = self.routes.get(held.kind, self.connector)
+        try:
+            connector.send(delivery)
+        except DeliveryFailed as error:
+            return error
+        except Exception as error:  # a connector's bug fails the attempt, never the dispatcher
+            log.exception("connector %s raised on delivery %s", connector.name, held.key)
+            return DeliveryFailed(f"{connector.name}: {type(error).__name__}: {error}", retryable=True)
+        return None
+
+    def _outcome(self, held: LeasedDelivery, failure: DeliveryFailed | None, moment: datetime) -> Settled:
+        if failure is None:
+            return Settled(held.id, SENT, sent_at=to_us(self.clock.now()))
+        reason = str(failure)
+        if failure.retryable and held.attempts < self.policy.max_attempts:
+            again = moment + self.policy.delay(held.attempts)
+            return Settled(held.id, PENDING, next_attempt_at=to_us(again), error=reason)
+        if failure.retryable:
+            reason = f"gave up after {held.attempts} attempts: {reason}"
+        return Settled(held.id, FAILED, error=reason)
+
+
+__all__ = ["DispatchResult", "Dispatcher", "RetryPolicy", "owner_name", "Sequence"]

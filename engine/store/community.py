@@ -1,0 +1,161 @@
+"""The store's reads and writes for community operations: cron state, audiences, quotas, group sizes.
+
+A mixin of :class:`engine.store.Store`; every method that takes `conn` is a piece of a step batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+
+from ..audience import Audience
+from ..member import Member
+from . import schema as t
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine as SAEngine
+
+ScheduleKey = tuple[str, str]
+_decode = msgspec.json.decode
+
+
+class CommunityStore:
+    engine: SAEngine
+    dialect: str
+    _insert: Any
+
+    if TYPE_CHECKING:
+
+        def load_members(self, conn: Connection, ids: Iterable[str]) -> dict[str, Member]: ...
+
+    # -- scheduled triggers ------------------------------------------------------------------------
+
+    def schedule_states(self, conn: Connection) -> dict[ScheduleKey, dict[str, Any]]:
+        """Every scheduled trigger's stored state, by (flow, node)."""
+        return {(r["flow_id"], r["node"]): dict(r) for r in conn.execute(select(t.schedule_fires)).mappings()}
+
+    def put_schedule(self, conn: Connection, flow_id: str, node: str, values: Mapping[str, Any]) -> None:
+        """Create or update one scheduled trigger's state."""
+        stmt = self._insert(t.schedule_fires).values(flow_id=flow_id, node=node, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["flow_id", "node"], set_=dict(values)))
+
+    def update_schedule(self, conn: Connection, flow_id: str, node: str, values: Mapping[str, Any]) -> None:
+        c = t.schedule_fires.c
+        conn.execute(update(t.schedule_fires).where(c.flow_id == flow_id, c.node == node).values(**values))
+
+    def claim_schedule(self, conn: Connection, keys: Iterable[ScheduleKey], now: int) -> dict[str, Any] | None:
+        """The scheduled trigger to fire (or go on firing) first, locked for this transaction."""
+        wanted = set(keys)
+        if not wanted:
+            return None
+        c = t.schedule_fires.c
+        due = func.coalesce(c.firing, c.next_fire)
+        stmt = (
+            select(t.schedule_fires)
+            .where(c.flow_id.in_(sorted({f for f, _ in wanted})), due <= now)
+            .order_by(due, c.flow_id, c.node)
+        )
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        for row in conn.execute(stmt).mappings():
+            if (row["flow_id"], row["node"]) in wanted:
+                return dict(row)
+        return None
+
+    def next_schedule_fire(self, keys: Iterable[ScheduleKey]) -> int | None:
+        """The earliest moment one of these scheduled triggers is due."""
+        wanted = set(keys)
+        if not wanted:
+            return None
+        c = t.schedule_fires.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.flow_id, c.node, func.coalesce(c.firing, c.next_fire)))
+            times = [at for flow_id, node, at in rows if (flow_id, node) in wanted and at is not None]
+        return min(times, default=None)
+
+    # -- audiences ---------------------------------------------------------------------------------
+
+    def audience_page(
+        self, conn: Connection, audience: Audience, now: int, after: str, limit: int
+    ) -> tuple[list[Member], str | None]:
+        """Members after id `after` (in id order) that are in the audience, from the next `limit`
+        candidates; and the id to go on after, or None when no member is left."""
+        c = t.members.c
+        stmt = select(c.id).where(c.id > after).order_by(c.id).limit(limit)
+        # The column filters run in SQL; tags and groups (JSON lists) are checked on the loaded members.
+        if audience.grades is not None:
+            stmt = stmt.where(c.grade.in_(audience.grades))
+        if audience.stages is not None:
+            stmt = stmt.where(c.stage.in_(audience.stages))
+        if audience.min_spend is not None:
+            stmt = stmt.where(c.total_spend >= audience.min_spend)
+        if audience.max_spend is not None:
+            stmt = stmt.where(c.total_spend <= audience.max_spend)
+        cutoff = audience.inactive_since(now)
+        if cutoff is not None:
+            stmt = stmt.where(
+                or_(and_(c.last_message_at.is_(None), c.first_seen <= cutoff), c.last_message_at <= cutoff)
+            )
+        ids = list(conn.execute(stmt).scalars())
+        members = self.load_members(conn, ids)
+        matched = [members[i] for i in ids if audience.matches(members[i], now)]
+        return matched, (ids[-1] if len(ids) == limit else None)
+
+    # -- quotas ------------------------------------------------------------------------------------
+
+    def message_delivery_times(
+        self, conn: Connection, member_ids: Sequence[str], since: int
+    ) -> dict[str, list[tuple[str, int]]]:
+        """(flow, time) of each member's `message` deliveries at or after `since`."""
+        found: dict[str, list[tuple[str, int]]] = {}
+        if member_ids:
+            c = t.deliveries.c
+            rows = conn.execute(
+                select(c.member_id, c.flow_id, c.at).where(
+                    c.member_id.in_(member_ids), c.kind == "message", c.at >= since
+                )
+            )
+            for member_id, flow_id, at in rows:
+                found.setdefault(member_id, []).append((flow_id, at))
+        return found
+
+    def deliveries_since(self, conn: Connection, kind: str, since: int) -> list[tuple[int, dict[str, Any]]]:
+        """(time, payload) of every delivery of one kind at or after `since` (small by construction:
+        used for daily limits)."""
+        c = t.deliveries.c
+        rows = conn.execute(select(c.at, c.payload).where(c.kind == kind, c.at >= since).order_by(c.at))
+        return [(at, _decode(payload)) for at, payload in rows]
+
+    # -- group sizes -------------------------------------------------------------------------------
+
+    def add_group_members(self, conn: Connection, deltas: Mapping[str, int]) -> None:
+        """Move the kept member counts of groups by `deltas` (members that joined minus those that left)."""
+        changed = [{"b_id": g, "delta": d} for g, d in sorted(deltas.items()) if d]
+        if not changed:
+            return
+        stmt = self._insert(t.groups).on_conflict_do_nothing(index_elements=["id"])
+        conn.execute(stmt, [{"id": row["b_id"]} for row in changed])
+        c = t.groups.c
+        conn.execute(
+            update(t.groups).where(c.id == bindparam("b_id")).values(member_count=c.member_count + bindparam("delta")),
+            changed,
+        )
+
+
+def group_deltas(members: Iterable[Member]) -> dict[str, int]:
+    """How each group's member count moves when these members are written."""
+    deltas: dict[str, int] = {}
+    for member in members:
+        before = member.stored_groups
+        if not member.dirty or list(before) == member.groups:
+            continue
+        for group in member.groups:
+            if group not in before:
+                deltas[group] = deltas.get(group, 0) + 1
+        for group in before:
+            if group not in member.groups:
+                deltas[group] = deltas.get(group, 0) - 1
+    return deltas

@@ -1,0 +1,204 @@
+"""Leases and the outbox: what lets several worker processes share one PostgreSQL store.
+
+A worker *leases* a batch of due runs in a short transaction of its own (``FOR UPDATE SKIP LOCKED``,
+then it writes its name and a deadline on them), steps them in a second transaction that takes
+only the runs still leased to it, and every step clears the lease. A worker that dies leaves its
+leases behind; once their deadline passes, any worker may lease those runs again. Deliveries are
+leased the same way while a dispatcher sends them.
+
+On SQLite every write transaction runs alone (``BEGIN IMMEDIATE``), so the same calls are simply
+serialised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
+
+from . import schema as t
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+    from sqlalchemy.engine import Engine as SAEngine
+
+    from ..run import Run
+
+S = TypeVar("S", bound=Select[Any])
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+class LeasedDelivery(msgspec.Struct, frozen=True):
+    """A delivery as the dispatcher holds it while sending."""
+
+    id: int
+    key: str
+    flow: str
+    node: str
+    run: int | None
+    member: str | None
+    kind: str
+    payload: str  # JSON text, decoded by the dispatcher
+    at: int
+    attempts: int  # this attempt included
+
+
+class Settled(msgspec.Struct, frozen=True):
+    """What became of one leased delivery."""
+
+    id: int
+    status: str  # pending (try again at next_attempt_at), sent or failed
+    next_attempt_at: int | None = None
+    error: str | None = None
+    sent_at: int | None = None
+
+
+class LeaseStore:
+    """Lease and outbox methods of :class:`engine.store.Store`."""
+
+    if TYPE_CHECKING:
+        dialect: str
+        engine: SAEngine
+
+        def transaction(self) -> Any: ...
+
+    # -- locking helpers ----------------------------------------------------------------------------
+
+    def for_update(self, stmt: S, skip_locked: bool = False) -> S:
+        """Row locks on PostgreSQL; SQLite has no row locks (its writers already run one at a time)."""
+        if self.dialect == "postgresql":
+            return stmt.with_for_update(skip_locked=skip_locked)
+        return stmt
+
+    @staticmethod
+    def lease_free(now: int) -> ColumnElement[bool]:
+        """Runs that no worker holds at `now`."""
+        c = t.runs.c
+        return or_(c.lease_until.is_(None), c.lease_until <= now)
+
+    def lock_members(self, conn: Connection, ids: Iterable[str]) -> None:
+        """Hold the members' rows until the transaction ends, in id order so that two batches never
+        wait for each other in a circle. Anything that changes a member's runs or the member takes
+        this lock after the runs' locks."""
+        ids = sorted(set(ids))
+        if ids and self.dialect == "postgresql":
+            c = t.members.c
+            conn.execute(select(c.id).where(c.id.in_(ids)).order_by(c.id).with_for_update()).all()
+
+    def allocate_apart(self, name: str, count: int) -> int:
+        """Reserve `count` consecutive ids of a sequence in a transaction of its own; returns the first.
+        Ids reserved by a batch that then rolls back are simply never used."""
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(t.sequences).values(name=name, value=count)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": t.sequences.c.value + stmt.excluded.value}
+        ).returning(t.sequences.c.value)
+        with self.engine.begin() as conn:
+            value = conn.execute(stmt).scalar_one()
+        return value - count + 1
+
+    # -- run leases ----------------------------------------------------------------------------------
+
+    def lease_due(self, now: int, limit: int, owner: str, until: int) -> list[tuple[int, str | None]]:
+        """Lease up to `limit` due runs that no live lease holds to `owner` until `until`, in the order
+        they became due; returns their (id, member id). Commits at once."""
+        c = t.runs.c
+        stmt = (
+            select(c.id, c.member_id)
+            .where(c.wake_at <= now, self.lease_free(now))
+            .order_by(c.wake_at, c.due_seq, c.id)
+            .limit(limit)
+        )
+        with self.transaction() as conn:
+            rows = [(r[0], r[1]) for r in conn.execute(self.for_update(stmt, skip_locked=True))]
+            if rows:
+                conn.execute(
+                    update(t.runs)
+                    .where(c.id.in_([r[0] for r in rows]))
+                    .values(lease_owner=owner, lease_until=until)
+                )
+        return rows
+
+    def take_leased(self, conn: Connection, ids: Sequence[int], owner: str, now: int) -> list[Run]:
+        """Lock and load the runs among `ids` that are still leased to `owner` and still due. A run
+        stepped meanwhile (by an event, or by a worker that took an expired lease over) has lost the
+        lease, since every step clears it, and is left out."""
+        from .store import _run
+
+        c = t.runs.c
+        stmt = select(t.runs).where(c.id.in_(ids), c.lease_owner == owner, c.wake_at <= now).order_by(c.id)
+        return [_run(r) for r in conn.execute(self.for_update(stmt))]
+
+    def release_leases(self, owner: str) -> int:
+        """Give back every run lease `owner` holds (a worker stopping cleanly); returns how many."""
+        c = t.runs.c
+        with self.transaction() as conn:
+            return conn.execute(
+                update(t.runs).where(c.lease_owner == owner).values(lease_owner=None, lease_until=None)
+            ).rowcount
+
+    # -- outbox ----------------------------------------------------------------------------------------
+
+    def lease_deliveries(self, now: int, limit: int, owner: str, until: int) -> list[LeasedDelivery]:
+        """Lease up to `limit` pending deliveries whose next attempt is due: each counts one more attempt
+        and is not due again before `until`, so a dispatcher that dies mid-send only delays it."""
+        c = t.deliveries.c
+        stmt = (
+            select(c.id, c.key, c.flow_id, c.node, c.run_id, c.member_id, c.kind, c.payload, c.at, c.attempts)
+            .where(c.status == PENDING, c.next_attempt_at <= now)
+            .order_by(c.next_attempt_at, c.id)
+            .limit(limit)
+        )
+        with self.transaction() as conn:
+            rows = conn.execute(self.for_update(stmt, skip_locked=True)).all()
+            if rows:
+                conn.execute(
+                    update(t.deliveries)
+                    .where(c.id.in_([r.id for r in rows]))
+                    .values(lease_owner=owner, next_attempt_at=until, attempts=c.attempts + 1)
+                )
+        return [
+            LeasedDelivery(r.id, r.key, r.flow_id, r.node, r.run_id, r.member_id, r.kind, r.payload, r.at,
+                           r.attempts + 1)
+            for r in rows
+        ]
+
+    def settle_deliveries(self, owner: str, outcomes: Sequence[Settled]) -> int:
+        """Record what became of leased deliveries; a delivery whose lease `owner` lost meanwhile is
+        left as its new holder has it. Returns how many were recorded."""
+        if not outcomes:
+            return 0
+        c = t.deliveries.c
+        stmt = (
+            update(t.deliveries)
+            .where(c.id == bindparam("b_id"), c.lease_owner == owner, c.status == PENDING)
+            .values(
+                status=bindparam("b_status"),
+                next_attempt_at=bindparam("b_next"),
+                error=bindparam("b_error"),
+                sent_at=bindparam("b_sent"),
+                lease_owner=None,
+            )
+        )
+        rows = [
+            {"b_id": o.id, "b_status": o.status, "b_next": o.next_attempt_at, "b_error": o.error,
+             "b_sent": o.sent_at}
+            for o in outcomes
+        ]
+        with self.transaction() as conn:
+            return conn.execute(stmt, rows).rowcount
+
+    def next_delivery_attempt(self) -> int | None:
+        """When the earliest pending delivery is next due (microseconds), if any is pending."""
+        c = t.deliveries.c
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.min(c.next_attempt_at)).where(c.status == PENDING)).scalar()
+
+    def delivery_counts(self) -> dict[str, int]:
+        """How many deliveries have each status."""
+        c = t.deliveries.c
+        with self.engine.connect() as conn:
+            return {s: n for s, n in conn.execute(select(c.status, func.count()).group_by(c.status))}

@@ -1,0 +1,65 @@
+"""Running a transaction again when the database says trying again could help.
+
+Concurrent batches on PostgreSQL can meet in a deadlock or a serialization failure (one of them is
+rolled back), two ingesters can insert the same new event or member at once (a unique violation in
+the one that commits second), and a database restart breaks every open connection. In each case the
+whole transaction has rolled back, nothing of it is stored, and running it again from the start is
+safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+T = TypeVar("T")
+log = logging.getLogger("qunflow.store")
+
+# serialization_failure, deadlock_detected; and the classes "connection exception" and "operator
+# intervention" (the server shutting down or restarting).
+_RETRY_STATES = ("40001", "40P01")
+_RETRY_CLASSES = ("08", "57")
+
+
+def is_transient(error: BaseException, conflicts: bool = False) -> bool:
+    """Whether running the failed transaction again could succeed. `conflicts`: a unique violation
+    counts too (the caller's transaction reads what is already stored and skips it)."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if conflicts and isinstance(error, IntegrityError):
+        return True
+    state = getattr(error.orig, "sqlstate", None)
+    if state is not None:
+        return state in _RETRY_STATES or state[:2] in _RETRY_CLASSES
+    # SQLite ("database is locked") and drivers without SQLSTATE: operational errors are transient.
+    return isinstance(error, OperationalError)
+
+
+def retrying(
+    work: Callable[[], T],
+    attempts: int = 6,
+    conflicts: bool = False,
+    pause: float = 0.05,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call `work` (one whole transaction) until it succeeds, at most `attempts` times, pausing a
+    little longer after each transient failure; any other error, or the last one, is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DBAPIError as error:
+            if attempt == attempts or not is_transient(error, conflicts):
+                raise
+            log.info("transaction failed (%s), attempt %d of %d; trying again", _short(error), attempt, attempts)
+            sleep(pause * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _short(error: DBAPIError) -> str:
+    return str(error.orig).splitlines()[0] if error.orig is not None else type(error).__name__

@@ -1,0 +1,171 @@
+"""A worker: leases due runs, steps them, fires cron schedules, dispatches the outbox, sleeps.
+
+Several workers (`qunflow worker`, and the one inside `qunflow serve`) share one PostgreSQL store.
+Each round leases one batch of due runs (see :mod:`engine.store.leases`), steps it and commits, fires
+the cron schedules that are due, and sends one batch of the outbox. When a round finds nothing to do,
+the worker sleeps until the next wake time it knows of, by the injected clock, but never longer than
+`poll` (other processes add work it cannot see coming). A database that goes away is waited for;
+the worker carries on when it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import msgspec
+from sqlalchemy.exc import DBAPIError
+
+from .engine import Engine
+from .outbox import Dispatcher, DispatchResult, owner_name
+from .schedule import fire_due_schedules
+from .store.retry import is_transient
+
+log = logging.getLogger("qunflow.worker")
+
+
+class Round(msgspec.Struct):
+    """What one round of a worker did."""
+
+    leased: int = 0
+    stepped: int = 0
+    fired: int = 0
+    dispatch: DispatchResult = msgspec.field(default_factory=DispatchResult)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.leased or self.fired or self.dispatch.leased)
+
+
+class Worker:
+    """Drives an engine and a dispatcher; `run` loops until `stop` is set."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        dispatcher: Dispatcher | None = None,
+        *,
+        owner: str | None = None,
+        lease: timedelta = timedelta(seconds=30),
+        poll: timedelta = timedelta(seconds=1),
+        reload_every: timedelta = timedelta(seconds=10),
+        wait: Callable[[float], object] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.owner = owner or owner_name("worker")
+        self.dispatcher = dispatcher or Dispatcher(engine.store, clock=engine.clock, owner=self.owner)
+        self.lease = lease
+        self.poll = poll
+        self.reload_every = reload_every
+        self.stop = threading.Event()
+        # How the loop sleeps: by default on the stop event, so `stop.set()` wakes it at once.
+        self._wait = wait or self.stop.wait
+        self._reloaded = time.monotonic()
+
+    def round(self, now: datetime | None = None) -> Round:
+        """One round at `now` (default: the clock's now)."""
+        moment = now or self.engine.clock.now()
+        leased = self.engine.step_leased(self.owner, self.lease, moment)
+        fired = fire_due_schedules(self.engine, moment)
+        dispatched = self.dispatcher.dispatch(moment)
+        return Round(leased.leased, leased.stepped, fired, dispatched)
+
+    def next_wake(self) -> datetime | None:
+        """The earliest moment a run wakes, a schedule fires or a delivery is due."""
+        moments = [m for m in (self.engine.next_wake(), self.dispatcher.next_attempt()) if m is not None]
+        return min(moments) if moments else None
+
+    def pause(self) -> float:
+        """Seconds to sleep after an idle round: until the next wake, at most `poll`."""
+        limit = self.poll.total_seconds()
+        wake = self.next_wake()
+        if wake is None:
+            return limit
+        ahead = (wake - self.engine.clock.now()).total_seconds()
+        # A wake already past that this round did not take is held by another worker's lease.
+        return limit if ahead <= 0 else min(ahead, limit)
+
+    def run(self) -> None:
+        """Work until `stop` is set, then give back this worker's leases."""
+        failures = 0
+        while not self.stop.is_set():
+            try:
+                done = self.round()
+                if not done.busy:
+                    self._maybe_reload()
+                    self._wait(self.pause())
+                failures = 0
+            except DBAPIError as error:
+                if not is_transient(error):
+                    raise
+                failures += 1
+                delay = min(0.1 * 2 ** min(failures, 6), max(self.poll.total_seconds(), 1.0))
+                log.warning("database unavailable (%s); trying again in %.1fs", _first_line(error), delay)
+                self._wait(delay)
+        try:
+            self.engine.store.release_leases(self.owner)
+        except DBAPIError:
+            log.warning("could not give back the leases of %s; they run out by themselves", self.owner)
+
+    def _maybe_reload(self) -> None:
+        # Flows published through another process: their schedules must reach this worker.
+        if time.monotonic() - self._reloaded >= self.reload_every.total_seconds():
+            self.engine.flows.reload()
+            self._reloaded = time.monotonic()
+
+
+def _first_line(error: DBAPIError) -> str:
+    return str(error.orig or error).splitlines()[0]
+
+
+
+class WorkerOptions(msgspec.Struct, frozen=True):
+    """What `qunflow worker` is told on its command line and in its environment."""
+
+    db: str
+    lease: float = 30.0
+    poll: float = 1.0
+    batch: int = 500
+    connector: str = "recording"  # or "webhook"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    allow: tuple[str, ...] = ()
+    send_threads: int = 4
+
+
+def open_worker(options: WorkerOptions) -> Worker:
+    """A worker on its own store, engine and dispatcher, as the options say."""
+    from .connectors import Connector, RecordingConnector, Unavailable, WebhookConnector
+    from .errors import UserError
+    from .store import Store
+
+    for name, value in (("--lease", options.lease), ("--poll", options.poll), ("--batch", options.batch)):
+        if value <= 0:
+            raise UserError(f"{name} must be positive, not {value}")
+    if options.connector not in ("recording", "webhook"):
+        raise UserError(f"--connector must be recording or webhook, not `{options.connector}`")
+    webhook: Connector
+    if options.webhook_secret:
+        webhook = WebhookConnector(options.webhook_secret, options.webhook_url, allow=options.allow)
+    elif options.connector == "webhook":
+        raise UserError("--connector webhook needs the signing secret in QUNFLOW_WEBHOOK_SECRET")
+    else:
+        webhook = Unavailable("webhook", "webhook deliveries need QUNFLOW_WEBHOOK_SECRET set for the worker")
+    if options.connector == "webhook" and not options.webhook_url:
+        raise UserError("--connector webhook needs --webhook-url (where non-webhook deliveries are sent)")
+    default: Connector = webhook if options.connector == "webhook" else RecordingConnector()
+    store = Store.open(options.db)
+    engine = Engine(store, batch_size=options.batch)
+    owner = owner_name("worker")
+    lease = timedelta(seconds=options.lease)
+    dispatcher = Dispatcher(
+        store, default, routes={"webhook": webhook}, clock=engine.clock, owner=owner, lease=lease,
+        threads=options.send_threads,
+    )
+    return Worker(engine, dispatcher, owner=owner, lease=lease, poll=timedelta(seconds=options.poll))
+
+
+__all__ = ["Round", "Worker", "WorkerOptions", "open_worker"]

@@ -1,0 +1,191 @@
+"""Community-operations actions (DESIGN §5): broadcasts (群发), removal and blacklist, friend
+requests under staff daily limits, and staff follow-up tasks (成员任务)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import time, timedelta
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from engine import NEXT, Context, Fail, Go, Outcome, Template, WaitFor, WaitUntil, action
+from engine.audience import Audience
+from engine.localtime import local_moment
+
+from .actions import message_payload
+from .common import Name, Names
+from .quota import capped_until, quiet_until
+
+MIDNIGHT = time(0, 0)
+Positive = Annotated[timedelta, Meta(extra_json_schema={"format": "duration"})]
+
+
+class Broadcast(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    audience: Audience
+    text: Template | None = None
+    # An id in the shared script library (话术库).
+    content: Name | None = None
+    # `member`: one private message per member in the audience; `group`: one post in each of
+    # `audience.groups`.
+    to: Literal["member", "group"] = "member"
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.content is None):
+            raise ValueError("give either `text` or `content`")
+        if self.to == "group" and not self.audience.groups:
+            raise ValueError("`audience.groups` names the groups to post in when `to` is `group`")
+
+
+@action(
+    "action.broadcast",
+    title={"zh": "群发", "en": "Broadcast"},
+    description={
+        "zh": "给人群中每位成员私聊，或在指定的每个群里发消息；遵守免打扰与频次上限（延后，不丢弃）",
+        "en": "Message every member of an audience, or post in each of its groups; quiet hours and the "
+        "frequency cap defer, never drop",
+    },
+    icon="radio",
+)
+def broadcast(ctx: Context, config: Broadcast) -> Outcome:
+    held = quiet_until(ctx)
+    if held is not None:
+        return WaitUntil(held)
+    if config.to == "group":
+        for group in config.audience.groups or ():
+            payload = message_payload(ctx, config.text, config.content, "group", group)
+            ctx.deliver("message", payload, key=group)
+        return NEXT
+    # Recipients over the frequency cap wait in the run's vars with their rendered message and are
+    # sent when the cap allows; the step is called again then.
+    pending_key = f"_broadcast.{ctx.node_id}"
+    pending: dict[str, str] = ctx.vars.get(pending_key) or {}
+    if not pending and pending_key not in ctx.vars:
+        for member in ctx.audience(config.audience):
+            text = ctx.render_for(member, config.text) if config.text is not None else ""
+            pending[member.id] = text
+    capped = capped_until(ctx, sorted(pending))
+    for member_id in sorted(pending):
+        if member_id in capped:
+            continue
+        payload: dict[str, object] = {"text": pending.pop(member_id), "to": "member"}
+        if config.content is not None:
+            payload["content"] = config.content
+        ctx.deliver("message", payload, member=member_id, key=member_id)
+    if not pending:
+        ctx.vars.pop(pending_key, None)
+        return NEXT
+    ctx.set_var(pending_key, pending)
+    return WaitUntil(min(capped.values()))
+
+
+class RemoveFromGroup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    # Default: the group of the event that started the run (the group where the spam was posted).
+    group: Name | None = None
+    blacklist: bool = False
+
+
+@action(
+    "action.remove_from_group",
+    title={"zh": "移出群聊", "en": "Remove from group"},
+    description={
+        "zh": "把成员移出群（默认是触发事件所在的群），可同时拉黑：拉黑后不再邀请入群、不再加好友",
+        "en": "Remove the member from a group (default: the event's group); with blacklist they are never "
+        "invited or friend-requested again",
+    },
+    icon="user-x",
+)
+def remove_from_group(ctx: Context, config: RemoveFromGroup) -> Outcome:
+    if ctx.member is None:
+        return Fail("this run has no member to remove")
+    group = config.group or (ctx.event or {}).get("group")
+    if group is None:
+        return Fail("no group: set `group`, or start the flow from an event in a group")
+    ctx.deliver("remove", {"group": group, "blacklist": config.blacklist})
+    ctx.leave_group(group)
+    if config.blacklist:
+        ctx.blacklist()
+    return NEXT
+
+
+class AddFriend(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    # The staff accounts to send from, in order: the first under its daily limit sends.
+    staff: Annotated[Names, Meta(min_length=1)]
+    daily_limit: Annotated[int, Meta(ge=1, le=500)] = 20
+
+
+@action(
+    "action.add_friend",
+    ports=("next", "blocked"),
+    title={"zh": "添加好友", "en": "Add friend"},
+    description={
+        "zh": "由员工号池中第一个未达当日上限的账号发好友申请；全部满额则次日再试；黑名单走「拦截」",
+        "en": "Send a friend request from the first staff account under its daily limit; when all are full, "
+        "try again the next day; blacklisted members go to `blocked`",
+    },
+    icon="user-plus",
+)
+def add_friend(ctx: Context, config: AddFriend) -> Outcome:
+    member = ctx.member
+    if member is None:
+        return Fail("this run has no member to befriend")
+    if member.blacklisted:
+        return Go("blocked")
+    today = ctx.local_now.date()
+    # Counted per staff account per calendar day in the flow's timezone, over every flow.
+    sent = Counter(p.get("staff") for _, p in ctx.recent_deliveries("friend_request", local_moment(today, MIDNIGHT, ctx.tz)))
+    for staff in config.staff:
+        if sent[staff] < config.daily_limit:
+            ctx.deliver("friend_request", {"staff": staff})
+            return NEXT
+    return WaitUntil(local_moment(today + timedelta(days=1), MIDNIGHT, ctx.tz))
+
+
+class AssignTask(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    title: Template
+    staff: Name | None = None
+    # How long the staff member has; with `wait`, the run leaves by `overdue` then.
+    due: Positive | None = None
+    wait: bool = False
+
+    def __post_init__(self) -> None:
+        if self.due is not None and self.due <= timedelta(0):
+            raise ValueError("`due` must be a positive duration")
+
+
+def _task_ports(config: AssignTask | None) -> list[str]:
+    if config is None or not config.wait:
+        return ["next"]
+    return ["done", "skipped"] + (["overdue"] if config.due is not None else [])
+
+
+@action(
+    "action.assign_task",
+    ports=_task_ports,
+    title={"zh": "成员任务", "en": "Staff task"},
+    description={
+        "zh": "给员工派一个跟进任务（如电话回访）；等待结果时按「完成 / 跳过 / 逾期」分支",
+        "en": "Give staff a follow-up task (e.g. a call); when waiting, branch on done / skipped / overdue",
+    },
+    icon="clipboard",
+)
+def assign_task(ctx: Context, config: AssignTask) -> Outcome:
+    due = ctx.entered_at + config.due if config.due is not None else None
+    woke = ctx.wake_event
+    if woke is None and (due is None or ctx.now < due):
+        payload: dict[str, object] = {"title": ctx.render(config.title)}
+        if config.staff is not None:
+            payload["staff"] = config.staff
+        if due is not None:
+            payload["due"] = due.astimezone(ctx.tz).isoformat()
+        ctx.deliver("task", payload)  # keyed by run and node: a second call is not a second task
+    if not config.wait:
+        return NEXT
+    if woke is not None and woke["type"] == "task_completed":
+        data = woke.get("data") or {}
+        if data.get("flow") == ctx.flow_id and data.get("node") == ctx.node_id:
+            return Go("skipped" if data.get("outcome") == "skipped" else "done")
+    if due is not None and ctx.now >= due:
+        return Go("overdue")
+    return WaitFor("task_completed", until=due)

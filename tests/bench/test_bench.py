@@ -1,0 +1,34 @@
+"""`qunflow bench` runs the reference journey end to end. Benchmarks are not tests: no timing here."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from editor.cli import main
+
+FIGURES = ("ingest_per_s", "park_per_s", "resume_per_s", "peak_rss_mb", "bytes_per_parked")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_bench_reports_every_delivery_made_exactly_once(backend: str, capsys: pytest.CaptureFixture) -> None:
+    args = ["bench", "--members", "25", "--json"]
+    if backend == "postgresql":
+        url = os.environ.get("QUNFLOW_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("PostgreSQL tests need QUNFLOW_TEST_POSTGRES_URL")
+        args += ["--db", url]
+
+    assert main(args) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["workload"] == "w"
+    assert result["backend"] == backend
+    for side in (result, result["baseline"]):
+        assert side["members"] == 25
+        assert side["events"] == 25 + 13  # every member joins; the even-numbered 13 post a message
+        assert side["exactly_once"] is True, side["problems"]
+        assert all(side[figure] > 0 for figure in FIGURES)
+    assert set(result["ratio"]) == set(FIGURES)

@@ -1,0 +1,141 @@
+"""`/api/flows`: drafts, validation, publishing, pause/resume, preview and per-node statistics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from api_helpers import bearer, joined, welcome_flow
+
+from editor.services import Services
+from engine import SimClock
+
+
+def test_a_draft_is_stored_and_published_as_numbered_versions(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    saved = client.post("/api/flows", json=welcome_flow(), headers=auth)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["draft"]["nodes"][0]["label"] == "入群"
+    assert saved.json()["versions"] == []
+
+    assert client.post("/api/flows/welcome/publish", headers=auth).json() == {"flow": "welcome", "version": 1}
+    client.post("/api/flows", json=welcome_flow(name="欢迎 v2"), headers=auth)
+    assert client.post("/api/flows/welcome/publish", headers=auth).json()["version"] == 2
+
+    detail = client.get("/api/flows/welcome", headers=auth).json()
+    assert detail["live_version"] == 2
+    assert [v["version"] for v in detail["versions"]] == [1, 2]
+    assert detail["versions"][0]["document"]["name"] == "欢迎"
+    assert detail["versions"][1]["document"]["name"] == "欢迎 v2"
+    listed = client.get("/api/flows", headers=auth).json()
+    assert [(f["id"], f["live_version"], f["paused"]) for f in listed] == [("welcome", 2, False)]
+
+
+def test_an_invalid_flow_gets_422_with_every_problem_and_stores_nothing(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    document = welcome_flow()
+    document["nodes"].append({"id": "ghost", "type": "action.nope", "config": {}})
+    document["edges"].append({"from": "coupon", "to": "joined"})
+    answer = client.post("/api/flows", json=document, headers=auth)
+    assert answer.status_code == 422
+    problems = answer.json()["problems"]
+    assert {"node": "ghost", "path": "type", "message": "unknown node type `action.nope`"} in problems
+    assert any(p["node"] == "joined" and "trigger" in p["message"] for p in problems)
+    assert client.get("/api/flows", headers=auth).json() == []
+    assert client.get("/api/flows/welcome", headers=auth).status_code == 404
+
+
+def test_a_bad_config_names_the_node_and_field(client, tokens) -> None:
+    document = welcome_flow()
+    document["nodes"][2]["config"] = {"duration": "soon"}
+    answer = client.post("/api/flows", json=document, headers=bearer(tokens["admin"]))
+    assert answer.status_code == 422
+    assert [(p["node"], p["path"]) for p in answer.json()["problems"]] == [("wait", "config.duration")]
+
+
+def test_validate_checks_the_stored_draft_or_the_body(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    client.post("/api/flows", json=welcome_flow(), headers=auth)
+    assert client.post("/api/flows/welcome/validate", headers=auth).json() == {"valid": True, "problems": []}
+    broken = welcome_flow()
+    broken["edges"] = broken["edges"][:1]
+    answer = client.post("/api/flows/welcome/validate", json=broken, headers=auth).json()
+    assert answer["valid"] is False
+    assert {p["node"] for p in answer["problems"]} == {"wait", "coupon"}
+    assert client.post("/api/flows/missing/validate", headers=auth).status_code == 404
+
+
+def test_publish_pause_resume_of_an_unknown_flow_is_404(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    for action in ("publish", "pause", "resume"):
+        answer = client.post(f"/api/flows/nope/{action}", headers=auth)
+        assert answer.status_code == 404
+        assert answer.json()["error"] == "not_found"
+
+
+def test_a_paused_flow_starts_no_one_and_resumes(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    client.post("/api/flows", json=welcome_flow(), headers=auth)
+    client.post("/api/flows/welcome/publish", headers=auth)
+    assert client.post("/api/flows/welcome/pause", headers=auth).json() == {"flow": "welcome", "paused": True}
+    client.post("/api/events", json=joined("e-1", "m-1"), headers=auth)
+    assert client.get("/api/runs", headers=auth).json()["items"] == []
+
+    assert client.post("/api/flows/welcome/resume", headers=auth).json()["paused"] is False
+    client.post("/api/events", json=joined("e-2", "m-2"), headers=auth)
+    runs = client.get("/api/runs", headers=auth).json()["items"]
+    assert [(r["member"], r["node"], r["status"]) for r in runs] == [("m-2", "wait", "waiting")]
+
+
+def test_preview_runs_the_draft_and_stores_nothing(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    client.post("/api/flows", json=welcome_flow(), headers=auth)
+    body = {"events": [joined("p-1", "m-1"), joined("p-2", "m-2")], "until": "P2D"}
+    answer = client.post("/api/flows/welcome/preview", json=body, headers=auth)
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert [(d["member"], d["kind"]) for d in report["deliveries"]] == [("m-1", "coupon"), ("m-2", "coupon")]
+    assert report["nodes"]["welcome"] == {"joined": 2, "tag": 2, "wait": 2, "coupon": 2}
+    assert client.get("/api/runs", headers=auth).json()["items"] == []
+    assert client.get("/api/deliveries", headers=auth).json()["items"] == []
+    assert client.get("/api/members/m-1", headers=auth).status_code == 404
+
+
+def test_preview_of_the_canvas_and_its_errors(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    client.post("/api/flows", json=welcome_flow(), headers=auth)
+    canvas = welcome_flow()
+    canvas["nodes"][3]["config"] = {"coupon": "canvas-5"}
+    answer = client.post(
+        "/api/flows/welcome/preview", json={"flow": canvas, "events": [joined("p-1", "m-1")]}, headers=auth
+    )
+    assert [d["payload"] for d in answer.json()["deliveries"]] == [{"coupon": "canvas-5"}]
+
+    bad_event = {"events": [joined("p-1", "m-1"), {"id": "p-2", "type": "message", "at": "yesterday"}]}
+    answer = client.post("/api/flows/welcome/preview", json=bad_event, headers=auth)
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "events[1].at"
+
+    too_long = {"events": [joined("p-1", "m-1")], "until": "P5000D"}
+    answer = client.post("/api/flows/welcome/preview", json=too_long, headers=auth)
+    assert answer.status_code == 422
+    assert "until" in answer.json()["message"]
+
+
+def test_stats_count_entered_waiting_and_ports(client, tokens, services: Services, clock: SimClock) -> None:
+    auth = bearer(tokens["operator"])
+    client.post("/api/flows", json=welcome_flow(), headers=auth)
+    client.post("/api/flows/welcome/publish", headers=auth)
+    client.post("/api/events", json=[joined("e-1", "m-1"), joined("e-2", "m-2")], headers=auth)
+    stats = client.get("/api/flows/welcome/stats", headers=auth).json()
+    assert stats["runs"]["waiting"] == 2
+    assert stats["nodes"]["wait"]["waiting"] == 2
+    assert stats["nodes"]["tag"]["entered"] == 2
+    assert stats["nodes"]["coupon"] == {"entered": 0, "waiting": 0, "ports": {}}
+
+    clock.advance_to(clock.now() + timedelta(days=1, seconds=1))
+    services.run_due()
+    stats = client.get("/api/flows/welcome/stats", headers=auth).json()
+    assert stats["runs"]["done"] == 2
+    assert stats["nodes"]["wait"]["waiting"] == 0
+    assert stats["nodes"]["coupon"]["entered"] == 2
+    assert list(stats["nodes"]) == ["joined", "tag", "wait", "coupon"]

@@ -1,0 +1,275 @@
+"""The flow editor in a real Chromium: an operator builds W by hand, saves, reloads, publishes, previews."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from browser_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    OPERATOR,
+    chromium_missing,
+    publish_to_docs,
+    running_server,
+    save_screenshot,
+)
+
+from engine import default_registry
+from flows import load_template
+
+pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
+
+if chromium_missing() is None:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+W = load_template("welcome-vip")
+FLOW_ID = "welcome-built"
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(tmp_path_factory.mktemp("server") / "qunflow.db") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=base_url, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/login?next=/flows")
+    page.fill("input[name=username]", OPERATOR[0])
+    page.fill("input[name=password]", OPERATOR[1])
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url("**/flows")
+    yield page
+    context.close()
+    assert not errors, f"script errors in the page: {errors}"
+
+
+def node(page: Page, node_id: str) -> Any:
+    return page.locator(f'.drawflow-node[data-node-id="{node_id}"]')
+
+
+def field(page: Page, path: str) -> Any:
+    return page.locator(f'#qf-panel-body .qf-field[data-path="{path}"]')
+
+
+def drop(page: Page, type_id: str, x: int, y: int, node_id: str) -> None:
+    """Drag a node type from the palette onto the canvas, then give it W's node id."""
+    before = page.locator(".drawflow-node").count()
+    page.locator(f'.qf-palette-item[data-type="{type_id}"]').drag_to(
+        page.locator("#drawflow"), target_position={"x": x, "y": y}
+    )
+    expect(page.locator(".drawflow-node")).to_have_count(before + 1)
+    id_input = page.locator("#qf-node-id")
+    id_input.fill(node_id)
+    id_input.press("Tab")
+    expect(node(page, node_id)).to_be_visible()
+
+
+def add_tags(page: Page, path: str, *tags: str) -> None:
+    tag_input = field(page, path).locator("input.qf-tag-input")
+    for tag in tags:
+        tag_input.fill(tag)
+        tag_input.press("Enter")
+
+
+def connect(page: Page, source: str, port: int, target: str) -> None:
+    """Drag from an output port to the target's input, as an operator does with the mouse."""
+    before = page.locator("#drawflow .connection").count()
+    node(page, source).locator(f".output_{port}").hover()
+    page.mouse.down()
+    box = node(page, target).locator(".input_1").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+    expect(page.locator("#drawflow .connection")).to_have_count(before + 1)
+
+
+def select(page: Page, node_id: str) -> None:
+    node(page, node_id).locator(".qf-node-title").click()
+    expect(page.locator("#qf-node-id")).to_have_value(node_id)
+
+
+def decoded(node_type: str, config: dict[str, Any]) -> Any:
+    return msgspec.convert(config, default_registry().get(node_type).config)
+
+
+def same_as_w(document: dict[str, Any]) -> None:
+    """The saved flow is W: same nodes, types, configs (defaults filled in) and edges."""
+    got = {n["id"]: n for n in document["nodes"]}
+    assert set(got) == {n["id"] for n in W["nodes"]}
+    for expected in W["nodes"]:
+        assert got[expected["id"]]["type"] == expected["type"]
+        assert decoded(expected["type"], got[expected["id"]]["config"]) == decoded(
+            expected["type"], expected["config"]
+        ), expected["id"]
+
+    def edges(flow: dict[str, Any]) -> set[tuple[str, str, str]]:
+        return {(e["from"], e.get("port", "next"), e["to"]) for e in flow["edges"]}
+
+    assert edges(document) == edges(W)
+
+
+def build_w(page: Page) -> None:
+    page.fill("#qf-new-id", FLOW_ID)
+    page.fill("#qf-new-name", W["name"])
+    page.click("#qf-new-submit")
+    page.wait_for_url(f"**/flows/{FLOW_ID}?**")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+
+    drop(page, "trigger.member_joined", 30, 40, "joined")
+    add_tags(page, "group_tags", "fans")
+    page.fill("#qf-node-label", "新成员入群")
+
+    drop(page, "action.add_tag", 270, 40, "tag_new")
+    add_tags(page, "tags", "new")
+
+    drop(page, "wait.delay", 510, 40, "wait_1d")
+    field(page, "duration").locator("input").fill("1")
+    field(page, "duration").locator("select").select_option("D")
+
+    drop(page, "action.send_coupon", 510, 200, "coupon")
+    field(page, "coupon").locator("input").fill("welcome-10")
+
+    drop(page, "condition.active", 270, 200, "active")
+    field(page, "within").locator("input").fill("1")
+
+    drop(page, "action.invite_to_group", 30, 360, "vip")
+    add_tags(page, "groups", "vip-1", "vip-2")
+
+    drop(page, "action.send_message", 330, 380, "nudge")
+    field(page, "text").locator("textarea").fill("{{ member.name }}，群里今天有新活动哦")
+
+    connect(page, "joined", 1, "tag_new")
+    connect(page, "tag_new", 1, "wait_1d")
+    connect(page, "wait_1d", 1, "coupon")
+    connect(page, "coupon", 1, "active")
+    connect(page, "active", 1, "vip")  # port `true`
+    # The `false` branch by keyboard: the node's panel offers every other node for each port.
+    select(page, "active")
+    target = page.locator("#qf-connect-false option", has_text="(nudge)").get_attribute("value")
+    page.locator("#qf-connect-false").select_option(target)
+    expect(page.locator("#drawflow .connection")).to_have_count(6)
+
+
+def test_an_operator_builds_w_saves_reloads_publishes_and_previews(page: Page, base_url: str) -> None:
+    build_w(page)
+
+    # An invalid config is marked inline, then on its node when the server refuses the draft.
+    select(page, "vip")
+    capacity = field(page, "capacity").locator("input")
+    capacity.fill("9999")
+    expect(field(page, "capacity").locator(".qf-field-error")).not_to_be_empty()
+    page.click("#qf-save")
+    expect(node(page, "vip")).to_contain_class("qf-has-problem")
+    expect(page.locator("#qf-problems-list")).to_contain_text("vip")
+    expect(page.locator("#qf-status")).to_contain_text("未保存")
+    save_screenshot(page, "editor-invalid-node")
+    # Nothing the operator did was lost: fix it and save.
+    expect(page.locator("#drawflow .connection")).to_have_count(6)
+    select(page, "vip")
+    field(page, "capacity").locator("input").fill("200")
+    page.click("#qf-save")
+    expect(page.locator("#qf-status")).to_have_text("草稿已保存")
+    expect(node(page, "vip")).not_to_contain_class("qf-has-problem")
+
+    # Reload: the same flow comes back from the server.
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    expect(page.locator(".drawflow-node")).to_have_count(7)
+    expect(page.locator("#drawflow .connection")).to_have_count(6)
+    expect(node(page, "joined")).to_contain_text("新成员入群")
+    saved = page.request.get(f"/api/flows/{FLOW_ID}").json()
+    same_as_w(saved["draft"])
+
+    # Publish.
+    page.click("#qf-publish")
+    expect(page.locator("#qf-status")).to_contain_text("已发布版本 1")
+    expect(page.locator("#qf-flow-status")).to_have_text("运行中")
+
+    # Preview: sample members go through the draft; counts appear on the nodes.
+    page.click("#qf-preview")
+    page.click("#qf-preview-run")
+    expect(page.locator("#qf-status")).to_contain_text("预览完成")
+    expect(node(page, "joined").locator(".qf-count")).to_have_text("▶ 6")
+    expect(node(page, "coupon").locator(".qf-count")).to_have_text("▶ 6")
+    vip = int(node(page, "vip").locator(".qf-count").inner_text().removeprefix("▶ "))
+    nudge = int(node(page, "nudge").locator(".qf-count").inner_text().removeprefix("▶ "))
+    assert vip > 0 and nudge > 0 and vip + nudge == 6
+    expect(page.locator("#qf-preview-result")).to_contain_text("coupon")
+    publish_to_docs(save_screenshot(page, "editor-preview"))
+
+
+def test_flows_list_pause_resume_and_history(page: Page) -> None:
+    page.goto("/flows")
+    row = page.locator(f"#flow-{FLOW_ID}")
+    expect(row).to_contain_text("运行中")
+    row.get_by_role("button", name="暂停").click()
+    expect(page.locator(f"#flow-{FLOW_ID}")).to_contain_text("已暂停")
+    page.locator(f"#flow-{FLOW_ID}").get_by_role("button", name="恢复运行").click()
+    expect(page.locator(f"#flow-{FLOW_ID}")).to_contain_text("运行中")
+    save_screenshot(page, "flows-list")
+    page.goto(f"/flows/{FLOW_ID}/history")
+    expect(page.locator("#v1")).to_contain_text("第一个发布的版本")
+
+
+def test_a_flow_without_positions_is_laid_out_and_the_language_switches(page: Page) -> None:
+    flow = {**W, "id": "imported", "nodes": [{k: v for k, v in n.items() if k != "position"} for n in W["nodes"]]}
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "qunflow_csrf")
+    answer = page.request.post("/api/flows", data=flow, headers={"X-CSRF-Token": csrf})
+    assert answer.ok, answer.text()
+    page.goto("/flows/imported")
+    expect(page.locator(".drawflow-node")).to_have_count(7)
+    expect(page.locator("#drawflow .connection")).to_have_count(6)
+    boxes = [page.locator(".drawflow-node").nth(i).bounding_box() for i in range(7)]
+    corners = {(round(b["x"]), round(b["y"])) for b in boxes}
+    assert len(corners) == 7, "nodes were stacked on each other"
+    expect(page.locator("#qf-save")).to_have_text("保存草稿")
+    page.click("#qf-lang-en")
+    expect(page.locator("#qf-save")).to_have_text("Save draft")
+    expect(page.locator(".qf-palette h3").first).to_have_text("Triggers")
+    save_screenshot(page, "editor-english")
+    page.click("#qf-lang-zh")
+    expect(page.locator("#qf-save")).to_have_text("保存草稿")
+
+
+def test_the_palette_and_forms_work_from_the_keyboard(page: Page) -> None:
+    page.goto("/flows/keyboard?name=kb")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    page.locator('.qf-palette-item[data-type="trigger.tag_added"]').focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".drawflow-node")).to_have_count(1)
+    # The new node's form has the focus; type a tag and go on with Tab.
+    page.keyboard.type("vip")
+    page.keyboard.press("Enter")
+    expect(field(page, "tags").locator(".qf-tag")).to_have_text("vip×")
+    page.locator('.qf-palette-item[data-type="action.exit"]').focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".drawflow-node")).to_have_count(2)
+    # Nodes are reachable by Tab and open their form with Enter.
+    node(page, "tag_added").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#qf-node-id")).to_have_value("tag_added")
+    page.locator("#qf-connect-next").select_option(index=1)
+    expect(page.locator("#drawflow .connection")).to_have_count(1)
+    page.keyboard.press("Control+s")
+    expect(page.locator("#qf-status")).to_have_text("草稿已保存")
+
+
+def test_screenshots_directory_is_ignored_by_git() -> None:
+    ignore = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().split()
+    assert "artifacts/" in ignore
