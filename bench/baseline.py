@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import reference as w
-from .measure import peak_rss_mb, per_second, sqlite_file_bytes
+from .measure import Stopwatch, peak_rss_mb, per_second, sqlite_file_bytes
 
 BATCH = 500
 CHUNK = 10_000
@@ -61,6 +60,7 @@ class Baseline:
         self.next_run = 1
         self.next_delivery = 1
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
         self.events = 0
         self.bytes_before = self._bytes()
         self.bytes_parked = self.bytes_before
@@ -93,21 +93,24 @@ class Baseline:
 
     def park(self) -> None:
         now = _us(w.T0)
-        self.seconds["park"] = self._timed(w.join_event, lambda batch: self._park_batch(batch, now))
+        self._note("park", self._timed(w.join_event, lambda batch: self._park_batch(batch, now)))
         self.bytes_parked = self._bytes()
 
-    def _timed(self, make: Callable[[int], dict[str, Any] | None], step: Callable[[list], None]) -> float:
+    def _note(self, phase: str, watch: Stopwatch) -> None:
+        self.seconds[phase] = watch.wall
+        self.cpu_seconds[phase] = watch.cpu
+
+    def _timed(self, make: Callable[[int], dict[str, Any] | None], step: Callable[[list], None]) -> Stopwatch:
         """Make every member's event (untimed), `CHUNK` at a time, and time `step` over batches."""
-        spent = 0.0
+        watch = Stopwatch()
         for start in range(0, self.members, CHUNK):
             made = (make(i) for i in range(start, min(start + CHUNK, self.members)))
             events = [_plain(e) for e in made if e is not None]
             self.events += len(events)
-            began = time.perf_counter()
-            for first in range(0, len(events), BATCH):
-                step(events[first : first + BATCH])
-            spent += time.perf_counter() - began
-        return spent
+            with watch:
+                for first in range(0, len(events), BATCH):
+                    step(events[first : first + BATCH])
+        return watch
 
     def _park_batch(self, events: list[dict[str, Any]], now: int) -> None:
         db = self.db
@@ -159,8 +162,8 @@ class Baseline:
     # -- chat ----------------------------------------------------------------------------------------
 
     def chat(self) -> None:
-        self.seconds["chat"] = self._timed(
-            lambda i: w.chat_event(i) if w.is_active(i) else None, self._chat_batch
+        self._note(
+            "chat", self._timed(lambda i: w.chat_event(i) if w.is_active(i) else None, self._chat_batch)
         )
 
     def _chat_batch(self, events: list[dict[str, Any]]) -> None:
@@ -176,11 +179,11 @@ class Baseline:
     # -- resume --------------------------------------------------------------------------------------
 
     def resume(self) -> None:
-        started = time.perf_counter()
         now = _us(w.WAKE_AT)
-        while self._resume_batch(now):
-            pass
-        self.seconds["resume"] = time.perf_counter() - started
+        with Stopwatch() as watch:
+            while self._resume_batch(now):
+                pass
+        self._note("resume", watch)
 
     def _resume_batch(self, now: int) -> bool:
         db = self.db
@@ -288,6 +291,7 @@ class Baseline:
             "exactly_once": not problems,
             "problems": problems[:5],
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "cpu_seconds": {k: round(v, 3) for k, v in self.cpu_seconds.items()},
         }
 
     def close(self) -> None:

@@ -7,7 +7,6 @@ Event structs are built outside the timed sections: the figures time `Engine.ing
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import text
 from engine import Engine, Event, SimClock, Store, default_registry
 
 from . import reference as w
-from .measure import backend, peak_rss_mb, per_second, store_bytes
+from .measure import Stopwatch, backend, peak_rss_mb, per_second, store_bytes
 
 # Events are made this many at a time, so test data never dominates the memory measured.
 CHUNK = 10_000
@@ -30,6 +29,7 @@ class EngineJourney:
         self.members = members
         self.url = url
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
         self.store = store or Store.open(url)
         self.clock = SimClock(w.T0)
         self.engine = Engine(self.store, default_registry(), self.clock)
@@ -47,17 +47,20 @@ class EngineJourney:
     ) -> None:
         """Ingest the events `make` gives for every member, `chunk` at a time, timing only the
         engine. With `pace` (events per simulated second) the clock moves on after each chunk."""
-        spent = 0.0
+        watch = Stopwatch()
         for start in range(0, self.members, chunk):
             made = (make(i) for i in range(start, min(start + chunk, self.members)))
             events = msgspec.convert([e for e in made if e is not None], list[Event])
-            began = time.perf_counter()
-            self.engine.ingest(events)
-            spent += time.perf_counter() - began
+            with watch:
+                self.engine.ingest(events)
             self.events += len(events)
             if pace:
                 self.clock.advance_to(self.clock.now() + timedelta(seconds=len(events) / pace))
-        self.seconds[phase] = spent
+        self._note(phase, watch)
+
+    def _note(self, phase: str, watch: Stopwatch) -> None:
+        self.seconds[phase] = watch.wall
+        self.cpu_seconds[phase] = watch.cpu
 
     def park(self, pace: float | None = None) -> None:
         """Ingest every member_joined: start W and park each run in the 1-day wait."""
@@ -72,9 +75,9 @@ class EngineJourney:
     def resume(self) -> None:
         """Every run is due at T0 + 1 day: step them all to the end."""
         self.clock.advance_to(w.WAKE_AT)
-        started = time.perf_counter()
-        self.engine.run_due()
-        self.seconds["resume"] = time.perf_counter() - started
+        with Stopwatch() as watch:
+            self.engine.run_due()
+        self._note("resume", watch)
 
     def deliveries_by_member(self) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = {}
@@ -114,6 +117,7 @@ class EngineJourney:
             "exactly_once": not problems,
             "problems": problems[:5],
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "cpu_seconds": {k: round(v, 3) for k, v in self.cpu_seconds.items()},
         }
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -105,6 +106,24 @@ def store_bytes(store: Store) -> int:
 def sqlite_file_bytes(path: str) -> int:
     """A SQLite database's size on disk: the file and its write-ahead log."""
     return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+
+
+class Stopwatch:
+    """Wall-clock and CPU seconds spent inside `with stopwatch:` blocks. The CPU time shows how much
+    of the wall time a busy machine took away."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+        self._started = (0.0, 0.0)
+
+    def __enter__(self) -> Stopwatch:
+        self._started = (time.perf_counter(), time.process_time())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall += time.perf_counter() - self._started[0]
+        self.cpu += time.process_time() - self._started[1]
 
 
 def per_second(count: int, seconds: float) -> float:

@@ -71,6 +71,8 @@ def best(results: list[dict[str, Any]]) -> dict[str, Any]:
         for key in RATES:
             merged[key] = max(r[key] for r in results)
         merged["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
+        for key in ("seconds", "cpu_seconds"):
+            merged[key] = {k: min(r[key][k] for r in results) for k in results[0][key]}
         merged["exactly_once"] = all(r["exactly_once"] for r in results)
         merged["problems"] = [p for r in results for p in r["problems"]][:5]
         merged["rounds"] = [{k: r[k] for k in RATES} for r in results]

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 HTMX_VERSION = "2.0.11"
 DRAWFLOW_VERSION = "0.0.60"
-VENDORED: dict[str, str] = {"htmx": HTMX_VERSION, "drawflow": DRAWFLOW_VERSION}
+LUCIDE_VERSION = "1.62.0"
+VENDORED: dict[str, str] = {"htmx": HTMX_VERSION, "drawflow": DRAWFLOW_VERSION, "lucide": LUCIDE_VERSION}
 STATIC_PATH = "/static"

@@ -45,7 +45,9 @@ def flow_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[C
     old_settings, new_settings = before.get("settings") or {}, after.get("settings") or {}
     for key in sorted(set(old_settings) | set(new_settings)):
         if before and old_settings.get(key) != new_settings.get(key):
-            changes.append(Change("settings", key, _show(old_settings.get(key)), _show(new_settings.get(key))))
+            changes.append(
+                Change("settings", key, _show(old_settings.get(key)), _show(new_settings.get(key)))
+            )
 
     old_nodes, new_nodes = _nodes(before), _nodes(after)
     for node_id, node in new_nodes.items():
@@ -56,7 +58,9 @@ def flow_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[C
         if old.get("type") != node.get("type"):
             changes.append(Change("node_type", node_id, str(old.get("type")), str(node.get("type"))))
         if (old.get("config") or {}) != (node.get("config") or {}):
-            changes.append(Change("node_config", node_id, _show(old.get("config")), _show(node.get("config"))))
+            changes.append(
+                Change("node_config", node_id, _show(old.get("config")), _show(node.get("config")))
+            )
         if (old.get("label") or "") != (node.get("label") or ""):
             changes.append(Change("node_label", node_id, old.get("label") or "", node.get("label") or ""))
     for node_id, node in old_nodes.items():

@@ -98,7 +98,11 @@ def with_layout(document: dict[str, Any]) -> dict[str, Any]:
     positions = layered_positions(ids, edges)
     placed = []
     for node in document.get("nodes") or []:
-        if isinstance(node, dict) and node.get("id") in positions and not isinstance(node.get("position"), dict):
+        if (
+            isinstance(node, dict)
+            and node.get("id") in positions
+            and not isinstance(node.get("position"), dict)
+        ):
             x, y = positions[node["id"]]
             node = {**node, "position": {"x": x, "y": y}}
         placed.append(node)

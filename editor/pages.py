@@ -8,8 +8,8 @@ requests carry the session's CSRF token (htmx sends it as a header set once on `
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import anyio
@@ -40,7 +40,9 @@ STATIC_DIRECTORY = Path(__file__).parent / "static"
 
 def static_files() -> Router:
     """`/static/...`: the editor's scripts, styles and vendored libraries."""
-    return create_static_files_router(path=STATIC_PATH, directories=[STATIC_DIRECTORY], include_in_schema=False)
+    return create_static_files_router(
+        path=STATIC_PATH, directories=[STATIC_DIRECTORY], include_in_schema=False
+    )
 
 
 def _services(request: Request[Any, Any, Any]) -> Services:
@@ -152,7 +154,9 @@ class PageController(Controller):
         services = _services(request)
         flow_id = data.id.strip()
         if re.fullmatch(FLOW_ID_PATTERN, flow_id) is None:
-            raise UserError("id: letters, digits, `_ - .`, starting with a letter or digit (流程 ID 格式不对)")
+            raise UserError(
+                "id: letters, digits, `_ - .`, starting with a letter or digit (流程 ID 格式不对)"
+            )
         if data.template:
             if data.template not in template_names():
                 raise UserError(f"template: no template `{data.template}`")
@@ -185,7 +189,12 @@ class PageController(Controller):
         except NotFound:
             record = None
         if record is None:
-            document: dict[str, Any] = {"id": flow_id, "name": name[:200] or flow_id, "nodes": [], "edges": []}
+            document: dict[str, Any] = {
+                "id": flow_id,
+                "name": name[:200] or flow_id,
+                "nodes": [],
+                "edges": [],
+            }
             status = "new"
         else:
             document = record.draft
@@ -220,9 +229,7 @@ class PageController(Controller):
         services = _services(request)
         versions = await anyio.to_thread.run_sync(_history, services, flow_id)
         record = await anyio.to_thread.run_sync(services.store.get_flow, flow_id)
-        return Template(
-            "pages/history.html", context=await _context(request, flow=record, versions=versions)
-        )
+        return Template("pages/history.html", context=await _context(request, flow=record, versions=versions))
 
     # -- runs -----------------------------------------------------------------------------------------
 
@@ -239,7 +246,10 @@ class PageController(Controller):
         if status is not None and status not in STATUSES:
             raise UserError(f"status: one of {', '.join(STATUSES)}")
         found = await anyio.to_thread.run_sync(
-            lambda: [RunView.of(r) for r in services.store.runs(flow or None, status or None, member or None, RUNS_PAGE, offset)]
+            lambda: [
+                RunView.of(r)
+                for r in services.store.runs(flow or None, status or None, member or None, RUNS_PAGE, offset)
+            ]
         )
         context = await _context(
             request,
@@ -280,16 +290,23 @@ def _history(services: Services, flow_id: str) -> list[dict[str, Any]]:
     versions = []
     for entry in sorted(record.versions, key=lambda v: v["version"]):
         document = services.store.version_document(flow_id, entry["version"])
-        versions.append({
-            "version": entry["version"],
-            "published_at": iso(entry.get("published_at")),
-            "changes": flow_changes(previous, document),
-            "first": previous is None,
-        })
+        versions.append(
+            {
+                "version": entry["version"],
+                "published_at": iso(entry.get("published_at")),
+                "changes": flow_changes(previous, document),
+                "first": previous is None,
+            }
+        )
         previous = document
     versions.reverse()
     draft_changes = flow_changes(previous, record.draft) if previous is not None else []
-    draft = {"version": None, "published_at": iso(record.draft_updated_at), "changes": draft_changes, "first": False}
+    draft = {
+        "version": None,
+        "published_at": iso(record.draft_updated_at),
+        "changes": draft_changes,
+        "first": False,
+    }
     return [draft, *versions]
 
 

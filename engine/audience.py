@@ -25,7 +25,9 @@ class Audience(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Members in any of these groups.
     groups: Labels | None = None
     grades: Annotated[list[Literal["S", "A", "B", "C"]], Meta(min_length=1)] | None = None
-    stages: Annotated[list[Literal["prospect", "customer", "member", "koc"]], Meta(min_length=1)] | None = None
+    stages: Annotated[list[Literal["prospect", "customer", "member", "koc"]], Meta(min_length=1)] | None = (
+        None
+    )
     # No `message` event for at least this many days (counted from first seen if they never posted).
     inactive_days: Annotated[int, Meta(ge=1, le=3650)] | None = None
     min_spend: Annotated[float, Meta(ge=0)] | None = None

@@ -159,7 +159,8 @@ def check(document: Any, registry: Registry) -> tuple[Flow | None, dict[str, Any
         for text in _format_problems(config, mi.type_info(node_type.config), ""):
             path, _, message = text.partition(": ")
             problems.append(Problem(node.id, f"config.{path}", message))
-        if node_type.kind == "trigger" and not node_type.events_for(config) and not node_type.cron_for(config):
+        listens = node_type.events_for(config) or node_type.cron_for(config)
+        if node_type.kind == "trigger" and not listens:
             problems.append(Problem(node.id, "config", "this trigger listens to no event"))
 
     graph = nx.DiGraph()

@@ -134,7 +134,10 @@ def add_friend(ctx: Context, config: AddFriend) -> Outcome:
         return Go("blocked")
     today = ctx.local_now.date()
     # Counted per staff account per calendar day in the flow's timezone, over every flow.
-    sent = Counter(p.get("staff") for _, p in ctx.recent_deliveries("friend_request", local_moment(today, MIDNIGHT, ctx.tz)))
+    sent = Counter(
+        p.get("staff")
+        for _, p in ctx.recent_deliveries("friend_request", local_moment(today, MIDNIGHT, ctx.tz))
+    )
     for staff in config.staff:
         if sent[staff] < config.daily_limit:
             ctx.deliver("friend_request", {"staff": staff})

@@ -35,7 +35,7 @@ class Schedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     title={"zh": "定时触发", "en": "Schedule"},
     description={
         "zh": "按 cron 定时（流程时区）：按人群每人一条旅程，或不设人群时一条群级旅程",
-        "en": "On a cron schedule (flow timezone): one run per member of the audience, or one group-level run",
+        "en": "On a cron schedule (flow timezone): one run per member of the audience, or one for the group",
     },
     icon="calendar",
 )

@@ -79,6 +79,14 @@ class MessagePosted(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keywords: Names | None = None
     match: Literal["any", "all", "regex"] = "any"
 
+    def __post_init__(self) -> None:
+        if self.match == "regex":
+            for keyword in self.keywords or ():
+                try:
+                    re.compile(keyword)
+                except re.error as error:
+                    raise ValueError(f"keyword `{keyword}` is not a valid regular expression: {error}") from None
+
 
 @trigger(
     "trigger.message",

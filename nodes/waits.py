@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
@@ -68,9 +68,15 @@ class ForEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 )
 def for_event(ctx: Context, config: ForEvent) -> Outcome:
     woke = ctx.wake_event
-    if woke is not None and woke["type"] == config.event and holds(config.where, where_scope(ctx)):
-        return Go("event")
     deadline = ctx.entered_at + config.timeout
+    if (
+        woke is not None
+        and woke["type"] == config.event
+        # An event from after the deadline came too late, even if the timeout has not been stepped yet.
+        and datetime.fromisoformat(woke["at"]) <= deadline
+        and holds(config.where, where_scope(ctx))
+    ):
+        return Go("event")
     if ctx.now >= deadline:
         return Go("timeout")
     return WaitFor(config.event, until=deadline)

@@ -34,7 +34,7 @@ def _rendered(ctx: Context, value: Any) -> Any:
     title={"zh": "调用 Webhook", "en": "Webhook"},
     description={
         "zh": "向外部系统发 HTTP 请求（内网与本机地址默认拒绝）",
-        "en": "Call an external system over HTTP (private and loopback addresses refused unless allow-listed)",
+        "en": "Call an external system over HTTP (private and loopback addresses refused unless allowed)",
     },
     icon="link",
 )

@@ -60,6 +60,8 @@ def error_response(request: Request[Any, Any, Any], error: Exception) -> Respons
         return _json(422, "event_invalid", str(error), field=error.field, index=error.index)
     if isinstance(error, BadBody):
         return _json(400, "malformed", str(error))
+    if isinstance(error, RecursionError):  # raised by the JSON decoder on absurdly deep nesting
+        return _json(400, "malformed", "the body nests too deeply")
     if isinstance(error, NotFound):
         return _json(404, "not_found", str(error))
     if isinstance(error, Conflict):

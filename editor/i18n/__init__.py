@@ -34,8 +34,8 @@ def catalogue(language: str) -> dict[str, str]:
     return {m.id: m.string for m in entries if m.id and isinstance(m.id, str) and m.string}
 
 
-def choose_language(cookie: str | None, accept_language: str | None = None) -> str:
-    """The cookie's language if it is one we have; otherwise 简体中文 (the default), whatever the browser says.
+def choose_language(cookie: str | None) -> str:
+    """The cookie's language if it is one we have; otherwise 简体中文, whatever the browser says.
 
     Operators of Chinese communities share machines with English system settings, so the browser's
     Accept-Language is not taken as a choice; the switch on every page is.

@@ -46,7 +46,9 @@ class CommunityStore:
         c = t.schedule_fires.c
         conn.execute(update(t.schedule_fires).where(c.flow_id == flow_id, c.node == node).values(**values))
 
-    def claim_schedule(self, conn: Connection, keys: Iterable[ScheduleKey], now: int) -> dict[str, Any] | None:
+    def claim_schedule(
+        self, conn: Connection, keys: Iterable[ScheduleKey], now: int
+    ) -> dict[str, Any] | None:
         """The scheduled trigger to fire (or go on firing) first, locked for this transaction."""
         wanted = set(keys)
         if not wanted:
@@ -140,7 +142,9 @@ class CommunityStore:
         conn.execute(stmt, [{"id": row["b_id"]} for row in changed])
         c = t.groups.c
         conn.execute(
-            update(t.groups).where(c.id == bindparam("b_id")).values(member_count=c.member_count + bindparam("delta")),
+            update(t.groups)
+            .where(c.id == bindparam("b_id"))
+            .values(member_count=c.member_count + bindparam("delta")),
             changed,
         )
 

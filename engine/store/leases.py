@@ -197,7 +197,7 @@ class LeaseStore:
         with self.engine.connect() as conn:
             return conn.execute(select(func.min(c.next_attempt_at)).where(c.status == PENDING)).scalar()
 
-    def delivery_counts(self) -> dict[str, int]:
+    def delivery_statuses(self) -> dict[str, int]:
         """How many deliveries have each status."""
         c = t.deliveries.c
         with self.engine.connect() as conn:

@@ -1,4 +1,4 @@
-"""A real qunflow server on loopback (random port, temporary SQLite) and Debian's Chromium, for browser tests."""
+"""For browser tests: a real qunflow server on loopback (random port, temporary SQLite), Debian's Chromium."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import uvicorn
 
 from editor.app import create_app
 from editor.services import Services
+from engine import Registry
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,9 +38,9 @@ def chromium_missing() -> str | None:
 
 
 @contextmanager
-def running_server(database: Path) -> Iterator[str]:
+def running_server(database: Path, registry: Registry | None = None) -> Iterator[str]:
     """Serve a fresh app on 127.0.0.1 with an `operator` user; yields the base URL."""
-    services = Services.open(f"sqlite:///{database}")
+    services = Services.open(f"sqlite:///{database}", registry)
     services.store.migrate()
     services.accounts.create_user(*OPERATOR, "operator", services.now_us())
     app = create_app(services, worker=False)

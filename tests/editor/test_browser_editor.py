@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 
 import msgspec
 import pytest
+from msgspec import Meta
 from browser_server import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -18,7 +20,7 @@ from browser_server import (
     save_screenshot,
 )
 
-from engine import default_registry
+from engine import NEXT, Context, Outcome, TimeOfDay, action, default_registry
 from flows import load_template
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
@@ -30,9 +32,28 @@ W = load_template("welcome-vip")
 FLOW_ID = "welcome-built"
 
 
+class Reminder(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A custom node's config: the editor must build its form from this alone."""
+
+    topic: Annotated[str, Meta(min_length=1, max_length=20)]
+    channel: Literal["sms", "wecom"] = "wecom"
+    retries: Annotated[int, Meta(ge=0, le=5)] = 2
+    urgent: bool = False
+    cooldown: timedelta = timedelta(hours=6)
+    send_at: TimeOfDay = "09:00"
+    segments: Annotated[list[str], Meta(extra_json_schema={"format": "tags"})] = []
+
+
+@action("acme.reminder", title={"zh": "提醒", "en": "Reminder"}, icon="bell")
+def remind(ctx: Context, config: Reminder) -> Outcome:
+    return NEXT
+
+
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(tmp_path_factory.mktemp("server") / "qunflow.db") as url:
+    registry = default_registry().copy()
+    registry.add(remind)
+    with running_server(tmp_path_factory.mktemp("server") / "qunflow.db", registry) as url:
         yield url
 
 
@@ -228,7 +249,11 @@ def test_flows_list_pause_resume_and_history(page: Page) -> None:
 
 
 def test_a_flow_without_positions_is_laid_out_and_the_language_switches(page: Page) -> None:
-    flow = {**W, "id": "imported", "nodes": [{k: v for k, v in n.items() if k != "position"} for n in W["nodes"]]}
+    flow = {
+        **W,
+        "id": "imported",
+        "nodes": [{k: v for k, v in n.items() if k != "position"} for n in W["nodes"]],
+    }
     csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "qunflow_csrf")
     answer = page.request.post("/api/flows", data=flow, headers={"X-CSRF-Token": csrf})
     assert answer.ok, answer.text()
@@ -268,6 +293,48 @@ def test_the_palette_and_forms_work_from_the_keyboard(page: Page) -> None:
     expect(page.locator("#drawflow .connection")).to_have_count(1)
     page.keyboard.press("Control+s")
     expect(page.locator("#qf-status")).to_have_text("草稿已保存")
+
+
+def test_a_custom_node_gets_its_form_from_its_config_type(page: Page) -> None:
+    page.goto("/flows/custom?name=custom")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    expect(
+        page.locator(".qf-palette-group", has_text="动作").locator('[data-type="acme.reminder"]')
+    ).to_be_visible()
+    drop(page, "trigger.member_joined", 30, 40, "joined")
+    drop(page, "acme.reminder", 300, 40, "remind")
+    expect(field(page, "channel").locator("select")).to_have_value('"wecom"')
+    expect(field(page, "retries").locator("input[type=number]")).to_have_value("2")
+    expect(field(page, "urgent").locator("input[type=checkbox]")).not_to_be_checked()
+    expect(field(page, "cooldown").locator("input")).to_have_value("6")
+    expect(field(page, "cooldown").locator("select")).to_have_value("H")
+    expect(field(page, "send_at").locator("input[type=time]")).to_have_value("09:00")
+    topic = field(page, "topic").locator("input")
+    topic.fill("x" * 21)
+    expect(field(page, "topic").locator(".qf-field-error")).to_have_text("最多 20 个字")
+    topic.fill("续费提醒")
+    expect(field(page, "topic").locator(".qf-field-error")).to_be_empty()
+    field(page, "retries").locator("input").fill("7")
+    expect(field(page, "retries").locator(".qf-field-error")).to_have_text("最多 5")
+    field(page, "retries").locator("input").fill("3")
+    field(page, "cooldown").locator("input").fill("2")
+    field(page, "cooldown").locator("select").select_option("D")
+    field(page, "send_at").locator("input").fill("20:30")
+    field(page, "urgent").locator("input").check()
+    add_tags(page, "segments", "vip", "koc")
+    connect(page, "joined", 1, "remind")
+    page.click("#qf-save")
+    expect(page.locator("#qf-status")).to_have_text("草稿已保存")
+    saved = {n["id"]: n for n in page.request.get("/api/flows/custom").json()["draft"]["nodes"]}
+    assert msgspec.convert(saved["remind"]["config"], Reminder) == Reminder(
+        topic="续费提醒",
+        retries=3,
+        urgent=True,
+        cooldown=timedelta(days=2),
+        send_at="20:30",
+        segments=["vip", "koc"],
+    )
+    save_screenshot(page, "editor-custom-node")
 
 
 def test_screenshots_directory_is_ignored_by_git() -> None:

@@ -310,6 +310,17 @@ def test_simulate_an_invalid_flow_is_one_line(tmp_path: Path, capsys: pytest.Cap
     no_traceback(result)
 
 
+@pytest.mark.parametrize("document", [[1, 2], 3, "a flow"])
+def test_simulate_a_flow_file_that_is_not_an_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], document: Any
+) -> None:
+    path = write_json(tmp_path / "f.json", document)
+    result = in_process(capsys, "simulate", "--flow", path, "--events", EXAMPLE_EVENTS, "--until", "P1D")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    no_traceback(result)
+
+
 @pytest.mark.parametrize("which", ["flow", "events", "members", "groups"])
 def test_simulate_missing_or_garbage_inputs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], which: str

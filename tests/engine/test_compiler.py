@@ -189,6 +189,15 @@ def test_good_placeholders_pass(registry: Registry) -> None:
     )
 
 
+def test_a_bad_regular_expression_is_a_config_problem(registry: Registry) -> None:
+    bad = node("t", "trigger.message", keywords=["ok", "(["], match="regex")
+    problem = only(flow("f", [bad]), registry)
+    assert (problem.node, problem.path) == ("t", "config")
+    assert "([" in problem.message
+    # The same text is fine as a plain keyword.
+    assert problems(flow("f", [node("t", "trigger.message", keywords=["(["])]), registry) == []
+
+
 def test_field_paths_in_conditions_are_checked(registry: Registry) -> None:
     cond = node("c", "condition.attribute", field="member.foo", op="eq", value=1)
     problem = only(flow("f", [TRIGGER, cond], [("t", "c")]), registry)
@@ -236,6 +245,12 @@ def test_garbage_gives_one_problem_and_no_exception(registry: Registry, garbage:
     found = problems(garbage, registry)
     assert len(found) == 1
     assert found[0].node is None
+
+
+@pytest.mark.parametrize("decoded", [[1, 2], 3, None, True])
+def test_decoded_json_that_is_not_an_object_is_one_problem(registry: Registry, decoded: Any) -> None:
+    [problem] = problems(decoded, registry)
+    assert "object" in problem.message
 
 
 def test_a_document_missing_a_field_says_which(registry: Registry) -> None:

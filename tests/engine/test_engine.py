@@ -13,6 +13,7 @@ from engine import (
     NEXT,
     Context,
     Engine,
+    FlowInvalid,
     NoConfig,
     Outcome,
     Registry,
@@ -125,6 +126,72 @@ def test_a_message_counts_as_activity_before_the_message_trigger(engine: Engine)
     assert member(engine, "m-1").tags == ["hot"]
 
 
+def test_waiting_runs_resume_after_the_triggers_of_the_same_event(engine: Engine) -> None:
+    engine.deploy(
+        flow(
+            "buyers",
+            [node("t", "trigger.purchase"), node("tag", "action.add_tag", tags=["buyer"])],
+            [("t", "tag")],
+        )
+    )
+    engine.deploy(
+        flow(
+            "f",
+            [
+                node("t", "trigger.member_joined"),
+                node("buy", "wait.for_event", event="purchase", timeout="P7D"),
+                node("tagged", "condition.has_tag", tags=["buyer"]),
+                node("yes", "action.add_points", points=10),
+            ],
+            [("t", "buy"), ("buy", "event", "tagged"), ("tagged", "true", "yes")],
+        )
+    )
+    ingest(engine, event("j", "member_joined", T0, group="g"))
+    ingest(engine, event("p", "purchase", at(1), data={"amount": 1}))
+    assert member(engine, "m-1").points == 10
+    assert statuses(engine) == {"done": 1}
+
+
+def test_an_event_after_the_timeout_is_too_late_even_if_the_scheduler_lags(engine: Engine) -> None:
+    engine.deploy(
+        flow(
+            "f",
+            [
+                node("t", "trigger.member_joined"),
+                node("buy", "wait.for_event", event="purchase", timeout="PT1H"),
+                node("bought", "action.add_tag", tags=["bought"]),
+                node("late", "action.add_tag", tags=["timed_out"]),
+            ],
+            [("t", "buy"), ("buy", "event", "bought"), ("buy", "timeout", "late")],
+        )
+    )
+    ingest(engine, event("j", "member_joined", T0, group="g"))
+    # No `run_due` at the deadline: the purchase two hours later is seen first.
+    ingest(engine, event("p", "purchase", at(2), data={"amount": 1}))
+    assert member(engine, "m-1").tags == ["timed_out"]
+    assert statuses(engine) == {"done": 1}
+
+
+def test_runs_due_at_one_moment_go_in_the_order_they_became_due(engine: Engine, clock: SimClock) -> None:
+    engine.deploy(
+        flow(
+            "f",
+            [
+                node("t", "trigger.member_joined"),
+                node("morning", "wait.until_time", time="08:00"),
+                node("coupon", "action.send_coupon", coupon="c"),
+            ],
+            [("t", "morning"), ("morning", "coupon")],
+        )
+    )
+    for index, who in enumerate(["m-c", "m-a", "m-b"]):
+        ingest(engine, event(f"j{index}", "member_joined", at(index), member=who, group="g"))
+    advance(engine, clock, START + timedelta(days=1))
+    found = sorted(engine.store.deliveries(), key=lambda d: d["id"])
+    assert [d["member"] for d in found] == ["m-c", "m-a", "m-b"]
+    assert len({d["at"] for d in found}) == 1
+
+
 # -- idempotency -----------------------------------------------------------------------------------------
 
 
@@ -220,6 +287,51 @@ def test_two_triggers_of_one_flow_on_one_event_start_one_run(engine: Engine) -> 
     ingest(engine, event("e1", "member_joined", T0, group="g-1"))
     assert member(engine, "m-1").points == 1
     assert statuses(engine) == {"done": 1}
+
+
+def coupon_flow(coupon: str) -> dict[str, Any]:
+    return flow(
+        "f",
+        [
+            node("t", "trigger.member_joined"),
+            node("w", "wait.delay", duration="P1D"),
+            node("coupon", "action.send_coupon", coupon=coupon),
+        ],
+        [("t", "w"), ("w", "coupon")],
+    )
+
+
+def test_a_run_finishes_on_the_version_it_started_on(engine: Engine, clock: SimClock) -> None:
+    assert engine.deploy(coupon_flow("v1")) == 1
+    ingest(engine, event("j1", "member_joined", T0, member="old", group="g"))
+    assert engine.deploy(coupon_flow("v2")) == 2
+    ingest(engine, event("j2", "member_joined", at(1), member="new", group="g"))
+    advance(engine, clock, START + timedelta(days=2))
+    assert {d["member"]: d["payload"]["coupon"] for d in engine.store.deliveries()} == {
+        "old": "v1",
+        "new": "v2",
+    }
+
+
+def test_a_paused_flow_lets_waiting_runs_finish_but_takes_no_one_new(engine: Engine, clock: SimClock) -> None:
+    engine.deploy(coupon_flow("c"))
+    ingest(engine, event("j1", "member_joined", T0, member="in", group="g"))
+    engine.set_paused("f", True)
+    ingest(engine, event("j2", "member_joined", at(1), member="late", group="g"))
+    advance(engine, clock, START + timedelta(days=2))
+    assert [d["member"] for d in engine.store.deliveries()] == ["in"]
+    engine.set_paused("f", False)
+    ingest(engine, event("j3", "member_joined", at(49), member="later", group="g"))
+    assert statuses(engine) == {"done": 1, "waiting": 1}
+
+
+def test_an_invalid_draft_is_refused_and_nothing_is_stored(engine: Engine) -> None:
+    with pytest.raises(FlowInvalid) as raised:
+        engine.save_draft(
+            flow("f", [node("t", "trigger.member_joined"), node("x", "action.nope")], [("t", "x")])
+        )
+    assert [(p.node, p.path) for p in raised.value.problems] == [("x", "type")]
+    assert engine.store.list_flows() == []
 
 
 # -- forks and exit ----------------------------------------------------------------------------------------
@@ -348,6 +460,7 @@ JOURNEY = flow(
         node("joined", "trigger.member_joined"),
         node("tag_new", "action.add_tag", tags=["new"]),
         node("wait_1d", "wait.delay", duration="P1D"),
+        node("hello", "action.send_message", text="{{ member.name }} 来自 {{ event.group }}"),
         node("coupon", "action.send_coupon", coupon="welcome"),
         node("buy", "wait.for_event", event="purchase", timeout="P2D"),
         node("thanks", "action.send_message", text="谢谢 {{ member.name }}，{{ event.data.product }}"),
@@ -358,7 +471,8 @@ JOURNEY = flow(
     [
         ("joined", "tag_new"),
         ("tag_new", "wait_1d"),
-        ("wait_1d", "coupon"),
+        ("wait_1d", "hello"),
+        ("hello", "coupon"),
         ("coupon", "buy"),
         ("buy", "event", "thanks"),
         ("buy", "timeout", "active"),
@@ -429,4 +543,8 @@ def test_saving_and_reloading_half_way_changes_nothing(tmp_path: Path, registry:
     assert got == expected
     assert expected["runs"]["j"] == {"done": 12, "waiting": 0, "active": 0, "exited": 0, "failed": 0}
     assert len([d for d in expected["deliveries"] if d["kind"] == "coupon"]) == 12
-    assert len([d for d in expected["deliveries"] if d["kind"] == "message"]) == 4
+    assert len([d for d in expected["deliveries"] if d["kind"] == "message"]) == 4 + 12
+    # The event that started a run is read back from the store for a run woken by the clock.
+    assert {d["payload"]["text"] for d in expected["deliveries"] if d["node"] == "hello"} == {
+        f"成员{i} 来自 g" for i in range(12)
+    }

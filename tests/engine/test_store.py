@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import sqlalchemy
 import sqlalchemy.exc
 from documents import flow, node
 
@@ -411,6 +412,21 @@ def test_a_failed_transaction_writes_nothing(store: Store) -> None:
         after = store.allocate(conn, "ids", 1)
     # Ids handed out in a rolled-back batch may be skipped, never handed out twice to committed rows.
     assert before < inside and after > before
+
+
+def test_the_migrated_schema_has_the_indexes_the_engine_relies_on(store: Store) -> None:
+    inspector = sqlalchemy.inspect(store.engine)
+    run_indexes = [tuple(ix["column_names"]) for ix in inspector.get_indexes("runs")]
+    assert any(columns[0] == "wake_at" for columns in run_indexes), run_indexes
+    assert any(columns[:2] == ("member_id", "wait_event") for columns in run_indexes), run_indexes
+    event_ids = [tuple(u["column_names"]) for u in inspector.get_unique_constraints("events")] + [
+        tuple(ix["column_names"]) for ix in inspector.get_indexes("events") if ix.get("unique")
+    ]
+    assert ("id",) in event_ids
+    delivery_keys = [tuple(u["column_names"]) for u in inspector.get_unique_constraints("deliveries")] + [
+        tuple(ix["column_names"]) for ix in inspector.get_indexes("deliveries") if ix.get("unique")
+    ]
+    assert ("key",) in delivery_keys
 
 
 def test_reopening_a_file_store_keeps_everything(tmp_path: Any) -> None:

@@ -50,6 +50,7 @@ class Receiver:
     def __init__(self) -> None:
         self.requests = 0
         self.bad_signatures = 0
+        self.aborted = 0  # requests cut off by a killed worker
         self.effects: dict[str, dict[str, Any]] = {}
         self.redelivered: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -57,7 +58,12 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    with receiver._lock:
+                        receiver.aborted += 1
+                    return
                 receiver._take(body, self.headers.get(KEY_HEADER), self.headers.get(SIGNATURE_HEADER))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
@@ -166,7 +172,7 @@ class Figures:
             "journeys": statuses,
             "wait_left": counts.get("wait", {}).get("port:next", 0),
             "coupon_entered": counts.get("coupon", {}).get("entered", 0),
-            "deliveries": self.store.delivery_counts(),
+            "deliveries": self.store.delivery_statuses(),
         }
 
     def orphans(self, pid: int) -> tuple[list[int], int | None]:

@@ -110,6 +110,7 @@ def test_killed_workers_lose_nothing_and_repeat_nothing(pg_url: str, tmp_path: A
         "receiver_redelivered_keys": len(receiver.redelivered),
         "receiver_duplicate_effects": sum(1 for n in per_member.values() if n > 1),
         "bad_signatures": receiver.bad_signatures,
+        "receiver_aborted_requests": receiver.aborted,
         "orphaned_runs": watch.orphaned_runs,
         "takeovers": len(watch.seconds),
         "takeover_max_seconds": round(max(watch.seconds, default=0.0), 2),

@@ -55,15 +55,19 @@ def test_a_member_who_leaves_frees_a_place() -> None:
             promote("c", "2026-11-22T12:00:00+08:00"),
         ],
     )
-    assert [(d["member"], d["payload"]["group"]) for d in sent(report, "vip")] == [("a", "vip-1"), ("b", "vip-2"),
-                                                                                 ("c", "vip-1")]
+    assert [(d["member"], d["payload"]["group"]) for d in sent(report, "vip")] == [
+        ("a", "vip-1"),
+        ("b", "vip-2"),
+        ("c", "vip-1"),
+    ]
 
 
 def test_group_sizes_are_kept_without_scanning_members(store: Store) -> None:
     from engine.member import MemberRecord
 
-    store.put_members([MemberRecord(id=f"m{i}", groups=["g1"] + (["g2"] if i % 2 else [])).to_member(0)
-                       for i in range(5)])
+    store.put_members(
+        [MemberRecord(id=f"m{i}", groups=["g1"] + (["g2"] if i % 2 else [])).to_member(0) for i in range(5)]
+    )
     store.put_members([MemberRecord(id="m0", groups=["g2"]).to_member(0)])
     with store.transaction() as conn:
         assert store.group_sizes(conn, ["g1", "g2", "g3"]) == {"g1": 4, "g2": 3, "g3": 0}
@@ -99,11 +103,23 @@ def test_blacklisted_members_are_removed_never_invited_nor_befriended_but_trigge
         [anti_spam(), inviting(), befriend()],
         [
             event("j", "member_joined", T, member="spammer", group="g-fans"),
-            event("s", "message", "2026-11-22T10:05:00+08:00", member="spammer", group="g-fans",
-                  data={"text": "加微信领红包"}),
+            event(
+                "s",
+                "message",
+                "2026-11-22T10:05:00+08:00",
+                member="spammer",
+                group="g-fans",
+                data={"text": "加微信领红包"},
+            ),
             promote("spammer", "2026-11-22T11:00:00+08:00"),
-            event("s2", "message", "2026-11-22T12:00:00+08:00", member="spammer", group="g-fans",
-                  data={"text": "代购"}),
+            event(
+                "s2",
+                "message",
+                "2026-11-22T12:00:00+08:00",
+                member="spammer",
+                group="g-fans",
+                data={"text": "代购"},
+            ),
         ],
     )
     [first, second] = sent(report, "kick")
@@ -125,9 +141,11 @@ def test_remove_without_blacklist_only_removes() -> None:
         [node("t", "trigger.event", event="kick"), node("out", "action.remove_from_group", group="g-old")],
         [("t", "out")],
     )
-    report = run([document, inviting()],
-                 [event("k", "kick", T, member="m", profile={"name": "m"}), promote("m", "2026-11-22T11:00:00+08:00")],
-                 members=[{"id": "m", "groups": ["g-old", "g-new"]}])
+    report = run(
+        [document, inviting()],
+        [event("k", "kick", T, member="m", profile={"name": "m"}), promote("m", "2026-11-22T11:00:00+08:00")],
+        members=[{"id": "m", "groups": ["g-old", "g-new"]}],
+    )
     assert sent(report, "out")[0]["payload"] == {"group": "g-old", "blacklist": False}
     assert report["members"]["m"]["groups"] == ["g-new", "vip-1"]
     assert report["members"]["m"]["blacklisted"] is False

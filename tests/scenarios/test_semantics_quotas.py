@@ -49,9 +49,11 @@ def test_quiet_hours_hold_messages_until_the_window_ends_and_hold_nothing_else()
 
 
 def test_quiet_hours_end_on_local_time_across_a_dst_change() -> None:
-    report = run(welcome({"quiet_hours": QUIET}, "America/New_York"),
-                 [joined("e1", "m", "2026-03-07T23:00:00-05:00"), joined("e2", "n", "2026-10-31T23:00:00-04:00")],
-                 until="2026-11-02T00:00:00-05:00")
+    report = run(
+        welcome({"quiet_hours": QUIET}, "America/New_York"),
+        [joined("e1", "m", "2026-03-07T23:00:00-05:00"), joined("e2", "n", "2026-10-31T23:00:00-04:00")],
+        until="2026-11-02T00:00:00-05:00",
+    )
     assert times(report, "hi") == {"m": "2026-03-08T08:00:00-04:00", "n": "2026-11-01T08:00:00-05:00"}
 
 
@@ -66,15 +68,22 @@ def chatty(settings: dict[str, Any], flow_id: str = "f") -> dict[str, Any]:
 
 
 def posts(member: str, *ats: str) -> list[dict[str, Any]]:
-    return [event(f"{member}-{i}", "message", at, member=member, data={"text": "hi"}) for i, at in enumerate(ats)]
+    return [
+        event(f"{member}-{i}", "message", at, member=member, data={"text": "hi"}) for i, at in enumerate(ats)
+    ]
 
 
 def test_frequency_cap_is_a_sliding_window_and_the_run_waits_for_the_oldest_to_stop_counting() -> None:
     cap = {"frequency_cap": {"messages": 2, "per": "P1D"}}
     report = run(
         [chatty(cap), chatty({}, "other")],
-        posts("m", "2026-11-22T10:00:00+08:00", "2026-11-22T11:00:00+08:00", "2026-11-22T12:30:00+08:00",
-              "2026-11-23T10:30:00+08:00"),
+        posts(
+            "m",
+            "2026-11-22T10:00:00+08:00",
+            "2026-11-22T11:00:00+08:00",
+            "2026-11-22T12:30:00+08:00",
+            "2026-11-23T10:30:00+08:00",
+        ),
     )
     reply = [d["at"] for d in sent(report, "reply") if d["flow"] == "f"]
     # The third reply waits until the 10:00 one stops counting (exactly 24 h later), then goes; the
@@ -92,8 +101,11 @@ def test_frequency_cap_is_a_sliding_window_and_the_run_waits_for_the_oldest_to_s
 
 def test_frequency_cap_counts_per_member() -> None:
     cap = {"frequency_cap": {"messages": 1, "per": "PT6H"}}
-    report = run(chatty(cap), posts("a", "2026-11-22T10:00:00+08:00", "2026-11-22T11:00:00+08:00")
-                 + posts("b", "2026-11-22T11:00:00+08:00"))
+    report = run(
+        chatty(cap),
+        posts("a", "2026-11-22T10:00:00+08:00", "2026-11-22T11:00:00+08:00")
+        + posts("b", "2026-11-22T11:00:00+08:00"),
+    )
     assert [(d["member"], d["at"]) for d in sent(report, "reply")] == [
         ("a", "2026-11-22T10:00:00+08:00"),
         ("b", "2026-11-22T11:00:00+08:00"),
@@ -105,11 +117,17 @@ def test_quiet_hours_then_the_cap_both_defer_in_turn() -> None:
     settings = {"quiet_hours": QUIET, "frequency_cap": {"messages": 1, "per": "PT12H"}}
     report = run(chatty(settings), posts("m", "2026-11-22T21:00:00+08:00", "2026-11-22T23:00:00+08:00"))
     # The second reply is held by quiet hours until 08:00, then by the cap until 09:00.
-    assert [d["at"] for d in sent(report, "reply")] == ["2026-11-22T21:00:00+08:00", "2026-11-23T09:00:00+08:00"]
+    assert [d["at"] for d in sent(report, "reply")] == [
+        "2026-11-22T21:00:00+08:00",
+        "2026-11-23T09:00:00+08:00",
+    ]
 
 
-BROADCAST_MEMBERS = [{"id": "a", "tags": ["vip"], "name": "阿明"}, {"id": "b", "tags": ["vip"], "name": "小贝"},
-                     {"id": "c", "tags": []}]
+BROADCAST_MEMBERS = [
+    {"id": "a", "tags": ["vip"], "name": "阿明"},
+    {"id": "b", "tags": ["vip"], "name": "小贝"},
+    {"id": "c", "tags": []},
+]
 
 
 def test_broadcast_sends_one_message_per_member_and_defers_those_over_the_cap() -> None:
@@ -117,7 +135,12 @@ def test_broadcast_sends_one_message_per_member_and_defers_those_over_the_cap() 
         "f",
         [
             node("t", "trigger.schedule", cron="0 20 * * *"),
-            node("all", "action.broadcast", text="{{ member.name }}，今晚 8 点秒杀", audience={"tags_any": ["vip"]}),
+            node(
+                "all",
+                "action.broadcast",
+                text="{{ member.name }}，今晚 8 点秒杀",
+                audience={"tags_any": ["vip"]},
+            ),
         ],
         [("t", "all")],
         settings={"reentry": "always", "frequency_cap": {"messages": 1, "per": "P1D"}},
@@ -146,13 +169,23 @@ def test_broadcast_to_groups_posts_in_each_and_waits_out_quiet_hours() -> None:
         "f",
         [
             node("t", "trigger.schedule", cron="30 23 * * *"),
-            node("post", "action.broadcast", text="{{ group.name }} 明早见", to="group", audience={"groups": ["g1", "g2"]}),
+            node(
+                "post",
+                "action.broadcast",
+                text="{{ group.name }} 明早见",
+                to="group",
+                audience={"groups": ["g1", "g2"]},
+            ),
         ],
         [("t", "post")],
         settings={"quiet_hours": QUIET},
     )
-    report = run(document, [event("e", "custom", "2026-11-22T10:00:00+08:00", member=None)],
-                 until="2026-11-23T12:00:00+08:00", groups=[{"id": "g1", "name": "一群"}, {"id": "g2", "name": "二群"}])
+    report = run(
+        document,
+        [event("e", "custom", "2026-11-22T10:00:00+08:00", member=None)],
+        until="2026-11-23T12:00:00+08:00",
+        groups=[{"id": "g1", "name": "一群"}, {"id": "g2", "name": "二群"}],
+    )
     assert [(d["at"], d["payload"]) for d in sent(report, "post")] == [
         ("2026-11-23T08:00:00+08:00", {"text": "一群 明早见", "to": "group", "group": "g1"}),
         ("2026-11-23T08:00:00+08:00", {"text": "二群 明早见", "to": "group", "group": "g2"}),

@@ -17,7 +17,10 @@ def group_sop(cron: str, timezone: str = "Asia/Shanghai", **config: Any) -> dict
     """A group-level SOP: on the cron, post in group g."""
     return flow(
         "f",
-        [node("t", "trigger.schedule", cron=cron, **config), node("post", "action.send_message", text="早上好", to="group", group="g")],
+        [
+            node("t", "trigger.schedule", cron=cron, **config),
+            node("post", "action.send_message", text="早上好", to="group", group="g"),
+        ],
         [("t", "post")],
         timezone=timezone,
         settings={"reentry": "always"},
@@ -29,8 +32,11 @@ def fire_times(report: dict[str, Any]) -> list[str]:
 
 
 def test_daily_job_fires_once_at_the_first_valid_time_on_the_spring_forward_day() -> None:
-    report = run(group_sop("30 2 * * *", NY), [event("e", "custom", "2026-03-06T12:00:00-05:00", member=None)],
-                 until="2026-03-09T12:00:00-04:00")
+    report = run(
+        group_sop("30 2 * * *", NY),
+        [event("e", "custom", "2026-03-06T12:00:00-05:00", member=None)],
+        until="2026-03-09T12:00:00-04:00",
+    )
     # 02:30 does not exist on 2026-03-08 (02:00 → 03:00): it fires at 03:00 EDT, once.
     assert fire_times(report) == [
         "2026-03-07T02:30:00-05:00",
@@ -40,8 +46,11 @@ def test_daily_job_fires_once_at_the_first_valid_time_on_the_spring_forward_day(
 
 
 def test_daily_job_fires_once_on_the_fall_back_day() -> None:
-    report = run(group_sop("30 1 * * *", NY), [event("e", "custom", "2026-10-31T12:00:00-04:00", member=None)],
-                 until="2026-11-02T12:00:00-05:00")
+    report = run(
+        group_sop("30 1 * * *", NY),
+        [event("e", "custom", "2026-10-31T12:00:00-04:00", member=None)],
+        until="2026-11-02T12:00:00-05:00",
+    )
     # 01:30 happens twice on 2026-11-01; the job fires at the first one only.
     assert fire_times(report) == [
         "2026-11-01T01:30:00-04:00",
@@ -50,15 +59,21 @@ def test_daily_job_fires_once_on_the_fall_back_day() -> None:
 
 
 def test_hourly_job_neither_doubles_in_the_gap_nor_repeats_the_repeated_hour() -> None:
-    spring = run(group_sop("0 * * * *", NY), [event("e", "custom", "2026-03-08T00:30:00-05:00", member=None)],
-                 until="2026-03-08T04:30:00-04:00")
+    spring = run(
+        group_sop("0 * * * *", NY),
+        [event("e", "custom", "2026-03-08T00:30:00-05:00", member=None)],
+        until="2026-03-08T04:30:00-04:00",
+    )
     assert fire_times(spring) == [
         "2026-03-08T01:00:00-05:00",
         "2026-03-08T03:00:00-04:00",
         "2026-03-08T04:00:00-04:00",
     ]
-    fall = run(group_sop("0 * * * *", NY), [event("e", "custom", "2026-11-01T00:30:00-04:00", member=None)],
-               until="2026-11-01T02:30:00-05:00")
+    fall = run(
+        group_sop("0 * * * *", NY),
+        [event("e", "custom", "2026-11-01T00:30:00-04:00", member=None)],
+        until="2026-11-01T02:30:00-05:00",
+    )
     assert fire_times(fall) == [
         "2026-11-01T01:00:00-04:00",
         "2026-11-01T02:00:00-05:00",
@@ -67,15 +82,22 @@ def test_hourly_job_neither_doubles_in_the_gap_nor_repeats_the_repeated_hour() -
 
 def test_weekly_cron_uses_the_flow_timezone() -> None:
     # Mondays 09:00 in Shanghai is Monday 01:00 UTC.
-    report = run(group_sop("0 9 * * 1"), [event("e", "custom", "2026-11-22T10:00:00+08:00", member=None)],
-                 until="P15D")
-    assert fire_times(report) == ["2026-11-23T09:00:00+08:00", "2026-11-30T09:00:00+08:00",
-                                  "2026-12-07T09:00:00+08:00"]
+    report = run(
+        group_sop("0 9 * * 1"), [event("e", "custom", "2026-11-22T10:00:00+08:00", member=None)], until="P15D"
+    )
+    assert fire_times(report) == [
+        "2026-11-23T09:00:00+08:00",
+        "2026-11-30T09:00:00+08:00",
+        "2026-12-07T09:00:00+08:00",
+    ]
 
 
 def test_group_level_run_has_no_member_and_posts_to_its_group() -> None:
-    report = run(group_sop("0 8 * * *"), [event("e", "member_joined", "2026-11-22T10:00:00+08:00", group="g")],
-                 until="2026-11-23T12:00:00+08:00")
+    report = run(
+        group_sop("0 8 * * *"),
+        [event("e", "member_joined", "2026-11-22T10:00:00+08:00", group="g")],
+        until="2026-11-23T12:00:00+08:00",
+    )
     [post] = sent(report, "post")
     assert post["member"] is None
     assert post["payload"] == {"text": "早上好", "to": "group", "group": "g"}
@@ -83,9 +105,23 @@ def test_group_level_run_has_no_member_and_posts_to_its_group() -> None:
 
 
 AUDIENCE_MEMBERS = [
-    {"id": "a", "tags": ["vip", "tea"], "groups": ["g1"], "grade": "S", "stage": "member", "total_spend": 500},
+    {
+        "id": "a",
+        "tags": ["vip", "tea"],
+        "groups": ["g1"],
+        "grade": "S",
+        "stage": "member",
+        "total_spend": 500,
+    },
     {"id": "b", "tags": ["vip"], "groups": ["g2"], "grade": "B", "stage": "customer", "total_spend": 80},
-    {"id": "c", "tags": ["tea", "spam"], "groups": ["g1"], "grade": "A", "stage": "prospect", "total_spend": 0},
+    {
+        "id": "c",
+        "tags": ["tea", "spam"],
+        "groups": ["g1"],
+        "grade": "A",
+        "stage": "prospect",
+        "total_spend": 0,
+    },
     {"id": "d", "tags": [], "groups": [], "stage": "koc", "total_spend": 1200},
 ]
 
@@ -94,11 +130,16 @@ def audience_run(audience: dict[str, Any], events: list[dict[str, Any]] | None =
     """Who a daily 08:00 schedule with this audience starts a run for on 2026-11-23."""
     document = flow(
         "f",
-        [node("t", "trigger.schedule", cron="0 8 * * *", audience=audience), node("tag", "action.add_tag", tags=["hit"])],
+        [
+            node("t", "trigger.schedule", cron="0 8 * * *", audience=audience),
+            node("tag", "action.add_tag", tags=["hit"]),
+        ],
         [("t", "tag")],
     )
     start = [event("e0", "custom", "2026-11-22T07:00:00+08:00", member=None)]
-    report = run(document, start + (events or []), until="2026-11-23T09:00:00+08:00", members=AUDIENCE_MEMBERS)
+    report = run(
+        document, start + (events or []), until="2026-11-23T09:00:00+08:00", members=AUDIENCE_MEMBERS
+    )
     return sorted(m for m, v in report["members"].items() if "hit" in v["tags"])
 
 
@@ -138,7 +179,10 @@ def test_bad_cron_is_a_validation_problem_on_the_node() -> None:
 def _one_fire_flow() -> dict[str, Any]:
     return flow(
         "f",
-        [node("t", "trigger.schedule", cron="0 8 * * *", audience={}), node("tag", "action.add_points", points=1)],
+        [
+            node("t", "trigger.schedule", cron="0 8 * * *", audience={}),
+            node("tag", "action.add_points", points=1),
+        ],
         [("t", "tag")],
         settings={"reentry": "always"},
     )

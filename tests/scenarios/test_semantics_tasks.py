@@ -28,14 +28,18 @@ def silent(member: str) -> dict[str, Any]:
 
 
 def completed(id: str, member: str, at: str, outcome: str = "done", node_id: str = "call") -> dict[str, Any]:
-    return event(id, "task_completed", at, member=member, data={"flow": "f", "node": node_id, "outcome": outcome})
+    return event(
+        id, "task_completed", at, member=member, data={"flow": "f", "node": node_id, "outcome": outcome}
+    )
 
 
 def test_a_waiting_task_branches_on_done_skipped_and_overdue_at_due() -> None:
     report = run(
         calling(),
         [
-            silent("a"), silent("b"), silent("c"),
+            silent("a"),
+            silent("b"),
+            silent("c"),
             # Another node's task does not close this one.
             completed("x", "a", "2026-11-22T11:00:00+08:00", node_id="other"),
             completed("y", "a", "2026-11-23T09:00:00+08:00"),
@@ -63,8 +67,11 @@ def test_overdue_is_taken_exactly_at_due() -> None:
 def test_a_task_without_wait_goes_on_at_once_and_without_due_waits_for_ever() -> None:
     report = run(calling(wait=False), [silent("a")])
     assert tags(report, "a") == ["next"]
-    assert sent(report, "call")[0]["payload"] == {"title": "给 A 打回访电话", "staff": "s-7",
-                                                 "due": "2026-11-24T10:00:00+08:00"}
+    assert sent(report, "call")[0]["payload"] == {
+        "title": "给 A 打回访电话",
+        "staff": "s-7",
+        "due": "2026-11-24T10:00:00+08:00",
+    }
     report = run(calling(due=None), [silent("a")], until="P90D")
     assert runs(report) == {"waiting": 1}
 
@@ -74,13 +81,21 @@ def test_webhook_is_recorded_as_a_delivery_with_rendered_body() -> None:
         "f",
         [
             node("t", "trigger.purchase"),
-            node("crm", "action.webhook", url="https://crm.example.com/hooks/order", method="POST",
-                 body={"member": "{{ member.id }}", "amount": "{{ event.data.amount }}", "source": "qunflow"}),
+            node(
+                "crm",
+                "action.webhook",
+                url="https://crm.example.com/hooks/order",
+                method="POST",
+                body={"member": "{{ member.id }}", "amount": "{{ event.data.amount }}", "source": "qunflow"},
+            ),
         ],
         [("t", "crm")],
     )
     report = run(document, [event("p", "purchase", T, member="m-9", data={"amount": 59})])
     [call] = sent(report, "crm")
     assert call["kind"] == "webhook"
-    assert call["payload"] == {"url": "https://crm.example.com/hooks/order", "method": "POST",
-                               "body": {"member": "m-9", "amount": "59", "source": "qunflow"}}
+    assert call["payload"] == {
+        "url": "https://crm.example.com/hooks/order",
+        "method": "POST",
+        "body": {"member": "m-9", "amount": "59", "source": "qunflow"},
+    }

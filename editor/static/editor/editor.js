@@ -12,13 +12,19 @@ export const t = (text, values) => {
   return values ? translated.replace(/\{(\w+)\}/g, (_, k) => (k in values ? String(values[k]) : `{${k}}`)) : translated;
 };
 
-const ICONS = {
-  "user-plus": "➕", "log-in": "⤵", "log-out": "⤴", "message-circle": "💬", "shopping-cart": "🛒", tag: "🏷",
-  zap: "⚡", clock: "🕒", "alarm-clock": "⏰", hourglass: "⏳", inbox: "📥", activity: "📈", sliders: "🎚",
-  users: "👥", shuffle: "🔀", "git-branch": "🔀", star: "⭐", "x-circle": "⏹", "user-check": "✅", gift: "🎁",
-  send: "✉", edit: "✎", award: "🏅", "trending-up": "📶", "corner-down-right": "↪", globe: "🌐", "user-x": "🚫",
-  "clipboard": "📋", "volume-2": "📢", "calendar": "📅", circle: "●",
+// Node icons are names from the vendored lucide sprite; a few older (feather) names map to their new ones.
+const ICON_ALIASES = { "x-circle": "circle-x", edit: "pencil", "alert-circle": "circle-alert", "check-circle": "circle-check" };
+const SPRITE = "/static/vendor/lucide/sprite.svg";
+const iconHtml = (name) => {
+  const id = ICON_ALIASES[name] || (/^[a-z0-9-]+$/.test(name || "") ? name : "circle");
+  return `<svg class="qf-icon" aria-hidden="true" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><use href="${SPRITE}#${id}"></use></svg>`;
 };
+function icon(name) {
+  const span = document.createElement("span");
+  span.className = "qf-node-icon";
+  span.innerHTML = iconHtml(name);
+  return span;
+}
 const KINDS = ["trigger", "condition", "wait", "action"];
 const KIND_TITLES = { trigger: "Triggers", condition: "Conditions", wait: "Waits", action: "Action nodes" };
 const PORT_TITLES = { next: "next", true: "yes", false: "no", event: "event", timeout: "timeout", full: "full",
@@ -118,7 +124,7 @@ function nodeHtml(data) {
   const badge = state.overlay[data.id];
   const problems = state.problems.filter((p) => p.node === data.id);
   return `<div class="qf-node" data-node-id="${escapeHtml(data.id)}">
-    <span class="qf-node-icon" aria-hidden="true">${ICONS[nodeType.icon] || ICONS.circle}</span>
+    <span class="qf-node-icon">${iconHtml(nodeType.icon)}</span>
     <span class="qf-node-text"><span class="qf-node-title">${escapeHtml(title)}</span>
     <span class="qf-node-type">${escapeHtml(titleOf(nodeType))} · ${escapeHtml(data.id)}</span></span>
     ${badge ? `<span class="qf-count" title="${escapeHtml(badge.title)}">${escapeHtml(badge.text)}</span>` : ""}
@@ -297,7 +303,7 @@ function select(dfId, focus = false) {
   document.querySelectorAll(".drawflow-node.qf-selected").forEach((n) => n.classList.remove("qf-selected"));
   nodeElement(dfId)?.classList.add("qf-selected");
   showPanel();
-  if (focus) $("#qf-panel-body input, #qf-panel-body select, #qf-panel-body textarea")?.focus();
+  if (focus) ($(".qf-config :is(input, select, textarea)") || $("#qf-node-label"))?.focus();
 }
 
 function showPanel() {
@@ -328,7 +334,7 @@ function nodePanel(dfId, node) {
   showProblems(form.element, state.problems.filter((p) => p.node === data.id));
   const problems = state.problems.filter((p) => p.node === data.id);
   return el("div", { class: "qf-node-panel", "data-node-id": data.id },
-    el("h2", { text: `${ICONS[nodeType.icon] || ""} ${titleOf(nodeType)}` }),
+    el("h2", {}, icon(nodeType.icon), ` ${titleOf(nodeType)}`),
     nodeType.description?.[page.lang] ? el("p", { class: "qf-hint", text: nodeType.description[page.lang] }) : null,
     problems.length ? el("ul", { class: "qf-node-problems", role: "alert" }, ...problems.map((p) => el("li", { text: `${p.path ? `${p.path}: ` : ""}${p.message}` }))) : null,
     el("div", { class: "qf-field" }, el("label", { for: "qf-node-label", class: "qf-label", text: t("Label") }), labelInput),
@@ -388,8 +394,8 @@ function flowPanel() {
     changed();
   });
   const outline = allNodes().sort((a, b) => a.id - b.id).map((n) => el("li", {},
-    el("button", { type: "button", class: "qf-link", text: `${ICONS[typeOf(n.data.type).icon] || ""} ${n.data.label || titleOf(typeOf(n.data.type))} (${n.data.id})`,
-      onclick: () => select(n.id, true) })));
+    el("button", { type: "button", class: "qf-link", onclick: () => select(n.id, true) },
+      icon(typeOf(n.data.type).icon), ` ${n.data.label || titleOf(typeOf(n.data.type))} (${n.data.id})`)));
   return el("div", { class: "qf-flow-panel" },
     el("h2", { text: t("Flow settings") }),
     form.element,
@@ -519,10 +525,11 @@ async function runPreview() {
   $("#qf-preview-result").replaceChildren(
     el("p", { text: t("{n} deliveries would be made", { n: deliveries.length }) }),
     el("table", { class: "qf-table" },
-      el("thead", {}, el("tr", {}, ...["Time", "Node", "Member", "Kind", "Content"].map((h) => el("th", { text: t(h) })))),
+      el("thead", {}, el("tr", {}, ...["Time", "Node", "Member", "Content"].map((h) => el("th", { text: t(h) })))),
       el("tbody", {}, ...deliveries.slice(0, 200).map((d) => el("tr", {},
-        el("td", { text: d.at }), el("td", { text: d.node }), el("td", { text: d.member || "" }), el("td", { text: t(d.kind) }),
-        el("td", { text: d.payload?.text ?? JSON.stringify(d.payload) })))))
+        el("td", { text: String(d.at || "").slice(5, 16).replace("T", " ") }), el("td", { text: d.node }),
+        el("td", { text: d.member || "" }),
+        el("td", { text: `${t(d.kind)}: ${d.payload?.text ?? Object.values(d.payload || {}).join(", ")}` })))))
   );
   say(t("Preview done: counts are shown on the nodes"), "ok");
 }
@@ -564,7 +571,7 @@ function buildPalette() {
     const items = types.map((nodeType) => {
       const button = el("button", { type: "button", class: `qf-palette-item qf-kind-${kind}`, draggable: "true",
         "data-type": nodeType.type, title: nodeType.description?.[page.lang] || nodeType.type },
-        el("span", { class: "qf-node-icon", "aria-hidden": "true", text: ICONS[nodeType.icon] || ICONS.circle }),
+        icon(nodeType.icon),
         el("span", { class: "qf-palette-title", text: titleOf(nodeType) }),
         el("span", { class: "qf-palette-alt", text: nodeType.title?.[page.lang === "zh" ? "en" : "zh"] || "" }));
       button.addEventListener("dragstart", (event) => {
@@ -636,6 +643,11 @@ async function start() {
   buildPalette();
 
   df.on("nodeSelected", (id) => select(Number(id)));
+  // Clicking the node that is already selected brings its form back (e.g. from the problems tab).
+  container.addEventListener("click", (event) => {
+    const element = event.target.closest?.(".drawflow-node");
+    if (element && Number(element.id.slice(5)) === state.selected && $("#qf-panel-body").hidden) showTab("node");
+  });
   df.on("nodeUnselected", () => { if (state.selected !== null) { state.selected = null; document.querySelectorAll(".qf-selected").forEach((n) => n.classList.remove("qf-selected")); showPanel(); } });
   df.on("nodeRemoved", (id) => { if (Number(id) === state.selected) { state.selected = null; showPanel(); } changed(); });
   df.on("nodeMoved", changed);

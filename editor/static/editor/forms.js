@@ -192,8 +192,11 @@ function widgetFor(schema, root, id, value, onChange, t, path) {
     return { element: input, get: () => (input.value === "" ? undefined : Number(input.value)) };
   }
   if (schema.type === "object") {
+    // A group of fields (quiet hours, a frequency cap): left empty, it is left out; once started,
+    // its required fields are required.
     const form = buildObject(schema, root, current || {}, onChange, t, path);
-    return { element: form.element, get: () => form.value(), check: () => form.check() };
+    const filled = () => Object.keys(form.value()).length > 0;
+    return { element: form.element, get: () => (filled() ? form.value() : undefined), check: () => !filled() || form.check() };
   }
   if (schema.format === "template") {
     const area = el("textarea", { id, rows: "3", oninput: onChange });

@@ -1,0 +1,64 @@
+"""The in-process worker steps due runs on the app's clock, and keeps going when a round fails."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from api_helpers import bearer, joined, welcome_flow
+from litestar.testing import TestClient
+
+from editor.app import create_app
+from editor.services import Services
+from engine import SimClock
+
+
+def eventually(check, what: str, deadline: float = 30.0):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if result := check():
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def test_the_worker_steps_runs_when_they_are_due(services: Services, clock: SimClock, tokens) -> None:
+    app = create_app(services)
+    auth = bearer(tokens["operator"])
+    with TestClient(app) as client:
+        client.post("/api/flows", json=welcome_flow(), headers=auth)
+        client.post("/api/flows/welcome/publish", headers=auth)
+        client.post("/api/events", json=joined("e-1", "m-1"), headers=auth)
+        assert client.get("/api/runs", headers=auth).json()["items"][0]["status"] == "waiting"
+
+        clock.advance_to(clock.now() + timedelta(days=1, seconds=1))
+        app.state.worker.poke()
+        eventually(lambda: client.get("/api/deliveries", headers=auth).json()["items"], "the coupon")
+        assert client.get("/api/runs", headers=auth).json()["items"][0]["status"] == "done"
+
+
+def test_a_failing_round_does_not_stop_the_worker(
+    services: Services, clock: SimClock, tokens, monkeypatch
+) -> None:
+    real = services.run_due
+    calls = []
+
+    def flaky() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return real()
+
+    monkeypatch.setattr(services, "run_due", flaky)
+    app = create_app(services)
+    auth = bearer(tokens["operator"])
+    with TestClient(app) as client:
+        client.post("/api/flows", json=welcome_flow(), headers=auth)
+        client.post("/api/flows/welcome/publish", headers=auth)
+        client.post("/api/events", json=joined("e-1", "m-1"), headers=auth)
+        clock.advance_to(clock.now() + timedelta(days=2))
+        app.state.worker.poke()
+        eventually(
+            lambda: client.get("/api/deliveries", headers=auth).json()["items"], "the coupon after a failure"
+        )
+    assert len(calls) >= 2

@@ -1,0 +1,189 @@
+"""The operator pages through litestar's test client: lists, editor page, history, runs and retry, member."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+import pytest
+from api_helpers import joined, welcome_flow
+from litestar.testing import TestClient
+
+from editor.services import Services
+from engine import NEXT, Context, Event, Fail, Outcome, Registry, action
+from flows import load_template
+
+CRM = {"down": True}
+
+
+class CrmLookup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    segment: str = "all"
+
+
+@action("acme.crm_lookup", title={"zh": "查询 CRM", "en": "CRM lookup"}, icon="database")
+def crm_lookup(ctx: Context, config: CrmLookup) -> Outcome:
+    return Fail("CRM is down") if CRM["down"] else NEXT
+
+
+@pytest.fixture
+def registry(registry: Registry) -> Registry:
+    registry.add(crm_lookup)
+    return registry
+
+
+def embedded(page: str, element_id: str) -> Any:
+    match = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
+    assert match, f"no #{element_id} in the page"
+    return msgspec.json.decode(match.group(1))
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'"X-CSRF-Token": "([^"]+)"', page)
+    assert match
+    return match.group(1)
+
+
+def test_pages_need_a_session(client: TestClient) -> None:
+    for path in ("/", "/flows", "/flows/welcome", "/runs", "/members/m-1", "/flows/welcome/history"):
+        answer = client.get(path, headers={"Accept": "text/html"}, follow_redirects=False)
+        assert answer.status_code in (303, 401), path
+        assert "/login" in answer.headers.get("location", "/login")
+
+
+def test_flows_list_shows_each_flow_with_its_status_and_pauses_with_htmx(client, sign_in, services) -> None:
+    sign_in("operator")
+    services.engine.save_draft(welcome_flow("draft-only"))
+    services.engine.deploy(welcome_flow("live-one"))
+    page = client.get("/flows").text
+    assert re.search(r'id="flow-draft-only".*?草稿', page, re.S)
+    assert re.search(r'id="flow-live-one".*?运行中', page, re.S)
+    token = csrf_of(page)
+    row = client.post("/flows/live-one/pause", headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    assert row.status_code == 200 and row.text.lstrip().startswith('<tr id="flow-live-one"')
+    assert "已暂停" in row.text and "恢复运行" in row.text
+    assert services.store.get_flow("live-one").paused
+    refused = client.post("/flows/live-one/resume", headers={"HX-Request": "true"})
+    assert refused.status_code == 403 and services.store.get_flow("live-one").paused
+
+
+def test_a_viewer_sees_no_write_buttons_and_cannot_pause(client, sign_in, services) -> None:
+    sign_in("viewer")
+    services.engine.deploy(welcome_flow("live-one"))
+    page = client.get("/flows").text
+    assert "暂停" not in page and "/flows/new" not in page
+    editor = client.get("/flows/live-one").text
+    assert 'id="qf-save"' not in editor and 'id="qf-publish"' not in editor
+    assert client.post("/flows/live-one/pause", headers={"X-CSRF-Token": csrf_of(page)}).status_code == 403
+
+
+def test_the_editor_page_embeds_the_draft_laid_out_and_its_dynamic_ports(client, sign_in, services) -> None:
+    sign_in("operator")
+    flow = welcome_flow()
+    flow["nodes"].append(
+        {
+            "id": "ab",
+            "type": "condition.split",
+            "config": {"branches": [{"port": "a", "percent": 50}, {"port": "b", "percent": 50}]},
+        }
+    )
+    flow["edges"].append({"from": "coupon", "to": "ab"})
+    services.engine.save_draft(flow)
+    page = client.get("/flows/welcome").text
+    draft = embedded(page, "qf-flow")
+    assert [n["id"] for n in draft["nodes"]] == ["joined", "tag", "wait", "coupon", "ab"]
+    assert all("position" in n for n in draft["nodes"])
+    settings = embedded(page, "qf-page")
+    assert settings["ports"] == {"ab": ["a", "b"]}
+    assert settings["csrf_token"] == csrf_of(page)
+    assert embedded(page, "qf-messages")["Save draft"] == "保存草稿"
+
+
+def test_a_label_with_markup_is_escaped_in_the_page(client, sign_in, services) -> None:
+    sign_in("operator")
+    flow = welcome_flow(name="</script><script>alert(1)</script>")
+    flow["nodes"][0]["label"] = "<img src=x onerror=alert(1)>"
+    services.engine.save_draft(flow)
+    page = client.get("/flows/welcome").text
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert embedded(page, "qf-flow")["nodes"][0]["label"] == "<img src=x onerror=alert(1)>"
+
+
+def test_an_unknown_flow_opens_an_empty_canvas_named_from_the_form(client, sign_in) -> None:
+    sign_in("operator")
+    page = client.get("/flows").text
+    answer = client.post(
+        "/flows/new",
+        data={"id": "fresh", "name": "新流程", "template": "", "_csrf": csrf_of(page)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    editor = client.get(answer.headers["location"]).text
+    assert embedded(editor, "qf-flow") == {"id": "fresh", "name": "新流程", "nodes": [], "edges": []}
+    assert embedded(editor, "qf-page")["exists"] is False
+
+
+def test_a_new_flow_from_a_template_is_stored_under_its_new_id(client, sign_in, services) -> None:
+    sign_in("operator")
+    page = client.get("/flows").text
+    answer = client.post(
+        "/flows/new",
+        data={"id": "my-welcome", "template": "welcome-vip", "_csrf": csrf_of(page)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/flows/my-welcome"
+    assert services.store.get_flow("my-welcome").draft["nodes"] == load_template("welcome-vip")["nodes"]
+    bad = client.post("/flows/new", data={"id": "no spaces", "_csrf": csrf_of(page)})
+    assert bad.status_code == 422 and "id" in bad.json()["message"]
+
+
+def test_history_lists_versions_with_what_changed(client, sign_in, services) -> None:
+    sign_in("operator")
+    services.engine.deploy(welcome_flow())
+    changed = welcome_flow()
+    changed["nodes"][2]["config"]["duration"] = "P2D"
+    services.engine.deploy(changed)
+    page = client.get("/flows/welcome/history").text
+    v2 = page[page.index('id="v2"') : page.index('id="v1"')]
+    assert "修改配置" in v2 and "wait" in v2 and "P2D" in v2 and "P1D" in v2
+    assert "第一个发布的版本" in page[page.index('id="v1"') :]
+
+
+def test_a_failed_run_is_listed_and_retried_from_the_runs_page(client, sign_in, services: Services) -> None:
+    sign_in("operator")
+    flow = welcome_flow()
+    flow["nodes"].insert(1, {"id": "crm", "type": "acme.crm_lookup", "config": {}})
+    flow["edges"][0] = {"from": "joined", "to": "crm"}
+    flow["edges"].append({"from": "crm", "to": "tag"})
+    services.engine.deploy(flow)
+    CRM["down"] = True
+    services.engine.ingest([msgspec.convert(joined("e-1", "m-1"), type=Event)])
+    page = client.get("/runs?status=failed").text
+    run_id = re.search(r'<tr id="run-(\d+)"', page).group(1)
+    assert "CRM is down" in page and f'hx-post="/runs/{run_id}/retry"' in page
+    CRM["down"] = False
+    row = client.post(f"/runs/{run_id}/retry", headers={"X-CSRF-Token": csrf_of(page), "HX-Request": "true"})
+    assert row.status_code == 200 and "失败" not in row.text and "retry" not in row.text
+    assert "等待中" in row.text  # on to the one-day wait
+
+
+def test_the_member_page_shows_a_timeline(client, sign_in, services: Services) -> None:
+    sign_in("operator")
+    services.engine.deploy(welcome_flow())
+    services.engine.ingest([msgspec.convert(joined("e-1", "m-1"), type=Event)])
+    page = client.get("/members/m-1").text
+    assert "小林" in page and "new" in page
+    assert "member_joined" in page and "welcome" in page
+    assert page.index("qf-timeline-run") and page.index("qf-timeline-event")
+
+
+def test_the_language_switch_remembers_english(client, sign_in) -> None:
+    sign_in("operator")
+    answer = client.get("/lang/en?next=/runs", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/runs"
+    assert "Runs" in client.get("/runs").text and "旅程" not in client.get("/runs").text
+    assert (
+        client.get("/lang/en?next=https://evil.example/", follow_redirects=False).headers["location"] == "/"
+    )
+    client.get("/lang/zh")
+    assert "旅程" in client.get("/runs").text

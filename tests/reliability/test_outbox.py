@@ -1,0 +1,157 @@
+"""The outbox dispatcher: statuses, retries with exponential backoff, leases, the key on each call."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fleet import delay_flow
+
+from engine import Engine, Event, SimClock, Store
+from engine.clock import to_us
+from engine.connectors import Delivery, DeliveryFailed, RecordingConnector, Unavailable
+from engine.outbox import Dispatcher, RetryPolicy
+
+
+class Flaky:
+    """Fails the first `failures` calls of each key, retryably unless told otherwise."""
+
+    name = "flaky"
+
+    def __init__(self, failures: int, retryable: bool = True) -> None:
+        self.failures = failures
+        self.retryable = retryable
+        self.calls: list[str] = []
+
+    def send(self, delivery: Delivery) -> None:
+        self.calls.append(delivery.key)
+        if self.calls.count(delivery.key) <= self.failures:
+            raise DeliveryFailed("the endpoint said 503", retryable=self.retryable)
+
+
+@pytest.fixture
+def coupons(engine: Engine, clock: SimClock) -> Engine:
+    """Two journeys whose coupon deliveries are pending."""
+    engine.deploy(delay_flow(delay="PT1M"))
+    engine.ingest([Event(id=f"e-{i}", type="signup", at=clock.now(), member=f"m-{i}") for i in range(2)])
+    clock.advance_to(clock.now() + timedelta(minutes=1))
+    assert engine.run_due() == 2
+    return engine
+
+
+def test_pending_deliveries_are_sent_once_with_their_keys(coupons: Engine, store: Store, clock: SimClock) -> None:
+    recording = RecordingConnector()
+    dispatcher = Dispatcher(store, recording, clock=clock)
+
+    assert dispatcher.drain().sent == 2
+    assert dispatcher.drain().leased == 0
+
+    rows = store.deliveries(flow_id="storm")
+    assert [(r["status"], r["attempts"], r["error"]) for r in rows] == [("sent", 1, None)] * 2
+    assert sorted(recording.received) == sorted(r["key"] for r in rows)
+    sent = recording.received[rows[0]["key"]]
+    assert (sent.kind, sent.payload, sent.member, sent.at) == ("coupon", {"coupon": "welcome-10"}, "m-0", clock.now())
+
+
+def test_the_recording_connector_makes_a_repeated_key_once() -> None:
+    recording = RecordingConnector()
+    first = Delivery(key="7:coupon", kind="coupon", payload={"coupon": "a"}, flow="f", node="coupon")
+    recording.send(first)
+    recording.send(Delivery(key="7:coupon", kind="coupon", payload={"coupon": "b"}, flow="f", node="coupon"))
+
+    assert recording.received == {"7:coupon": first}
+    assert (recording.calls, recording.repeated) == (2, 1)
+
+
+def test_retryable_failures_back_off_exponentially(coupons: Engine, store: Store, clock: SimClock) -> None:
+    flaky = Flaky(failures=2)
+    policy = RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=10))
+    dispatcher = Dispatcher(store, flaky, clock=clock, policy=policy)
+    start = clock.now()
+
+    assert dispatcher.dispatch().retrying == 2
+    row = store.deliveries(flow_id="storm")[0]
+    assert (row["status"], row["attempts"], row["error"]) == ("pending", 1, "the endpoint said 503")
+    assert dispatcher.next_attempt() == start + timedelta(seconds=10)
+
+    clock.advance_to(start + timedelta(seconds=9))
+    assert dispatcher.dispatch().leased == 0  # not due yet
+    clock.advance_to(start + timedelta(seconds=10))
+    assert dispatcher.dispatch().retrying == 2
+    assert dispatcher.next_attempt() == start + timedelta(seconds=30)  # then 20 s later
+
+    clock.advance_to(start + timedelta(seconds=30))
+    assert dispatcher.dispatch().sent == 2
+    assert [(r["status"], r["attempts"]) for r in store.deliveries(flow_id="storm")] == [("sent", 3)] * 2
+    assert len(set(flaky.calls)) == 2  # the same two keys, each called three times
+
+
+def test_a_permanent_failure_fails_the_delivery_with_its_reason(
+    coupons: Engine, store: Store, clock: SimClock
+) -> None:
+    dispatcher = Dispatcher(store, Flaky(failures=1, retryable=False), clock=clock)
+
+    assert dispatcher.dispatch().failed == 2
+    row = store.deliveries(flow_id="storm")[0]
+    assert (row["status"], row["attempts"], row["error"]) == ("failed", 1, "the endpoint said 503")
+    assert dispatcher.next_attempt() is None
+
+
+def test_a_delivery_fails_after_the_last_attempt(coupons: Engine, store: Store, clock: SimClock) -> None:
+    policy = RetryPolicy(max_attempts=2, first_delay=timedelta(seconds=1))
+    dispatcher = Dispatcher(store, Unavailable("wecom", "WeCom is not configured"), clock=clock, policy=policy)
+
+    dispatcher.dispatch()
+    clock.advance_to(clock.now() + timedelta(seconds=1))
+    assert dispatcher.dispatch().failed == 2
+    row = store.deliveries(flow_id="storm")[0]
+    assert (row["status"], row["error"]) == ("failed", "gave up after 2 attempts: WeCom is not configured")
+
+
+def test_a_connector_that_raises_does_not_stop_the_dispatcher(
+    coupons: Engine, store: Store, clock: SimClock
+) -> None:
+    class Broken:
+        name = "broken"
+
+        def send(self, delivery: Delivery) -> None:
+            raise KeyError("oops")
+
+    assert Dispatcher(store, Broken(), clock=clock).dispatch().retrying == 2
+    assert store.deliveries(flow_id="storm")[0]["error"] == "broken: KeyError: 'oops'"
+
+
+def test_a_leased_delivery_waits_for_its_lease_and_a_late_outcome_is_ignored(
+    coupons: Engine, store: Store, clock: SimClock
+) -> None:
+    now = to_us(clock.now())
+    held = store.lease_deliveries(now, 10, "dead", now + 30_000_000)  # leased, then the dispatcher died
+    recording = RecordingConnector()
+    other = Dispatcher(store, recording, clock=clock, lease=timedelta(seconds=30))
+
+    assert other.dispatch().leased == 0
+    clock.advance_to(clock.now() + timedelta(seconds=30))
+    assert other.dispatch().sent == 2
+
+    from engine.store.leases import Settled
+
+    assert store.settle_deliveries("dead", [Settled(d.id, "failed", error="late") for d in held]) == 0
+    assert [r["status"] for r in store.deliveries(flow_id="storm")] == ["sent", "sent"]
+    assert [(r["attempts"]) for r in store.deliveries(flow_id="storm")] == [2, 2]
+
+
+def test_kinds_with_a_route_go_to_their_own_connector(coupons: Engine, store: Store, clock: SimClock) -> None:
+    default, coupons_only = RecordingConnector(), RecordingConnector()
+    Dispatcher(store, default, routes={"coupon": coupons_only}, clock=clock).drain()
+
+    assert (len(default.received), len(coupons_only.received)) == (0, 2)
+
+
+def test_threads_send_a_batch_at_once(coupons: Engine, store: Store, clock: SimClock) -> None:
+    recording = RecordingConnector()
+    dispatcher = Dispatcher(store, recording, clock=clock, threads=4)
+    try:
+        assert dispatcher.drain().sent == 2
+    finally:
+        dispatcher.close()
+    assert len(recording.received) == 2
