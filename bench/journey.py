@@ -152,6 +152,7 @@ def measure_parked(members: int, url: str) -> dict[str, Any]:
             "store_mb": round(journey.bytes_parked / 2**20, 1),
             "bytes_per_parked": round((journey.bytes_parked - journey.bytes_before) / members, 1),
             "seconds": {k: round(v, 3) for k, v in journey.seconds.items()},
+            "cpu_seconds": {k: round(v, 3) for k, v in journey.cpu_seconds.items()},
         }
     finally:
         journey.close()

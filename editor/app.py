@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,29 +9,20 @@ from pathlib import Path
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from .api import CONTROLLERS, EXCEPTION_HANDLERS
-from .auth import LoginController, csrf_token, current_user
-from .home import home
+from .auth import LoginController, LoginFailures, csrf_token, current_user
+from .pages import PageController, static_files
 from .services import Services
-from .worker import Worker
+from .worker import ServeWorker
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MAX_BODY = 2 * 1024 * 1024
-
-
-def _pages() -> list[ControllerRouterHandler]:
-    """The HTML pages and static files: the editor's (`editor/pages.py`) when present, else the flows list."""
-    if importlib.util.find_spec("editor.pages") is None:
-        return [home, create_static_files_router(path="/static", directories=[HERE / "static"])]
-    from . import pages
-
-    return [pages.PageController, pages.static_files()]
 
 
 def _template_engine(engine: JinjaTemplateEngine) -> None:
@@ -49,7 +39,7 @@ def create_app(
     debug: bool = False,
 ) -> Litestar:
     """The qunflow app on `services`, with the in-process worker unless `worker=False` (tests)."""
-    running = Worker(services) if worker else None
+    running = ServeWorker(services) if worker else None
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -67,7 +57,8 @@ def create_app(
     routes: list[ControllerRouterHandler] = [
         *CONTROLLERS,
         LoginController,
-        *_pages(),
+        PageController,
+        static_files(),
         *extra_routes,
     ]
     app = Litestar(
@@ -84,12 +75,21 @@ def create_app(
             description="Flows, events, runs, members and deliveries (DESIGN §11). Authenticate with "
             "`Authorization: Bearer <token>` (`qunflow token create --role ROLE`) or a browser session.",
             path="/schema",
+            components=Components(
+                security_schemes={
+                    "token": SecurityScheme(
+                        type="http", scheme="bearer", description="`qunflow token create --role ROLE`"
+                    )
+                }
+            ),
+            security=[{"token": []}],
         ),
         request_max_body_size=max_body_size,
         lifespan=[lifespan],
         debug=debug,
     )
     app.state.services = services
+    app.state.login_failures = LoginFailures()
     app.state.worker = running
     return app
 

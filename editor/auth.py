@@ -12,6 +12,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -148,7 +150,9 @@ def allow(roles: frozenset[str]) -> Guard:
         if who.via == "session" and connection.scope.get("method") not in SAFE_METHODS:
             expected = csrf_token_for(services_of(connection).signing_key, who.session_id or "")
             if not hmac.compare_digest(await submitted_csrf(connection), expected):
-                raise CsrfRefused()
+                raise CsrfRefused(
+                    "missing or wrong CSRF token: reload the page and try again (请刷新页面后重试)"
+                )
 
     guard.roles = roles  # type: ignore[attr-defined]
     return guard
@@ -191,6 +195,34 @@ def _secure(request: Request[Any, Any, Any]) -> bool:
     return request.url.scheme == "https"
 
 
+class LoginFailures:
+    """Recent failed sign-ins per user name (this process): after `limit` within `window`, refuse more
+    attempts until the oldest of them is older than `window`, so passwords cannot be guessed quickly."""
+
+    def __init__(self, limit: int = 10, window: float = 600.0, clock: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, name: str) -> deque[float]:
+        times = self._failures.setdefault(name, deque())
+        while times and times[0] <= self.clock() - self.window:
+            times.popleft()
+        return times
+
+    def blocked(self, name: str) -> bool:
+        return len(self._recent(name)) >= self.limit
+
+    def failed(self, name: str) -> None:
+        if len(self._failures) > 100_000:  # names are chosen by strangers: never let this grow unbounded
+            self._failures.clear()
+        self._recent(name).append(self.clock())
+
+    def forget(self, name: str) -> None:
+        self._failures.pop(name, None)
+
+
 class LoginController(Controller):
     path = ""
     include_in_schema = False
@@ -217,13 +249,24 @@ class LoginController(Controller):
             return self._page(
                 request, data.next, error="页面已过期，请重试 (the form expired, try again)", status=403
             )
+        name = data.username[:100]
+        failures: LoginFailures = request.app.state.login_failures
+        if failures.blocked(name):
+            return self._page(
+                request,
+                data.next,
+                error="尝试次数过多，请稍后再试 (too many attempts, try later)",
+                status=429,
+            )
         user: User | None = await anyio.to_thread.run_sync(
-            services.accounts.authenticate, data.username[:100], data.password[:1000]
+            services.accounts.authenticate, name, data.password[:1000]
         )
         if user is None:
+            failures.failed(name)
             return self._page(
                 request, data.next, error="用户名或密码不正确 (wrong username or password)", status=401
             )
+        failures.forget(name)
         session_id = await anyio.to_thread.run_sync(
             services.accounts.open_session, user.name, services.now_us()
         )
@@ -294,6 +337,7 @@ __all__ = [
     "WRITE",
     "CsrfRefused",
     "LoginController",
+    "LoginFailures",
     "LoginRequired",
     "Principal",
     "allow",

@@ -73,7 +73,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise
     data = encode_report(result)
     if args.out:
-        Path(args.out).write_bytes(data)
+        try:
+            Path(args.out).write_bytes(data)
+        except OSError as error:
+            raise UserError(f"--out {args.out}: {error.strerror or error}") from None
         _print_summary(result, args.out)
     else:
         sys.stdout.write(data.decode())

@@ -8,9 +8,11 @@ requests carry the session's CSRF token (htmx sends it as a header set once on `
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import anyio
 import msgspec
@@ -35,6 +37,8 @@ from .layout import with_layout
 from .services import Services
 
 RUNS_PAGE = 50
+# Pages show times in the flows' default timezone (DESIGN §4), where operators work.
+DISPLAY_TIMEZONE = ZoneInfo("Asia/Shanghai")
 STATIC_DIRECTORY = Path(__file__).parent / "static"
 
 
@@ -63,8 +67,20 @@ async def _context(request: Request[Any, Any, Any], **values: Any) -> dict[str, 
         "csrf_header": CSRF_HEADER,
         "vendored": VENDORED,
         "path": request.url.path,
+        "when": _when,
+        "as_json": _as_json,
         **values,
     }
+
+
+def _when(moment: datetime | None) -> str:
+    """`{{ when(run.started_at) }}`: a stored UTC time as operators read it."""
+    return moment.astimezone(DISPLAY_TIMEZONE).strftime("%Y-%m-%d %H:%M") if moment is not None else ""
+
+
+def _as_json(value: Any) -> str:
+    """`{{ as_json(entry.data) }}`: any stored value (times included) as compact JSON text."""
+    return msgspec.json.encode(value).decode()
 
 
 class PortsQuery(msgspec.Struct):
@@ -157,6 +173,8 @@ class PageController(Controller):
             raise UserError(
                 "id: letters, digits, `_ - .`, starting with a letter or digit (流程 ID 格式不对)"
             )
+        if await anyio.to_thread.run_sync(_flow_exists, services, flow_id):
+            raise UserError(f"id: a flow `{flow_id}` exists already (流程 ID 已存在)")
         if data.template:
             if data.template not in template_names():
                 raise UserError(f"template: no template `{data.template}`")
@@ -278,6 +296,14 @@ class PageController(Controller):
         return Template("pages/member.html", context=await _context(request, detail=detail))
 
 
+def _flow_exists(services: Services, flow_id: str) -> bool:
+    try:
+        services.store.get_flow(flow_id)
+    except NotFound:
+        return False
+    return True
+
+
 def _run(services: Services, run_id: int) -> RunView:
     with services.store.engine.connect() as conn:
         return RunView.of(services.store.get_run(conn, run_id))
@@ -305,6 +331,7 @@ def _history(services: Services, flow_id: str) -> list[dict[str, Any]]:
         "version": None,
         "published_at": iso(record.draft_updated_at),
         "changes": draft_changes,
+        "unpublished": previous is None,
         "first": False,
     }
     return [draft, *versions]

@@ -47,7 +47,7 @@ class Services:
         return result
 
     def run_due(self) -> int:
-        """Step the due runs (the worker's job), under the write lock."""
+        """Step the due runs now, under the write lock (tests and tools; `qunflow serve` has its worker)."""
         with self._write_lock:
             return self.engine.run_due()
 

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 ID_BLOCK = 1024
+# Flows that start one another at one moment (a tag one adds fires another's `tag_added`, or
+# `action.start_flow`) may chain this many links; a longer chain is a loop and starts nothing more.
+MAX_CHAIN = 16
 _encode = msgspec.json.encode
 
 
@@ -71,6 +74,10 @@ class Batch:
         self._groups: dict[str, dict[str, Any]] | None = None
         self._group_sizes: dict[str, int] = {}
         self._event_waits: list[Run] = []
+        # Runs started by other runs in this batch: how many links led to them; and the length a run
+        # started now would have (0 when an event or the clock starts it).
+        self._chain: dict[int, int] = {}
+        self._cause = 0
         # Quotas: past `message` deliveries per member as (flow, time), and recent deliveries by kind.
         self._sent: dict[str, list[tuple[str, int]]] = {}
         self._sent_since: int | None = None
@@ -206,6 +213,8 @@ class Batch:
         return self._history
 
     def can_enter(self, plan: Plan, member: Member | None) -> bool:
+        if self._cause > MAX_CHAIN:
+            return False
         if member is None:
             return True
         live, last = self.history().get((plan.flow.id, member.id), (0, None))
@@ -234,6 +243,8 @@ class Batch:
         )
         run.event = event
         self.runs[run_id] = run
+        if self._cause:
+            self._chain[run_id] = self._cause
         if member is not None:
             entry = self.history().setdefault((plan.flow.id, member.id), [0, None])
             entry[0] += 1
@@ -262,7 +273,9 @@ class Batch:
         """Step every pending run until it waits or ends; new runs and forks join the queue."""
         while self.pending:
             run, wake = self.pending.popleft()
+            self._cause = self._chain.get(run.id, 0) + 1
             self._advance(run, wake)
+        self._cause = 0
 
     def _advance(self, run: Run, wake: dict[str, Any] | None) -> None:
         plan = self.engine.flows.plan(run.flow_id, run.version)
@@ -332,6 +345,8 @@ class Batch:
         )
         fork.event = run.event
         self.runs[fork_id] = fork
+        if run.id in self._chain:
+            self._chain[fork_id] = self._chain[run.id]
         if run.member_id is not None:
             self.history().setdefault((run.flow_id, run.member_id), [0, None])[0] += 1
         self.counts[(run.flow_id, node_id, "entered")] += 1
@@ -416,7 +431,7 @@ class Batch:
         store, conn = self.store, self.conn
         store.insert_events(conn, self.events)
         store.ensure_groups(conn, sorted(self.groups_seen))
-        store.add_group_members(conn, group_deltas(self.members.values()))
+        store.add_group_members(conn, group_deltas(self.members.values()), known=self.groups_seen)
         store.write_members(conn, self.members.values())
         store.write_runs(conn, self.runs.values())
         store.insert_deliveries(conn, self.deliveries)

@@ -15,7 +15,13 @@ from .errors import Conflict
 from .event import Event
 from .registry import Registry, default_registry
 from .run import FAILED
-from .schedule import fire_due_schedules, next_schedule_fire, sync_schedules
+from .schedule import (
+    ScheduleCache,
+    fire_due_schedules,
+    next_schedule_fire,
+    restart_schedules,
+    sync_schedules,
+)
 from .store import Store
 from .store.retry import retrying
 
@@ -89,6 +95,7 @@ class Engine:
         self.clock = clock or RealClock()
         self.batch_size = batch_size
         self.flows = FlowCache(store, self.registry)
+        self.schedule_cache = ScheduleCache()
 
     # -- flows ---------------------------------------------------------------------------------------
 
@@ -113,8 +120,11 @@ class Engine:
         return self.publish(plan.flow.id)
 
     def set_paused(self, flow_id: str, paused: bool) -> None:
+        resumed = not paused and self.store.get_flow(flow_id).paused
         self.store.set_paused(flow_id, paused)
         self.flows.reload()
+        if resumed:
+            restart_schedules(self, flow_id, self.clock.now())
 
     # -- events --------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ same moment (an hourly job across a gap) fire once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -45,11 +46,40 @@ def next_fire(expression: str, tz: ZoneInfo, after: datetime) -> datetime | None
     return None
 
 
-def _live_schedules(engine: Engine) -> dict[tuple[str, str], tuple[Plan, PlanNode, str]]:
+Live = dict[tuple[str, str], tuple["Plan", "PlanNode", str]]
+
+
+@dataclass
+class ScheduleCache:
+    """What this process last read of the scheduled triggers' state, so that asking when the next
+    fire is due, or whether one is due now, costs no query. It is read again whenever the live
+    schedules change and after every fire; a stale entry only ever makes a fire look due early
+    (the store then says it is not, and the cache is refreshed)."""
+
+    signature: frozenset[tuple[str, str, str, str]] | None = None
+    # When each live scheduled trigger is next due: its next tick, or the tick of a fire under way.
+    due: dict[tuple[str, str], int | None] = field(default_factory=dict)
+
+
+def _live_schedules(engine: Engine) -> Live:
     return {
         (plan.id, node.id): (plan, node, node.node_type.cron_for(node.config))
         for plan in engine.flows.live_plans()
         for node in plan.schedules
+    }
+
+
+def _signature(live: Live) -> frozenset[tuple[str, str, str, str]]:
+    return frozenset((f, n, cron, plan.flow.timezone) for (f, n), (plan, _, cron) in live.items())
+
+
+def _remember(engine: Engine, live: Live, stored: dict[tuple[str, str], dict[str, Any]]) -> None:
+    cache = engine.schedule_cache
+    cache.signature = _signature(live)
+    cache.due = {
+        key: (state["firing"] if state["firing"] is not None else state["next_fire"])
+        for key, state in stored.items()
+        if key in live
     }
 
 
@@ -58,6 +88,7 @@ def sync_schedules(engine: Engine, now: datetime) -> None:
     after `now` (nothing is caught up for a schedule the engine has never run)."""
     live = _live_schedules(engine)
     if not live:
+        _remember(engine, live, {})
         return
     with engine.store.transaction() as conn:
         stored = engine.store.schedule_states(conn)
@@ -67,23 +98,44 @@ def sync_schedules(engine: Engine, now: datetime) -> None:
             if state is not None and state["cron"] == cron and state["timezone"] == timezone:
                 continue
             upcoming = next_fire(cron, plan.tz, now)
-            engine.store.put_schedule(
+            values = {
+                "cron": cron,
+                "timezone": timezone,
+                "next_fire": to_us(upcoming) if upcoming else None,
+                "firing": None,
+                "cursor": None,
+            }
+            engine.store.put_schedule(conn, flow_id, node_id, values)
+            stored[(flow_id, node_id)] = values
+        _remember(engine, live, stored)
+
+
+def restart_schedules(engine: Engine, flow_id: str, now: datetime) -> None:
+    """A resumed flow's schedules fire next after `now`: ticks missed while it was paused are not
+    caught up (the operator stopped it on purpose)."""
+    plan = engine.flows.live_plan(flow_id)
+    if plan is None or not plan.schedules:
+        return
+    with engine.store.transaction() as conn:
+        for node in plan.schedules:
+            upcoming = next_fire(node.node_type.cron_for(node.config), plan.tz, now)
+            engine.store.update_schedule(
                 conn,
                 flow_id,
-                node_id,
-                {
-                    "cron": cron,
-                    "timezone": timezone,
-                    "next_fire": to_us(upcoming) if upcoming else None,
-                    "firing": None,
-                    "cursor": None,
-                },
+                node.id,
+                {"next_fire": to_us(upcoming) if upcoming else None, "firing": None, "cursor": None},
             )
+    engine.schedule_cache.signature = None
 
 
 def next_schedule_fire(engine: Engine) -> datetime | None:
     """When the next scheduled trigger of a live flow is due (now, if a fire is under way)."""
-    at = engine.store.next_schedule_fire(_live_schedules(engine))
+    live = _live_schedules(engine)
+    cache = engine.schedule_cache
+    if cache.signature != _signature(live):
+        with engine.store.transaction() as conn:
+            _remember(engine, live, engine.store.schedule_states(conn))
+    at = min((due for due in cache.due.values() if due is not None), default=None)
     return from_us(at) if at is not None else None
 
 
@@ -93,14 +145,20 @@ def fire_due_schedules(engine: Engine, now: datetime) -> int:
     live = _live_schedules(engine)
     if not live:
         return 0
-    sync_schedules(engine, now)
     now_us = to_us(now)
+    cache = engine.schedule_cache
+    if cache.signature == _signature(live) and len(cache.due) == len(live):
+        if all(due is None or due > now_us for due in cache.due.values()):
+            return 0
+    else:
+        sync_schedules(engine, now)
     started = 0
     store = engine.store
     while True:
         with store.transaction() as conn:
             state = store.claim_schedule(conn, live, now_us)
             if state is None:
+                _remember(engine, live, store.schedule_states(conn))
                 return started
             plan, node, cron = live[(state["flow_id"], state["node"])]
             values: dict[str, Any] = {}
@@ -142,4 +200,12 @@ def _fire_view(plan: Plan, node_id: str, cron: str, tick: int, now: datetime) ->
     }
 
 
-__all__ = ["fire_due_schedules", "next_fire", "next_schedule_fire", "sync_schedules", "valid_cron"]
+__all__ = [
+    "ScheduleCache",
+    "fire_due_schedules",
+    "next_fire",
+    "next_schedule_fire",
+    "restart_schedules",
+    "sync_schedules",
+    "valid_cron",
+]

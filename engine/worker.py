@@ -98,7 +98,7 @@ class Worker:
                     self._maybe_reload()
                     self._wait(self.pause())
                 failures = 0
-            except DBAPIError as error:
+            except Exception as error:
                 if not is_transient(error):
                     raise
                 failures += 1
@@ -107,7 +107,7 @@ class Worker:
                 self._wait(delay)
         try:
             self.engine.store.release_leases(self.owner)
-        except DBAPIError:
+        except Exception:
             log.warning("could not give back the leases of %s; they run out by themselves", self.owner)
 
     def _maybe_reload(self) -> None:
@@ -117,8 +117,9 @@ class Worker:
             self._reloaded = time.monotonic()
 
 
-def _first_line(error: DBAPIError) -> str:
-    return str(error.orig or error).splitlines()[0]
+def _first_line(error: BaseException) -> str:
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    return (str(cause).splitlines() or [type(cause).__name__])[0]
 
 
 

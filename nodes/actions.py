@@ -138,7 +138,8 @@ def message_payload(ctx: Context, text: str | None, content: str | None, to: str
     "action.send_message",
     title={"zh": "发送消息", "en": "Send message"},
     description={
-        "zh": "私聊成员或在群里发消息，支持 {{ member.name }} 占位符；遵守免打扰时段和频次上限（延后发送，不丢弃）",
+        "zh": "私聊成员或在群里发消息，支持 {{ member.name }} 占位符；"
+        "遵守免打扰时段和频次上限（延后发送，不丢弃）",
         "en": "Message the member or a group; placeholders like {{ member.name }}; "
         "held back by quiet hours and the frequency cap (deferred, never dropped)",
     },
@@ -160,7 +161,10 @@ class SendCoupon(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 @action(
     "action.send_coupon",
     title={"zh": "发优惠券", "en": "Send coupon"},
-    description={"zh": "给成员发一张优惠券（每次旅程每个节点最多一次）", "en": "Send the member a coupon (at most once per run and node)"},
+    description={
+        "zh": "给成员发一张优惠券（每次旅程每个节点最多一次）",
+        "en": "Send the member a coupon (at most once per run and node)",
+    },
     icon="gift",
 )
 def send_coupon(ctx: Context, config: SendCoupon) -> Outcome:
@@ -177,7 +181,10 @@ class InviteToGroup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     "action.invite_to_group",
     ports=("next", "full", "blocked"),
     title={"zh": "邀请入群", "en": "Invite to group"},
-    description={"zh": "邀请进群池中第一个未满的群；都满走「已满」，黑名单走「拦截」", "en": "Invite to the first group in the pool with room"},
+    description={
+        "zh": "邀请进群池中第一个未满的群；都满走「已满」，黑名单走「拦截」",
+        "en": "Invite to the first group in the pool with room",
+    },
     icon="user-check",
 )
 def invite_to_group(ctx: Context, config: InviteToGroup) -> Outcome:

@@ -15,4 +15,9 @@ Names = Annotated[list[Name], Meta(extra_json_schema={"format": "tags"})]
 def where_scope(ctx: Context) -> dict[str, Any]:
     """`where` filters name the event's own fields (`data.amount`, `channel`) or `member.*`/`event.*`."""
     event = ctx.event or {}
-    return {**event, "event": event, "member": ctx.member, "run": {"vars": (ctx.run.vars or {}) if ctx.run else {}}}
+    return {
+        **event,
+        "event": event,
+        "member": ctx.member,
+        "run": {"vars": (ctx.run.vars or {}) if ctx.run else {}},
+    }

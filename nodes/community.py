@@ -60,11 +60,10 @@ def broadcast(ctx: Context, config: Broadcast) -> Outcome:
     # Recipients over the frequency cap wait in the run's vars with their rendered message and are
     # sent when the cap allows; the step is called again then.
     pending_key = f"_broadcast.{ctx.node_id}"
-    pending: dict[str, str] = ctx.vars.get(pending_key) or {}
-    if not pending and pending_key not in ctx.vars:
-        for member in ctx.audience(config.audience):
-            text = ctx.render_for(member, config.text) if config.text is not None else ""
-            pending[member.id] = text
+    pending: dict[str, str] = ctx.vars.get(pending_key) or {
+        member.id: ctx.render_for(member, config.text) if config.text is not None else ""
+        for member in ctx.audience(config.audience)
+    }
     capped = capped_until(ctx, sorted(pending))
     for member_id in sorted(pending):
         if member_id in capped:

@@ -43,7 +43,10 @@ class Active(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 @condition(
     "condition.active",
     title={"zh": "是否活跃", "en": "Is active"},
-    description={"zh": "成员在时间窗内的发言数是否达标", "en": "Whether the member posted enough messages lately"},
+    description={
+        "zh": "成员在时间窗内的发言数是否达标",
+        "en": "Whether the member posted enough messages lately",
+    },
     icon="activity",
 )
 def active(ctx: Context, config: Active) -> Outcome:
@@ -59,7 +62,10 @@ class Attribute(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 @condition(
     "condition.attribute",
     title={"zh": "属性判断", "en": "Attribute check"},
-    description={"zh": "比较成员或事件的字段，如积分、消费额、城市", "en": "Compare a field: points, spend, city, ..."},
+    description={
+        "zh": "比较成员或事件的字段，如积分、消费额、城市",
+        "en": "Compare a field: points, spend, city, ...",
+    },
     icon="sliders",
 )
 def attribute(ctx: Context, config: Attribute) -> Outcome:
@@ -101,7 +107,10 @@ class Switch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     "condition.switch",
     ports=lambda config: [c.port for c in config.cases] + ["default"],
     title={"zh": "多路分支", "en": "Switch"},
-    description={"zh": "按字段取值走不同分支，第一个匹配的生效", "en": "Branch on a field; the first matching case wins"},
+    description={
+        "zh": "按字段取值走不同分支，第一个匹配的生效",
+        "en": "Branch on a field; the first matching case wins",
+    },
     icon="git-branch",
 )
 def switch(ctx: Context, config: Switch) -> Outcome:
@@ -132,7 +141,10 @@ class Split(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     "condition.split",
     ports=lambda config: [b.port for b in config.branches],
     title={"zh": "A/B 分流", "en": "A/B split"},
-    description={"zh": "按比例分流，同一成员总走同一分支", "en": "Split by percentage; a member always takes the same branch"},
+    description={
+        "zh": "按比例分流，同一成员总走同一分支",
+        "en": "Split by percentage; a member always takes the same branch",
+    },
     icon="shuffle",
 )
 def split(ctx: Context, config: Split) -> Outcome:
@@ -155,7 +167,10 @@ class TimeWindow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 @condition(
     "condition.time_window",
     title={"zh": "时间段判断", "en": "Time window"},
-    description={"zh": "当前是否在指定星期与时段内（流程时区）", "en": "Whether now is within the days and hours (flow timezone)"},
+    description={
+        "zh": "当前是否在指定星期与时段内（流程时区）",
+        "en": "Whether now is within the days and hours (flow timezone)",
+    },
     icon="clock",
 )
 def time_window(ctx: Context, config: TimeWindow) -> Outcome:

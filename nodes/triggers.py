@@ -33,7 +33,10 @@ class ContactAdded(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     "trigger.contact_added",
     on=("contact_added",),
     title={"zh": "添加好友", "en": "Contact added"},
-    description={"zh": "成员通过渠道活码添加员工为好友", "en": "A member adds a staff account (via a channel QR code)"},
+    description={
+        "zh": "成员通过渠道活码添加员工为好友",
+        "en": "A member adds a staff account (via a channel QR code)",
+    },
     icon="user-plus",
 )
 def contact_added(ctx: Context, config: ContactAdded) -> bool:
@@ -55,7 +58,9 @@ class MemberJoined(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     icon="log-in",
 )
 def member_joined(ctx: Context, config: MemberJoined) -> bool:
-    return _allows(config.channels, ctx.event["channel"]) and _group_matches(ctx, config.groups, config.group_tags)
+    return _allows(config.channels, ctx.event["channel"]) and _group_matches(
+        ctx, config.groups, config.group_tags
+    )
 
 
 class MemberLeft(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -85,14 +90,19 @@ class MessagePosted(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 try:
                     re.compile(keyword)
                 except re.error as error:
-                    raise ValueError(f"keyword `{keyword}` is not a valid regular expression: {error}") from None
+                    raise ValueError(
+                        f"keyword `{keyword}` is not a valid regular expression: {error}"
+                    ) from None
 
 
 @trigger(
     "trigger.message",
     on=("message",),
     title={"zh": "成员发言", "en": "Message posted"},
-    description={"zh": "成员在群里或私聊发消息，可按关键词过滤", "en": "A member posts a message, optionally with keywords"},
+    description={
+        "zh": "成员在群里或私聊发消息，可按关键词过滤",
+        "en": "A member posts a message, optionally with keywords",
+    },
     icon="message-circle",
 )
 def message(ctx: Context, config: MessagePosted) -> bool:
@@ -131,7 +141,9 @@ class Purchased(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 def purchase(ctx: Context, config: Purchased) -> bool:
     data = ctx.event["data"]
     amount = data.get("amount", 0)
-    if config.min_amount is not None and not (isinstance(amount, int | float) and amount >= config.min_amount):
+    if config.min_amount is not None and not (
+        isinstance(amount, int | float) and amount >= config.min_amount
+    ):
         return False
     return _allows(config.products, data.get("product"))
 
@@ -160,7 +172,10 @@ class CustomEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     "trigger.event",
     on=lambda config: (config.event,),
     title={"zh": "自定义事件", "en": "Custom event"},
-    description={"zh": "收到指定类型的事件（可按字段过滤）", "en": "A custom event of a type arrives (optionally filtered)"},
+    description={
+        "zh": "收到指定类型的事件（可按字段过滤）",
+        "en": "A custom event of a type arrives (optionally filtered)",
+    },
     icon="zap",
 )
 def custom_event(ctx: Context, config: CustomEvent) -> bool:

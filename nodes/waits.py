@@ -44,7 +44,10 @@ class UntilTime(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 @wait(
     "wait.until_time",
     title={"zh": "等到某个时刻", "en": "Wait until time"},
-    description={"zh": "等到下一个指定时刻（可限星期），如早上 8 点", "en": "Wait until the next such time of day (optionally on given weekdays)"},
+    description={
+        "zh": "等到下一个指定时刻（可限星期），如早上 8 点",
+        "en": "Wait until the next such time of day (optionally on given weekdays)",
+    },
     icon="alarm-clock",
 )
 def until_time(ctx: Context, config: UntilTime) -> Outcome:
@@ -63,7 +66,10 @@ class ForEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     "wait.for_event",
     ports=("event", "timeout"),
     title={"zh": "等待事件", "en": "Wait for event"},
-    description={"zh": "等待成员的某个事件（如下单），超时走另一分支", "en": "Wait for the member's event (e.g. a purchase), or time out"},
+    description={
+        "zh": "等待成员的某个事件（如下单），超时走另一分支",
+        "en": "Wait for the member's event (e.g. a purchase), or time out",
+    },
     icon="inbox",
 )
 def for_event(ctx: Context, config: ForEvent) -> Outcome:

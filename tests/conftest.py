@@ -38,7 +38,7 @@ def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema for one test, dropped afterwards."""
     base = _postgres_url()
     schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     sep = "&" if "?" in base else "?"

@@ -75,7 +75,7 @@ def error_response(request: Request[Any, Any, Any], error: Exception) -> Respons
             return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)
         return _json(401, "unauthorized", "sign in or send `Authorization: Bearer <token>` (请先登录)")
     if isinstance(error, CsrfRefused):
-        return _json(403, "csrf", str(error))
+        return _json(403, "csrf", error.detail)
     if isinstance(error, PermissionDeniedException):
         return _json(403, "forbidden", error.detail)
     if isinstance(error, ValidationException):
@@ -83,6 +83,9 @@ def error_response(request: Request[Any, Any, Any], error: Exception) -> Respons
         fields = ", ".join(str(p.get("key")) for p in problems if isinstance(p, dict) and p.get("key"))
         message = f"{error.detail}: {fields}" if fields else error.detail
         return _json(400, "bad_request", message, problems=problems)
+    if isinstance(error, HTTPException) and error.status_code == 413:
+        limit = request.route_handler.resolve_request_max_body_size()
+        return _json(413, "too_large", f"the body is larger than the limit of {limit} bytes")
     if isinstance(error, HTTPException) and error.status_code < 500:
         return _json(error.status_code, _HTTP_CODES.get(error.status_code, "error"), error.detail)
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)

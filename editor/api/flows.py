@@ -173,7 +173,10 @@ class FlowController(Controller):
             field = f"events[{error.index}].{error.field}" if error.field else f"events[{error.index}]"
             raise EventInvalid(str(error), index=error.index, field=field) from None
         start = min((e.at for e in events), default=None)
-        until = parse_until(data.until, start)
+        try:
+            until = parse_until(data.until, start)
+        except UserError as error:  # its messages name the command-line option
+            raise UserError(str(error).removeprefix("--")) from None
         if until - (start or until) > PREVIEW_MAX_SPAN:
             raise UserError(f"until: a preview covers at most {PREVIEW_MAX_SPAN.days} days")
         return simulate([document], events, until, data.members, data.groups, services.registry)

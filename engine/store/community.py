@@ -5,7 +5,7 @@ A mixin of :class:`engine.store.Store`; every method that takes `conn` is a piec
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -133,13 +133,17 @@ class CommunityStore:
 
     # -- group sizes -------------------------------------------------------------------------------
 
-    def add_group_members(self, conn: Connection, deltas: Mapping[str, int]) -> None:
-        """Move the kept member counts of groups by `deltas` (members that joined minus those that left)."""
+    def add_group_members(
+        self, conn: Connection, deltas: Mapping[str, int], known: Set[str] = frozenset()
+    ) -> None:
+        """Move the kept member counts of groups by `deltas` (members that joined minus those that left);
+        groups not `known` to exist are created first."""
         changed = [{"b_id": g, "delta": d} for g, d in sorted(deltas.items()) if d]
         if not changed:
             return
-        stmt = self._insert(t.groups).on_conflict_do_nothing(index_elements=["id"])
-        conn.execute(stmt, [{"id": row["b_id"]} for row in changed])
+        unknown = [{"id": row["b_id"]} for row in changed if row["b_id"] not in known]
+        if unknown:
+            conn.execute(self._insert(t.groups).on_conflict_do_nothing(index_elements=["id"]), unknown)
         c = t.groups.c
         conn.execute(
             update(t.groups)

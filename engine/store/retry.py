@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 T = TypeVar("T")
 log = logging.getLogger("qunflow.store")
@@ -23,22 +23,29 @@ log = logging.getLogger("qunflow.store")
 # intervention" (the server shutting down or restarting).
 _RETRY_STATES = ("40001", "40P01")
 _RETRY_CLASSES = ("08", "57")
+_UNIQUE = "23505"
 
 
 def is_transient(error: BaseException, conflicts: bool = False) -> bool:
     """Whether running the failed transaction again could succeed. `conflicts`: a unique violation
-    counts too (the caller's transaction reads what is already stored and skips it)."""
-    if not isinstance(error, DBAPIError):
+    counts too (the caller's transaction reads what is already stored and skips it). Takes
+    SQLAlchemy's errors and the driver's own (the bulk writes call the driver directly)."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        cause: BaseException | None = error.orig
+    else:
+        cause = error
+    if cause is None:
         return False
-    if error.connection_invalidated:
+    kind = type(cause).__name__
+    state = getattr(cause, "sqlstate", None)
+    if state:
+        return state in _RETRY_STATES or state[:2] in _RETRY_CLASSES or (conflicts and state == _UNIQUE)
+    if conflicts and (kind == "IntegrityError" or kind == "UniqueViolation"):
         return True
-    if conflicts and isinstance(error, IntegrityError):
-        return True
-    state = getattr(error.orig, "sqlstate", None)
-    if state is not None:
-        return state in _RETRY_STATES or state[:2] in _RETRY_CLASSES
-    # SQLite ("database is locked") and drivers without SQLSTATE: operational errors are transient.
-    return isinstance(error, OperationalError)
+    # SQLite ("database is locked"), a lost connection, drivers without SQLSTATE.
+    return kind == "OperationalError" or isinstance(error, OperationalError)
 
 
 def retrying(
@@ -53,7 +60,7 @@ def retrying(
     for attempt in range(1, attempts + 1):
         try:
             return work()
-        except DBAPIError as error:
+        except Exception as error:
             if attempt == attempts or not is_transient(error, conflicts):
                 raise
             log.info("transaction failed (%s), attempt %d of %d; trying again", _short(error), attempt, attempts)
@@ -61,5 +68,6 @@ def retrying(
     raise AssertionError("unreachable")
 
 
-def _short(error: DBAPIError) -> str:
-    return str(error.orig).splitlines()[0] if error.orig is not None else type(error).__name__
+def _short(error: BaseException) -> str:
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    return (str(cause).splitlines() or [type(cause).__name__])[0]

@@ -257,9 +257,12 @@ class Store(CommunityStore, LeaseStore):
             index_elements=["id"], set_={k: stmt.excluded[k] for k in rows[0] if k not in ("id", "first_seen")}
         )
         with self.transaction() as conn:
-            stored = self.load_members(conn, [m.id for m in members])
-            for m in members:
-                m.stored_groups = tuple(stored[m.id].groups) if m.id in stored else ()
+            # Group member counts move by the difference with the members as stored (read in chunks).
+            for start in range(0, len(members), 5000):
+                chunk = members[start : start + 5000]
+                stored = self.load_members(conn, [m.id for m in chunk])
+                for m in chunk:
+                    m.stored_groups = tuple(stored[m.id].groups) if m.id in stored else ()
             self.add_group_members(conn, group_deltas(members))
             conn.execute(stmt, rows)
 

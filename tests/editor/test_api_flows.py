@@ -115,6 +115,11 @@ def test_preview_of_the_canvas_and_its_errors(client, tokens) -> None:
     assert answer.status_code == 422
     assert answer.json()["field"] == "events[1].at"
 
+    vague = {"events": [joined("p-1", "m-1")], "until": "tomorrow"}
+    answer = client.post("/api/flows/welcome/preview", json=vague, headers=auth)
+    assert answer.status_code == 422
+    assert answer.json()["message"].startswith("until:")
+
     too_long = {"events": [joined("p-1", "m-1")], "until": "P5000D"}
     answer = client.post("/api/flows/welcome/preview", json=too_long, headers=auth)
     assert answer.status_code == 422

@@ -144,3 +144,4 @@ def test_openapi_documents_every_api_route(client) -> None:
                  "/api/runs/{run_id}/retry", "/api/members/{member_id}", "/api/deliveries"):  # fmt: skip
         assert path in schema["paths"], path
     assert "requestBody" in schema["paths"]["/api/events"]["post"]
+    assert schema["components"]["securitySchemes"]["token"]["scheme"] == "bearer"

@@ -40,16 +40,16 @@ def test_the_worker_steps_runs_when_they_are_due(services: Services, clock: SimC
 def test_a_failing_round_does_not_stop_the_worker(
     services: Services, clock: SimClock, tokens, monkeypatch
 ) -> None:
-    real = services.run_due
+    real = services.engine.step_leased
     calls = []
 
-    def flaky() -> int:
+    def flaky(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
-            raise RuntimeError("database went away")
-        return real()
+            raise RuntimeError("a bug in one round")
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "run_due", flaky)
+    monkeypatch.setattr(services.engine, "step_leased", flaky)
     app = create_app(services)
     auth = bearer(tokens["operator"])
     with TestClient(app) as client:
@@ -62,3 +62,21 @@ def test_a_failing_round_does_not_stop_the_worker(
             lambda: client.get("/api/deliveries", headers=auth).json()["items"], "the coupon after a failure"
         )
     assert len(calls) >= 2
+
+
+def test_the_worker_dispatches_the_outbox(services: Services, clock: SimClock, tokens) -> None:
+    app = create_app(services)
+    auth = bearer(tokens["operator"])
+    with TestClient(app) as client:
+        client.post("/api/flows", json=welcome_flow(), headers=auth)
+        client.post("/api/flows/welcome/publish", headers=auth)
+        client.post("/api/events", json=joined("e-1", "m-1"), headers=auth)
+        clock.advance_to(clock.now() + timedelta(days=1, seconds=1))
+        app.state.worker.poke()
+
+        def sent():
+            items = client.get("/api/deliveries", headers=auth).json()["items"]
+            return items and items[0]["status"] == "sent" and items
+
+        delivered = eventually(sent, "the recording connector to send the coupon")
+        assert [(d["kind"], d["attempts"]) for d in delivered] == [("coupon", 1)]

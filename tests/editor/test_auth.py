@@ -155,3 +155,20 @@ def test_token_create_refuses_an_unknown_role(capsys, tmp_path) -> None:
     with pytest.raises(SystemExit) as exit:
         main(["token", "create", "--role", "root", "--db", f"sqlite:///{tmp_path / 'q.db'}"])
     assert exit.value.code == 2
+
+
+def test_many_wrong_passwords_hold_that_name_back_for_a_while(app, client, services: Services) -> None:
+    now = [1000.0]
+    app.state.login_failures.clock = lambda: now[0]
+    for name in ("lin", "ann"):
+        services.accounts.create_user(name, PASSWORD, "viewer", services.now_us())
+
+    def attempt(name: str, password: str) -> int:
+        form = {"username": name, "password": password, "_csrf": login_csrf(client.get("/login").text)}
+        return client.post("/login", data=form, follow_redirects=False).status_code
+
+    assert [attempt("lin", "guess") for _ in range(10)] == [401] * 10
+    assert attempt("lin", PASSWORD) == 429
+    assert attempt("ann", PASSWORD) == 303
+    now[0] += 601
+    assert attempt("lin", PASSWORD) == 303

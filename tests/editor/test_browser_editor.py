@@ -152,27 +152,27 @@ def build_w(page: Page) -> None:
     page.wait_for_url(f"**/flows/{FLOW_ID}?**")
     expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
 
-    drop(page, "trigger.member_joined", 30, 40, "joined")
+    drop(page, "trigger.member_joined", 20, 40, "joined")
     add_tags(page, "group_tags", "fans")
     page.fill("#qf-node-label", "新成员入群")
 
-    drop(page, "action.add_tag", 270, 40, "tag_new")
+    drop(page, "action.add_tag", 250, 40, "tag_new")
     add_tags(page, "tags", "new")
 
-    drop(page, "wait.delay", 510, 40, "wait_1d")
+    drop(page, "wait.delay", 480, 40, "wait_1d")
     field(page, "duration").locator("input").fill("1")
     field(page, "duration").locator("select").select_option("D")
 
-    drop(page, "action.send_coupon", 510, 200, "coupon")
+    drop(page, "action.send_coupon", 20, 230, "coupon")
     field(page, "coupon").locator("input").fill("welcome-10")
 
-    drop(page, "condition.active", 270, 200, "active")
+    drop(page, "condition.active", 250, 230, "active")
     field(page, "within").locator("input").fill("1")
 
-    drop(page, "action.invite_to_group", 30, 360, "vip")
+    drop(page, "action.invite_to_group", 520, 160, "vip")
     add_tags(page, "groups", "vip-1", "vip-2")
 
-    drop(page, "action.send_message", 330, 380, "nudge")
+    drop(page, "action.send_message", 520, 320, "nudge")
     field(page, "text").locator("textarea").fill("{{ member.name }}，群里今天有新活动哦")
 
     connect(page, "joined", 1, "tag_new")
@@ -233,6 +233,8 @@ def test_an_operator_builds_w_saves_reloads_publishes_and_previews(page: Page, b
     assert vip > 0 and nudge > 0 and vip + nudge == 6
     expect(page.locator("#qf-preview-result")).to_contain_text("coupon")
     publish_to_docs(save_screenshot(page, "editor-preview"))
+    # Everything fits a 1366×768 screen: no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
 
 
 def test_flows_list_pause_resume_and_history(page: Page) -> None:
@@ -293,6 +295,58 @@ def test_the_palette_and_forms_work_from_the_keyboard(page: Page) -> None:
     expect(page.locator("#drawflow .connection")).to_have_count(1)
     page.keyboard.press("Control+s")
     expect(page.locator("#qf-status")).to_have_text("草稿已保存")
+    # Delete a node from the keyboard, then undo it.
+    node(page, "exit").focus()
+    page.keyboard.press("Delete")
+    expect(page.locator(".drawflow-node")).to_have_count(1)
+    expect(node(page, "tag_added")).to_have_count(1)
+    page.locator("#drawflow").focus()
+    page.keyboard.press("Control+z")
+    expect(page.locator(".drawflow-node")).to_have_count(2)
+    expect(page.locator("#drawflow .connection")).to_have_count(1)
+    # Moving a node with the mouse moves it in the saved flow.
+    before = node(page, "exit").bounding_box()
+    page.mouse.move(before["x"] + 60, before["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(before["x"] + 60, before["y"] + 180, steps=6)
+    page.mouse.up()
+    page.keyboard.press("Control+s")
+    expect(page.locator("#qf-status")).to_have_text("草稿已保存")
+    saved = {n["id"]: n for n in page.request.get("/api/flows/keyboard").json()["draft"]["nodes"]}
+    assert saved["exit"]["position"]["y"] >= saved["tag_added"]["position"]["y"] + 150
+
+
+def test_live_view_shows_who_entered_and_who_waits_on_each_node(page: Page) -> None:
+    csrf = {"X-CSRF-Token": next(c["value"] for c in page.context.cookies() if c["name"] == "qunflow_csrf")}
+    flow = {
+        "id": "live",
+        "name": "live",
+        "nodes": [
+            {"id": "joined", "type": "trigger.member_joined", "config": {}},
+            {"id": "wait", "type": "wait.delay", "config": {"duration": "P1D"}},
+            {"id": "coupon", "type": "action.send_coupon", "config": {"coupon": "c-1"}},
+        ],
+        "edges": [{"from": "joined", "to": "wait"}, {"from": "wait", "to": "coupon"}],
+    }
+    assert page.request.post("/api/flows", data=flow, headers=csrf).ok
+    assert page.request.post("/api/flows/live/publish", headers=csrf).ok
+    events = [
+        {
+            "id": f"live-{i}",
+            "type": "member_joined",
+            "member": f"m-{i}",
+            "group": "g-1",
+            "at": "2026-11-22T10:00:00+08:00",
+        }
+        for i in range(3)
+    ]
+    assert page.request.post("/api/events", data=events, headers=csrf).ok
+    page.goto("/flows/live")
+    page.click("#qf-live")
+    expect(node(page, "joined").locator(".qf-count")).to_have_text("进入 3 · 等待 0")
+    expect(node(page, "wait").locator(".qf-count")).to_have_text("进入 3 · 等待 3")
+    expect(node(page, "coupon").locator(".qf-count")).to_have_text("进入 0 · 等待 0")
+    save_screenshot(page, "editor-live")
 
 
 def test_a_custom_node_gets_its_form_from_its_config_type(page: Page) -> None:
@@ -314,6 +368,13 @@ def test_a_custom_node_gets_its_form_from_its_config_type(page: Page) -> None:
     expect(field(page, "topic").locator(".qf-field-error")).to_have_text("最多 20 个字")
     topic.fill("续费提醒")
     expect(field(page, "topic").locator(".qf-field-error")).to_be_empty()
+    # Deleting text in a field deletes text, not the selected node.
+    select(page, "remind")
+    field(page, "topic").locator("input").press("End")
+    field(page, "topic").locator("input").press("Delete")
+    field(page, "topic").locator("input").press("Backspace")
+    expect(node(page, "remind")).to_have_count(1)
+    field(page, "topic").locator("input").fill("续费提醒")
     field(page, "retries").locator("input").fill("7")
     expect(field(page, "retries").locator(".qf-field-error")).to_have_text("最多 5")
     field(page, "retries").locator("input").fill("3")

@@ -321,6 +321,17 @@ def test_simulate_a_flow_file_that_is_not_an_object(
     no_traceback(result)
 
 
+def test_simulate_an_unwritable_out_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "missing" / "report.json"
+    result = in_process(
+        capsys, "simulate", "--flow", TEMPLATE, "--events", EXAMPLE_EVENTS, "--until", "P1D", "--out", out
+    )
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "--out" in result.stderr
+    no_traceback(result)
+
+
 @pytest.mark.parametrize("which", ["flow", "events", "members", "groups"])
 def test_simulate_missing_or_garbage_inputs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], which: str

@@ -135,6 +135,10 @@ def test_a_new_flow_from_a_template_is_stored_under_its_new_id(client, sign_in, 
     assert services.store.get_flow("my-welcome").draft["nodes"] == load_template("welcome-vip")["nodes"]
     bad = client.post("/flows/new", data={"id": "no spaces", "_csrf": csrf_of(page)})
     assert bad.status_code == 422 and "id" in bad.json()["message"]
+    taken = client.post(
+        "/flows/new", data={"id": "my-welcome", "template": "welcome-vip", "_csrf": csrf_of(page)}
+    )
+    assert taken.status_code == 422 and "exists" in taken.json()["message"]
 
 
 def test_history_lists_versions_with_what_changed(client, sign_in, services) -> None:
@@ -169,12 +173,18 @@ def test_a_failed_run_is_listed_and_retried_from_the_runs_page(client, sign_in, 
 
 def test_the_member_page_shows_a_timeline(client, sign_in, services: Services) -> None:
     sign_in("operator")
-    services.engine.deploy(welcome_flow())
+    short = welcome_flow("short")
+    short["nodes"], short["edges"] = short["nodes"][:2], short["edges"][:1]
+    services.engine.deploy(short)  # joined → tag: the run ends at once
+    services.engine.deploy(welcome_flow())  # ... → wait: the run waits
     services.engine.ingest([msgspec.convert(joined("e-1", "m-1"), type=Event)])
-    page = client.get("/members/m-1").text
-    assert "小林" in page and "new" in page
-    assert "member_joined" in page and "welcome" in page
-    assert page.index("qf-timeline-run") and page.index("qf-timeline-event")
+    page = client.get("/members/m-1")
+    assert page.status_code == 200
+    assert "小林" in page.text and "new" in page.text
+    timeline = page.text[page.text.index('class="qf-timeline"') :]
+    assert "member_joined" in timeline
+    assert re.search(r"qf-timeline-run.*?short.*?已完成", timeline, re.S)
+    assert re.search(r"qf-timeline-run.*?welcome.*?等待中", timeline, re.S)
 
 
 def test_the_language_switch_remembers_english(client, sign_in) -> None:

@@ -192,6 +192,31 @@ def test_runs_due_at_one_moment_go_in_the_order_they_became_due(engine: Engine, 
     assert len({d["at"] for d in found}) == 1
 
 
+def test_small_batches_step_everything_in_the_same_order(
+    store: Store, registry: Registry, clock: SimClock
+) -> None:
+    engine = Engine(store, registry, clock, batch_size=2)
+    engine.deploy(
+        flow(
+            "f",
+            [
+                node("t", "trigger.member_joined"),
+                node("morning", "wait.until_time", time="08:00"),
+                node("coupon", "action.send_coupon", coupon="c"),
+            ],
+            [("t", "morning"), ("morning", "coupon")],
+        )
+    )
+    who = ["m-e", "m-b", "m-d", "m-a", "m-c"]
+    joins = [event(f"j{i}", "member_joined", at(i / 10), member=m, group="g") for i, m in enumerate(who)]
+    result = ingest(engine, *joins, joins[0], joins[3])
+    assert (result.accepted, result.duplicate) == (5, 2)
+    clock.advance_to(START + timedelta(days=1))
+    assert engine.run_due() == 5
+    assert [d["member"] for d in sorted(store.deliveries(), key=lambda d: d["id"])] == who
+    assert statuses(engine) == {"done": 5}
+
+
 # -- idempotency -----------------------------------------------------------------------------------------
 
 
@@ -510,11 +535,24 @@ def outcome(store: Store, registry: Registry) -> dict[str, Any]:
 
 
 def test_saving_and_reloading_half_way_changes_nothing(tmp_path: Path, registry: Registry) -> None:
+    """Half a run on a SQLite file, close everything, open the file again and finish."""
+    assert_reload_changes_nothing(
+        f"sqlite:///{tmp_path / 'halves.db'}", f"sqlite:///{tmp_path / 'whole.db'}", registry
+    )
+
+
+def test_reloading_on_either_backend_matches_an_uninterrupted_sqlite_run(
+    store_url: str, registry: Registry
+) -> None:
+    assert_reload_changes_nothing(store_url, "sqlite://", registry)
+
+
+def assert_reload_changes_nothing(url: str, whole_url: str, registry: Registry) -> None:
     events = journey_events()
     end = START + timedelta(days=5)
     half = START + timedelta(days=1, minutes=30)
 
-    whole = Store.open(f"sqlite:///{tmp_path / 'whole.db'}")
+    whole = Store.open(whole_url)
     clock = SimClock(START)
     engine = Engine(whole, registry, clock)
     engine.deploy(JOURNEY)
@@ -522,7 +560,6 @@ def test_saving_and_reloading_half_way_changes_nothing(tmp_path: Path, registry:
     expected = outcome(whole, registry)
     whole.close()
 
-    url = f"sqlite:///{tmp_path / 'halves.db'}"
     first = Store.open(url)
     clock = SimClock(START)
     engine = Engine(first, registry, clock)

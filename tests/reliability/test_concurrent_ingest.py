@@ -77,6 +77,8 @@ def test_the_same_events_sent_to_two_servers_at_once_are_acted_on_once(pg_url: s
         command = [*qunflow_command(), "serve", "--db", pg_url, "--port", str(port)]
         servers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))
         log.close()
+        # One after the other: two first starts at once would both create the admin user.
+        wait_until(lambda port=port: answers(port), timeout=60)
     answered: list[dict[str, int]] = []
     errors: list[BaseException] = []
     start = threading.Barrier(len(ports))

@@ -294,3 +294,44 @@ def test_the_welcome_template_through_the_command_line(tmp_path: Path) -> None:
             "nudge": 1,
         }
     }
+
+
+def test_flows_that_start_each_other_in_a_loop_stop() -> None:
+    ping = chain(
+        node("again", "action.start_flow", flow="pong"),
+        trigger=node("t", "trigger.event", event="ping"),
+        settings={"reentry": "always"},
+    )
+    ping["id"] = "ping"
+    pong = flow(
+        "pong",
+        [node("t", "trigger.event", event="never"), node("back", "action.start_flow", flow="ping")],
+        [("t", "back")],
+        settings={"reentry": "always"},
+    )
+    report = run([ping, pong], [event("p", "ping", T, member="m-1")])
+    total = report["runs"]["ping"]["done"] + report["runs"]["pong"]["done"]
+    assert 2 < total < 100
+    assert report["runs"]["ping"]["active"] == report["runs"]["pong"]["active"] == 0
+
+
+def test_flows_that_tag_each_other_in_a_loop_stop() -> None:
+    def swap(flow_id: str, on: str, to: str) -> dict[str, Any]:
+        return flow(
+            flow_id,
+            [
+                node("t", "trigger.tag_added", tags=[on]),
+                node("rm", "action.remove_tag", tags=[on]),
+                node("add", "action.add_tag", tags=[to]),
+            ],
+            [("t", "rm"), ("rm", "add")],
+            settings={"reentry": "always"},
+        )
+
+    report = run(
+        [swap("a", "y", "x"), swap("b", "x", "y")],
+        [go("m-1"), event("e", "member_updated", T, member="m-1", profile={"tags": ["y"]})],
+    )
+    total = report["runs"]["a"]["done"] + report["runs"]["b"]["done"]
+    assert 2 < total < 100
+    assert len(report["members"]["m-1"]["tags"]) == 1

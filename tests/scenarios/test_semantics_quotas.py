@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from documents import event, flow, node
 from kit import run, runs, sent, times
+
+from engine import Engine, Store
+from engine.event import convert_events
 
 QUIET = {"start": "22:00", "end": "08:00"}
 
@@ -227,3 +231,22 @@ def test_staff_daily_limit_day_follows_the_flow_timezone() -> None:
     leads = [event(f"l{i}", "lead", "2026-03-07T23:30:00-05:00", member=f"m{i}") for i in range(5)]
     report = run(befriend("America/New_York"), leads)
     assert times(report, "add")["m4"] == "2026-03-08T00:00:00-05:00"
+
+
+def test_past_deliveries_are_read_once_per_batch_not_once_per_step(
+    engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = welcome({"frequency_cap": {"messages": 1, "per": "P1D"}})
+    document["nodes"].append(node("friend", "action.add_friend", staff=["s1", "s2"]))
+    document["edges"].append({"from": "hi", "to": "friend"})
+    engine.deploy(document)
+    reads: list[str] = []
+    for name in ("message_delivery_times", "deliveries_since"):
+        original = getattr(store, name)
+        monkeypatch.setattr(store, name, lambda *a, _f=original, _n=name: reads.append(_n) or _f(*a))
+    events = [joined(f"e{i}", f"m{i:02}", "2026-11-22T10:00:00+08:00") for i in range(50)]
+    engine.ingest(convert_events(events))
+    assert sorted(reads) == ["deliveries_since", "message_delivery_times"]
+    sent_by = [d["payload"]["staff"] for d in store.deliveries(kind="friend_request")]
+    assert sent_by == ["s1"] * 20 + ["s2"] * 20
+    assert len(store.deliveries(kind="message")) == 50

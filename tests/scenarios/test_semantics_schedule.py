@@ -222,3 +222,20 @@ def _member(member_id: str, clock: SimClock) -> Any:
     from engine.member import MemberRecord
 
     return MemberRecord(id=member_id).to_member(to_us(clock.now()))
+
+
+def test_a_resumed_flow_does_not_catch_up_the_ticks_missed_while_paused(
+    store: Store, registry: Registry
+) -> None:
+    clock = SimClock(datetime(2026, 11, 22, 2, 0, tzinfo=UTC))
+    store.put_members([_member("m-1", clock)])
+    engine = Engine(store, registry, clock)
+    engine.deploy(_one_fire_flow())
+    engine.set_paused("f", True)
+    clock.advance_to(datetime(2026, 11, 24, 4, 0, tzinfo=UTC))
+    assert engine.next_wake() is None
+    assert engine.run_due() == 0
+    engine.set_paused("f", False)
+    assert engine.run_due() == 0
+    assert engine.next_wake() == datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+    assert store.all_members()["m-1"].points == 0

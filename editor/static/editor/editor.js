@@ -146,7 +146,9 @@ function drawNode(dfId) {
     const output = element.querySelector(`.output_${index + 1}`);
     if (output) {
       output.dataset.port = port;
-      output.dataset.portLabel = t(PORT_TITLES[port] || port);
+      // A lone `next` port needs no caption; named branches do.
+      if (node.data.ports.length > 1 || port !== "next") output.dataset.portLabel = t(PORT_TITLES[port] || port);
+      else delete output.dataset.portLabel;
       output.title = t(PORT_TITLES[port] || port);
     }
   });
@@ -245,6 +247,28 @@ function loadFlow(document) {
   state.loading = false;
   state.selected = null;
   showPanel();
+}
+
+// Zoom out (never in) and scroll so that the whole flow is in view.
+function fitView() {
+  const nodes = allNodes();
+  if (!nodes.length) return;
+  const df = state.df;
+  const box = $("#drawflow").getBoundingClientRect();
+  const minX = Math.min(...nodes.map((n) => n.pos_x));
+  const minY = Math.min(...nodes.map((n) => n.pos_y));
+  const width = Math.max(...nodes.map((n) => n.pos_x)) + 260 - minX;
+  const height = Math.max(...nodes.map((n) => n.pos_y)) + 110 - minY;
+  const zoom = Math.max(df.zoom_min, Math.min(1, (box.width - 60) / width, (box.height - 60) / height));
+  df.zoom = zoom;
+  df.zoom_last_value = zoom;
+  df.canvas_x = 0;
+  df.canvas_y = 0;
+  df.precanvas.style.transform = `translate(0px, 0px) scale(${zoom})`;
+  const origin = df.precanvas.getBoundingClientRect();
+  df.canvas_x = box.x + 30 - (origin.x + minX * zoom);
+  df.canvas_y = box.y + 40 - (origin.y + minY * zoom);
+  df.precanvas.style.transform = `translate(${df.canvas_x}px, ${df.canvas_y}px) scale(${zoom})`;
 }
 
 let snapshotTimer = null;
@@ -610,13 +634,17 @@ function placeNode(type, point) {
 function keyboard(event) {
   const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(event.target.tagName);
   const mod = event.ctrlKey || event.metaKey;
+  const deleting = event.key === "Delete" || event.key === "Backspace";
   if (mod && event.key.toLowerCase() === "s") { event.preventDefault(); save(); return; }
   if (typing) return;
+  const focusedNode = event.target.closest?.(".drawflow-node");
   if (mod && event.key.toLowerCase() === "z") { event.preventDefault(); event.shiftKey ? redo() : undo(); }
   else if (mod && event.key.toLowerCase() === "y") { event.preventDefault(); redo(); }
-  else if ((event.key === "Delete" || event.key === "Backspace") && state.selected !== null && event.target.closest?.(".drawflow-node")) {
+  else if (deleting && focusedNode) {
+    // The focused node, not drawflow's last clicked one (its own Delete handler runs after ours).
     event.preventDefault();
-    state.df.removeNodeId(`node-${state.selected}`);
+    event.stopPropagation();
+    state.df.removeNodeId(focusedNode.id);
   } else if (event.target.id === "drawflow" && event.key.startsWith("Arrow")) {
     event.preventDefault();
     const step = 40;
@@ -638,9 +666,11 @@ async function start() {
   df.reroute = false;
   df.zoom_max = 2;
   df.zoom_min = 0.3;
+  // Viewers see the flow but cannot change it.
+  df.editor_mode = page.can_write ? "edit" : "view";
   df.start();
   state.df = df;
-  buildPalette();
+  if (page.can_write) buildPalette();
 
   df.on("nodeSelected", (id) => select(Number(id)));
   // Clicking the node that is already selected brings its form back (e.g. from the problems tab).
@@ -671,6 +701,7 @@ async function start() {
   });
 
   loadFlow(state.document);
+  fitView();
   state.history = [JSON.stringify(exportFlow())];
   const backup = (() => { try { return localStorage.getItem(backupKey()); } catch { return null; } })();
   if (backup && backup !== state.history[0]) {
@@ -693,9 +724,11 @@ async function start() {
   $("#qf-zoom-in").addEventListener("click", () => df.zoom_in());
   $("#qf-zoom-out").addEventListener("click", () => df.zoom_out());
   $("#qf-zoom-reset").addEventListener("click", () => df.zoom_reset());
+  $("#qf-fit").addEventListener("click", fitView);
   $("#qf-flow-settings").addEventListener("click", () => { state.selected = null; showPanel(); });
   for (const tab of document.querySelectorAll("[role=tab]")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
-  document.addEventListener("keydown", keyboard);
+  // Capture on window: our keys are handled before drawflow's own document listener.
+  window.addEventListener("keydown", keyboard, true);
   window.addEventListener("beforeunload", (event) => { if (!$("#qf-dirty").hidden) event.preventDefault(); });
   document.body.dataset.editorReady = "true";
 }
