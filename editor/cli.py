@@ -180,7 +180,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         webhook_url=args.webhook_url, webhook_secret=os.environ.get("QUNFLOW_WEBHOOK_SECRET") or None,
         allow=tuple(args.allow or ()), send_threads=args.send_threads,
     )
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(message)s")
     worker = open_worker(options)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: worker.stop.set())
@@ -240,14 +241,16 @@ def parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="an extra worker beside `serve` (PostgreSQL); 后台执行进程")
     worker.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
-    worker.add_argument("--lease", type=float, default=30.0, help="seconds a claimed batch is held (default 30)")
+    worker.add_argument("--lease", type=float, default=30.0, help="seconds a claimed batch is held (30)")
     worker.add_argument("--poll", type=float, default=1.0, help="longest idle sleep in seconds (default 1)")
     worker.add_argument("--batch", type=int, default=500, help="runs per batch (default 500)")
     worker.add_argument(
         "--connector", default="recording", choices=("recording", "webhook"),
         help="where deliveries other than action.webhook go (default: recording)",
     )
-    worker.add_argument("--webhook-url", help="endpoint for --connector webhook; secret in QUNFLOW_WEBHOOK_SECRET")
+    worker.add_argument(
+        "--webhook-url", help="where --connector webhook posts (signed with QUNFLOW_WEBHOOK_SECRET)"
+    )
     worker.add_argument(
         "--allow", action="append", metavar="NETWORK",
         help="let webhooks reach this private network or address, e.g. 10.0.0.0/8 (repeatable)",

@@ -93,7 +93,9 @@ class Dispatcher:
     def dispatch(self, now: datetime | None = None) -> DispatchResult:
         """Lease one batch of due deliveries, send them and record each outcome."""
         moment = now or self.clock.now()
-        leased = self.store.lease_deliveries(to_us(moment), self.batch_size, self.owner, to_us(moment + self.lease))
+        leased = self.store.lease_deliveries(
+            to_us(moment), self.batch_size, self.owner, to_us(moment + self.lease)
+        )
         result = DispatchResult(leased=len(leased))
         if not leased:
             return result

@@ -122,7 +122,6 @@ def _first_line(error: BaseException) -> str:
     return (str(cause).splitlines() or [type(cause).__name__])[0]
 
 
-
 class WorkerOptions(msgspec.Struct, frozen=True):
     """What `qunflow worker` is told on its command line and in its environment."""
 
@@ -163,7 +162,12 @@ def open_worker(options: WorkerOptions) -> Worker:
     owner = owner_name("worker")
     lease = timedelta(seconds=options.lease)
     dispatcher = Dispatcher(
-        store, default, routes={"webhook": webhook}, clock=engine.clock, owner=owner, lease=lease,
+        store,
+        default,
+        routes={"webhook": webhook},
+        clock=engine.clock,
+        owner=owner,
+        lease=lease,
         threads=options.send_threads,
     )
     return Worker(engine, dispatcher, owner=owner, lease=lease, poll=timedelta(seconds=options.poll))

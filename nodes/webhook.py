@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta
 
 from engine import NEXT, Context, Outcome, action
 
-Url = Annotated[str, Meta(pattern=r"^https?://[^\s/?#]+[^\s]*$", max_length=2000)]
+Url = Annotated[str, Meta(max_length=2000, extra_json_schema={"format": "uri"})]
 
 
 class Webhook(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -17,6 +18,11 @@ class Webhook(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     # JSON to send; string values may hold placeholders like {{ member.id }}.
     body: Any = None
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in self.url):
+            raise ValueError(f"`url` must be an http:// or https:// address, not `{self.url[:100]}`")
 
 
 def _rendered(ctx: Context, value: Any) -> Any:

@@ -6,7 +6,19 @@ from .recording import RecordingConnector
 from .webhook import KEY_HEADER, SIGNATURE_HEADER, WebhookConnector, sign, verify
 
 __all__ = [
-    "KEY_HEADER", "SIGNATURE_HEADER",
-    "AddressPolicy", "AddressRefused", "Connector", "Delivery", "DeliveryFailed", "RecordingConnector",
-    "Resolver", "Unavailable", "WebhookConnector", "refusal", "sign", "system_resolver", "verify",
+    "KEY_HEADER",
+    "SIGNATURE_HEADER",
+    "AddressPolicy",
+    "AddressRefused",
+    "Connector",
+    "Delivery",
+    "DeliveryFailed",
+    "RecordingConnector",
+    "Resolver",
+    "Unavailable",
+    "WebhookConnector",
+    "refusal",
+    "sign",
+    "system_resolver",
+    "verify",
 ]

@@ -26,8 +26,14 @@ Resolver = Callable[[str, int], list[str]]
 METADATA = frozenset(
     ipaddress.ip_address(a)
     for a in (
-        "169.254.169.254", "169.254.170.2", "169.254.169.123", "100.100.100.200", "168.63.129.16",
-        "169.254.0.23", "192.0.0.192", "fd00:ec2::254",
+        "169.254.169.254",
+        "169.254.170.2",
+        "169.254.169.123",
+        "100.100.100.200",
+        "168.63.129.16",
+        "169.254.0.23",
+        "192.0.0.192",
+        "fd00:ec2::254",
     )
 )
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
@@ -132,7 +138,9 @@ def parse_allow_list(entries: Iterable[str]) -> list[IPNetwork]:
         try:
             networks.append(ipaddress.ip_network(text, strict=False))
         except ValueError:
-            raise UserError(f"allow-list entry `{entry}` is not an IP address or network like 10.0.0.0/8") from None
+            raise UserError(
+                f"allow-list entry `{entry}` is not an IP address or network like 10.0.0.0/8"
+            ) from None
     return networks
 
 

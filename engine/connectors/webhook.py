@@ -94,11 +94,15 @@ class WebhookConnector:
                 raise DeliveryFailed("webhook delivery without payload.url", retryable=False)
             method = str(payload.get("method") or "POST").upper()
             if method not in METHODS:
-                raise DeliveryFailed(f"webhook payload.method `{method}` is not one of {sorted(METHODS)}", False)
+                raise DeliveryFailed(
+                    f"webhook payload.method `{method}` is not one of {sorted(METHODS)}", False
+                )
             body = payload.get("body")
             return method, url, msgspec.json.encode(body) if body is not None and method != "GET" else None
         if self.url is None:
-            raise DeliveryFailed(f"no webhook endpoint URL is configured for `{delivery.kind}` deliveries", False)
+            raise DeliveryFailed(
+                f"no webhook endpoint URL is configured for `{delivery.kind}` deliveries", False
+            )
         envelope = {
             "key": delivery.key,
             "kind": delivery.kind,
@@ -190,6 +194,8 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def _pinned(scheme: str, host: str, port: int, address: IPAddress, timeout: float) -> http.client.HTTPConnection:
+def _pinned(
+    scheme: str, host: str, port: int, address: IPAddress, timeout: float
+) -> http.client.HTTPConnection:
     kind = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
     return kind(host, port, address, timeout)

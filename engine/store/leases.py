@@ -161,8 +161,9 @@ class LeaseStore:
                     .values(lease_owner=owner, next_attempt_at=until, attempts=c.attempts + 1)
                 )
         return [
-            LeasedDelivery(r.id, r.key, r.flow_id, r.node, r.run_id, r.member_id, r.kind, r.payload, r.at,
-                           r.attempts + 1)
+            LeasedDelivery(
+                r.id, r.key, r.flow_id, r.node, r.run_id, r.member_id, r.kind, r.payload, r.at, r.attempts + 1
+            )
             for r in rows
         ]
 
@@ -184,8 +185,13 @@ class LeaseStore:
             )
         )
         rows = [
-            {"b_id": o.id, "b_status": o.status, "b_next": o.next_attempt_at, "b_error": o.error,
-             "b_sent": o.sent_at}
+            {
+                "b_id": o.id,
+                "b_status": o.status,
+                "b_next": o.next_attempt_at,
+                "b_error": o.error,
+                "b_sent": o.sent_at,
+            }
             for o in outcomes
         ]
         with self.transaction() as conn:

@@ -63,7 +63,9 @@ def retrying(
         except Exception as error:
             if attempt == attempts or not is_transient(error, conflicts):
                 raise
-            log.info("transaction failed (%s), attempt %d of %d; trying again", _short(error), attempt, attempts)
+            log.info(
+                "transaction failed (%s), attempt %d of %d; trying again", _short(error), attempt, attempts
+            )
             sleep(pause * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
 

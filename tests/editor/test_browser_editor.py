@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 import pytest
-from msgspec import Meta
 from browser_server import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -19,6 +18,7 @@ from browser_server import (
     running_server,
     save_screenshot,
 )
+from msgspec import Meta
 
 from engine import NEXT, Context, Outcome, TimeOfDay, action, default_registry
 from flows import load_template

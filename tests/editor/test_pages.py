@@ -151,6 +151,8 @@ def test_history_lists_versions_with_what_changed(client, sign_in, services) -> 
     v2 = page[page.index('id="v2"') : page.index('id="v1"')]
     assert "修改配置" in v2 and "wait" in v2 and "P2D" in v2 and "P1D" in v2
     assert "第一个发布的版本" in page[page.index('id="v1"') :]
+    services.engine.save_draft(welcome_flow("unpublished"))
+    assert "还没有发布过" in client.get("/flows/unpublished/history").text
 
 
 def test_a_failed_run_is_listed_and_retried_from_the_runs_page(client, sign_in, services: Services) -> None:

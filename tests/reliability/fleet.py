@@ -106,7 +106,9 @@ def qunflow_command() -> list[str]:
 class Fleet:
     """`qunflow worker` processes, started, killed and restarted by slot."""
 
-    def __init__(self, db: str, logs: Path, receiver: Receiver | None, lease: float, poll: float = 0.2) -> None:
+    def __init__(
+        self, db: str, logs: Path, receiver: Receiver | None, lease: float, poll: float = 0.2
+    ) -> None:
         self.db = db
         self.logs = logs
         self.receiver = receiver
@@ -117,9 +119,25 @@ class Fleet:
         self.kills = 0
 
     def start(self, slot: int) -> subprocess.Popen[bytes]:
-        command = [*qunflow_command(), "worker", "--db", self.db, "--lease", str(self.lease), "--poll", str(self.poll)]
+        command = [
+            *qunflow_command(),
+            "worker",
+            "--db",
+            self.db,
+            "--lease",
+            str(self.lease),
+            "--poll",
+            str(self.poll),
+        ]
         if self.receiver is not None:
-            command += ["--connector", "webhook", "--webhook-url", self.receiver.url, "--allow", "127.0.0.1/32"]
+            command += [
+                "--connector",
+                "webhook",
+                "--webhook-url",
+                self.receiver.url,
+                "--allow",
+                "127.0.0.1/32",
+            ]
         env = {**os.environ, "QUNFLOW_WEBHOOK_SECRET": SECRET}
         log = open(self.logs / f"worker-{slot}-{self.started}.log", "wb")  # noqa: SIM115 - the process keeps it
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -46,7 +46,9 @@ def free_port() -> int:
 
 def post(url: str, token: str, events: list[dict[str, Any]]) -> dict[str, int]:
     request = urllib.request.Request(
-        url, data=json.dumps(events).encode(), method="POST",
+        url,
+        data=json.dumps(events).encode(),
+        method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -68,7 +70,9 @@ def test_the_same_events_sent_to_two_servers_at_once_are_acted_on_once(pg_url: s
     Engine(store).deploy(FLOW)
     _, token = Accounts(store).create_token("ingest", to_us(RealClock().now()), "concurrency test")
     at = datetime.now(UTC).isoformat()
-    events = [{"id": f"e-{i}", "type": "signup", "at": at, "member": f"m-{i % MEMBERS}"} for i in range(EVENTS)]
+    events = [
+        {"id": f"e-{i}", "type": "signup", "at": at, "member": f"m-{i % MEMBERS}"} for i in range(EVENTS)
+    ]
     ports = [free_port(), free_port()]
     env = {**os.environ, "QUNFLOW_ADMIN_PASSWORD": "not-shown-test-password"}
     servers = []
@@ -88,7 +92,9 @@ def test_the_same_events_sent_to_two_servers_at_once_are_acted_on_once(pg_url: s
             start.wait()
             for _ in range(ROUNDS):
                 for first in range(0, EVENTS, BATCH):
-                    answered.append(post(f"http://127.0.0.1:{port}/api/events", token, events[first : first + BATCH]))
+                    answered.append(
+                        post(f"http://127.0.0.1:{port}/api/events", token, events[first : first + BATCH])
+                    )
         except BaseException as error:  # reported below, with the figures
             errors.append(error)
 
@@ -125,6 +131,11 @@ def test_the_same_events_sent_to_two_servers_at_once_are_acted_on_once(pg_url: s
     store.close()
     assert errors == []
     assert figures == {
-        "sent": 6 * EVENTS, "accepted": EVENTS, "duplicate": 5 * EVENTS, "stored": EVENTS, "runs": EVENTS,
-        "trigger_entered": EVENTS, "coupons": EVENTS,
+        "sent": 6 * EVENTS,
+        "accepted": EVENTS,
+        "duplicate": 5 * EVENTS,
+        "stored": EVENTS,
+        "runs": EVENTS,
+        "trigger_entered": EVENTS,
+        "coupons": EVENTS,
     }

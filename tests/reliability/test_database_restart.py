@@ -46,7 +46,10 @@ def restart(version: str, name: str) -> float:
     started = time.monotonic()
     done = subprocess.run(
         ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "restart"],
-        capture_output=True, text=True, check=False, timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     if done.returncode != 0:
         pytest.skip(f"pg_ctlcluster restart was refused: {done.stderr.strip() or done.stdout.strip()}")
@@ -70,13 +73,19 @@ def test_workers_recover_from_a_database_restart_by_themselves(pg_url: str, tmp_
 
     def complete() -> bool:
         journeys, deliveries = read("journeys"), read("deliveries")
-        return bool(journeys and deliveries) and journeys.get("done") == JOURNEYS and deliveries.get("sent") == JOURNEYS
+        return (
+            bool(journeys and deliveries)
+            and journeys.get("done") == JOURNEYS
+            and deliveries.get("sent") == JOURNEYS
+        )
 
     try:
         for slot in range(WORKERS):
             fleet.start(slot)
         engine.ingest(signups(JOURNEYS))
-        assert wait_until(lambda: (read("coupon_entered") or 0) >= JOURNEYS // 10, timeout=60), fleet.log_tail()
+        assert wait_until(lambda: (read("coupon_entered") or 0) >= JOURNEYS // 10, timeout=60), (
+            fleet.log_tail()
+        )
         before = figures.snapshot()
         downtime = restart(version, name)
         finished = wait_until(complete, timeout=120)

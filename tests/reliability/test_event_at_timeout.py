@@ -28,7 +28,9 @@ FLOW = {
 
 def waiting(engine: Engine, clock: SimClock, members: int) -> None:
     engine.deploy(FLOW)
-    engine.ingest([Event(id=f"s-{i}", type="signup", at=clock.now(), member=f"m-{i}") for i in range(members)])
+    engine.ingest(
+        [Event(id=f"s-{i}", type="signup", at=clock.now(), member=f"m-{i}") for i in range(members)]
+    )
     clock.advance_to(clock.now() + timedelta(minutes=1))  # the timeout moment
 
 
@@ -71,7 +73,10 @@ def test_event_and_timeout_racing_in_two_threads_resume_each_run_once(
     store: Store, registry: Registry, clock: SimClock, stepper: str
 ) -> None:
     members = 300
-    ingester, timer = Engine(store, registry, clock, batch_size=25), Engine(store, registry, clock, batch_size=25)
+    ingester, timer = (
+        Engine(store, registry, clock, batch_size=25),
+        Engine(store, registry, clock, batch_size=25),
+    )
     waiting(ingester, clock, members)
     timer.flows.reload()
     start = threading.Barrier(2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+
 from fleet import delay_flow
 
 from engine import Engine, Event, SimClock, Store
@@ -22,7 +23,9 @@ def steps_after_wait(store: Store) -> int:
     return store.node_counts("storm")["storm"]["wait"].get("port:next", 0)
 
 
-def test_a_dead_workers_runs_are_taken_over_after_its_lease(engine: Engine, store: Store, clock: SimClock) -> None:
+def test_a_dead_workers_runs_are_taken_over_after_its_lease(
+    engine: Engine, store: Store, clock: SimClock
+) -> None:
     park(engine, clock, 5)
     now = to_us(clock.now())
     held = store.lease_due(now, 100, "dead", now + to_us_delta(LEASE))  # leased, then the worker died

@@ -39,7 +39,9 @@ def coupons(engine: Engine, clock: SimClock) -> Engine:
     return engine
 
 
-def test_pending_deliveries_are_sent_once_with_their_keys(coupons: Engine, store: Store, clock: SimClock) -> None:
+def test_pending_deliveries_are_sent_once_with_their_keys(
+    coupons: Engine, store: Store, clock: SimClock
+) -> None:
     recording = RecordingConnector()
     dispatcher = Dispatcher(store, recording, clock=clock)
 
@@ -50,7 +52,12 @@ def test_pending_deliveries_are_sent_once_with_their_keys(coupons: Engine, store
     assert [(r["status"], r["attempts"], r["error"]) for r in rows] == [("sent", 1, None)] * 2
     assert sorted(recording.received) == sorted(r["key"] for r in rows)
     sent = recording.received[rows[0]["key"]]
-    assert (sent.kind, sent.payload, sent.member, sent.at) == ("coupon", {"coupon": "welcome-10"}, "m-0", clock.now())
+    assert (sent.kind, sent.payload, sent.member, sent.at) == (
+        "coupon",
+        {"coupon": "welcome-10"},
+        "m-0",
+        clock.now(),
+    )
 
 
 def test_the_recording_connector_makes_a_repeated_key_once() -> None:
@@ -99,7 +106,9 @@ def test_a_permanent_failure_fails_the_delivery_with_its_reason(
 
 def test_a_delivery_fails_after_the_last_attempt(coupons: Engine, store: Store, clock: SimClock) -> None:
     policy = RetryPolicy(max_attempts=2, first_delay=timedelta(seconds=1))
-    dispatcher = Dispatcher(store, Unavailable("wecom", "WeCom is not configured"), clock=clock, policy=policy)
+    dispatcher = Dispatcher(
+        store, Unavailable("wecom", "WeCom is not configured"), clock=clock, policy=policy
+    )
 
     dispatcher.dispatch()
     clock.advance_to(clock.now() + timedelta(seconds=1))

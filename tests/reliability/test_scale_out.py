@@ -23,7 +23,9 @@ def park(store: Store, prefix: str) -> None:
     clock = SimClock(datetime.now(UTC))
     engine = Engine(store, clock=clock)
     engine.flows.reload()
-    events = [Event(id=f"{prefix}-{i}", type="signup", at=clock.now(), member=f"{prefix}-{i}") for i in range(RUNS)]
+    events = [
+        Event(id=f"{prefix}-{i}", type="signup", at=clock.now(), member=f"{prefix}-{i}") for i in range(RUNS)
+    ]
     engine.ingest(events)
 
 

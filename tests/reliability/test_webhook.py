@@ -99,8 +99,14 @@ def connector(url: str | None = None, **options: Any) -> WebhookConnector:
 
 def coupon(key: str = "42:coupon") -> Delivery:
     return Delivery(
-        key=key, kind="coupon", payload={"coupon": "welcome-10"}, flow="welcome-vip", node="coupon",
-        member="m-42", run=42, at=datetime(2026, 11, 22, 2, 0, tzinfo=UTC),
+        key=key,
+        kind="coupon",
+        payload={"coupon": "welcome-10"},
+        flow="welcome-vip",
+        node="coupon",
+        member="m-42",
+        run=42,
+        at=datetime(2026, 11, 22, 2, 0, tzinfo=UTC),
     )
 
 
@@ -116,15 +122,24 @@ def test_a_delivery_is_posted_as_signed_json_with_its_key(server: Server) -> Non
     assert verify(SECRET, request["body"], request["headers"][SIGNATURE_HEADER])
     assert not verify(b"other secret", request["body"], request["headers"][SIGNATURE_HEADER])
     assert json.loads(request["body"]) == {
-        "key": "42:coupon", "kind": "coupon", "flow": "welcome-vip", "node": "coupon", "member": "m-42",
-        "run": 42, "at": "2026-11-22T02:00:00+00:00", "payload": {"coupon": "welcome-10"},
+        "key": "42:coupon",
+        "kind": "coupon",
+        "flow": "welcome-vip",
+        "node": "coupon",
+        "member": "m-42",
+        "run": 42,
+        "at": "2026-11-22T02:00:00+00:00",
+        "payload": {"coupon": "welcome-10"},
     }
 
 
 def test_a_webhook_delivery_goes_to_its_own_url_method_and_body(server: Server) -> None:
     delivery = Delivery(
-        key="7:hook", kind="webhook", payload={"url": server.base + "/crm?x=1", "method": "put", "body": {"a": 1}},
-        flow="f", node="hook",
+        key="7:hook",
+        kind="webhook",
+        payload={"url": server.base + "/crm?x=1", "method": "put", "body": {"a": 1}},
+        flow="f",
+        node="hook",
     )
     connector().send(delivery)
 
@@ -267,7 +282,9 @@ def test_at_least_twenty_encodings_are_covered() -> None:
     assert len(REFUSED) >= 20
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/", "file:///etc/passwd", "gopher://127.0.0.1/", "http:///x"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/", "file:///etc/passwd", "gopher://127.0.0.1/", "http:///x"]
+)
 def test_other_schemes_and_hostless_urls_are_refused(url: str) -> None:
     with pytest.raises(DeliveryFailed, match="refused to call") as refused:
         WebhookConnector(SECRET, url, resolver=fake_resolver).send(coupon())

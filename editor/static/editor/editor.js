@@ -726,7 +726,17 @@ async function start() {
   $("#qf-zoom-reset").addEventListener("click", () => df.zoom_reset());
   $("#qf-fit").addEventListener("click", fitView);
   $("#qf-flow-settings").addEventListener("click", () => { state.selected = null; showPanel(); });
-  for (const tab of document.querySelectorAll("[role=tab]")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
+  const tabs = [...document.querySelectorAll("[role=tab]")];
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => showTab(tab.dataset.tab));
+    tab.addEventListener("keydown", (event) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+      if (!step) return;
+      const next = tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length];
+      showTab(next.dataset.tab);
+      next.focus();
+    });
+  }
   // Capture on window: our keys are handled before drawflow's own document listener.
   window.addEventListener("keydown", keyboard, true);
   window.addEventListener("beforeunload", (event) => { if (!$("#qf-dirty").hidden) event.preventDefault(); });
