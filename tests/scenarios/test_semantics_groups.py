@@ -8,6 +8,7 @@ from documents import event, flow, node
 from kit import run, runs, sent, tags
 
 from engine import Store
+from engine.member import MemberRecord
 
 T = "2026-11-22T10:00:00+08:00"
 
@@ -63,8 +64,6 @@ def test_a_member_who_leaves_frees_a_place() -> None:
 
 
 def test_group_sizes_are_kept_without_scanning_members(store: Store) -> None:
-    from engine.member import MemberRecord
-
     store.put_members(
         [MemberRecord(id=f"m{i}", groups=["g1"] + (["g2"] if i % 2 else [])).to_member(0) for i in range(5)]
     )

@@ -8,7 +8,9 @@ from typing import Any
 from documents import event, flow, node
 from kit import run, runs, sent
 
-from engine import Engine, Registry, SimClock, Store
+from engine import Engine, Member, Registry, SimClock, Store, check, default_registry
+from engine.clock import to_us
+from engine.member import MemberRecord
 
 NY = "America/New_York"
 
@@ -169,8 +171,6 @@ def test_inactive_days_counts_from_the_last_message_or_from_first_seen() -> None
 
 
 def test_bad_cron_is_a_validation_problem_on_the_node() -> None:
-    from engine import check, default_registry
-
     _, _, problems = check(group_sop("61 8 * * *"), default_registry())
     assert [(p.node, p.path) for p in problems] == [("t", "config")]
     assert "cron" in problems[0].message
@@ -217,10 +217,7 @@ def test_an_audience_is_handed_out_in_batches_each_member_once(store: Store, reg
     assert engine.run_due() == 0
 
 
-def _member(member_id: str, clock: SimClock) -> Any:
-    from engine.clock import to_us
-    from engine.member import MemberRecord
-
+def _member(member_id: str, clock: SimClock) -> Member:
     return MemberRecord(id=member_id).to_member(to_us(clock.now()))
 
 

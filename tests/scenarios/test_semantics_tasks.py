@@ -7,6 +7,8 @@ from typing import Any
 from documents import event, flow, node
 from kit import run, runs, sent, tags
 
+from engine import check, default_registry
+
 T = "2026-11-22T10:00:00+08:00"
 
 
@@ -99,3 +101,26 @@ def test_webhook_is_recorded_as_a_delivery_with_rendered_body() -> None:
         "method": "POST",
         "body": {"member": "m-9", "amount": "59", "source": "qunflow"},
     }
+
+
+def test_bad_configs_are_reported_on_their_node_with_the_field() -> None:
+    document = flow(
+        "f",
+        [
+            node("t", "trigger.event", event="x"),
+            node("hook", "action.webhook", url="ftp://crm.example.com/x"),
+            node("call", "action.assign_task", title="回访", due="-P1D"),
+            node("friend", "action.add_friend", staff=[]),
+            node("post", "action.broadcast", text="hi", to="group", audience={}),
+        ],
+        [("t", "hook"), ("hook", "call"), ("call", "friend"), ("friend", "post")],
+    )
+    _, _, problems = check(document, default_registry())
+    found = {p.node: (p.path, p.message) for p in problems}
+    assert found["hook"] == (
+        "config",
+        "`url` must be an http:// or https:// address, not `ftp://crm.example.com/x`",
+    )
+    assert found["call"] == ("config", "`due` must be a positive duration")
+    assert found["friend"][0] == "config.staff"
+    assert found["post"] == ("config", "`audience.groups` names the groups to post in when `to` is `group`")
