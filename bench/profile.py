@@ -19,9 +19,15 @@ from .measure import fresh_database
 PHASES = ("park", "chat", "resume")
 
 
+def _text(profiler: Any, **options: Any) -> str:
+    # Without pyinstrument's "Profile at <absolute path>" line: the files are kept in the repository.
+    text = profiler.output_text(unicode=True, time="percent_of_total", **options)
+    return "\n".join(line for line in text.splitlines() if not line.startswith("Profile at "))
+
+
 def _write(profiler: Any, path: Path, title: str) -> None:
-    tree = profiler.output_text(unicode=True, time="percent_of_total")
-    flat = profiler.output_text(unicode=True, flat=True, time="percent_of_total")
+    tree = _text(profiler)
+    flat = _text(profiler, flat=True)
     path.write_text(
         f"{title}\n\n== call tree ==\n{tree}\n== self time by function (top 40) ==\n"
         + "\n".join(flat.splitlines()[:48])

@@ -119,6 +119,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 DEFAULT_DB = "sqlite:///qunflow.db"
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a port number (1-65535)")
+    return int(text)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
@@ -128,8 +134,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from editor.demo import load_demo
     from editor.services import Services
 
-    services = Services.open(args.db)
     password = os.environ.get("QUNFLOW_ADMIN_PASSWORD")
+    if password is not None and len(password) < 8:
+        raise UserError("QUNFLOW_ADMIN_PASSWORD: at least 8 characters")
+    services = Services.open(args.db)
     generated = services.accounts.ensure_admin(password, services.now_us())
     if generated:
         print(f"created user admin with password {generated}  (shown once; 只显示这一次)", flush=True)
@@ -236,7 +244,7 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the web app and a worker in one process; 启动服务")
     serve.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
     serve.add_argument("--demo", action="store_true", help="load the flow templates and a demo community")
 
     worker = sub.add_parser("worker", help="an extra worker beside `serve` (PostgreSQL); 后台执行进程")

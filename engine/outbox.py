@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -162,4 +162,4 @@ class Dispatcher:
         return Settled(held.id, FAILED, error=reason)
 
 
-__all__ = ["DispatchResult", "Dispatcher", "RetryPolicy", "owner_name", "Sequence"]
+__all__ = ["DispatchResult", "Dispatcher", "RetryPolicy", "owner_name"]

@@ -1,6 +1,6 @@
 """A worker: leases due runs, steps them, fires cron schedules, dispatches the outbox, sleeps.
 
-Several workers (`qunflow worker`, and the one inside `qunflow serve`) share one PostgreSQL store.
+Several workers (`qunflow worker` processes, beside `qunflow serve`) share one PostgreSQL store.
 Each round leases one batch of due runs (see :mod:`engine.store.leases`), steps it and commits, fires
 the cron schedules that are due, and sends one batch of the outbox. When a round finds nothing to do,
 the worker sleeps until the next wake time it knows of, by the injected clock, but never longer than
@@ -93,9 +93,9 @@ class Worker:
         failures = 0
         while not self.stop.is_set():
             try:
+                self._maybe_reload()
                 done = self.round()
                 if not done.busy:
-                    self._maybe_reload()
                     self._wait(self.pause())
                 failures = 0
             except Exception as error:
@@ -157,7 +157,10 @@ def open_worker(options: WorkerOptions) -> Worker:
     if options.connector == "webhook" and not options.webhook_url:
         raise UserError("--connector webhook needs --webhook-url (where non-webhook deliveries are sent)")
     default: Connector = webhook if options.connector == "webhook" else RecordingConnector()
-    store = Store.open(options.db)
+    try:
+        store = Store.open(options.db)
+    except DBAPIError as error:
+        raise UserError(f"cannot open the database: {_first_line(error)}") from None
     engine = Engine(store, batch_size=options.batch)
     owner = owner_name("worker")
     lease = timedelta(seconds=options.lease)

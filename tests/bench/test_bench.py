@@ -9,7 +9,8 @@ import pytest
 
 from editor.cli import main
 
-FIGURES = ("ingest_per_s", "park_per_s", "resume_per_s", "peak_rss_mb", "bytes_per_parked")
+MEASURED = ("ingest_per_s", "park_per_s", "resume_per_s", "peak_rss_mb")
+FIGURES = (*MEASURED, "bytes_per_parked")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -30,5 +31,6 @@ def test_bench_reports_every_delivery_made_exactly_once(backend: str, capsys: py
         assert side["members"] == 25
         assert side["events"] == 25 + 13  # every member joins; the even-numbered 13 post a message
         assert side["exactly_once"] is True, side["problems"]
-        assert all(side[figure] > 0 for figure in FIGURES)
+        assert all(side[figure] > 0 for figure in MEASURED)
+        assert side["bytes_per_parked"] >= 0  # a few rows may fit in pages the store already had
     assert set(result["ratio"]) == set(FIGURES)

@@ -16,6 +16,8 @@ import httpx
 import pytest
 from api_helpers import joined, login_csrf
 
+from editor.cli import main
+
 DEADLINE = 60.0  # generous: only a hung server takes this long
 
 
@@ -138,3 +140,17 @@ def test_a_journey_over_http_with_the_worker_in_the_same_process(server: tuple[s
         "coupon": 2,
     }
     assert api.get("/schema/openapi.json").status_code == 200
+
+
+def test_serve_refuses_a_port_that_is_not_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["serve", "--port", "99999"])
+    assert exit.value.code == 2
+    assert "--port" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_short_admin_password(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("QUNFLOW_ADMIN_PASSWORD", "short")
+    assert main(["serve", "--db", f"sqlite:///{tmp_path / 'q.db'}"]) == 1
+    assert capsys.readouterr().err.strip() == "qunflow serve: QUNFLOW_ADMIN_PASSWORD: at least 8 characters"
+    assert not (tmp_path / "q.db").exists()

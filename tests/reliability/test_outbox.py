@@ -11,6 +11,7 @@ from engine import Engine, Event, SimClock, Store
 from engine.clock import to_us
 from engine.connectors import Delivery, DeliveryFailed, RecordingConnector, Unavailable
 from engine.outbox import Dispatcher, RetryPolicy
+from engine.store.leases import Settled
 
 
 class Flaky:
@@ -142,11 +143,9 @@ def test_a_leased_delivery_waits_for_its_lease_and_a_late_outcome_is_ignored(
     clock.advance_to(clock.now() + timedelta(seconds=30))
     assert other.dispatch().sent == 2
 
-    from engine.store.leases import Settled
-
     assert store.settle_deliveries("dead", [Settled(d.id, "failed", error="late") for d in held]) == 0
     assert [r["status"] for r in store.deliveries(flow_id="storm")] == ["sent", "sent"]
-    assert [(r["attempts"]) for r in store.deliveries(flow_id="storm")] == [2, 2]
+    assert [r["attempts"] for r in store.deliveries(flow_id="storm")] == [2, 2]
 
 
 def test_kinds_with_a_route_go_to_their_own_connector(coupons: Engine, store: Store, clock: SimClock) -> None:
