@@ -72,7 +72,9 @@ class Batch:
         self._messages_since = 0
         self._new_messages: dict[str, list[int]] = {}
         self._groups: dict[str, dict[str, Any]] | None = None
-        self._group_sizes: dict[str, int] = {}
+        # Group sizes: as stored (every group, read once when a node first asks) plus this batch's moves.
+        self._stored_sizes: dict[str, int] | None = None
+        self._group_moves: Counter[str] = Counter()
         self._event_waits: list[Run] = []
         # Runs started by other runs in this batch: how many links led to them; and the length a run
         # started now would have (0 when an event or the clock starts it).
@@ -151,17 +153,13 @@ class Batch:
         return self._groups.get(group_id) or {"id": group_id, "name": None, "tags": [], "kind": None}
 
     def group_size(self, group_id: str) -> int:
-        if group_id not in self._group_sizes:
-            # The store counts members as it has them; this batch's unwritten changes are added.
-            stored = self.store.group_sizes(self.conn, [group_id])[group_id]
-            before = sum(1 for m in self.members.values() if group_id in m.stored_groups)
-            after = sum(1 for m in self.members.values() if group_id in m.groups)
-            self._group_sizes[group_id] = stored - before + after
-        return self._group_sizes[group_id]
+        if self._stored_sizes is None:
+            self._stored_sizes = self.store.group_sizes(self.conn)
+        return self._stored_sizes.get(group_id, 0) + self._group_moves[group_id]
 
     def group_changed(self, group_id: str, delta: int) -> None:
-        if group_id in self._group_sizes:
-            self._group_sizes[group_id] += delta
+        """Every join and leave in a batch passes here, so sizes stay right before the batch is written."""
+        self._group_moves[group_id] += delta
 
     # -- quotas and audiences --------------------------------------------------------------------------
 
@@ -257,8 +255,18 @@ class Batch:
         plan = self.engine.flows.live_plan(flow_id)
         if plan is None or not self.can_enter(plan, member):
             return False
-        self.start(plan, plan.entry(), member, run.event)
+        self.start(plan, plan.entry(), member, self.run_event(run))
         return True
+
+    def run_event(self, run: Run) -> dict[str, Any] | None:
+        """The event that started or last resumed a run. Stored runs get theirs on first need: all of
+        the batch's at once, in one query, and only when a step reads `event.*`."""
+        if run.event is None and run.event_seq is not None:
+            waiting = [r for r in self.runs.values() if r.event is None and r.event_seq is not None]
+            views = self.store.load_events(self.conn, {r.event_seq for r in waiting})
+            for other in waiting:
+                other.event = views.get(other.event_seq) or {}
+        return run.event
 
     def resume(self, run: Run, wake_event: dict[str, Any] | None) -> None:
         self.runs[run.id] = run
@@ -343,7 +351,7 @@ class Batch:
             fork_id, run.journey, run.flow_id, run.version, run.member_id, node_id, ACTIVE, self.now_us,
             run.started_at, event_seq=run.event_seq, vars=dict(run.vars) if run.vars else None, is_new=True,
         )
-        fork.event = run.event
+        fork.event = self.run_event(run)
         self.runs[fork_id] = fork
         if run.id in self._chain:
             self._chain[fork_id] = self._chain[run.id]
@@ -356,8 +364,8 @@ class Batch:
         run.status = status
         run.ended_at = self.now_us
         run.wake_at = run.wait_event = None
-        if run.member_id is not None:
-            entry = self.history().get((run.flow_id, run.member_id))
+        if run.member_id is not None and self._history is not None:
+            entry = self._history.get((run.flow_id, run.member_id))
             if entry is not None and entry[0] > 0:
                 entry[0] -= 1
 
@@ -377,6 +385,8 @@ class Batch:
 
     def fire_tag_added(self, member: Member) -> None:
         added, member.tags_added = member.tags_added, []
+        if not self.engine.flows.triggers("tag_added"):
+            return
         for tag in added:
             event = Event(
                 id=f"tag:{member.id}:{tag}:{self.now_us}", type="tag_added", at=self.now, member=member.id,

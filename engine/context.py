@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -17,6 +18,37 @@ if TYPE_CHECKING:
     from .audience import Audience
     from .batch import Batch
     from .compiler import Plan, PlanNode
+
+
+class Scope(Mapping[str, Any]):
+    """`member`, `event`, `run` and `group` as paths see them, computed on first use: rendering
+    `{{ member.name }}` never loads the run's event or the groups."""
+
+    __slots__ = ("_ctx", "_group", "_member")
+    ROOTS = ("member", "event", "run", "group")
+
+    def __init__(self, ctx: Context, group: str | None, member: Member | None) -> None:
+        self._ctx, self._group, self._member = ctx, group, member
+
+    def __getitem__(self, root: str) -> Any:
+        ctx = self._ctx
+        if root == "member":
+            return self._member if self._member is not None else ctx.member
+        if root == "event":
+            return ctx.event
+        if root == "run":
+            run = ctx.run
+            return {"vars": (run.vars or {}) if run else {}, "id": run.id if run else None}
+        if root == "group":
+            group_id = self._group or (ctx.event or {}).get("group")
+            return ctx.group(group_id) if group_id else None
+        raise KeyError(root)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ROOTS)
+
+    def __len__(self) -> int:
+        return len(self.ROOTS)
 
 
 class Context:
@@ -72,7 +104,7 @@ class Context:
         last resumed the run."""
         if self.wake_event is not None:
             return self.wake_event
-        return self.run.event if self.run else None
+        return self._batch.run_event(self.run) if self.run else None
 
     @property
     def vars(self) -> dict[str, Any]:
@@ -81,16 +113,9 @@ class Context:
             self.run.vars = {}
         return self.run.vars
 
-    def scope(self, group: str | None = None) -> dict[str, Any]:
-        event = self.event
-        group_id = group or (event or {}).get("group")
-        run = self.run
-        return {
-            "member": self.member,
-            "event": event,
-            "run": {"vars": (run.vars or {}) if run else {}, "id": run.id if run else None},
-            "group": self.group(group_id) if group_id else None,
-        }
+    def scope(self, group: str | None = None, member: Member | None = None) -> Mapping[str, Any]:
+        """The roots field paths start from; each is looked up only when a path needs it."""
+        return Scope(self, group, member)
 
     def group(self, group_id: str) -> dict[str, Any]:
         """A group's id, name, kind and tags (a group only seen in events has none)."""
@@ -105,7 +130,7 @@ class Context:
 
     def render_for(self, member: Member, template: str, group: str | None = None) -> str:
         """A template rendered for another member (a broadcast's recipient)."""
-        return render(template, {**self.scope(group), "member": member})
+        return render(template, self.scope(group, member))
 
     def message_count(self, since: datetime) -> int:
         """How many `message` events the member posted in [since, now]."""

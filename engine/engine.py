@@ -243,10 +243,7 @@ class Engine:
         members = {r.member_id for r in runs if r.member_id is not None}
         self.store.lock_members(conn, members)
         batch = Batch(self, conn, moment, members)
-        events = self.store.load_events(conn, {r.event_seq for r in runs if r.event_seq is not None})
         for run in runs:
-            if run.event_seq is not None:
-                run.event = _with_iso(events.get(run.event_seq))
             batch.resume(run, None)
         batch.process()
         batch.flush()
@@ -265,8 +262,6 @@ class Engine:
             if run.status != FAILED:
                 raise Conflict(f"run {run_id} is {run.status}, not failed")
             batch = Batch(self, conn, self.clock.now(), [run.member_id] if run.member_id else [])
-            if run.event_seq is not None:
-                run.event = _with_iso(self.store.load_events(conn, [run.event_seq]).get(run.event_seq))
             run.error = None
             run.ended_at = None
             batch.resume(run, None)
@@ -275,12 +270,6 @@ class Engine:
 
     def _now_us(self) -> int:
         return to_us(self.clock.now())
-
-
-def _with_iso(view: dict[str, Any] | None) -> dict[str, Any] | None:
-    if view is not None and isinstance(view.get("at"), int):
-        view["at"] = from_us(view["at"]).isoformat()
-    return view
 
 
 __all__ = ["Engine", "FlowCache", "IngestResult", "LeasedBatch", "Iterable"]

@@ -63,8 +63,14 @@ def retrying(
         except Exception as error:
             if attempt == attempts or not is_transient(error, conflicts):
                 raise
-            log.info(
-                "transaction failed (%s), attempt %d of %d; trying again", _short(error), attempt, attempts
+            # A conflict between ingesters is expected; anything else is worth seeing in the log.
+            level = logging.WARNING if is_transient(error) else logging.INFO
+            log.log(
+                level,
+                "transaction failed (%s), attempt %d of %d; trying again",
+                _short(error),
+                attempt,
+                attempts,
             )
             sleep(pause * 2 ** (attempt - 1))
     raise AssertionError("unreachable")

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
+from ..clock import from_us
 from ..errors import Conflict, NotFound, UserError
 from ..member import Member
 from ..run import LIVE, Run
@@ -292,14 +293,17 @@ class Store(CommunityStore, LeaseStore):
             stmt = self._insert(t.groups).on_conflict_do_nothing(index_elements=["id"])
             conn.execute(stmt, [{"id": g} for g in ids])
 
-    def group_sizes(self, conn: Connection, group_ids: Iterable[str]) -> dict[str, int]:
-        """How many members the store knows in each group."""
+    def group_sizes(self, conn: Connection, group_ids: Iterable[str] | None = None) -> dict[str, int]:
+        """How many members the store knows in each group (default: every group)."""
+        # Kept up to date as members are written (`add_group_members`): no scan of members.
+        c = t.groups.c
+        stmt = select(c.id, c.member_count)
+        if group_ids is None:
+            return {g: n for g, n in conn.execute(stmt)}
         ids = list(group_ids)
         sizes = dict.fromkeys(ids, 0)
         if ids:
-            # Kept up to date as members are written (`add_group_members`): no scan of members.
-            c = t.groups.c
-            sizes.update((g, n) for g, n in conn.execute(select(c.id, c.member_count).where(c.id.in_(ids))))
+            sizes.update((g, n) for g, n in conn.execute(stmt.where(c.id.in_(ids))))
         return sizes
 
     def load_groups(self, conn: Connection) -> dict[str, dict[str, Any]]:
@@ -333,7 +337,8 @@ class Store(CommunityStore, LeaseStore):
         if not seqs:
             return {}
         rows = conn.execute(select(t.events).where(t.events.c.seq.in_(seqs)))
-        return {r.seq: _event_view(r) for r in rows}
+        # As steps see them (`event.at` an ISO 8601 timestamp).
+        return {r.seq: {**_event_view(r), "at": from_us(r.at).isoformat()} for r in rows}
 
     # -- runs ----------------------------------------------------------------------------------------
 

@@ -202,6 +202,12 @@ class Figures:
             ).all()
         return [r[0] for r in rows], max((r[1] for r in rows), default=None)
 
+    def lease_holders(self) -> set[int]:
+        """Process ids of the workers holding run leases now."""
+        with self.store.engine.connect() as conn:
+            owners = conn.execute(text("SELECT DISTINCT lease_owner FROM runs WHERE lease_owner IS NOT NULL"))
+            return {int(owner.split(":")[2]) for (owner,) in owners}
+
     def still_leased(self, ids: list[int], pid: int) -> int:
         if not ids:
             return 0

@@ -121,7 +121,7 @@ def test_workers_recover_from_a_database_restart_by_themselves(pg_url: str, tmp_
         "restart_seconds": round(downtime, 1),
         "workers_alive_after": len(alive),
         "worker_outage_retries": sum(
-            path.read_text(errors="replace").count("database unavailable")
+            sum(map(path.read_text(errors="replace").count, ("database unavailable", "trying again")))
             for path in tmp_path.glob("worker-*.log")
         ),
         "runs": now["journeys"],

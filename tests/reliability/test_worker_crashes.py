@@ -81,7 +81,11 @@ def test_killed_workers_lose_nothing_and_repeat_nothing(pg_url: str, tmp_path: A
         deadline = started + 150
         while time.monotonic() < deadline and not complete():
             time.sleep(rng.uniform(0.5, 2.0))
-            slot = rng.randrange(WORKERS)
+            # Every other kill goes to a worker that holds leases right then, if one does, so that
+            # some kills land between a lease and its step and the takeover is exercised.
+            holders = figures.lease_holders() if rng.random() < 0.5 else set()
+            slots = [s for s in fleet.alive() if fleet.procs[s].pid in holders]
+            slot = rng.choice(slots) if slots else rng.randrange(WORKERS)
             pid = fleet.kill(slot)
             watch.killed(pid, time.monotonic())
             time.sleep(rng.uniform(0.0, 0.4))
