@@ -223,10 +223,9 @@ class Engine:
         between, its runs are due again for every worker once the lease has run out."""
         moment = now or self.clock.now()
         now_us = to_us(moment)
-        leased = self.store.lease_due(now_us, self.batch_size, owner, to_us(moment + lease))
-        if not leased:
+        ids = self.store.lease_due(now_us, self.batch_size, owner, to_us(moment + lease))
+        if not ids:
             return LeasedBatch()
-        ids = [run_id for run_id, _ in leased]
 
         def step() -> int:
             with self.store.transaction() as conn:
@@ -234,7 +233,7 @@ class Engine:
                 self._step_runs(conn, runs, moment)
                 return len(runs)
 
-        return LeasedBatch(len(leased), retrying(step))
+        return LeasedBatch(len(ids), retrying(step))
 
     def _step_runs(self, conn: Any, runs: list[Any], moment: datetime) -> None:
         """Step claimed runs (their rows locked) in one batch."""

@@ -102,25 +102,21 @@ class LeaseStore:
 
     # -- run leases ----------------------------------------------------------------------------------
 
-    def lease_due(self, now: int, limit: int, owner: str, until: int) -> list[tuple[int, str | None]]:
+    def lease_due(self, now: int, limit: int, owner: str, until: int) -> list[int]:
         """Lease up to `limit` due runs that no live lease holds to `owner` until `until`, in the order
-        they became due; returns their (id, member id). Commits at once."""
+        they became due; returns their ids. Commits at once."""
         c = t.runs.c
         stmt = (
-            select(c.id, c.member_id)
+            select(c.id)
             .where(c.wake_at <= now, self.lease_free(now))
             .order_by(c.wake_at, c.due_seq, c.id)
             .limit(limit)
         )
         with self.transaction() as conn:
-            rows = [(r[0], r[1]) for r in conn.execute(self.for_update(stmt, skip_locked=True))]
-            if rows:
-                conn.execute(
-                    update(t.runs)
-                    .where(c.id.in_([r[0] for r in rows]))
-                    .values(lease_owner=owner, lease_until=until)
-                )
-        return rows
+            ids = list(conn.execute(self.for_update(stmt, skip_locked=True)).scalars())
+            if ids:
+                conn.execute(update(t.runs).where(c.id.in_(ids)).values(lease_owner=owner, lease_until=until))
+        return ids
 
     def take_leased(self, conn: Connection, ids: Sequence[int], owner: str, now: int) -> list[Run]:
         """Lock and load the runs among `ids` that are still leased to `owner` and still due. A run

@@ -49,7 +49,7 @@ def test_a_worker_that_lost_its_lease_steps_nothing(engine: Engine, store: Store
     assert engine.step_leased("fast", LEASE, clock.now()).stepped == 3
 
     with store.transaction() as conn:  # the slow worker comes back to step what it leased
-        late = store.take_leased(conn, [run_id for run_id, _ in slow], "slow", to_us(clock.now()))
+        late = store.take_leased(conn, slow, "slow", to_us(clock.now()))
 
     assert late == []
     assert steps_after_wait(store) == 3
