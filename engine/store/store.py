@@ -6,6 +6,7 @@ Everything the engine writes in a step batch goes through one connection in one 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +62,8 @@ class Store(CommunityStore, LeaseStore):
         self._insert = _dialect_insert(self.dialect)
         self._mark = "?" if self.dialect == "sqlite" else "%s"
         self._sql: dict[tuple[Any, ...], str] = {}
+        self._id_blocks: dict[str, tuple[int, int]] = {}
+        self._ids_lock = threading.Lock()
 
     @staticmethod
     def _connect(url: str) -> SAEngine:
@@ -114,13 +117,34 @@ class Store(CommunityStore, LeaseStore):
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except BaseException:
+            # Ids reserved inside a rolled-back transaction were never reserved.
+            if self.dialect != "postgresql":
+                with self._ids_lock:
+                    self._id_blocks.clear()
+            raise
 
     # -- ids ---------------------------------------------------------------------------------------
 
     def allocate(self, conn: Connection, name: str, count: int) -> int:
-        """Reserve `count` consecutive ids of a sequence; returns the first."""
+        """Reserve `count` consecutive ids of a sequence; returns the first.
+
+        Ids are reserved from the database in large blocks and handed out from memory, so most
+        batches ask the database for none. A block reserved in a transaction that rolls back is
+        forgotten (see :meth:`transaction`); ids a process never uses are simply skipped."""
+        with self._ids_lock:
+            start, end = self._id_blocks.get(name, (0, 0))
+            if end - start < count:
+                size = max(count, ID_BLOCK)
+                start = self._reserve(conn, name, size)
+                end = start + size
+            self._id_blocks[name] = (start + count, end)
+            return start
+
+    def _reserve(self, conn: Connection, name: str, count: int) -> int:
         if self.dialect == "postgresql":
             # In a transaction of its own: the sequence row's lock would otherwise be held until the
             # batch commits, and every worker's batch would wait for every other's.
@@ -226,8 +250,7 @@ class Store(CommunityStore, LeaseStore):
         ids = list(ids)
         if not ids:
             return {}
-        c = t.members.c
-        rows = conn.execute(select(t.members).where(c.id.in_(ids)))
+        rows = conn.execute(_MEMBERS_BY_ID, {"ids": ids})
         return {
             r.id: Member(
                 r.id,
@@ -315,7 +338,7 @@ class Store(CommunityStore, LeaseStore):
     def known_event_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
         if not ids:
             return set()
-        return set(conn.execute(select(t.events.c.id).where(t.events.c.id.in_(ids))).scalars())
+        return set(conn.execute(_KNOWN_EVENTS, {"ids": ids}).scalars())
 
     def insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._bulk(conn, "events", EVENT_COLUMNS, [tuple(map(r.get, EVENT_COLUMNS)) for r in rows])
@@ -346,13 +369,7 @@ class Store(CommunityStore, LeaseStore):
         self, conn: Connection, member_ids: Sequence[str]
     ) -> dict[tuple[str, str], tuple[int, int]]:
         """Per (flow, member): (number of live runs, latest start) — what re-entry rules need."""
-        c = t.runs.c
-        live = func.sum((c.status.in_(LIVE)).cast(Integer))
-        rows = conn.execute(
-            select(c.flow_id, c.member_id, live, func.max(c.started_at))
-            .where(c.member_id.in_(member_ids))
-            .group_by(c.flow_id, c.member_id)
-        )
+        rows = conn.execute(_ENTRY_HISTORY, {"ids": list(member_ids)})
         return {(f, m): (n or 0, s) for f, m, n, s in rows}
 
     def event_waiting_runs(self, conn: Connection, member_ids: Sequence[str]) -> list[Run]:
@@ -375,7 +392,7 @@ class Store(CommunityStore, LeaseStore):
 
     def next_wake(self) -> int | None:
         with self.engine.connect() as conn:
-            return conn.execute(select(func.min(t.runs.c.wake_at))).scalar()
+            return conn.execute(_NEXT_WAKE).scalar()
 
     def write_runs(self, conn: Connection, runs: Iterable[Run]) -> None:
         new, changed = [], []
@@ -569,6 +586,22 @@ class Store(CommunityStore, LeaseStore):
                 for r in conn.execute(stmt)
             ]
 
+
+# Statements a batch runs every time, built once (building them costs more than running them).
+_MEMBERS_BY_ID = select(t.members).where(t.members.c.id.in_(bindparam("ids", expanding=True)))
+_KNOWN_EVENTS = select(t.events.c.id).where(t.events.c.id.in_(bindparam("ids", expanding=True)))
+_ENTRY_HISTORY = (
+    select(
+        t.runs.c.flow_id,
+        t.runs.c.member_id,
+        func.sum(t.runs.c.status.in_(LIVE).cast(Integer)),
+        func.max(t.runs.c.started_at),
+    )
+    .where(t.runs.c.member_id.in_(bindparam("ids", expanding=True)))
+    .group_by(t.runs.c.flow_id, t.runs.c.member_id)
+)
+_NEXT_WAKE = select(func.min(t.runs.c.wake_at))
+ID_BLOCK = 10_000
 
 EVENT_COLUMNS = ("seq", "id", "type", "member_id", "group_id", "channel", "at", "data")
 DELIVERY_COLUMNS = (
