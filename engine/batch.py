@@ -76,6 +76,8 @@ class Batch:
         self._stored_sizes: dict[str, int] | None = None
         self._group_moves: Counter[str] = Counter()
         self._event_waits: list[Run] = []
+        # The earliest wake time of a run this batch parked (a replay must not pass it).
+        self.earliest_wake: int | None = None
         # Runs started by other runs in this batch: how many links led to them; and the length a run
         # started now would have (0 when an event or the clock starts it).
         self._chain: dict[int, int] = {}
@@ -85,6 +87,11 @@ class Batch:
         self._sent_since: int | None = None
         self._sent_extra: set[str] = set()
         self._recent: dict[str, tuple[int, list[tuple[int, dict[str, Any]]]]] = {}
+
+    def set_now(self, moment: datetime) -> None:
+        """Move the batch's time forward (events replayed at their own time)."""
+        self.now = self.ctx.now = moment
+        self.now_us = to_us(moment)
 
     # -- ids -----------------------------------------------------------------------------------------
 
@@ -332,6 +339,8 @@ class Batch:
                     run.wait_event = outcome.event
                     run.wake_at = to_us(outcome.until) if outcome.until is not None else None
                     self._event_waits.append(run)
+                if run.wake_at is not None and (self.earliest_wake is None or run.wake_at < self.earliest_wake):
+                    self.earliest_wake = run.wake_at
                 return
             if kind is Exit:
                 self._end(run, EXITED)

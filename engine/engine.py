@@ -135,12 +135,22 @@ class Engine:
             chunk = events[start : start + self.batch_size]
             # Two processes may take in the same events at once: the one that commits second fails
             # on the unique event id, rolls back whole, and finds them known on its second try.
-            accepted = retrying(lambda chunk=chunk: self._ingest_batch(chunk), conflicts=True)
+            accepted, _ = retrying(lambda chunk=chunk: self._ingest_batch(chunk), conflicts=True)
             result.accepted += accepted
             result.duplicate += len(chunk) - accepted
         return result
 
-    def _ingest_batch(self, events: Sequence[Event]) -> int:
+    def replay(self, events: Sequence[Event], until: datetime) -> int:
+        """Ingest events in time order, each at its own moment (`simulate`'s clock), in one batch:
+        those up to `until` and up to the first moment a run parked on the way wakes. Returns how
+        many events were taken; the caller steps due runs and replays the rest."""
+        chunk = events[: self.batch_size]
+        return retrying(lambda: self._ingest_batch(chunk, until), conflicts=True)[1]
+
+    def _ingest_batch(self, events: Sequence[Event], until: datetime | None = None) -> tuple[int, int]:
+        """Take in a batch of events; returns (accepted, taken). Without `until` every event is taken
+        at the clock's time; with it, events are taken at their own time while that is not later
+        than `until` nor than the earliest wake of a run parked by the batch."""
         store = self.store
         with store.transaction() as conn:
             # Locks in the order every batch takes them: runs, then members. Once it holds the
@@ -155,14 +165,22 @@ class Engine:
                     known.add(event.id)
                     fresh.append(event)
             if not fresh:
-                return 0
+                return 0, len(events)
             members = {e.member for e in fresh if e.member is not None}
             batch = Batch(self, conn, self.clock.now(), members)
             waiting: dict[tuple[str, str], list[Any]] = {}
             for run in event_waits:
                 waiting.setdefault((run.member_id, run.wait_event), []).append(run)
             seq = store.allocate(conn, "events", len(fresh))
+            taken = len(events)
+            accepted = 0
             for event in fresh:
+                if until is not None:
+                    if event.at > until or (batch.earliest_wake is not None and to_us(event.at) > batch.earliest_wake):
+                        taken = events.index(event)
+                        break
+                    batch.set_now(event.at)
+                accepted += 1
                 at = to_us(event.at)
                 batch.events.append(
                     {
@@ -193,7 +211,7 @@ class Engine:
                 for run in batch.take_event_waits():
                     waiting.setdefault((run.member_id, run.wait_event), []).append(run)
             batch.flush()
-            return len(fresh)
+            return accepted, taken
 
     # -- time ----------------------------------------------------------------------------------------
 

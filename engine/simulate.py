@@ -84,12 +84,11 @@ def drive(engine: Engine, clock: SimClock, events: Sequence[Event], until: datet
         if next_event is not None and (wake is None or next_event <= wake):
             if next_event > until:
                 return
-            clock.advance_to(next_event)
-            end = index
-            while end < len(events) and events[end].at == next_event:
-                end += 1
-            engine.ingest(events[index:end])
-            index = end
+            # Events up to the next wake go in together, each at its own moment.
+            limit = min(until, wake) if wake is not None else until
+            taken = engine.replay(events[index:], limit)
+            index += taken
+            clock.advance_to(events[index - 1].at)
         elif wake is not None:
             if wake > until:
                 return

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Integer, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, or_, Integer, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
@@ -373,22 +373,13 @@ class Store(CommunityStore, LeaseStore):
         return {(f, m): (n or 0, s) for f, m, n, s in rows}
 
     def event_waiting_runs(self, conn: Connection, member_ids: Sequence[str]) -> list[Run]:
-        c = t.runs.c
-        rows = conn.execute(
-            self.for_update(
-                select(t.runs).where(c.member_id.in_(member_ids), c.wait_event.is_not(None)).order_by(c.id)
-            )
-        )
-        return [_run(r) for r in rows]
+        stmt = _EVENT_WAITS_LOCKED if self.dialect == "postgresql" else _EVENT_WAITS
+        return [_run(r) for r in conn.execute(stmt, {"ids": list(member_ids)})]
 
     def claim_due(self, conn: Connection, now: int, limit: int) -> list[Run]:
         """Waiting runs whose wake time has come and that no worker holds, in the order they became due."""
-        c = t.runs.c
-        stmt = select(t.runs).where(c.wake_at <= now, self.lease_free(now))
-        stmt = stmt.order_by(c.wake_at, c.due_seq, c.id).limit(limit)
-        if self.dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        return [_run(r) for r in conn.execute(stmt)]
+        stmt = _DUE_LOCKED if self.dialect == "postgresql" else _DUE
+        return [_run(r) for r in conn.execute(stmt, {"now": now, "limit": limit})]
 
     def next_wake(self) -> int | None:
         with self.engine.connect() as conn:
@@ -601,6 +592,23 @@ _ENTRY_HISTORY = (
     .group_by(t.runs.c.flow_id, t.runs.c.member_id)
 )
 _NEXT_WAKE = select(func.min(t.runs.c.wake_at))
+_EVENT_WAITS = (
+    select(t.runs)
+    .where(t.runs.c.member_id.in_(bindparam("ids", expanding=True)), t.runs.c.wait_event.is_not(None))
+    .order_by(t.runs.c.id)
+)
+_EVENT_WAITS_LOCKED = _EVENT_WAITS.with_for_update()
+# Due runs that no worker holds, in the order they became due.
+_DUE = (
+    select(t.runs)
+    .where(
+        t.runs.c.wake_at <= bindparam("now"),
+        or_(t.runs.c.lease_until.is_(None), t.runs.c.lease_until <= bindparam("now")),
+    )
+    .order_by(t.runs.c.wake_at, t.runs.c.due_seq, t.runs.c.id)
+    .limit(bindparam("limit"))
+)
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
 ID_BLOCK = 10_000
 
 EVENT_COLUMNS = ("seq", "id", "type", "member_id", "group_id", "channel", "at", "data")
