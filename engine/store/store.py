@@ -250,26 +250,27 @@ class Store(CommunityStore, LeaseStore):
         ids = list(ids)
         if not ids:
             return {}
-        rows = conn.execute(_MEMBERS_BY_ID, {"ids": ids})
-        return {
-            r.id: Member(
-                r.id,
-                name=r.name,
-                channel=r.channel,
-                tags=_load(r.tags, None),
-                groups=_load(r.groups, None),
-                attributes=_load(r.attributes, None),
-                points=r.points,
-                total_spend=r.total_spend,
-                order_count=r.order_count,
-                grade=r.grade,
-                stage=r.stage,
-                blacklisted=r.blacklisted,
-                first_seen=r.first_seen,
-                last_message_at=r.last_message_at,
+        found = {}
+        for mid, name, channel, tags, groups, attrs, points, spend, orders, grade, stage, black, first, last in (
+            self._select_in(conn, _MEMBERS_SQL, ids)
+        ):
+            found[mid] = Member(
+                mid,
+                name=name,
+                channel=channel,
+                tags=_decode(tags) if tags else None,
+                groups=_decode(groups) if groups else None,
+                attributes=_decode(attrs) if attrs else None,
+                points=points,
+                total_spend=spend,
+                order_count=orders,
+                grade=grade,
+                stage=stage,
+                blacklisted=bool(black),
+                first_seen=first,
+                last_message_at=last,
             )
-            for r in rows
-        }
+        return found
 
     def put_members(self, members: Sequence[Member]) -> None:
         """Create or replace members (imports)."""
@@ -369,7 +370,7 @@ class Store(CommunityStore, LeaseStore):
         self, conn: Connection, member_ids: Sequence[str]
     ) -> dict[tuple[str, str], tuple[int, int]]:
         """Per (flow, member): (number of live runs, latest start) — what re-entry rules need."""
-        rows = conn.execute(_ENTRY_HISTORY, {"ids": list(member_ids)})
+        rows = self._select_in(conn, _ENTRY_HISTORY_SQL, list(member_ids))
         return {(f, m): (n or 0, s) for f, m, n, s in rows}
 
     def event_waiting_runs(self, conn: Connection, member_ids: Sequence[str]) -> list[Run]:
@@ -451,6 +452,19 @@ class Store(CommunityStore, LeaseStore):
             sets = ", ".join(f"{c} = {self._mark}" for c in columns)
             sql = self._sql[key] = f"UPDATE {table} SET {sets} WHERE id = {self._mark}"
         self._executemany(conn, sql, rows)
+
+    def _select_in(self, conn: Connection, sql: str, ids: Sequence[Any]) -> list[tuple]:
+        """Rows of a `... IN ({ids})` query straight from the driver, in chunks the drivers accept."""
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        rows: list[tuple] = []
+        try:
+            for start in range(0, len(ids), 5000):
+                chunk = ids[start : start + 5000]
+                cursor.execute(sql.format(ids=", ".join([self._mark] * len(chunk))), chunk)
+                rows += cursor.fetchall()
+        finally:
+            cursor.close()
+        return rows
 
     @staticmethod
     def _executemany(conn: Connection, sql: str, rows: list[tuple]) -> None:
@@ -579,18 +593,7 @@ class Store(CommunityStore, LeaseStore):
 
 
 # Statements a batch runs every time, built once (building them costs more than running them).
-_MEMBERS_BY_ID = select(t.members).where(t.members.c.id.in_(bindparam("ids", expanding=True)))
 _KNOWN_EVENTS = select(t.events.c.id).where(t.events.c.id.in_(bindparam("ids", expanding=True)))
-_ENTRY_HISTORY = (
-    select(
-        t.runs.c.flow_id,
-        t.runs.c.member_id,
-        func.sum(t.runs.c.status.in_(LIVE).cast(Integer)),
-        func.max(t.runs.c.started_at),
-    )
-    .where(t.runs.c.member_id.in_(bindparam("ids", expanding=True)))
-    .group_by(t.runs.c.flow_id, t.runs.c.member_id)
-)
 _NEXT_WAKE = select(func.min(t.runs.c.wake_at))
 _EVENT_WAITS = (
     select(t.runs)
@@ -610,6 +613,15 @@ _DUE = (
 )
 _DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
 ID_BLOCK = 10_000
+# The hottest reads, as SQL for the driver itself; `{ids}` becomes the markers of an id list.
+_MEMBERS_SQL = (
+    "SELECT id, name, channel, tags, groups, attributes, points, total_spend, order_count, grade, stage, "
+    "blacklisted, first_seen, last_message_at FROM members WHERE id IN ({ids})"
+)
+_ENTRY_HISTORY_SQL = (
+    "SELECT flow_id, member_id, SUM(CASE WHEN status IN ('active', 'waiting') THEN 1 ELSE 0 END), "
+    "MAX(started_at) FROM runs WHERE member_id IN ({ids}) GROUP BY flow_id, member_id"
+)
 
 EVENT_COLUMNS = ("seq", "id", "type", "member_id", "group_id", "channel", "at", "data")
 DELIVERY_COLUMNS = (
