@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,6 +96,7 @@ class Engine:
         self.clock = clock or RealClock()
         self.batch_size = batch_size
         self.flows = FlowCache(store, self.registry)
+        self._replay_size = 8
         self.schedule_cache = ScheduleCache()
 
     # -- flows ---------------------------------------------------------------------------------------
@@ -144,8 +146,16 @@ class Engine:
         """Ingest events in time order, each at its own moment (`simulate`'s clock), in one batch:
         those up to `until` and up to the first moment a run parked on the way wakes. Returns how
         many events were taken; the caller steps due runs and replays the rest."""
-        chunk = events[: self.batch_size]
-        return retrying(lambda: self._ingest_batch(chunk, until), conflicts=True)[1]
+        # Only the events a batch may take are loaded: those up to `until`, and about as many as the
+        # last batch could take before a parked run woke (the chunk grows while batches take it all).
+        size = bisect_right(events, until, hi=min(len(events), self._replay_size), key=lambda e: e.at)
+        chunk = events[: max(size, 1)]
+        taken = retrying(lambda: self._ingest_batch(chunk, until), conflicts=True)[1]
+        if taken == len(chunk):
+            self._replay_size = min(self.batch_size, self._replay_size * 2)
+        else:
+            self._replay_size = max(8, taken * 2)
+        return taken
 
     def _ingest_batch(self, events: Sequence[Event], until: datetime | None = None) -> tuple[int, int]:
         """Take in a batch of events; returns (accepted, taken). Without `until` every event is taken
