@@ -339,7 +339,7 @@ class Store(CommunityStore, LeaseStore):
     def known_event_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
         if not ids:
             return set()
-        return set(conn.execute(_KNOWN_EVENTS, {"ids": ids}).scalars())
+        return {row[0] for row in self._select_in(conn, "SELECT id FROM events WHERE id IN ({ids})", list(ids))}
 
     def insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._bulk(conn, "events", EVENT_COLUMNS, [tuple(map(r.get, EVENT_COLUMNS)) for r in rows])
@@ -347,13 +347,9 @@ class Store(CommunityStore, LeaseStore):
     def message_times(self, conn: Connection, member_ids: Sequence[str], since: int) -> dict[str, list[int]]:
         """Times of each member's `message` events at or after `since`."""
         found: dict[str, list[int]] = {}
-        if member_ids:
-            c = t.events.c
-            rows = conn.execute(
-                select(c.member_id, c.at).where(c.member_id.in_(member_ids), c.type == "message", c.at >= since)
-            )
-            for member_id, at in rows:
-                found.setdefault(member_id, []).append(at)
+        sql = "SELECT member_id, at FROM events WHERE type = 'message' AND at >= {mark} AND member_id IN ({{ids}})"
+        for member_id, at in self._select_in(conn, sql.format(mark=self._mark), list(member_ids), (since,)):
+            found.setdefault(member_id, []).append(at)
         return found
 
     def load_events(self, conn: Connection, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -453,14 +449,15 @@ class Store(CommunityStore, LeaseStore):
             sql = self._sql[key] = f"UPDATE {table} SET {sets} WHERE id = {self._mark}"
         self._executemany(conn, sql, rows)
 
-    def _select_in(self, conn: Connection, sql: str, ids: Sequence[Any]) -> list[tuple]:
-        """Rows of a `... IN ({ids})` query straight from the driver, in chunks the drivers accept."""
+    def _select_in(self, conn: Connection, sql: str, ids: Sequence[Any], before: tuple = ()) -> list[tuple]:
+        """Rows of a `... IN ({ids})` query straight from the driver, in chunks the drivers accept;
+        `before` are the values of markers that come before the id list."""
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         rows: list[tuple] = []
         try:
             for start in range(0, len(ids), 5000):
                 chunk = ids[start : start + 5000]
-                cursor.execute(sql.format(ids=", ".join([self._mark] * len(chunk))), chunk)
+                cursor.execute(sql.format(ids=", ".join([self._mark] * len(chunk))), (*before, *chunk))
                 rows += cursor.fetchall()
         finally:
             cursor.close()
@@ -593,7 +590,6 @@ class Store(CommunityStore, LeaseStore):
 
 
 # Statements a batch runs every time, built once (building them costs more than running them).
-_KNOWN_EVENTS = select(t.events.c.id).where(t.events.c.id.in_(bindparam("ids", expanding=True)))
 _NEXT_WAKE = select(func.min(t.runs.c.wake_at))
 _EVENT_WAITS = (
     select(t.runs)
