@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import text
 
-from engine import Engine, Event, SimClock, Store, default_registry
+from engine import Engine, Event, SimClock, Store, default_registry, settle
 
 from . import reference as w
 from .measure import Stopwatch, backend, peak_rss_mb, per_second, store_bytes
@@ -38,6 +38,7 @@ class EngineJourney:
                 conn, [{"id": w.FANS_GROUP, "name": "粉丝福利 1 群", "tags": ["fans"], "kind": "fans"}]
             )
         self.engine.deploy(w.bench_flow(members))
+        settle()  # as `qunflow serve` and `qunflow worker` do once started
         self.events = 0
         self.bytes_before = store_bytes(self.store)
         self.bytes_parked = self.bytes_before

@@ -131,6 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from editor.app import create_app
+    from engine import settle
     from editor.demo import load_demo
     from editor.services import Services
 
@@ -154,7 +155,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
     print(f"qunflow: open http://{args.host}:{args.port}/ and sign in (API docs at /schema)", flush=True)
     try:
-        uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
+        app = create_app(services)
+        settle()
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
         services.close()
     return 0
@@ -181,6 +184,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from sqlalchemy.engine import make_url
 
+    from engine import settle
     from engine.worker import WorkerOptions, open_worker
 
     options = WorkerOptions(
@@ -196,6 +200,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     shown = make_url(worker.engine.store.url).render_as_string(hide_password=True)
     print(f"qunflow worker {worker.owner} on {shown}: lease {args.lease}s, poll {args.poll}s", flush=True)
     try:
+        settle()
         worker.run()
     finally:
         worker.dispatcher.close()

@@ -3,7 +3,7 @@
 from .clock import Clock, RealClock, SimClock
 from .compiler import Plan, PlanNode, check, compile_flow
 from .context import Context
-from .engine import Engine, IngestResult
+from .engine import Engine, IngestResult, settle
 from .errors import EventInvalid, FlowInvalid, NotFound, Problem, QunflowError, UserError
 from .event import Event, Profile, decode_event_lines, decode_events
 from .fields import Comparison, FieldPath, Template, compare, holds, resolve
@@ -20,5 +20,5 @@ __all__ = [
     "Outcome", "Plan", "PlanNode", "Problem", "Profile", "QunflowError", "RealClock", "Registry",
     "SimClock", "Store", "Template", "TimeOfDay", "UserError", "WaitFor", "WaitUntil",
     "action", "branch", "check", "compare", "compile_flow", "condition", "decode_event_lines",
-    "decode_events", "default_registry", "holds", "resolve", "trigger", "wait",
+    "decode_events", "default_registry", "holds", "resolve", "settle", "trigger", "wait",
 ]
