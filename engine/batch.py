@@ -74,7 +74,7 @@ class Batch:
         self._groups: dict[str, dict[str, Any]] | None = None
         # Group sizes: as stored (every group, read once when a node first asks) plus this batch's moves.
         self._stored_sizes: dict[str, int] | None = None
-        self._group_moves: Counter[str] = Counter()
+        self._group_moves: dict[str, int] = {}
         self._event_waits: list[Run] = []
         # The earliest wake time of a run this batch parked (a replay must not pass it).
         self.earliest_wake: int | None = None
@@ -162,11 +162,11 @@ class Batch:
     def group_size(self, group_id: str) -> int:
         if self._stored_sizes is None:
             self._stored_sizes = self.store.group_sizes(self.conn)
-        return self._stored_sizes.get(group_id, 0) + self._group_moves[group_id]
+        return self._stored_sizes.get(group_id, 0) + self._group_moves.get(group_id, 0)
 
     def group_changed(self, group_id: str, delta: int) -> None:
         """Every join and leave in a batch passes here, so sizes stay right before the batch is written."""
-        self._group_moves[group_id] += delta
+        self._group_moves[group_id] = self._group_moves.get(group_id, 0) + delta
 
     # -- quotas and audiences --------------------------------------------------------------------------
 

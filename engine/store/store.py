@@ -7,6 +7,7 @@ Everything the engine writes in a step batch goes through one connection in one 
 from __future__ import annotations
 
 import threading
+from operator import itemgetter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -342,7 +343,7 @@ class Store(CommunityStore, LeaseStore):
         return {row[0] for row in self._select_in(conn, "SELECT id FROM events WHERE id IN ({ids})", list(ids))}
 
     def insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        self._bulk(conn, "events", EVENT_COLUMNS, [tuple(map(r.get, EVENT_COLUMNS)) for r in rows])
+        self._bulk(conn, "events", EVENT_COLUMNS, list(map(_event_values, rows)))
 
     def message_times(self, conn: Connection, member_ids: Sequence[str], since: int) -> dict[str, list[int]]:
         """Times of each member's `message` events at or after `since`."""
@@ -375,8 +376,13 @@ class Store(CommunityStore, LeaseStore):
 
     def claim_due(self, conn: Connection, now: int, limit: int) -> list[Run]:
         """Waiting runs whose wake time has come and that no worker holds, in the order they became due."""
-        stmt = _DUE_LOCKED if self.dialect == "postgresql" else _DUE
-        return [_run(r) for r in conn.execute(stmt, {"now": now, "limit": limit})]
+        sql = _DUE_SQL.format(mark=self._mark, lock=" FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else "")
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, (now, now, limit))
+            return [_run_from_values(*row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
 
     def next_wake(self) -> int | None:
         with self.engine.connect() as conn:
@@ -413,7 +419,7 @@ class Store(CommunityStore, LeaseStore):
 
     def insert_deliveries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._bulk(
-            conn, "deliveries", DELIVERY_COLUMNS, [tuple(map(r.get, DELIVERY_COLUMNS)) for r in rows],
+            conn, "deliveries", DELIVERY_COLUMNS, list(map(_delivery_values, rows)),
             " ON CONFLICT (key) DO NOTHING",
         )
 
@@ -598,16 +604,13 @@ _EVENT_WAITS = (
 )
 _EVENT_WAITS_LOCKED = _EVENT_WAITS.with_for_update()
 # Due runs that no worker holds, in the order they became due.
-_DUE = (
-    select(t.runs)
-    .where(
-        t.runs.c.wake_at <= bindparam("now"),
-        or_(t.runs.c.lease_until.is_(None), t.runs.c.lease_until <= bindparam("now")),
-    )
-    .order_by(t.runs.c.wake_at, t.runs.c.due_seq, t.runs.c.id)
-    .limit(bindparam("limit"))
+# Due runs that no worker holds, in the order they became due.
+_DUE_SQL = (
+    "SELECT id, journey, flow_id, version, member_id, node, status, entered_at, started_at, wake_at, "
+    "wait_event, due_seq, event_seq, vars, ended_at, error FROM runs "
+    "WHERE wake_at <= {mark} AND (lease_until IS NULL OR lease_until <= {mark}) "
+    "ORDER BY wake_at, due_seq, id LIMIT {mark}{lock}"
 )
-_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
 ID_BLOCK = 10_000
 # The hottest reads, as SQL for the driver itself; `{ids}` becomes the markers of an id list.
 _MEMBERS_SQL = (
@@ -664,6 +667,22 @@ def journey_status(statuses: set[str]) -> str:
         if status in statuses:
             return status
     return "done"
+
+
+_event_values = itemgetter(*EVENT_COLUMNS)
+_delivery_values = itemgetter(*DELIVERY_COLUMNS)
+
+
+def _run_from_values(
+    id: int, journey: int, flow_id: str, version: int, member_id: str | None, node: str, status: str,
+    entered_at: int, started_at: int, wake_at: int | None, wait_event: str | None, due_seq: int | None,
+    event_seq: int | None, vars: str | None, ended_at: int | None, error: str | None,
+) -> Run:
+    return Run(
+        id, journey, flow_id, version, member_id, node, status, entered_at, started_at, wake_at=wake_at,
+        wait_event=wait_event, due_seq=due_seq, event_seq=event_seq, vars=_decode(vars) if vars else None,
+        ended_at=ended_at, error=error,
+    )
 
 
 def _run(r: Any) -> Run:
