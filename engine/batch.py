@@ -75,6 +75,8 @@ class Batch:
         # Group sizes: as stored (every group, read once when a node first asks) plus this batch's moves.
         self._stored_sizes: dict[str, int] | None = None
         self._group_moves: dict[str, int] = {}
+        self._shrinks = 0
+        self._pool_scans: dict[tuple[tuple[str, ...], int], tuple[int, int]] = {}
         self._event_waits: list[Run] = []
         # The earliest wake time of a run this batch parked (a replay must not pass it).
         self.earliest_wake: int | None = None
@@ -164,9 +166,25 @@ class Batch:
             self._stored_sizes = self.store.group_sizes(self.conn)
         return self._stored_sizes.get(group_id, 0) + self._group_moves.get(group_id, 0)
 
+    def first_with_room(self, groups: tuple[str, ...], capacity: int) -> str | None:
+        """The first of `groups` below `capacity`. Groups only fill up within a batch unless someone
+        leaves, so a pool's scan resumes where the last one stopped until a group shrinks."""
+        key = (groups, capacity)
+        start, shrinks = self._pool_scans.get(key, (0, -1))
+        if shrinks != self._shrinks:
+            start = 0
+        for index in range(start, len(groups)):
+            if self.group_size(groups[index]) < capacity:
+                self._pool_scans[key] = (index, self._shrinks)
+                return groups[index]
+        self._pool_scans[key] = (len(groups), self._shrinks)
+        return None
+
     def group_changed(self, group_id: str, delta: int) -> None:
         """Every join and leave in a batch passes here, so sizes stay right before the batch is written."""
         self._group_moves[group_id] = self._group_moves.get(group_id, 0) + delta
+        if delta < 0:
+            self._shrinks += 1
 
     # -- quotas and audiences --------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -155,6 +155,10 @@ class Context:
     def group_size(self, group: str) -> int:
         """How many members the store knows in the group, this batch's changes included."""
         return self._batch.group_size(group)
+
+    def first_group_with_room(self, groups: Sequence[str], capacity: int) -> str | None:
+        """The first group of a pool with fewer than `capacity` members, or None when all are full."""
+        return self._batch.first_with_room(tuple(groups), capacity)
 
     def join_group(self, group: str) -> None:
         """Put the member in a group (an invitation taken as accepted)."""

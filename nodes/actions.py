@@ -193,14 +193,14 @@ def invite_to_group(ctx: Context, config: InviteToGroup) -> Outcome:
         return Go("full")
     if member.blacklisted:
         return Go("blocked")
-    for group in config.groups:
-        if group in member.groups:
-            return NEXT
-        if ctx.group_size(group) < config.capacity:
-            ctx.deliver("invite", {"group": group})
-            ctx.join_group(group)
-            return NEXT
-    return Go("full")
+    if any(group in member.groups for group in config.groups):
+        return NEXT  # already in a group of this pool
+    group = ctx.first_group_with_room(config.groups, config.capacity)
+    if group is None:
+        return Go("full")
+    ctx.deliver("invite", {"group": group})
+    ctx.join_group(group)
+    return NEXT
 
 
 class StartFlow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
