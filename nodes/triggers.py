@@ -21,7 +21,10 @@ def _group_matches(ctx: Context, groups: list[str] | None, group_tags: list[str]
     group = ctx.event["group"]
     if groups and group not in groups:
         return False
-    return not group_tags or bool(set(group_tags) & set(ctx.group(group)["tags"] or ()))
+    if not group_tags:
+        return True
+    tags = ctx.group(group)["tags"] or ()
+    return any(tag in tags for tag in group_tags)
 
 
 class ContactAdded(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
