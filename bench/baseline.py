@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import reference as w
-from .measure import Stopwatch, peak_rss_mb, per_second, sqlite_file_bytes
+from .measure import Stopwatch, journey_figures, sqlite_file_bytes
 
 BATCH = 500
 CHUNK = 10_000
@@ -279,21 +279,7 @@ class Baseline:
     def figures(self) -> dict[str, Any]:
         n = self.members
         problems = w.outcome_problems(n, self.deliveries_by_member())
-        events = self.events
-        return {
-            "members": n,
-            "backend": "sqlite3",
-            "events": events,
-            "ingest_per_s": per_second(events, self.seconds["park"] + self.seconds["chat"]),
-            "park_per_s": per_second(n, self.seconds["park"]),
-            "resume_per_s": per_second(n, self.seconds["resume"]),
-            "peak_rss_mb": peak_rss_mb(),
-            "bytes_per_parked": round((self.bytes_parked - self.bytes_before) / max(n, 1), 1),
-            "exactly_once": not problems,
-            "problems": problems[:5],
-            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-            "cpu_seconds": {k: round(v, 3) for k, v in self.cpu_seconds.items()},
-        }
+        return journey_figures(self, "sqlite3", problems)
 
     def close(self) -> None:
         self.db.close()

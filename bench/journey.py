@@ -17,7 +17,7 @@ from sqlalchemy import text
 from engine import Engine, Event, SimClock, Store, default_registry, settle
 
 from . import reference as w
-from .measure import Stopwatch, backend, peak_rss_mb, per_second, store_bytes
+from .measure import Stopwatch, backend, journey_figures, peak_rss_mb, per_second, store_bytes
 
 # Events are made this many at a time, so test data never dominates the memory measured.
 CHUNK = 10_000
@@ -105,21 +105,7 @@ class EngineJourney:
     def figures(self) -> dict[str, Any]:
         n = self.members
         problems = self.failed_runs() + w.outcome_problems(n, self.deliveries_by_member())
-        events = self.events
-        return {
-            "members": n,
-            "backend": backend(self.url),
-            "events": events,
-            "ingest_per_s": per_second(events, self.seconds["park"] + self.seconds.get("chat", 0)),
-            "park_per_s": per_second(n, self.seconds["park"]),
-            "resume_per_s": per_second(n, self.seconds["resume"]),
-            "peak_rss_mb": peak_rss_mb(),
-            "bytes_per_parked": round((self.bytes_parked - self.bytes_before) / max(n, 1), 1),
-            "exactly_once": not problems,
-            "problems": problems[:5],
-            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-            "cpu_seconds": {k: round(v, 3) for k, v in self.cpu_seconds.items()},
-        }
+        return journey_figures(self, backend(self.url), problems)
 
     def close(self) -> None:
         self.store.close()

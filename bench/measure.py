@@ -136,3 +136,22 @@ def percentile(sorted_values: list[float], share: float) -> float:
         return 0.0
     index = min(len(sorted_values) - 1, max(0, int(round(share * len(sorted_values) + 0.5)) - 1))
     return sorted_values[index]
+
+
+def journey_figures(journey: Any, backend: str, problems: list[str]) -> dict[str, Any]:
+    """The figures of one side of W (engine or baseline), from its counters and timings."""
+    n, seconds = journey.members, journey.seconds
+    return {
+        "members": n,
+        "backend": backend,
+        "events": journey.events,
+        "ingest_per_s": per_second(journey.events, seconds["park"] + seconds.get("chat", 0)),
+        "park_per_s": per_second(n, seconds["park"]),
+        "resume_per_s": per_second(n, seconds["resume"]),
+        "peak_rss_mb": peak_rss_mb(),
+        "bytes_per_parked": round((journey.bytes_parked - journey.bytes_before) / max(n, 1), 1),
+        "exactly_once": not problems,
+        "problems": problems[:5],
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "cpu_seconds": {k: round(v, 3) for k, v in journey.cpu_seconds.items()},
+    }
