@@ -131,9 +131,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from editor.app import create_app
-    from engine import settle
     from editor.demo import load_demo
     from editor.services import Services
+    from engine import settle
 
     password = os.environ.get("QUNFLOW_ADMIN_PASSWORD")
     if password is not None and len(password) < 8:
@@ -188,9 +188,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from engine.worker import WorkerOptions, open_worker
 
     options = WorkerOptions(
-        db=args.db, lease=args.lease, poll=args.poll, batch=args.batch, connector=args.connector,
-        webhook_url=args.webhook_url, webhook_secret=os.environ.get("QUNFLOW_WEBHOOK_SECRET") or None,
-        allow=tuple(args.allow or ()), send_threads=args.send_threads,
+        db=args.db,
+        lease=args.lease,
+        poll=args.poll,
+        batch=args.batch,
+        connector=args.connector,
+        webhook_url=args.webhook_url,
+        webhook_secret=os.environ.get("QUNFLOW_WEBHOOK_SECRET") or None,
+        allow=tuple(args.allow or ()),
+        send_threads=args.send_threads,
     )
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(message)s")
@@ -219,7 +225,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="qunflow", description="群流 qunflow: community-operations automation")
+    root = argparse.ArgumentParser(
+        prog="qunflow", description="群流 qunflow: community-operations automation"
+    )
     sub = root.add_subparsers(dest="command", required=True)
 
     validate = sub.add_parser("validate", help="check a flow file; prints ok or one problem a line")
@@ -231,14 +239,18 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--events", required=True, help="events, JSON Lines")
     sim.add_argument("--members", help="members, JSON Lines")
     sim.add_argument("--groups", help="groups, JSON Lines")
-    sim.add_argument("--until", required=True, help="ISO 8601 timestamp, or a duration after the first event (P30D)")
+    sim.add_argument(
+        "--until", required=True, help="ISO 8601 timestamp, or a duration after the first event (P30D)"
+    )
     sim.add_argument("--out", help="write the JSON report here (default: standard output)")
 
     bench = sub.add_parser("bench", help="benchmark workloads (DESIGN §13); 基准测试")
     bench.add_argument("--members", type=int, help="how many members (default depends on the workload)")
     bench.add_argument("--db", help="postgresql:// URL (default: SQLite in a temporary directory)")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    bench.add_argument("--rounds", type=int, default=1, help="w only: alternate engine and baseline, best of N")
+    bench.add_argument(
+        "--rounds", type=int, default=1, help="w only: alternate engine and baseline, best of N"
+    )
     bench.add_argument(
         "--workload",
         default="w",
@@ -258,14 +270,18 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("--poll", type=float, default=1.0, help="longest idle sleep in seconds (default 1)")
     worker.add_argument("--batch", type=int, default=500, help="runs per batch (default 500)")
     worker.add_argument(
-        "--connector", default="recording", choices=("recording", "webhook"),
+        "--connector",
+        default="recording",
+        choices=("recording", "webhook"),
         help="where deliveries other than action.webhook go (default: recording)",
     )
     worker.add_argument(
         "--webhook-url", help="where --connector webhook posts (signed with QUNFLOW_WEBHOOK_SECRET)"
     )
     worker.add_argument(
-        "--allow", action="append", metavar="NETWORK",
+        "--allow",
+        action="append",
+        metavar="NETWORK",
         help="let webhooks reach this private network or address, e.g. 10.0.0.0/8 (repeatable)",
     )
     worker.add_argument("--send-threads", type=int, default=4, help="deliveries sent at once (default 4)")

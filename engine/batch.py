@@ -24,8 +24,6 @@ from .store.community import group_deltas
 
 if TYPE_CHECKING:
     from .audience import Audience
-
-if TYPE_CHECKING:
     from .compiler import Plan, PlanNode
     from .engine import Engine
 
@@ -357,7 +355,9 @@ class Batch:
                     run.wait_event = outcome.event
                     run.wake_at = to_us(outcome.until) if outcome.until is not None else None
                     self._event_waits.append(run)
-                if run.wake_at is not None and (self.earliest_wake is None or run.wake_at < self.earliest_wake):
+                if run.wake_at is not None and (
+                    self.earliest_wake is None or run.wake_at < self.earliest_wake
+                ):
                     self.earliest_wake = run.wake_at
                 return
             if kind is Exit:
@@ -375,8 +375,18 @@ class Batch:
     def _fork(self, plan: Plan, run: Run, node_id: str) -> None:
         fork_id = self.next_id()
         fork = Run(
-            fork_id, run.journey, run.flow_id, run.version, run.member_id, node_id, ACTIVE, self.now_us,
-            run.started_at, event_seq=run.event_seq, vars=dict(run.vars) if run.vars else None, is_new=True,
+            fork_id,
+            run.journey,
+            run.flow_id,
+            run.version,
+            run.member_id,
+            node_id,
+            ACTIVE,
+            self.now_us,
+            run.started_at,
+            event_seq=run.event_seq,
+            vars=dict(run.vars) if run.vars else None,
+            is_new=True,
         )
         fork.event = self.run_event(run)
         self.runs[fork_id] = fork
@@ -416,7 +426,10 @@ class Batch:
             return
         for tag in added:
             event = Event(
-                id=f"tag:{member.id}:{tag}:{self.now_us}", type="tag_added", at=self.now, member=member.id,
+                id=f"tag:{member.id}:{tag}:{self.now_us}",
+                type="tag_added",
+                at=self.now,
+                member=member.id,
                 data={"tag": tag},
             )
             self.fire_triggers(event, event_view(event), member)
@@ -445,7 +458,14 @@ class Batch:
     # -- effects -------------------------------------------------------------------------------------
 
     def deliver(
-        self, plan: Plan, node_id: str, run: Run, member_id: str | None, kind: str, payload: dict[str, Any], key: str
+        self,
+        plan: Plan,
+        node_id: str,
+        run: Run,
+        member_id: str | None,
+        kind: str,
+        payload: dict[str, Any],
+        key: str,
     ) -> None:
         self.deliveries.append(
             {

@@ -185,7 +185,11 @@ class Context:
     # -- asking the engine ---------------------------------------------------------------------------
 
     def deliver(
-        self, kind: str, payload: dict[str, Any], member: str | None = None, key: str | None = None,
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        member: str | None = None,
+        key: str | None = None,
         once: bool = False,
     ) -> None:
         """Record an effect on the outside world; it is sent after the step's batch commits.

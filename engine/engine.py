@@ -187,7 +187,9 @@ class Engine:
             accepted = 0
             for event in fresh:
                 if until is not None:
-                    if event.at > until or (batch.earliest_wake is not None and to_us(event.at) > batch.earliest_wake):
+                    if event.at > until or (
+                        batch.earliest_wake is not None and to_us(event.at) > batch.earliest_wake
+                    ):
                         taken = events.index(event)
                         break
                     batch.set_now(event.at)

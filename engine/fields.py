@@ -16,14 +16,26 @@ from msgspec import Meta
 
 MEMBER_FIELDS = frozenset(
     {
-        "id", "name", "points", "total_spend", "order_count", "grade", "stage", "channel", "tags",
-        "groups", "blacklisted", "attributes",
+        "id",
+        "name",
+        "points",
+        "total_spend",
+        "order_count",
+        "grade",
+        "stage",
+        "channel",
+        "tags",
+        "groups",
+        "blacklisted",
+        "attributes",
     }
 )
 EVENT_FIELDS = frozenset({"id", "type", "channel", "group", "member", "at", "data"})
 OPEN_FIELDS = {("member", "attributes"), ("event", "data"), ("run", "vars")}
 
-FieldPath = Annotated[str, Meta(pattern=r"^[a-z_]+(\.[A-Za-z0-9_\-]+)*$", extra_json_schema={"format": "field-path"})]
+FieldPath = Annotated[
+    str, Meta(pattern=r"^[a-z_]+(\.[A-Za-z0-9_\-]+)*$", extra_json_schema={"format": "field-path"})
+]
 Template = Annotated[str, Meta(max_length=4000, extra_json_schema={"format": "template"})]
 Op = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"]
 

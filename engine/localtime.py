@@ -33,7 +33,9 @@ def local_moment(day: date, at: time, tz: ZoneInfo) -> datetime:
     return high.replace(microsecond=0) if high.microsecond else high
 
 
-def next_time_of_day(after: datetime, at: time, tz: ZoneInfo, days: tuple[str, ...] | None = None) -> datetime:
+def next_time_of_day(
+    after: datetime, at: time, tz: ZoneInfo, days: tuple[str, ...] | None = None
+) -> datetime:
     """The first moment at or after `after` when the wall clock in `tz` shows `at` on an allowed weekday."""
     start = after.astimezone(tz).date()
     for offset in range(0, 9):
@@ -46,7 +48,9 @@ def next_time_of_day(after: datetime, at: time, tz: ZoneInfo, days: tuple[str, .
     raise ValueError("no allowed weekday")  # unreachable with a non-empty `days`
 
 
-def in_window(moment: datetime, start: time, end: time, tz: ZoneInfo, days: tuple[str, ...] | None = None) -> bool:
+def in_window(
+    moment: datetime, start: time, end: time, tz: ZoneInfo, days: tuple[str, ...] | None = None
+) -> bool:
     """Whether the wall clock at `moment` is within [start, end); windows may cross midnight."""
     local = moment.astimezone(tz)
     now = local.time().replace(tzinfo=None)

@@ -17,13 +17,38 @@ class Member:
     # The fields a template or condition may read (see engine.fields.resolve).
     FIELDS = frozenset(
         {
-            "id", "name", "points", "total_spend", "order_count", "grade", "stage", "channel", "tags",
-            "groups", "blacklisted", "attributes",
+            "id",
+            "name",
+            "points",
+            "total_spend",
+            "order_count",
+            "grade",
+            "stage",
+            "channel",
+            "tags",
+            "groups",
+            "blacklisted",
+            "attributes",
         }
     )
     __slots__ = (
-        "id", "name", "channel", "tags", "groups", "attributes", "points", "total_spend", "order_count",
-        "grade", "stage", "blacklisted", "first_seen", "last_message_at", "dirty", "is_new", "tags_added",
+        "id",
+        "name",
+        "channel",
+        "tags",
+        "groups",
+        "attributes",
+        "points",
+        "total_spend",
+        "order_count",
+        "grade",
+        "stage",
+        "blacklisted",
+        "first_seen",
+        "last_message_at",
+        "dirty",
+        "is_new",
+        "tags_added",
         "stored_groups",
     )
 

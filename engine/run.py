@@ -12,9 +12,25 @@ LIVE = (ACTIVE, WAITING)
 
 class Run:
     __slots__ = (
-        "id", "journey", "flow_id", "version", "member_id", "node", "status", "entered_at", "wake_at",
-        "wait_event", "due_seq", "event_seq", "vars", "started_at", "ended_at", "error", "is_new",
-        "dirty", "event",
+        "id",
+        "journey",
+        "flow_id",
+        "version",
+        "member_id",
+        "node",
+        "status",
+        "entered_at",
+        "wake_at",
+        "wait_event",
+        "due_seq",
+        "event_seq",
+        "vars",
+        "started_at",
+        "ended_at",
+        "error",
+        "is_new",
+        "dirty",
+        "event",
     )
 
     # Fields a template may read as `run.<field>`.

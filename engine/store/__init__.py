@@ -1,5 +1,6 @@
 """The durable store (SQLite or PostgreSQL)."""
 
-from .store import FlowRecord, Store, journey_status
+from .reports import journey_status
+from .store import FlowRecord, Store
 
 __all__ = ["FlowRecord", "Store", "journey_status"]

@@ -122,11 +122,11 @@ class LeaseStore:
         """Lock and load the runs among `ids` that are still leased to `owner` and still due. A run
         stepped meanwhile (by an event, or by a worker that took an expired lease over) has lost the
         lease, since every step clears it, and is left out."""
-        from .store import _run
+        from .rows import run_from_row
 
         c = t.runs.c
         stmt = select(t.runs).where(c.id.in_(ids), c.lease_owner == owner, c.wake_at <= now).order_by(c.id)
-        return [_run(r) for r in conn.execute(self.for_update(stmt))]
+        return [run_from_row(r) for r in conn.execute(self.for_update(stmt))]
 
     def release_leases(self, owner: str) -> int:
         """Give back every run lease `owner` holds (a worker stopping cleanly); returns how many."""

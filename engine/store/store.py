@@ -7,14 +7,13 @@ Everything the engine writes in a step batch goes through one connection in one 
 from __future__ import annotations
 
 import threading
-from operator import itemgetter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, or_, Integer, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
@@ -26,18 +25,26 @@ from ..run import LIVE, Run
 from . import schema as t
 from .community import CommunityStore, group_deltas
 from .leases import LeaseStore
+from .reports import ReportStore
+from .rows import (
+    DELIVERY_COLUMNS,
+    EVENT_COLUMNS,
+    MEMBER_COLUMNS,
+    RUN_COLUMNS,
+    delivery_values,
+    event_from_row,
+    event_values,
+    from_json,
+    member_row,
+    member_values,
+    run_from_row,
+    run_from_values,
+    to_json,
+)
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-def _json(value: Any) -> str | None:
-    return _encode(value).decode() if value else None
-
-
-def _load(text: str | None, default: Any) -> Any:
-    return _decode(text) if text else default
 
 
 class FlowRecord(msgspec.Struct):
@@ -50,7 +57,7 @@ class FlowRecord(msgspec.Struct):
     versions: list[dict[str, Any]] = []
 
 
-class Store(CommunityStore, LeaseStore):
+class Store(CommunityStore, LeaseStore, ReportStore):
     """Tables, migrations and the batch reads and writes the engine needs."""
 
     def __init__(self, url: str) -> None:
@@ -252,9 +259,22 @@ class Store(CommunityStore, LeaseStore):
         if not ids:
             return {}
         found = {}
-        for mid, name, channel, tags, groups, attrs, points, spend, orders, grade, stage, black, first, last in (
-            self._select_in(conn, _MEMBERS_SQL, ids)
-        ):
+        for (
+            mid,
+            name,
+            channel,
+            tags,
+            groups,
+            attrs,
+            points,
+            spend,
+            orders,
+            grade,
+            stage,
+            black,
+            first,
+            last,
+        ) in self._select_in(conn, _MEMBERS_SQL, ids):
             found[mid] = Member(
                 mid,
                 name=name,
@@ -277,10 +297,11 @@ class Store(CommunityStore, LeaseStore):
         """Create or replace members (imports)."""
         if not members:
             return
-        rows = [{"id": m.id, "first_seen": m.first_seen, **_member_row(m)} for m in members]
+        rows = [{"id": m.id, "first_seen": m.first_seen, **member_row(m)} for m in members]
         stmt = self._insert(t.members)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["id"], set_={k: stmt.excluded[k] for k in rows[0] if k not in ("id", "first_seen")}
+            index_elements=["id"],
+            set_={k: stmt.excluded[k] for k in rows[0] if k not in ("id", "first_seen")},
         )
         with self.transaction() as conn:
             # Group member counts move by the difference with the members as stored (read in chunks).
@@ -297,7 +318,7 @@ class Store(CommunityStore, LeaseStore):
         for m in members:
             if not m.dirty:
                 continue
-            row = _member_values(m)
+            row = member_values(m)
             if m.is_new:
                 new.append((*row, m.id, m.first_seen))
             else:
@@ -308,7 +329,7 @@ class Store(CommunityStore, LeaseStore):
 
     def upsert_groups(self, conn: Connection, groups: Sequence[dict[str, Any]]) -> None:
         for group in groups:
-            row = {"name": group.get("name"), "kind": group.get("kind"), "tags": _json(group.get("tags"))}
+            row = {"name": group.get("name"), "kind": group.get("kind"), "tags": to_json(group.get("tags"))}
             stmt = self._insert(t.groups).values(id=group["id"], **row)
             conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=row))
 
@@ -333,22 +354,29 @@ class Store(CommunityStore, LeaseStore):
 
     def load_groups(self, conn: Connection) -> dict[str, dict[str, Any]]:
         rows = conn.execute(select(t.groups))
-        return {r.id: {"id": r.id, "name": r.name, "kind": r.kind, "tags": _load(r.tags, [])} for r in rows}
+        return {
+            r.id: {"id": r.id, "name": r.name, "kind": r.kind, "tags": from_json(r.tags, [])} for r in rows
+        }
 
     # -- events --------------------------------------------------------------------------------------
 
     def known_event_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
         if not ids:
             return set()
-        return {row[0] for row in self._select_in(conn, "SELECT id FROM events WHERE id IN ({ids})", list(ids))}
+        return {
+            row[0] for row in self._select_in(conn, "SELECT id FROM events WHERE id IN ({ids})", list(ids))
+        }
 
     def insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        self._bulk(conn, "events", EVENT_COLUMNS, list(map(_event_values, rows)))
+        self._bulk(conn, "events", EVENT_COLUMNS, list(map(event_values, rows)))
 
     def message_times(self, conn: Connection, member_ids: Sequence[str], since: int) -> dict[str, list[int]]:
         """Times of each member's `message` events at or after `since`."""
         found: dict[str, list[int]] = {}
-        sql = "SELECT member_id, at FROM events WHERE type = 'message' AND at >= {mark} AND member_id IN ({{ids}})"
+        sql = (
+            "SELECT member_id, at FROM events "
+            "WHERE type = 'message' AND at >= {mark} AND member_id IN ({{ids}})"
+        )
         for member_id, at in self._select_in(conn, sql.format(mark=self._mark), list(member_ids), (since,)):
             found.setdefault(member_id, []).append(at)
         return found
@@ -359,7 +387,7 @@ class Store(CommunityStore, LeaseStore):
             return {}
         rows = conn.execute(select(t.events).where(t.events.c.seq.in_(seqs)))
         # As steps see them (`event.at` an ISO 8601 timestamp).
-        return {r.seq: {**_event_view(r), "at": from_us(r.at).isoformat()} for r in rows}
+        return {r.seq: {**event_from_row(r), "at": from_us(r.at).isoformat()} for r in rows}
 
     # -- runs ----------------------------------------------------------------------------------------
 
@@ -372,15 +400,17 @@ class Store(CommunityStore, LeaseStore):
 
     def event_waiting_runs(self, conn: Connection, member_ids: Sequence[str]) -> list[Run]:
         stmt = _EVENT_WAITS_LOCKED if self.dialect == "postgresql" else _EVENT_WAITS
-        return [_run(r) for r in conn.execute(stmt, {"ids": list(member_ids)})]
+        return [run_from_row(r) for r in conn.execute(stmt, {"ids": list(member_ids)})]
 
     def claim_due(self, conn: Connection, now: int, limit: int) -> list[Run]:
         """Waiting runs whose wake time has come and that no worker holds, in the order they became due."""
-        sql = _DUE_SQL.format(mark=self._mark, lock=" FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else "")
+        sql = _DUE_SQL.format(
+            mark=self._mark, lock=" FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
+        )
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, (now, now, limit))
-            return [_run_from_values(*row) for row in cursor.fetchall()]
+            return [run_from_values(*row) for row in cursor.fetchall()]
         finally:
             cursor.close()
 
@@ -394,38 +424,61 @@ class Store(CommunityStore, LeaseStore):
             if not r.dirty:
                 continue
             row = (
-                r.node, r.status, r.entered_at, r.wake_at, r.wait_event, r.due_seq, r.event_seq,
-                _json(r.vars), r.ended_at, r.error, None, None,  # a step ends any worker's lease
+                r.node,
+                r.status,
+                r.entered_at,
+                r.wake_at,
+                r.wait_event,
+                r.due_seq,
+                r.event_seq,
+                to_json(r.vars),
+                r.ended_at,
+                r.error,
+                None,
+                None,  # a step ends any worker's lease
             )
             if r.is_new:
                 new.append((*row, r.id, r.journey, r.flow_id, r.version, r.member_id, r.started_at))
             else:
                 changed.append((*row, r.id))
             r.dirty = r.is_new = False
-        self._bulk(conn, "runs", RUN_COLUMNS + ("id", "journey", "flow_id", "version", "member_id", "started_at"), new)
+        self._bulk(
+            conn,
+            "runs",
+            RUN_COLUMNS + ("id", "journey", "flow_id", "version", "member_id", "started_at"),
+            new,
+        )
         self._bulk_update(conn, "runs", RUN_COLUMNS, changed)
 
     def live_journey_runs(self, conn: Connection, journey: int) -> list[Run]:
         c = t.runs.c
-        return [_run(r) for r in conn.execute(select(t.runs).where(c.journey == journey, c.status.in_(LIVE)))]
+        return [
+            run_from_row(r)
+            for r in conn.execute(select(t.runs).where(c.journey == journey, c.status.in_(LIVE)))
+        ]
 
     def get_run(self, conn: Connection, run_id: int) -> Run:
         row = conn.execute(select(t.runs).where(t.runs.c.id == run_id)).first()
         if row is None:
             raise NotFound(f"no run {run_id}")
-        return _run(row)
+        return run_from_row(row)
 
     # -- deliveries and counters -----------------------------------------------------------------------
 
     def insert_deliveries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         self._bulk(
-            conn, "deliveries", DELIVERY_COLUMNS, list(map(_delivery_values, rows)),
+            conn,
+            "deliveries",
+            DELIVERY_COLUMNS,
+            list(map(delivery_values, rows)),
             " ON CONFLICT (key) DO NOTHING",
         )
 
     def add_counts(self, conn: Connection, counts: dict[tuple[str, str, str], int]) -> None:
         self._bulk(
-            conn, "node_counts", ("flow_id", "node", "counter", "value"),
+            conn,
+            "node_counts",
+            ("flow_id", "node", "counter", "value"),
             [(f, n, c, v) for (f, n, c), v in sorted(counts.items())],
             " ON CONFLICT (flow_id, node, counter) DO UPDATE SET value = node_counts.value + excluded.value",
         )
@@ -434,7 +487,9 @@ class Store(CommunityStore, LeaseStore):
     # The hot path's writes are plain executemany calls: SQLAlchemy's per-row parameter work would cost
     # more than the database does. The SQL is the same on SQLite and PostgreSQL but for the markers.
 
-    def _bulk(self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple], tail: str = "") -> None:
+    def _bulk(
+        self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple], tail: str = ""
+    ) -> None:
         if not rows:
             return
         key = (table, tuple(columns), tail)
@@ -477,123 +532,6 @@ class Store(CommunityStore, LeaseStore):
         finally:
             cursor.close()
 
-    # -- reading back ----------------------------------------------------------------------------------
-
-    def node_counts(self, flow_id: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
-        """{flow: {node: {counter: value}}}."""
-        stmt = select(t.node_counts)
-        if flow_id is not None:
-            stmt = stmt.where(t.node_counts.c.flow_id == flow_id)
-        found: dict[str, dict[str, dict[str, int]]] = {}
-        with self.engine.connect() as conn:
-            for row in conn.execute(stmt):
-                found.setdefault(row.flow_id, {}).setdefault(row.node, {})[row.counter] = row.value
-        return found
-
-    def journey_statuses(self, flow_id: str | None = None) -> dict[str, dict[str, int]]:
-        """{flow: {status: count}} over journeys (a forked journey counts once)."""
-        c = t.runs.c
-        stmt = select(c.flow_id, c.journey, c.status)
-        if flow_id is not None:
-            stmt = stmt.where(c.flow_id == flow_id)
-        journeys: dict[tuple[str, int], set[str]] = {}
-        with self.engine.connect() as conn:
-            for flow, journey, status in conn.execute(stmt):
-                journeys.setdefault((flow, journey), set()).add(status)
-        found: dict[str, dict[str, int]] = {}
-        for (flow, _), statuses in journeys.items():
-            counts = found.setdefault(flow, dict.fromkeys(("done", "waiting", "active", "exited", "failed"), 0))
-            counts[journey_status(statuses)] += 1
-        return found
-
-    def waiting_by_node(self, flow_id: str) -> dict[str, int]:
-        c = t.runs.c
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(c.node, func.count()).where(c.flow_id == flow_id, c.status == "waiting").group_by(c.node)
-            )
-            return {node: n for node, n in rows}
-
-    def deliveries(self, **where: Any) -> list[dict[str, Any]]:
-        c = t.deliveries.c
-        stmt = select(t.deliveries).order_by(c.at, c.flow_id, c.node, c.member_id, c.id)
-        for column, value in where.items():
-            if value is not None:
-                stmt = stmt.where(getattr(c, column) == value)
-        with self.engine.connect() as conn:
-            return [
-                {
-                    "id": r.id,
-                    "key": r.key,
-                    "at": r.at,
-                    "flow": r.flow_id,
-                    "node": r.node,
-                    "run": r.run_id,
-                    "member": r.member_id,
-                    "kind": r.kind,
-                    "payload": _decode(r.payload),
-                    "status": r.status,
-                    "attempts": r.attempts,
-                    "error": r.error,
-                }
-                for r in conn.execute(stmt)
-            ]
-
-    def all_members(self) -> dict[str, Member]:
-        with self.engine.connect() as conn:
-            ids = list(conn.execute(select(t.members.c.id)).scalars())
-            return self.load_members(conn, ids) if ids else {}
-
-    def runs(self, flow_id: str | None = None, status: str | None = None, member_id: str | None = None,
-             limit: int = 50, offset: int = 0) -> list[Run]:
-        c = t.runs.c
-        stmt = select(t.runs).order_by(c.id.desc()).limit(limit).offset(offset)
-        for column, value in (("flow_id", flow_id), ("status", status), ("member_id", member_id)):
-            if value is not None:
-                stmt = stmt.where(getattr(c, column) == value)
-        with self.engine.connect() as conn:
-            return [_run(r) for r in conn.execute(stmt)]
-
-    # -- reading back for the web app -----------------------------------------------------------------
-
-    def get_member(self, member_id: str) -> Member:
-        with self.engine.connect() as conn:
-            found = self.load_members(conn, [member_id])
-        if member_id not in found:
-            raise NotFound(f"no member `{member_id}`")
-        return found[member_id]
-
-    def member_events(self, member_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        """The member's latest events, newest first (`at` in microseconds)."""
-        c = t.events.c
-        stmt = select(t.events).where(c.member_id == member_id)
-        stmt = stmt.order_by(c.at.desc(), c.seq.desc()).limit(limit)
-        with self.engine.connect() as conn:
-            return [_event_view(r) for r in conn.execute(stmt)]
-
-    def delivery_counts(self) -> dict[str, int]:
-        """{flow: number of deliveries}."""
-        c = t.deliveries.c
-        with self.engine.connect() as conn:
-            return dict(conn.execute(select(c.flow_id, func.count()).group_by(c.flow_id)).all())
-
-    def delivery_page(self, limit: int = 50, offset: int = 0, **where: Any) -> list[dict[str, Any]]:
-        """Deliveries newest first, filtered by column (`flow_id`, `member_id`, `kind`, `status`)."""
-        c = t.deliveries.c
-        stmt = select(t.deliveries).order_by(c.at.desc(), c.id.desc()).limit(limit).offset(offset)
-        for column, value in where.items():
-            if value is not None:
-                stmt = stmt.where(getattr(c, column) == value)
-        with self.engine.connect() as conn:
-            return [
-                {
-                    "id": r.id, "at": r.at, "flow": r.flow_id, "node": r.node, "run": r.run_id,
-                    "member": r.member_id, "kind": r.kind, "payload": _decode(r.payload), "status": r.status,
-                    "attempts": r.attempts, "error": r.error,
-                }
-                for r in conn.execute(stmt)
-            ]
-
 
 # Statements a batch runs every time, built once (building them costs more than running them).
 _NEXT_WAKE = select(func.min(t.runs.c.wake_at))
@@ -621,102 +559,6 @@ _ENTRY_HISTORY_SQL = (
     "SELECT flow_id, member_id, SUM(CASE WHEN status IN ('active', 'waiting') THEN 1 ELSE 0 END), "
     "MAX(started_at) FROM runs WHERE member_id IN ({ids}) GROUP BY flow_id, member_id"
 )
-
-EVENT_COLUMNS = ("seq", "id", "type", "member_id", "group_id", "channel", "at", "data")
-DELIVERY_COLUMNS = (
-    "id", "key", "flow_id", "node", "run_id", "member_id", "kind", "payload", "at", "status", "attempts",
-    "next_attempt_at",
-)
-MEMBER_COLUMNS = (
-    "name", "channel", "tags", "groups", "attributes", "points", "total_spend", "order_count", "grade", "stage",
-    "blacklisted", "last_message_at",
-)
-RUN_COLUMNS = (
-    "node", "status", "entered_at", "wake_at", "wait_event", "due_seq", "event_seq", "vars", "ended_at", "error",
-    "lease_owner", "lease_until",
-)
-
-
-def _member_values(m: Member) -> tuple[Any, ...]:
-    return (
-        m.name, m.channel, _json(m.tags), _json(m.groups), _json(m.attributes), m.points, m.total_spend,
-        m.order_count, m.grade, m.stage, m.blacklisted, m.last_message_at,
-    )
-
-
-def _member_row(m: Member) -> dict[str, Any]:
-    return {
-        "name": m.name,
-        "channel": m.channel,
-        "tags": _json(m.tags),
-        "groups": _json(m.groups),
-        "attributes": _json(m.attributes),
-        "points": m.points,
-        "total_spend": m.total_spend,
-        "order_count": m.order_count,
-        "grade": m.grade,
-        "stage": m.stage,
-        "blacklisted": m.blacklisted,
-        "last_message_at": m.last_message_at,
-    }
-
-
-def journey_status(statuses: set[str]) -> str:
-    """A journey's status from its runs' statuses: live beats failed beats exited beats done."""
-    for status in ("active", "waiting", "failed", "exited"):
-        if status in statuses:
-            return status
-    return "done"
-
-
-_event_values = itemgetter(*EVENT_COLUMNS)
-_delivery_values = itemgetter(*DELIVERY_COLUMNS)
-
-
-def _run_from_values(
-    id: int, journey: int, flow_id: str, version: int, member_id: str | None, node: str, status: str,
-    entered_at: int, started_at: int, wake_at: int | None, wait_event: str | None, due_seq: int | None,
-    event_seq: int | None, vars: str | None, ended_at: int | None, error: str | None,
-) -> Run:
-    return Run(
-        id, journey, flow_id, version, member_id, node, status, entered_at, started_at, wake_at=wake_at,
-        wait_event=wait_event, due_seq=due_seq, event_seq=event_seq, vars=_decode(vars) if vars else None,
-        ended_at=ended_at, error=error,
-    )
-
-
-def _run(r: Any) -> Run:
-    return Run(
-        r.id,
-        r.journey,
-        r.flow_id,
-        r.version,
-        r.member_id,
-        r.node,
-        r.status,
-        r.entered_at,
-        r.started_at,
-        wake_at=r.wake_at,
-        wait_event=r.wait_event,
-        due_seq=r.due_seq,
-        event_seq=r.event_seq,
-        vars=_load(r.vars, None),
-        ended_at=r.ended_at,
-        error=r.error,
-    )
-
-
-def _event_view(r: Any) -> dict[str, Any]:
-    return {
-        "seq": r.seq,
-        "id": r.id,
-        "type": r.type,
-        "member": r.member_id,
-        "group": r.group_id,
-        "channel": r.channel,
-        "at": r.at,
-        "data": _load(r.data, {}),
-    }
 
 
 def _dialect_insert(dialect: str) -> Any:

@@ -13,7 +13,7 @@ from documents import flow, node
 
 from engine import Member, NotFound, Store
 from engine.run import Run
-from engine.store.store import journey_status
+from engine.store import journey_status
 
 # The store may write through SQLAlchemy or straight through the driver: either error will do.
 DUPLICATE = (sqlalchemy.exc.IntegrityError, sqlite3.IntegrityError, psycopg.errors.IntegrityError)

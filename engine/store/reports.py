@@ -1,0 +1,171 @@
+"""The store's reads for people: counts, journeys, the outbox and member timelines (API, pages,
+`simulate`'s report). A mixin of :class:`engine.store.Store`; none of it is on the engine's hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from sqlalchemy import Connection, func, select
+
+from ..errors import NotFound
+from ..member import Member
+from ..run import Run
+from . import schema as t
+from .rows import event_from_row, run_from_row
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine as SAEngine
+
+_decode = msgspec.json.decode
+
+
+def journey_status(statuses: set[str]) -> str:
+    """A journey's status from its runs' statuses: live beats failed beats exited beats done."""
+    for status in ("active", "waiting", "failed", "exited"):
+        if status in statuses:
+            return status
+    return "done"
+
+
+class ReportStore:
+    engine: SAEngine
+
+    if TYPE_CHECKING:
+
+        def load_members(self, conn: Connection, ids: Iterable[str]) -> dict[str, Member]: ...
+
+    def node_counts(self, flow_id: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
+        """{flow: {node: {counter: value}}}."""
+        stmt = select(t.node_counts)
+        if flow_id is not None:
+            stmt = stmt.where(t.node_counts.c.flow_id == flow_id)
+        found: dict[str, dict[str, dict[str, int]]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(stmt):
+                found.setdefault(row.flow_id, {}).setdefault(row.node, {})[row.counter] = row.value
+        return found
+
+    def journey_statuses(self, flow_id: str | None = None) -> dict[str, dict[str, int]]:
+        """{flow: {status: count}} over journeys (a forked journey counts once)."""
+        c = t.runs.c
+        stmt = select(c.flow_id, c.journey, c.status)
+        if flow_id is not None:
+            stmt = stmt.where(c.flow_id == flow_id)
+        journeys: dict[tuple[str, int], set[str]] = {}
+        with self.engine.connect() as conn:
+            for flow, journey, status in conn.execute(stmt):
+                journeys.setdefault((flow, journey), set()).add(status)
+        found: dict[str, dict[str, int]] = {}
+        for (flow, _), statuses in journeys.items():
+            counts = found.setdefault(
+                flow, dict.fromkeys(("done", "waiting", "active", "exited", "failed"), 0)
+            )
+            counts[journey_status(statuses)] += 1
+        return found
+
+    def waiting_by_node(self, flow_id: str) -> dict[str, int]:
+        c = t.runs.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(c.node, func.count())
+                .where(c.flow_id == flow_id, c.status == "waiting")
+                .group_by(c.node)
+            )
+            return {node: n for node, n in rows}
+
+    def deliveries(self, **where: Any) -> list[dict[str, Any]]:
+        c = t.deliveries.c
+        stmt = select(t.deliveries).order_by(c.at, c.flow_id, c.node, c.member_id, c.id)
+        for column, value in where.items():
+            if value is not None:
+                stmt = stmt.where(getattr(c, column) == value)
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "id": r.id,
+                    "key": r.key,
+                    "at": r.at,
+                    "flow": r.flow_id,
+                    "node": r.node,
+                    "run": r.run_id,
+                    "member": r.member_id,
+                    "kind": r.kind,
+                    "payload": _decode(r.payload),
+                    "status": r.status,
+                    "attempts": r.attempts,
+                    "error": r.error,
+                }
+                for r in conn.execute(stmt)
+            ]
+
+    def all_members(self) -> dict[str, Member]:
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(select(t.members.c.id)).scalars())
+            return self.load_members(conn, ids) if ids else {}
+
+    def runs(
+        self,
+        flow_id: str | None = None,
+        status: str | None = None,
+        member_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Run]:
+        c = t.runs.c
+        stmt = select(t.runs).order_by(c.id.desc()).limit(limit).offset(offset)
+        for column, value in (("flow_id", flow_id), ("status", status), ("member_id", member_id)):
+            if value is not None:
+                stmt = stmt.where(getattr(c, column) == value)
+        with self.engine.connect() as conn:
+            return [run_from_row(r) for r in conn.execute(stmt)]
+
+    # -- reading back for the web app -----------------------------------------------------------------
+
+    def get_member(self, member_id: str) -> Member:
+        with self.engine.connect() as conn:
+            found = self.load_members(conn, [member_id])
+        if member_id not in found:
+            raise NotFound(f"no member `{member_id}`")
+        return found[member_id]
+
+    def member_events(self, member_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The member's latest events, newest first (`at` in microseconds)."""
+        c = t.events.c
+        stmt = select(t.events).where(c.member_id == member_id)
+        stmt = stmt.order_by(c.at.desc(), c.seq.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [event_from_row(r) for r in conn.execute(stmt)]
+
+    def delivery_counts(self) -> dict[str, int]:
+        """{flow: number of deliveries}."""
+        c = t.deliveries.c
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(c.flow_id, func.count()).group_by(c.flow_id)).all())
+
+    def delivery_page(self, limit: int = 50, offset: int = 0, **where: Any) -> list[dict[str, Any]]:
+        """Deliveries newest first, filtered by column (`flow_id`, `member_id`, `kind`, `status`)."""
+        c = t.deliveries.c
+        stmt = select(t.deliveries).order_by(c.at.desc(), c.id.desc()).limit(limit).offset(offset)
+        for column, value in where.items():
+            if value is not None:
+                stmt = stmt.where(getattr(c, column) == value)
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "id": r.id,
+                    "at": r.at,
+                    "flow": r.flow_id,
+                    "node": r.node,
+                    "run": r.run_id,
+                    "member": r.member_id,
+                    "kind": r.kind,
+                    "payload": _decode(r.payload),
+                    "status": r.status,
+                    "attempts": r.attempts,
+                    "error": r.error,
+                }
+                for r in conn.execute(stmt)
+            ]

@@ -1,0 +1,177 @@
+"""How members, runs, events and deliveries map to table rows (and back)."""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Any
+
+import msgspec
+
+from ..member import Member
+from ..run import Run
+
+_encode = msgspec.json.encode
+_decode = msgspec.json.decode
+
+
+def to_json(value: Any) -> str | None:
+    return _encode(value).decode() if value else None
+
+
+def from_json(text: str | None, default: Any) -> Any:
+    return _decode(text) if text else default
+
+
+EVENT_COLUMNS = ("seq", "id", "type", "member_id", "group_id", "channel", "at", "data")
+DELIVERY_COLUMNS = (
+    "id",
+    "key",
+    "flow_id",
+    "node",
+    "run_id",
+    "member_id",
+    "kind",
+    "payload",
+    "at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+)
+MEMBER_COLUMNS = (
+    "name",
+    "channel",
+    "tags",
+    "groups",
+    "attributes",
+    "points",
+    "total_spend",
+    "order_count",
+    "grade",
+    "stage",
+    "blacklisted",
+    "last_message_at",
+)
+RUN_COLUMNS = (
+    "node",
+    "status",
+    "entered_at",
+    "wake_at",
+    "wait_event",
+    "due_seq",
+    "event_seq",
+    "vars",
+    "ended_at",
+    "error",
+    "lease_owner",
+    "lease_until",
+)
+
+
+def member_values(m: Member) -> tuple[Any, ...]:
+    return (
+        m.name,
+        m.channel,
+        to_json(m.tags),
+        to_json(m.groups),
+        to_json(m.attributes),
+        m.points,
+        m.total_spend,
+        m.order_count,
+        m.grade,
+        m.stage,
+        m.blacklisted,
+        m.last_message_at,
+    )
+
+
+def member_row(m: Member) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "channel": m.channel,
+        "tags": to_json(m.tags),
+        "groups": to_json(m.groups),
+        "attributes": to_json(m.attributes),
+        "points": m.points,
+        "total_spend": m.total_spend,
+        "order_count": m.order_count,
+        "grade": m.grade,
+        "stage": m.stage,
+        "blacklisted": m.blacklisted,
+        "last_message_at": m.last_message_at,
+    }
+
+
+event_values = itemgetter(*EVENT_COLUMNS)
+delivery_values = itemgetter(*DELIVERY_COLUMNS)
+
+
+def run_from_values(
+    id: int,
+    journey: int,
+    flow_id: str,
+    version: int,
+    member_id: str | None,
+    node: str,
+    status: str,
+    entered_at: int,
+    started_at: int,
+    wake_at: int | None,
+    wait_event: str | None,
+    due_seq: int | None,
+    event_seq: int | None,
+    vars: str | None,
+    ended_at: int | None,
+    error: str | None,
+) -> Run:
+    return Run(
+        id,
+        journey,
+        flow_id,
+        version,
+        member_id,
+        node,
+        status,
+        entered_at,
+        started_at,
+        wake_at=wake_at,
+        wait_event=wait_event,
+        due_seq=due_seq,
+        event_seq=event_seq,
+        vars=_decode(vars) if vars else None,
+        ended_at=ended_at,
+        error=error,
+    )
+
+
+def run_from_row(r: Any) -> Run:
+    return Run(
+        r.id,
+        r.journey,
+        r.flow_id,
+        r.version,
+        r.member_id,
+        r.node,
+        r.status,
+        r.entered_at,
+        r.started_at,
+        wake_at=r.wake_at,
+        wait_event=r.wait_event,
+        due_seq=r.due_seq,
+        event_seq=r.event_seq,
+        vars=from_json(r.vars, None),
+        ended_at=r.ended_at,
+        error=r.error,
+    )
+
+
+def event_from_row(r: Any) -> dict[str, Any]:
+    return {
+        "seq": r.seq,
+        "id": r.id,
+        "type": r.type,
+        "member": r.member_id,
+        "group": r.group_id,
+        "channel": r.channel,
+        "at": r.at,
+        "data": from_json(r.data, {}),
+    }
