@@ -59,7 +59,7 @@ class Batch:
         self.members: dict[str, Member] = self.store.load_members(conn, self.member_ids)
         self.runs: dict[int, Run] = {}
         self.pending: deque[tuple[Run, dict[str, Any] | None]] = deque()
-        self.events: list[dict[str, Any]] = []
+        self.events: list[tuple[Any, ...]] = []  # rows of the `events` table
         self.deliveries: list[dict[str, Any]] = []
         self.counts: Counter[tuple[str, str, str]] = Counter()
         self.groups_seen: set[str] = set()
@@ -76,6 +76,7 @@ class Batch:
         self._shrinks = 0
         self._pool_scans: dict[tuple[tuple[str, ...], int], tuple[int, int]] = {}
         self._event_waits: list[Run] = []
+        self._waiting: dict[tuple[str | None, str | None], list[Run]] = {}
         # The earliest wake time of a run this batch parked (a replay must not pass it).
         self.earliest_wake: int | None = None
         # Runs started by other runs in this batch: how many links led to them; and the length a run
@@ -157,7 +158,8 @@ class Batch:
     def group(self, group_id: str) -> dict[str, Any]:
         if self._groups is None:
             self._groups = self.store.load_groups(self.conn)
-        return self._groups.get(group_id) or {"id": group_id, "name": None, "tags": [], "kind": None}
+        found = self._groups.get(group_id)
+        return found if found is not None else {"id": group_id, "name": None, "tags": [], "kind": None}
 
     def group_size(self, group_id: str) -> int:
         if self._stored_sizes is None:
@@ -295,10 +297,47 @@ class Batch:
         self.runs[run.id] = run
         self.pending.append((run, wake_event))
 
-    def take_event_waits(self) -> list[Run]:
-        """Runs that began waiting for an event since the last call."""
-        runs, self._event_waits = self._event_waits, []
-        return runs
+    def await_events(self, runs: Iterable[Run]) -> None:
+        """Runs (stored, or parked by this batch) waiting for an event of their member."""
+        waiting = self._waiting
+        for run in runs:
+            key = (run.member_id, run.wait_event)
+            if key in waiting:
+                waiting[key].append(run)
+            else:
+                waiting[key] = [run]
+
+    def take(self, event: Event, seq: int) -> None:
+        """One event, in the order of DESIGN §5: update the member, start runs through triggers,
+        then resume the runs that were already waiting for it (never one the event just started)."""
+        at = to_us(event.at)
+        self.events.append(
+            (
+                seq,
+                event.id,
+                event.type,
+                event.member,
+                event.group,
+                event.channel,
+                at,
+                _encode(event.data).decode() if event.data else None,
+            )
+        )
+        view = event_view(event, seq)
+        member = self.member(event.member, at) if event.member is not None else None
+        self.apply_event(event, member, at)
+        resumable = self._waiting.pop((event.member, event.type), None) if member is not None else None
+        if member is not None and member.tags_added:
+            self.fire_tag_added(member)
+        self.fire_triggers(event, view, member)
+        self.process()
+        if resumable:
+            for run in resumable:
+                self.resume(run, view)
+            self.process()
+        if self._event_waits:
+            self.await_events(self._event_waits)
+            self._event_waits = []
 
     def process(self) -> None:
         """Step every pending run until it waits or ends; new runs and forks join the queue."""
@@ -487,7 +526,9 @@ class Batch:
     def flush(self) -> None:
         store, conn = self.store, self.conn
         store.insert_events(conn, self.events)
-        store.ensure_groups(conn, sorted(self.groups_seen))
+        # Groups only seen in events exist from now on (those the batch read are known to exist).
+        stored = self._groups if self._groups is not None else {}
+        store.ensure_groups(conn, sorted(g for g in self.groups_seen if g not in stored))
         store.add_group_members(conn, group_deltas(self.members.values()), known=self.groups_seen)
         store.write_members(conn, self.members.values())
         store.write_runs(conn, self.runs.values())

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from .batch import Batch, event_view
+from .batch import Batch
 from .clock import Clock, RealClock, from_us, to_us
 from .compiler import Plan, PlanNode, compile_flow
 from .errors import Conflict
@@ -179,9 +179,7 @@ class Engine:
                 return 0, len(events)
             members = {e.member for e in fresh if e.member is not None}
             batch = Batch(self, conn, self.clock.now(), members)
-            waiting: dict[tuple[str, str], list[Any]] = {}
-            for run in event_waits:
-                waiting.setdefault((run.member_id, run.wait_event), []).append(run)
+            batch.await_events(event_waits)
             seq = store.allocate(conn, "events", len(fresh))
             taken = len(events)
             accepted = 0
@@ -194,35 +192,8 @@ class Engine:
                         break
                     batch.set_now(event.at)
                 accepted += 1
-                at = to_us(event.at)
-                batch.events.append(
-                    {
-                        "seq": seq,
-                        "id": event.id,
-                        "type": event.type,
-                        "member_id": event.member,
-                        "group_id": event.group,
-                        "channel": event.channel,
-                        "at": at,
-                        "data": _encode(event.data).decode() if event.data else None,
-                    }
-                )
-                view = event_view(event, seq)
+                batch.take(event, seq)
                 seq += 1
-                member = batch.member(event.member, at) if event.member is not None else None
-                batch.apply_event(event, member, at)
-                # Runs already waiting for this event are picked before triggers start new ones,
-                # so a run never resumes on the event that started it.
-                resumable = waiting.pop((event.member, event.type), None) if member is not None else None
-                if member is not None and member.tags_added:
-                    batch.fire_tag_added(member)
-                batch.fire_triggers(event, view, member)
-                batch.process()
-                for run in resumable or ():
-                    batch.resume(run, view)
-                batch.process()
-                for run in batch.take_event_waits():
-                    waiting.setdefault((run.member_id, run.wait_event), []).append(run)
             batch.flush()
             return accepted, taken
 

@@ -24,7 +24,10 @@ def _group_matches(ctx: Context, groups: list[str] | None, group_tags: list[str]
     if not group_tags:
         return True
     tags = ctx.group(group)["tags"] or ()
-    return any(tag in tags for tag in group_tags)
+    for tag in group_tags:
+        if tag in tags:
+            return True
+    return False
 
 
 class ContactAdded(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -101,7 +101,6 @@ def member_row(m: Member) -> dict[str, Any]:
     }
 
 
-event_values = itemgetter(*EVENT_COLUMNS)
 delivery_values = itemgetter(*DELIVERY_COLUMNS)
 
 

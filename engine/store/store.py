@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
@@ -33,7 +33,6 @@ from .rows import (
     RUN_COLUMNS,
     delivery_values,
     event_from_row,
-    event_values,
     from_json,
     member_row,
     member_values,
@@ -367,8 +366,9 @@ class Store(CommunityStore, LeaseStore, ReportStore):
             row[0] for row in self._select_in(conn, "SELECT id FROM events WHERE id IN ({ids})", list(ids))
         }
 
-    def insert_events(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        self._bulk(conn, "events", EVENT_COLUMNS, list(map(event_values, rows)))
+    def insert_events(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Rows in the order of `EVENT_COLUMNS`."""
+        self._bulk(conn, "events", EVENT_COLUMNS, rows)
 
     def message_times(self, conn: Connection, member_ids: Sequence[str], since: int) -> dict[str, list[int]]:
         """Times of each member's `message` events at or after `since`."""
@@ -399,8 +399,8 @@ class Store(CommunityStore, LeaseStore, ReportStore):
         return {(f, m): (n or 0, s) for f, m, n, s in rows}
 
     def event_waiting_runs(self, conn: Connection, member_ids: Sequence[str]) -> list[Run]:
-        stmt = _EVENT_WAITS_LOCKED if self.dialect == "postgresql" else _EVENT_WAITS
-        return [run_from_row(r) for r in conn.execute(stmt, {"ids": list(member_ids)})]
+        sql = _EVENT_WAITS_SQL + (" FOR UPDATE" if self.dialect == "postgresql" else "")
+        return [run_from_values(*row) for row in self._select_in(conn, sql, list(member_ids))]
 
     def claim_due(self, conn: Connection, now: int, limit: int) -> list[Run]:
         """Waiting runs whose wake time has come and that no worker holds, in the order they became due."""
@@ -535,19 +535,18 @@ class Store(CommunityStore, LeaseStore, ReportStore):
 
 # Statements a batch runs every time, built once (building them costs more than running them).
 _NEXT_WAKE = select(func.min(t.runs.c.wake_at))
-_EVENT_WAITS = (
-    select(t.runs)
-    .where(t.runs.c.member_id.in_(bindparam("ids", expanding=True)), t.runs.c.wait_event.is_not(None))
-    .order_by(t.runs.c.id)
+_RUN_FIELDS = (
+    "id, journey, flow_id, version, member_id, node, status, entered_at, started_at, wake_at, "
+    "wait_event, due_seq, event_seq, vars, ended_at, error"
 )
-_EVENT_WAITS_LOCKED = _EVENT_WAITS.with_for_update()
-# Due runs that no worker holds, in the order they became due.
 # Due runs that no worker holds, in the order they became due.
 _DUE_SQL = (
-    "SELECT id, journey, flow_id, version, member_id, node, status, entered_at, started_at, wake_at, "
-    "wait_event, due_seq, event_seq, vars, ended_at, error FROM runs "
+    "SELECT " + _RUN_FIELDS + " FROM runs "
     "WHERE wake_at <= {mark} AND (lease_until IS NULL OR lease_until <= {mark}) "
     "ORDER BY wake_at, due_seq, id LIMIT {mark}{lock}"
+)
+_EVENT_WAITS_SQL = (
+    "SELECT " + _RUN_FIELDS + " FROM runs WHERE wait_event IS NOT NULL AND member_id IN ({ids}) ORDER BY id"
 )
 ID_BLOCK = 10_000
 # The hottest reads, as SQL for the driver itself; `{ids}` becomes the markers of an id list.

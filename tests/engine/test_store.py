@@ -22,17 +22,9 @@ DOC = flow("f", [node("t", "trigger.member_joined"), node("a", "action.add_tag",
 
 def event_row(
     seq: int, id: str, type: str = "message", member: str = "m-1", at: int = 1_000
-) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "id": id,
-        "type": type,
-        "member_id": member,
-        "group_id": None,
-        "channel": None,
-        "at": at,
-        "data": None,
-    }
+) -> tuple[Any, ...]:
+    """A row of the `events` table, in the order of `EVENT_COLUMNS`."""
+    return (seq, id, type, member, None, None, at, None)
 
 
 def new_run(
