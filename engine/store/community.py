@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from ..audience import Audience
 from ..member import Member
@@ -26,10 +26,16 @@ class CommunityStore:
     engine: SAEngine
     dialect: str
     _insert: Any
+    _mark: str
 
     if TYPE_CHECKING:
 
         def load_members(self, conn: Connection, ids: Iterable[str]) -> dict[str, Member]: ...
+
+        def ensure_groups(self, conn: Connection, ids: Sequence[str]) -> None: ...
+
+        @staticmethod
+        def _executemany(conn: Connection, sql: str, rows: list[tuple]) -> None: ...
 
     # -- scheduled triggers ------------------------------------------------------------------------
 
@@ -138,19 +144,13 @@ class CommunityStore:
     ) -> None:
         """Move the kept member counts of groups by `deltas` (members that joined minus those that left);
         groups not `known` to exist are created first."""
-        changed = [{"b_id": g, "delta": d} for g, d in sorted(deltas.items()) if d]
+        changed = [(d, g) for g, d in sorted(deltas.items()) if d]
         if not changed:
             return
-        unknown = [{"id": row["b_id"]} for row in changed if row["b_id"] not in known]
-        if unknown:
-            conn.execute(self._insert(t.groups).on_conflict_do_nothing(index_elements=["id"]), unknown)
-        c = t.groups.c
-        conn.execute(
-            update(t.groups)
-            .where(c.id == bindparam("b_id"))
-            .values(member_count=c.member_count + bindparam("delta")),
-            changed,
-        )
+        self.ensure_groups(conn, [g for _, g in changed if g not in known])
+        mark = self._mark
+        sql = f"UPDATE groups SET member_count = member_count + {mark} WHERE id = {mark}"
+        self._executemany(conn, sql, changed)
 
 
 def group_deltas(members: Iterable[Member]) -> dict[str, int]:

@@ -334,9 +334,7 @@ class Store(CommunityStore, LeaseStore, ReportStore):
 
     def ensure_groups(self, conn: Connection, ids: Sequence[str]) -> None:
         """Groups only seen in events exist, with no name or tags."""
-        if ids:
-            stmt = self._insert(t.groups).on_conflict_do_nothing(index_elements=["id"])
-            conn.execute(stmt, [{"id": g} for g in ids])
+        self._bulk(conn, "groups", ("id",), [(g,) for g in ids], " ON CONFLICT (id) DO NOTHING")
 
     def group_sizes(self, conn: Connection, group_ids: Iterable[str] | None = None) -> dict[str, int]:
         """How many members the store knows in each group (default: every group)."""
@@ -416,7 +414,12 @@ class Store(CommunityStore, LeaseStore, ReportStore):
 
     def next_wake(self) -> int | None:
         with self.engine.connect() as conn:
-            return conn.execute(_NEXT_WAKE).scalar()
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute("SELECT MIN(wake_at) FROM runs")
+                return cursor.fetchone()[0]
+            finally:
+                cursor.close()
 
     def write_runs(self, conn: Connection, runs: Iterable[Run]) -> None:
         new, changed = [], []
@@ -534,7 +537,6 @@ class Store(CommunityStore, LeaseStore, ReportStore):
 
 
 # Statements a batch runs every time, built once (building them costs more than running them).
-_NEXT_WAKE = select(func.min(t.runs.c.wake_at))
 _RUN_FIELDS = (
     "id, journey, flow_id, version, member_id, node, status, entered_at, started_at, wake_at, "
     "wait_event, due_seq, event_seq, vars, ended_at, error"
