@@ -205,17 +205,20 @@ class Engine:
         moment = now or self.clock.now()
         now_us = to_us(moment)
         stepped = 0
-        while True:
-            count = retrying(lambda: self._claim_and_step(now_us, moment))
-            if not count:
-                return stepped + fire_due_schedules(self, moment)
+        more = True
+        while more:
+            count, more = retrying(lambda: self._claim_and_step(now_us, moment))
             stepped += count
+        return stepped + fire_due_schedules(self, moment)
 
-    def _claim_and_step(self, now_us: int, moment: datetime) -> int:
+    def _claim_and_step(self, now_us: int, moment: datetime) -> tuple[int, bool]:
+        """Step one batch of due runs; returns how many, and whether more may be due already (a full
+        batch, or a run the batch parked until a moment already come)."""
         with self.store.transaction() as conn:
             runs = self.store.claim_due(conn, now_us, self.batch_size)
-            self._step_runs(conn, runs, moment)
-            return len(runs)
+            earliest = self._step_runs(conn, runs, moment)
+            more = len(runs) == self.batch_size or (earliest is not None and earliest <= now_us)
+            return len(runs), more
 
     def step_leased(self, owner: str, lease: timedelta, now: datetime | None = None) -> LeasedBatch:
         """Lease one batch of due runs to `owner` for `lease`, step them and commit (engine.worker).
@@ -237,10 +240,11 @@ class Engine:
 
         return LeasedBatch(len(ids), retrying(step))
 
-    def _step_runs(self, conn: Any, runs: list[Any], moment: datetime) -> None:
-        """Step claimed runs (their rows locked) in one batch."""
+    def _step_runs(self, conn: Any, runs: list[Any], moment: datetime) -> int | None:
+        """Step claimed runs (their rows locked) in one batch; returns the earliest wake time of a run
+        it parked."""
         if not runs:
-            return
+            return None
         members = {r.member_id for r in runs if r.member_id is not None}
         self.store.lock_members(conn, members)
         batch = Batch(self, conn, moment, members)
@@ -248,6 +252,7 @@ class Engine:
             batch.resume(run, None)
         batch.process()
         batch.flush()
+        return batch.earliest_wake
 
     def next_wake(self) -> datetime | None:
         """The next moment a run wakes or a cron schedule fires."""
