@@ -60,7 +60,9 @@ class Batch:
         self.runs: dict[int, Run] = {}
         self.pending: deque[tuple[Run, dict[str, Any] | None]] = deque()
         self.events: list[tuple[Any, ...]] = []  # rows of the `events` table
-        self.deliveries: list[dict[str, Any]] = []
+        self.deliveries: list[tuple[Any, ...]] = []  # rows of the `deliveries` table
+        # This batch's deliveries by kind, as (time, flow, member, payload), for quota checks.
+        self._made: dict[str, list[tuple[int, str, str | None, dict[str, Any]]]] = {}
         self.counts: Counter[tuple[str, str, str]] = Counter()
         self.groups_seen: set[str] = set()
         self.ctx = Context(self)
@@ -204,9 +206,9 @@ class Batch:
         for member_id in wanted:
             times = [at for f, at in self._sent.get(member_id, ()) if f == flow_id and at >= since]
             found[member_id] = sorted(times)
-        for row in self.deliveries:
-            if row["kind"] == "message" and row["flow_id"] == flow_id and row["member_id"] in found:
-                found[row["member_id"]].append(row["at"])
+        for at, flow, member_id, _ in self._made.get("message", ()):
+            if flow == flow_id and member_id in found:
+                found[member_id].append(at)
         return found
 
     def recent_deliveries(self, kind: str, since: int) -> list[tuple[int, dict[str, Any]]]:
@@ -215,7 +217,7 @@ class Batch:
         if cached is None or since < cached[0]:
             cached = self._recent[kind] = (since, self.store.deliveries_since(self.conn, kind, since))
         found = [(at, payload) for at, payload in cached[1] if at >= since]
-        found += [(r["at"], msgspec.json.decode(r["payload"])) for r in self.deliveries if r["kind"] == kind]
+        found += [(at, payload) for at, _, _, payload in self._made.get(kind, ())]
         return found
 
     def audience(self, audience: Audience) -> list[Member]:
@@ -506,22 +508,27 @@ class Batch:
         payload: dict[str, Any],
         key: str,
     ) -> None:
+        flow_id, now = plan.flow.id, self.now_us
         self.deliveries.append(
-            {
-                "id": self.next_id(),
-                "key": key,
-                "flow_id": plan.flow.id,
-                "node": node_id,
-                "run_id": run.id,
-                "member_id": member_id,
-                "kind": kind,
-                "payload": _encode(payload).decode(),
-                "at": self.now_us,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": self.now_us,
-            }
+            (
+                self.next_id(),
+                key,
+                flow_id,
+                node_id,
+                run.id,
+                member_id,
+                kind,
+                _encode(payload).decode(),
+                now,
+                "pending",
+                0,
+                now,
+            )
         )
+        made = self._made.get(kind)
+        if made is None:
+            made = self._made[kind] = []
+        made.append((now, flow_id, member_id, payload))
 
     def flush(self) -> None:
         store, conn = self.store, self.conn

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -99,9 +98,6 @@ def member_row(m: Member) -> dict[str, Any]:
         "blacklisted": m.blacklisted,
         "last_message_at": m.last_message_at,
     }
-
-
-delivery_values = itemgetter(*DELIVERY_COLUMNS)
 
 
 def run_from_values(

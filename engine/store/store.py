@@ -31,7 +31,6 @@ from .rows import (
     EVENT_COLUMNS,
     MEMBER_COLUMNS,
     RUN_COLUMNS,
-    delivery_values,
     event_from_row,
     from_json,
     member_row,
@@ -468,12 +467,13 @@ class Store(CommunityStore, LeaseStore, ReportStore):
 
     # -- deliveries and counters -----------------------------------------------------------------------
 
-    def insert_deliveries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    def insert_deliveries(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Rows in the order of `DELIVERY_COLUMNS`; a key already there is not written again."""
         self._bulk(
             conn,
             "deliveries",
             DELIVERY_COLUMNS,
-            list(map(delivery_values, rows)),
+            rows,
             " ON CONFLICT (key) DO NOTHING",
         )
 

@@ -53,21 +53,9 @@ def new_run(
     )
 
 
-def delivery(id: int, key: str, node: str = "c", member: str = "m-1", at: int = 5) -> dict[str, Any]:
-    return {
-        "id": id,
-        "key": key,
-        "flow_id": "f",
-        "node": node,
-        "run_id": 1,
-        "member_id": member,
-        "kind": "coupon",
-        "payload": '{"coupon":"c1"}',
-        "at": at,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": at,
-    }
+def delivery(id: int, key: str, node: str = "c", member: str = "m-1", at: int = 5) -> tuple[Any, ...]:
+    """A row of the `deliveries` table, in the order of `DELIVERY_COLUMNS`."""
+    return (id, key, "f", node, 1, member, "coupon", '{"coupon":"c1"}', at, "pending", 0, at)
 
 
 # -- flows ----------------------------------------------------------------------------------------
