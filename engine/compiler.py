@@ -58,6 +58,7 @@ class Plan:
         return next(n for n in self.nodes.values() if n.kind == "trigger")
 
 
+MAX_DURATION = timedelta(days=3653)
 _INDEX = re.compile(r"^nodes\[(\d+)\](?:\.(.*))?$")
 
 
@@ -73,9 +74,12 @@ def _structure_problem(raw: Any, error: msgspec.ValidationError) -> Problem:
 
 
 def _format_problems(value: Any, info: Any, path: str) -> list[str]:
-    """Check values whose JSON Schema format is `template` or `field-path`, wherever they sit."""
+    """Check values whose JSON Schema format is `template` or `field-path`, wherever they sit, and
+    that no duration is beyond what a calendar can hold (ten years)."""
     if value is None:
         return []
+    if isinstance(value, timedelta):
+        return [f"{path}: a duration longer than ten years"] if abs(value) > MAX_DURATION else []
     if isinstance(info, mi.Metadata):
         fmt = (info.extra_json_schema or {}).get("format")
         if fmt == "template" and isinstance(value, str):

@@ -289,3 +289,16 @@ def test_forks_are_noticed(registry: Registry) -> None:
     plan = compile_flow(flow("f", [TRIGGER, tag("a"), tag("b")], [("t", "a"), ("t", "b")]), registry)
     assert plan.forks is True
     assert plan.nodes["t"].next == {"next": ("a", "b")}
+
+
+def test_a_duration_beyond_ten_years_is_a_problem_of_its_node(registry: Registry) -> None:
+    doc = flow(
+        nodes=[
+            node("joined", "trigger.member_joined"),
+            node("wait", "wait.delay", duration="P999999999D"),
+        ],
+        edges=[("joined", "wait")],
+    )
+    _, _, problems = check(doc, registry)
+    assert [(p.node, p.path) for p in problems] == [("wait", "config.duration")]
+    assert "ten years" in problems[0].message
