@@ -53,7 +53,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from engine.event import decode_event_lines
     from engine.member import GroupRecord, MemberRecord
-    from engine.simulate import encode_report, simulate
+    from engine.simulate import encode_report, parse_moment, simulate
 
     flows = []
     for path in args.flow:
@@ -65,7 +65,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     members = _lines(args.members, MemberRecord, "members") if args.members else []
     groups = _lines(args.groups, GroupRecord, "groups") if args.groups else []
     try:
-        result = simulate(flows, events, args.until, members=members, groups=groups)
+        start = parse_moment(args.start, "--start") if args.start else None
+        result = simulate(flows, events, args.until, members=members, groups=groups, start=start)
     except QunflowError as error:
         problems = getattr(error, "problems", None)
         if problems:
@@ -240,8 +241,9 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--members", help="members, JSON Lines")
     sim.add_argument("--groups", help="groups, JSON Lines")
     sim.add_argument(
-        "--until", required=True, help="ISO 8601 timestamp, or a duration after the first event (P30D)"
+        "--until", required=True, help="ISO 8601 timestamp, or a duration after the start (P30D)"
     )
+    sim.add_argument("--start", help="when the simulated clock starts (default: the first event)")
     sim.add_argument("--out", help="write the JSON report here (default: standard output)")
 
     bench = sub.add_parser("bench", help="benchmark workloads (DESIGN §13); 基准测试")

@@ -23,23 +23,28 @@ from .run import STATUSES
 from .store import Store
 
 
+def parse_moment(text: str, option: str) -> datetime:
+    """A timestamp with a UTC offset, or a one-line error naming the option."""
+    try:
+        moment = msgspec.convert(text, datetime)
+    except msgspec.ValidationError:
+        raise UserError(f"{option}: `{text}` is not a timestamp like 2026-12-01T00:00:00+08:00") from None
+    if moment.tzinfo is None:
+        raise UserError(f"{option}: `{text}` needs a UTC offset, like 2026-12-01T00:00:00+08:00")
+    return moment
+
+
 def parse_until(text: str, start: datetime | None) -> datetime:
-    """`--until`: an ISO 8601 timestamp with an offset, or a duration after the first event (`P30D`)."""
+    """`--until`: an ISO 8601 timestamp with an offset, or a duration after the start (`P30D`)."""
     if text.startswith("P"):
         try:
             span = msgspec.convert(text, timedelta)
         except msgspec.ValidationError:
             raise UserError(f"--until: `{text}` is not an ISO 8601 duration like P30D") from None
         if start is None:
-            raise UserError("--until: a duration needs at least one event to count from")
+            raise UserError("--until: a duration needs --start or at least one event to count from")
         return start + span
-    try:
-        moment = msgspec.convert(text, datetime)
-    except msgspec.ValidationError:
-        raise UserError(f"--until: `{text}` is neither a timestamp with an offset nor a duration") from None
-    if moment.tzinfo is None:
-        raise UserError(f"--until: `{text}` needs a UTC offset, like 2026-12-01T00:00:00+08:00")
-    return moment
+    return parse_moment(text, "--until")
 
 
 def simulate(
@@ -50,15 +55,22 @@ def simulate(
     groups: Sequence[GroupRecord] = (),
     registry: Registry | None = None,
     store_url: str = "sqlite://",
+    start: datetime | None = None,
 ) -> dict[str, Any]:
-    """Run flows on events under a simulated clock and report deliveries, members, runs and nodes."""
+    """Run flows on events under a simulated clock and report deliveries, members, runs and nodes.
+
+    The clock starts at `start`, or else at the first event (a flow run only by its cron schedule
+    needs `start`)."""
     registry = registry or default_registry()
     plans = [compile_flow(doc, registry) for doc in flows]
     ids = [p.flow.id for p in plans]
     if len(set(ids)) != len(ids):
         raise UserError("two flows share the id " + next(i for i in ids if ids.count(i) > 1))
     ordered = sorted(events, key=lambda e: e.at)
-    start = ordered[0].at if ordered else None
+    if start is None:
+        start = ordered[0].at if ordered else None
+    elif ordered and ordered[0].at < start:
+        raise UserError(f"--start: the first event ({ordered[0].id}) comes before {start.isoformat()}")
     end = until if isinstance(until, datetime) else parse_until(until, start)
     clock = SimClock(start or end)
     store = Store.open(store_url)

@@ -350,3 +350,56 @@ def test_simulate_missing_or_garbage_inputs(
         assert len(result.stderr.strip().splitlines()) == 1
         assert path.name in result.stderr
         no_traceback(result)
+
+
+def test_simulate_a_cron_only_flow_from_start_with_no_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = TEMPLATE.parent / "morning-evening-post.json"
+    groups = TEMPLATE.parent / "examples" / "morning-evening-post.groups.jsonl"
+    events = write_lines(tmp_path / "none.jsonl", [])
+    out = tmp_path / "r.json"
+    result = in_process(
+        capsys,
+        "simulate",
+        "--flow",
+        template,
+        "--events",
+        events,
+        "--groups",
+        groups,
+        "--start",
+        "2026-11-22T07:00:00+08:00",
+        "--until",
+        "P1D",
+        "--out",
+        out,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    # Until 07:00 the next day: the 08:00 and 21:00 posts of the 22nd, to each of the two fans groups.
+    posts = [(d["at"], d["node"], d["payload"]["group"]) for d in report["deliveries"]]
+    assert posts == [
+        ("2026-11-22T08:00:00+08:00", "morning_post", "g-fans-1"),
+        ("2026-11-22T08:00:00+08:00", "morning_post", "g-fans-2"),
+        ("2026-11-22T21:00:00+08:00", "evening_post", "g-fans-1"),
+        ("2026-11-22T21:00:00+08:00", "evening_post", "g-fans-2"),
+    ]
+
+
+def test_simulate_start_after_the_first_event_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    result = in_process(
+        capsys,
+        "simulate",
+        "--flow",
+        TEMPLATE,
+        "--events",
+        EXAMPLE_EVENTS,
+        "--start",
+        "2030-01-01T00:00:00+08:00",
+        "--until",
+        "P1D",
+    )
+    assert result.returncode == 1
+    assert "--start" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    no_traceback(result)
