@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.params import Body
+from msgspec import Meta
 
 from engine import check, compile_flow
 from engine.errors import EventInvalid, UserError
@@ -48,8 +49,10 @@ class PreviewRequest(msgspec.Struct, forbid_unknown_fields=True):
     events: list[dict[str, Any]] = []
     members: list[MemberRecord] = []
     groups: list[GroupRecord] = []
-    # An ISO 8601 timestamp with offset, or a duration after the first event.
+    # An ISO 8601 timestamp with offset, or a duration after the start.
     until: str = "P7D"
+    # When the simulated clock starts (default: the first event); a cron-only flow needs it.
+    start: Annotated[datetime, Meta(tz=True)] | None = None
     # The flow to preview instead of the stored draft (the canvas as it is now).
     flow: dict[str, Any] | None = None
 
@@ -172,14 +175,21 @@ class FlowController(Controller):
         except EventInvalid as error:
             field = f"events[{error.index}].{error.field}" if error.field else f"events[{error.index}]"
             raise EventInvalid(str(error), index=error.index, field=field) from None
-        start = min((e.at for e in events), default=None)
+        start = data.start or min((e.at for e in events), default=None)
         try:
             until = parse_until(data.until, start)
         except UserError as error:  # its messages name the command-line option
             raise UserError(str(error).removeprefix("--")) from None
         if until - (start or until) > PREVIEW_MAX_SPAN:
             raise UserError(f"until: a preview covers at most {PREVIEW_MAX_SPAN.days} days")
-        return simulate([document], events, until, data.members, data.groups, services.registry)
+        try:
+            return simulate(
+                [document], events, until, data.members, data.groups, services.registry, start=data.start
+            )
+        except UserError as error:
+            if not str(error).startswith("--"):
+                raise
+            raise UserError(str(error).removeprefix("--")) from None
 
     @get("/{flow_id:str}/stats", guards=[allow(READ)], sync_to_thread=True, summary="Per-node statistics")
     def stats(self, services: Services, flow_id: FlowId) -> FlowStats:

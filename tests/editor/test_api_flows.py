@@ -144,3 +144,32 @@ def test_stats_count_entered_waiting_and_ports(client, tokens, services: Service
     assert stats["nodes"]["wait"]["waiting"] == 0
     assert stats["nodes"]["coupon"]["entered"] == 2
     assert list(stats["nodes"]) == ["joined", "tag", "wait", "coupon"]
+
+
+def test_preview_of_a_cron_only_flow_starts_at_start(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    post = {
+        "id": "daily",
+        "nodes": [
+            {"id": "nine", "type": "trigger.schedule", "config": {"cron": "0 9 * * *"}},
+            {
+                "id": "say",
+                "type": "action.send_message",
+                "config": {"to": "group", "group": "g-1", "text": "早"},
+            },
+        ],
+        "edges": [{"from": "nine", "to": "say"}],
+    }
+    client.post("/api/flows", json=post, headers=auth)
+    body = {"start": "2026-11-22T00:00:00+08:00", "until": "P2D"}
+    answer = client.post("/api/flows/daily/preview", json=body, headers=auth)
+    assert answer.status_code == 200, answer.text
+    assert [d["at"] for d in answer.json()["deliveries"]] == [
+        "2026-11-22T09:00:00+08:00",
+        "2026-11-23T09:00:00+08:00",
+    ]
+
+    late = {"start": "2027-01-01T00:00:00+08:00", "events": [joined("p-1", "m-1")]}
+    answer = client.post("/api/flows/daily/preview", json=late, headers=auth)
+    assert answer.status_code == 422
+    assert answer.json()["message"].startswith("start:")
