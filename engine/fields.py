@@ -14,22 +14,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-MEMBER_FIELDS = frozenset(
-    {
-        "id",
-        "name",
-        "points",
-        "total_spend",
-        "order_count",
-        "grade",
-        "stage",
-        "channel",
-        "tags",
-        "groups",
-        "blacklisted",
-        "attributes",
-    }
-)
+from .member import Member
+
+MEMBER_FIELDS = Member.FIELDS
 EVENT_FIELDS = frozenset({"id", "type", "channel", "group", "member", "at", "data"})
 OPEN_FIELDS = {("member", "attributes"), ("event", "data"), ("run", "vars")}
 

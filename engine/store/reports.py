@@ -83,29 +83,11 @@ class ReportStore:
             return {node: n for node, n in rows}
 
     def deliveries(self, **where: Any) -> list[dict[str, Any]]:
+        """Every delivery in report order (time, flow, node, member), filtered by column."""
         c = t.deliveries.c
-        stmt = select(t.deliveries).order_by(c.at, c.flow_id, c.node, c.member_id, c.id)
-        for column, value in where.items():
-            if value is not None:
-                stmt = stmt.where(getattr(c, column) == value)
-        with self.engine.connect() as conn:
-            return [
-                {
-                    "id": r.id,
-                    "key": r.key,
-                    "at": r.at,
-                    "flow": r.flow_id,
-                    "node": r.node,
-                    "run": r.run_id,
-                    "member": r.member_id,
-                    "kind": r.kind,
-                    "payload": _decode(r.payload),
-                    "status": r.status,
-                    "attempts": r.attempts,
-                    "error": r.error,
-                }
-                for r in conn.execute(stmt)
-            ]
+        return self._deliveries(
+            select(t.deliveries).order_by(c.at, c.flow_id, c.node, c.member_id, c.id), where
+        )
 
     def all_members(self) -> dict[str, Member]:
         with self.engine.connect() as conn:
@@ -155,6 +137,10 @@ class ReportStore:
         """Deliveries newest first, filtered by column (`flow_id`, `member_id`, `kind`, `status`)."""
         c = t.deliveries.c
         stmt = select(t.deliveries).order_by(c.at.desc(), c.id.desc()).limit(limit).offset(offset)
+        return self._deliveries(stmt, where)
+
+    def _deliveries(self, stmt: Any, where: dict[str, Any]) -> list[dict[str, Any]]:
+        c = t.deliveries.c
         for column, value in where.items():
             if value is not None:
                 stmt = stmt.where(getattr(c, column) == value)
@@ -162,6 +148,7 @@ class ReportStore:
             return [
                 {
                     "id": r.id,
+                    "key": r.key,
                     "at": r.at,
                     "flow": r.flow_id,
                     "node": r.node,
