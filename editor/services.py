@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from litestar.di import NamedDependency
+
 from engine import Clock, Engine, RealClock, Registry, Store, default_registry
 from engine.clock import to_us
 from engine.store.accounts import Accounts
@@ -53,3 +55,7 @@ class Services:
 
     def close(self) -> None:
         self.store.close()
+
+
+# How handlers ask for the services: by name, explicitly (litestar 3 drops inferred dependencies).
+ServicesDep = NamedDependency[Services]

@@ -10,7 +10,7 @@ from litestar import Controller, delete, get, post
 from engine.store.accounts import TokenInfo, User
 
 from ..auth import ADMIN, allow
-from ..services import Services
+from ..services import ServicesDep
 from .params import TokenId
 
 
@@ -38,22 +38,22 @@ class AccountController(Controller):
     guards = [allow(ADMIN)]
 
     @get("/users", sync_to_thread=True, summary="Users (name, role)")
-    def list_users(self, services: Services) -> list[User]:
+    def list_users(self, services: ServicesDep) -> list[User]:
         return services.accounts.users()
 
     @post("/users", sync_to_thread=True, summary="Create a user (admin, operator or viewer)")
-    def create_user(self, services: Services, data: NewUser) -> User:
+    def create_user(self, services: ServicesDep, data: NewUser) -> User:
         return services.accounts.create_user(data.name, data.password, data.role, services.now_us())
 
     @get("/tokens", sync_to_thread=True, summary="API tokens (never the tokens themselves)")
-    def list_tokens(self, services: Services) -> list[TokenInfo]:
+    def list_tokens(self, services: ServicesDep) -> list[TokenInfo]:
         return services.accounts.tokens()
 
     @post("/tokens", sync_to_thread=True, summary="Create an API token; the answer shows it once")
-    def create_token(self, services: Services, data: NewToken) -> CreatedToken:
+    def create_token(self, services: ServicesDep, data: NewToken) -> CreatedToken:
         info, token = services.accounts.create_token(data.role, services.now_us(), data.label)
         return CreatedToken(token, info)
 
     @delete("/tokens/{token_id:int}", sync_to_thread=True, summary="Revoke an API token")
-    def revoke_token(self, services: Services, token_id: TokenId) -> None:
+    def revoke_token(self, services: ServicesDep, token_id: TokenId) -> None:
         services.accounts.revoke_token(token_id)

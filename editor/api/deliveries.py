@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, get
 
 from ..auth import READ, allow
-from ..services import Services
+from ..services import ServicesDep
 from .params import FlowFilter, Limit, MemberFilter, Offset, text_filter
 from .views import DeliveryPage, DeliveryView, page_next
 
@@ -22,7 +22,7 @@ class DeliveryController(Controller):
     @get("", guards=[allow(READ)], sync_to_thread=True, summary="Deliveries, newest first, paged")
     def list_deliveries(
         self,
-        services: Services,
+        services: ServicesDep,
         flow: FlowFilter = None,
         member: MemberFilter = None,
         kind: KindFilter = None,

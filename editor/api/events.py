@@ -13,7 +13,7 @@ from engine.errors import EventInvalid
 from engine.event import convert_events
 
 from ..auth import INGEST, allow
-from ..services import Services
+from ..services import ServicesDep
 from .errors import decode_json
 from .views import Accepted
 
@@ -62,7 +62,7 @@ class EventController(Controller):
         description="202 with how many were accepted and how many were duplicates (already seen ids). "
         "A bad event gets 422 naming the field, and nothing of the request is stored.",
     )
-    async def ingest(self, request: Request[Any, Any, Any], services: Services) -> Accepted:
+    async def ingest(self, request: Request[Any, Any, Any], services: ServicesDep) -> Accepted:
         body = await request.body()
         if b"\\u0000" in body:
             raise EventInvalid("NUL characters are not allowed in events")

@@ -18,7 +18,7 @@ from engine.run import STATUSES
 from engine.simulate import parse_until, simulate
 
 from ..auth import READ, WRITE, allow
-from ..services import Services
+from ..services import Services, ServicesDep
 from .errors import refuse_nul
 from .params import FlowId
 from .views import (
@@ -91,7 +91,7 @@ class FlowController(Controller):
     tags = ["flows"]
 
     @get("", guards=[allow(READ)], sync_to_thread=True, summary="List flows")
-    def list_flows(self, services: Services) -> list[FlowSummary]:
+    def list_flows(self, services: ServicesDep) -> list[FlowSummary]:
         return flow_summaries(services)
 
     @post(
@@ -103,13 +103,13 @@ class FlowController(Controller):
         description="Body: a flow document (DESIGN §4). 422 with every problem when it is invalid; "
         "nothing is stored then.",
     )
-    def save_draft(self, services: Services, data: FlowBody) -> FlowDetail:
+    def save_draft(self, services: ServicesDep, data: FlowBody) -> FlowDetail:
         refuse_nul(data)
         plan = services.write(services.engine.save_draft, data)
         return _detail(services, plan.flow.id)
 
     @get("/{flow_id:str}", guards=[allow(READ)], sync_to_thread=True, summary="A flow: draft and versions")
-    def get_flow(self, services: Services, flow_id: FlowId) -> FlowDetail:
+    def get_flow(self, services: ServicesDep, flow_id: FlowId) -> FlowDetail:
         return _detail(services, flow_id)
 
     @post(
@@ -119,7 +119,7 @@ class FlowController(Controller):
         status_code=200,
         summary="Validate the draft, or the flow in the body",
     )
-    def validate(self, services: Services, flow_id: FlowId, data: OptionalFlowBody = None) -> Validation:
+    def validate(self, services: ServicesDep, flow_id: FlowId, data: OptionalFlowBody = None) -> Validation:
         document = data if data else services.store.get_flow(flow_id).draft
         _, _, problems = check(document, services.registry)
         return Validation(not problems, problems)
@@ -131,7 +131,7 @@ class FlowController(Controller):
         status_code=200,
         summary="Publish the draft as the next version; 422 if invalid",
     )
-    def publish(self, services: Services, flow_id: FlowId) -> Published:
+    def publish(self, services: ServicesDep, flow_id: FlowId) -> Published:
         return Published(flow_id, services.write(services.engine.publish, flow_id))
 
     @post(
@@ -141,7 +141,7 @@ class FlowController(Controller):
         status_code=200,
         summary="Stop entering new members (waiting runs keep their place)",
     )
-    def pause(self, services: Services, flow_id: FlowId) -> PauseState:
+    def pause(self, services: ServicesDep, flow_id: FlowId) -> PauseState:
         services.write(services.engine.set_paused, flow_id, True)
         return PauseState(flow_id, True)
 
@@ -152,7 +152,7 @@ class FlowController(Controller):
         status_code=200,
         summary="Enter new members again",
     )
-    def resume(self, services: Services, flow_id: FlowId) -> PauseState:
+    def resume(self, services: ServicesDep, flow_id: FlowId) -> PauseState:
         services.write(services.engine.set_paused, flow_id, False)
         return PauseState(flow_id, False)
 
@@ -164,7 +164,7 @@ class FlowController(Controller):
         summary="Run the draft on sample events under a simulated clock",
         description="The answer is the `simulate` report (DESIGN §7). Nothing is stored.",
     )
-    def preview(self, services: Services, flow_id: FlowId, data: PreviewRequest) -> dict[str, Any]:
+    def preview(self, services: ServicesDep, flow_id: FlowId, data: PreviewRequest) -> dict[str, Any]:
         refuse_nul(msgspec.to_builtins(data))
         document = data.flow if data.flow is not None else services.store.get_flow(flow_id).draft
         compile_flow(document, services.registry)
@@ -192,7 +192,7 @@ class FlowController(Controller):
             raise UserError(str(error).removeprefix("--")) from None
 
     @get("/{flow_id:str}/stats", guards=[allow(READ)], sync_to_thread=True, summary="Per-node statistics")
-    def stats(self, services: Services, flow_id: FlowId) -> FlowStats:
+    def stats(self, services: ServicesDep, flow_id: FlowId) -> FlowStats:
         return flow_stats(services, flow_id)
 
 

@@ -7,7 +7,7 @@ from litestar import Controller, get
 from engine.clock import EPOCH
 
 from ..auth import READ, allow
-from ..services import Services
+from ..services import Services, ServicesDep
 from .params import MemberId
 from .views import MemberDetail, MemberView, TimelineEntry, iso
 
@@ -71,5 +71,5 @@ class MemberController(Controller):
         sync_to_thread=True,
         summary="A member with tags, points, groups and a timeline (newest first)",
     )
-    def get_member(self, services: Services, member_id: MemberId) -> MemberDetail:
+    def get_member(self, services: ServicesDep, member_id: MemberId) -> MemberDetail:
         return member_detail(services, member_id)

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, get
 
 from ..auth import READ, allow
-from ..services import Services
+from ..services import ServicesDep
 
 
 class NodeController(Controller):
@@ -20,5 +20,5 @@ class NodeController(Controller):
         sync_to_thread=False,
         summary="Node types: type, kind, ports, titles (zh/en), JSON Schema of the config",
     )
-    def list_nodes(self, services: Services) -> list[dict[str, Any]]:
+    def list_nodes(self, services: ServicesDep) -> list[dict[str, Any]]:
         return [node_type.describe() for node_type in services.registry]

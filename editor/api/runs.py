@@ -8,7 +8,7 @@ from litestar import Controller, get, post
 from litestar.params import QueryParameter
 
 from ..auth import READ, WRITE, allow
-from ..services import Services
+from ..services import ServicesDep
 from .params import FlowFilter, Limit, MemberFilter, Offset, RunId
 from .views import RunPage, RunView, page_next
 
@@ -22,7 +22,7 @@ class RunController(Controller):
     @get("", guards=[allow(READ)], sync_to_thread=True, summary="Runs, newest first, paged")
     def list_runs(
         self,
-        services: Services,
+        services: ServicesDep,
         flow: FlowFilter = None,
         status: Annotated[
             Status | None, QueryParameter(name="status", required=False, description="run status")
@@ -41,7 +41,7 @@ class RunController(Controller):
         status_code=200,
         summary="Retry a failed run from the node where it failed; 409 if it is not failed",
     )
-    def retry(self, services: Services, run_id: RunId) -> RunView:
+    def retry(self, services: ServicesDep, run_id: RunId) -> RunView:
         services.write(services.engine.retry, run_id)
         with services.store.transaction() as conn:
             return RunView.of(services.store.get_run(conn, run_id))
