@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,8 +26,6 @@ from .schedule import (
 )
 from .store import Store
 from .store.retry import retrying
-
-_encode = msgspec.json.encode
 
 
 class IngestResult(msgspec.Struct):
@@ -278,7 +276,7 @@ class Engine:
         return to_us(self.clock.now())
 
 
-__all__ = ["Engine", "FlowCache", "IngestResult", "LeasedBatch", "Iterable"]
+__all__ = ["Engine", "FlowCache", "IngestResult", "LeasedBatch", "settle"]
 
 
 def settle() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -15,7 +14,6 @@ Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
 TimeOfDay = Annotated[
     str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", extra_json_schema={"format": "time-of-day"})
 ]
-TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 class Position(msgspec.Struct, frozen=True):
@@ -84,10 +82,6 @@ def decode_flow(data: bytes | str | dict[str, Any]) -> Flow:
     if not isinstance(raw, dict):
         raise msgspec.ValidationError("Expected `object`, got `" + type(raw).__name__ + "`")
     return msgspec.convert(upgrade(raw), Flow)
-
-
-def encode_flow(flow: Flow) -> bytes:
-    return msgspec.json.encode(flow)
 
 
 # Stored documents are upgraded by a chain of small functions, one per schema version step.

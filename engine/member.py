@@ -7,9 +7,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-GRADES = ("S", "A", "B", "C")
-STAGES = ("prospect", "customer", "member", "koc")
-
 
 class Member:
     """One community member. Steps change it through its methods; `dirty` tells the store."""
