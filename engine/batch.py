@@ -52,6 +52,7 @@ class Batch:
     def __init__(self, engine: Engine, conn: Connection, now: datetime, member_ids: Iterable[str]) -> None:
         self.engine = engine
         self.store = engine.store
+        self.flows = engine.flows
         self.conn = conn
         self.now = now
         self.now_us = to_us(now)
@@ -66,7 +67,7 @@ class Batch:
         self.counts: Counter[tuple[str, str, str]] = Counter()
         self.groups_seen: set[str] = set()
         self.ctx = Context(self)
-        self._ids = (0, 0)
+        self._next_id = self._ids_end = 0
         self._history: dict[tuple[str, str], list[int]] | None = None
         self._messages: dict[str, list[int]] | None = None
         self._messages_since = 0
@@ -99,12 +100,12 @@ class Batch:
     # -- ids -----------------------------------------------------------------------------------------
 
     def next_id(self) -> int:
-        start, end = self._ids
-        if start >= end:
-            start = self.store.allocate(self.conn, "ids", ID_BLOCK)
-            end = start + ID_BLOCK
-        self._ids = (start + 1, end)
-        return start
+        found = self._next_id
+        if found >= self._ids_end:
+            found = self.store.allocate(self.conn, "ids", ID_BLOCK)
+            self._ids_end = found + ID_BLOCK
+        self._next_id = found + 1
+        return found
 
     # -- members -------------------------------------------------------------------------------------
 
@@ -122,16 +123,19 @@ class Batch:
             return
         profile = event.profile
         if profile is not None:
-            if profile.name is not None:
-                member.set("name", profile.name)
-            if profile.channel is not None:
-                member.set("channel", profile.channel)
+            if profile.name is not None and profile.name != member.name:
+                member.name = profile.name
+                member.dirty = True
+            if profile.channel is not None and profile.channel != member.channel:
+                member.channel = profile.channel
+                member.dirty = True
             for key, value in (profile.attributes or {}).items():
                 member.set(f"attributes.{key}", value)
             if profile.tags:
                 member.add_tags(profile.tags)
         if event.channel is not None and member.channel is None:
-            member.set("channel", event.channel)
+            member.channel = event.channel
+            member.dirty = True
         kind = event.type
         if kind == "member_joined":
             if member.join_group(event.group):  # type: ignore[arg-type]
@@ -153,9 +157,14 @@ class Batch:
             self._messages = self.store.message_times(self.conn, self.member_ids, since)
             self._messages_since = since
         now = self.now_us
-        times = self._messages.get(member_id, ())
-        fresh = self._new_messages.get(member_id, ())
-        return sum(1 for at in times if since <= at <= now) + sum(1 for at in fresh if since <= at <= now)
+        count = 0
+        for at in self._messages.get(member_id, ()):
+            if since <= at <= now:
+                count += 1
+        for at in self._new_messages.get(member_id, ()):
+            if since <= at <= now:
+                count += 1
+        return count
 
     def group(self, group_id: str) -> dict[str, Any]:
         if self._groups is None:
@@ -221,13 +230,17 @@ class Batch:
         return found
 
     def audience(self, audience: Audience) -> list[Member]:
-        """Every member in the audience now (this batch's copies of its own members)."""
-        found: list[Member] = []
+        """Every member in the audience now, in id order: the batch's own members as it has them
+        (the store filters on what it holds, which this batch may have changed or not yet written),
+        the others as stored."""
+        now = self.now_us
+        found = [m for m in self.members.values() if audience.matches(m, now)]
         after: str | None = ""
         while after is not None:
-            page, after = self.store.audience_page(self.conn, audience, self.now_us, after, 1000)
-            found += [self.members.get(m.id, m) for m in page]
-        return [m for m in found if audience.matches(m, self.now_us)]
+            page, after = self.store.audience_page(self.conn, audience, now, after, 1000)
+            found += [m for m in page if m.id not in self.members]
+        found.sort(key=lambda m: m.id)
+        return found
 
     # -- runs ----------------------------------------------------------------------------------------
 
@@ -253,33 +266,43 @@ class Batch:
 
     def start(self, plan: Plan, node: PlanNode, member: Member | None, event: dict[str, Any] | None) -> Run:
         run_id = self.next_id()
+        now = self.now_us
+        member_id = member.id if member is not None else None
+        seq = event.get("seq") if event else None
         run = Run(
             run_id,
             run_id,
             plan.flow.id,
             plan.version,
-            member.id if member else None,
+            member_id,
             node.id,
             ACTIVE,
-            self.now_us,
-            self.now_us,
-            event_seq=event.get("seq") if event else None,
-            is_new=True,
+            now,
+            now,
+            None,
+            None,
+            None,
+            seq,
         )
+        run.is_new = run.dirty = True
         run.event = event
         self.runs[run_id] = run
         if self._cause:
             self._chain[run_id] = self._cause
-        if member is not None:
-            entry = self.history().setdefault((plan.flow.id, member.id), [0, None])
-            entry[0] += 1
-            entry[1] = self.now_us
-        self.counts[(plan.flow.id, node.id, "entered")] += 1
+        if member_id is not None:
+            history = self._history if self._history is not None else self.history()
+            entry = history.get((plan.flow.id, member_id))
+            if entry is None:
+                history[(plan.flow.id, member_id)] = [1, now]
+            else:
+                entry[0] += 1
+                entry[1] = now
+        self.counts[node.entered] += 1
         self.pending.append((run, None))
         return run
 
     def start_other_flow(self, flow_id: str, run: Run, member: Member | None) -> bool:
-        plan = self.engine.flows.live_plan(flow_id)
+        plan = self.flows.live_plan(flow_id)
         if plan is None or not self.can_enter(plan, member):
             return False
         self.start(plan, plan.entry(), member, self.run_event(run))
@@ -350,16 +373,16 @@ class Batch:
         self._cause = 0
 
     def _advance(self, run: Run, wake: dict[str, Any] | None) -> None:
-        plan = self.engine.flows.plan(run.flow_id, run.version)
+        plan = self.flows.plan(run.flow_id, run.version)
+        nodes = plan.nodes
         member = self.members.get(run.member_id) if run.member_id else None
         ctx = self.ctx
         counts = self.counts
-        flow_id = plan.flow.id
         run.dirty = True
         run.status = ACTIVE
         run.wake_at = run.wait_event = None
         while True:
-            node = plan.nodes[run.node]
+            node = nodes[run.node]
             if node.kind == "trigger":
                 outcome: Any = _NEXT
             else:
@@ -375,31 +398,25 @@ class Batch:
                 if wake is not None:
                     run.event, run.event_seq = wake, wake.get("seq")
                     wake = None
-                port = outcome.port
-                counts[(flow_id, node.id, "port:" + port)] += 1
-                successors = node.next.get(port)
+                counter, successors, entered = node.exit(outcome.port)
+                counts[counter] += 1
                 if not successors:
                     self._end(run, DONE)
                     return
-                for extra in successors[1:]:
-                    self._fork(plan, run, extra)
+                if len(successors) > 1:
+                    for extra in successors[1:]:
+                        self._fork(plan, run, extra)
                 run.node = successors[0]
                 run.entered_at = self.now_us
-                counts[(flow_id, run.node, "entered")] += 1
+                counts[entered] += 1
                 continue
-            if kind is WaitUntil or kind is WaitFor:
-                run.status = WAITING
-                run.due_seq = self.next_id()
-                if kind is WaitUntil:
-                    run.wake_at = to_us(outcome.at)
-                else:
-                    run.wait_event = outcome.event
-                    run.wake_at = to_us(outcome.until) if outcome.until is not None else None
-                    self._event_waits.append(run)
-                if run.wake_at is not None and (
-                    self.earliest_wake is None or run.wake_at < self.earliest_wake
-                ):
-                    self.earliest_wake = run.wake_at
+            if kind is WaitUntil:
+                self._park(run, to_us(outcome.at), None)
+                return
+            if kind is WaitFor:
+                until = outcome.until
+                self._park(run, to_us(until) if until is not None else None, outcome.event)
+                self._event_waits.append(run)
                 return
             if kind is Exit:
                 self._end(run, EXITED)
@@ -407,11 +424,18 @@ class Batch:
                 return
             if kind is Fail:
                 run.error = f"{node.id}: {outcome.reason}"
-                self._end(run, FAILED)
-                return
-            run.error = f"{node.id}: the step returned {outcome!r}, not an outcome"
+            else:
+                run.error = f"{node.id}: the step returned {outcome!r}, not an outcome"
             self._end(run, FAILED)
             return
+
+    def _park(self, run: Run, wake_at: int | None, event: str | None) -> None:
+        run.status = WAITING
+        run.due_seq = self.next_id()
+        run.wake_at = wake_at
+        run.wait_event = event
+        if wake_at is not None and (self.earliest_wake is None or wake_at < self.earliest_wake):
+            self.earliest_wake = wake_at
 
     def _fork(self, plan: Plan, run: Run, node_id: str) -> None:
         fork_id = self.next_id()
@@ -435,7 +459,7 @@ class Batch:
             self._chain[fork_id] = self._chain[run.id]
         if run.member_id is not None:
             self.history().setdefault((run.flow_id, run.member_id), [0, None])[0] += 1
-        self.counts[(run.flow_id, node_id, "entered")] += 1
+        self.counts[plan.nodes[node_id].entered] += 1
         self.pending.append((fork, None))
 
     def _end(self, run: Run, status: str) -> None:
@@ -449,7 +473,7 @@ class Batch:
 
     def _exit_journey(self, run: Run) -> None:
         """`action.exit` ends the whole journey, forked branches included."""
-        plan = self.engine.flows.plan(run.flow_id, run.version)
+        plan = self.flows.plan(run.flow_id, run.version)
         if not plan.forks:
             return
         others = {r.id: r for r in self.store.live_journey_runs(self.conn, run.journey)}
@@ -463,7 +487,7 @@ class Batch:
 
     def fire_tag_added(self, member: Member) -> None:
         added, member.tags_added = member.tags_added, []
-        if not self.engine.flows.triggers("tag_added"):
+        if not self.flows.triggers("tag_added"):
             return
         for tag in added:
             event = Event(
@@ -477,7 +501,7 @@ class Batch:
 
     def fire_triggers(self, event: Event, view: dict[str, Any], member: Member | None) -> None:
         ctx = self.ctx
-        for plan, node in self.engine.flows.triggers(event.type):
+        for plan, node in self.flows.triggers(event.type):
             ctx._bind(plan, node, None, member, view)
             if node.step(ctx, node.config) and self.can_enter(plan, member):
                 self.start(plan, node, member, view)

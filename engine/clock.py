@@ -31,12 +31,12 @@ class SimClock:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 
 
 def to_us(moment: datetime) -> int:
     """Microseconds since the epoch: how the store keeps every timestamp (UTC)."""
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (moment - EPOCH) // _ONE_US
 
 
 def from_us(us: int) -> datetime:

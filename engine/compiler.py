@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -31,6 +31,22 @@ class PlanNode:
     step: Callable[..., Any]
     # Successor node ids by output port.
     next: dict[str, tuple[str, ...]]
+    # Built once so the hot path makes no keys: this node's `entered` counter key, and per port
+    # the port's counter key and the successors (ids, and the first one's `entered` key).
+    entered: tuple[str, str, str]
+    exits: dict[str, PortExit]
+
+    def exit(self, port: str) -> PortExit:
+        """Where a port leads (a port no edge leaves ends the run there)."""
+        found = self.exits.get(port)
+        return found if found is not None else PortExit((self.entered[0], self.id, "port:" + port), (), None)
+
+
+class PortExit(NamedTuple):
+    counter: tuple[str, str, str]
+    successors: tuple[str, ...]
+    # The `entered` counter key of the first successor (None when there is none).
+    entered: tuple[str, str, str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,13 +249,25 @@ def compile_flow(document: Any, registry: Registry, version: int = 0) -> Plan:
     for node in flow.nodes:
         node_type = registry.get(node.type)
         assert node_type is not None
+        config = configs[node.id]
+        following = {port: tuple(ids) for port, ids in successors[node.id].items()}
+        exits = {
+            port: PortExit(
+                (flow.id, node.id, "port:" + port),
+                ids,
+                (flow.id, ids[0], "entered") if ids else None,
+            )
+            for port, ids in {**dict.fromkeys(node_type.ports_for(config), ()), **following}.items()
+        }
         plan_node = PlanNode(
             id=node.id,
             kind=node_type.kind,
             node_type=node_type,
-            config=configs[node.id],
+            config=config,
             step=node_type.step,
-            next={port: tuple(ids) for port, ids in successors[node.id].items()},
+            next=following,
+            entered=(flow.id, node.id, "entered"),
+            exits=exits,
         )
         nodes[node.id] = plan_node
         if node_type.kind == "trigger":

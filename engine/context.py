@@ -30,6 +30,12 @@ class Scope(Mapping[str, Any]):
     def __init__(self, ctx: Context, group: str | None, member: Member | None) -> None:
         self._ctx, self._group, self._member = ctx, group, member
 
+    def get(self, root: str, default: Any = None) -> Any:  # type: ignore[override]
+        # Mapping.get goes through __getitem__ and an exception for a missing root; paths ask often.
+        if root not in self.ROOTS:
+            return default
+        return self[root]
+
     def __getitem__(self, root: str) -> Any:
         ctx = self._ctx
         if root == "member":

@@ -8,7 +8,8 @@ is reached except the documented member fields.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -76,12 +77,15 @@ def template_problems(text: str) -> list[str]:
 
 def resolve(path: str, scope: Mapping[str, Any]) -> Any:
     """The value at a dotted path, or None when any part is missing."""
-    parts = path.split(".")
+    return _resolve_parts(path.split("."), scope)
+
+
+def _resolve_parts(parts: Sequence[str], scope: Mapping[str, Any]) -> Any:
     value: Any = scope.get(parts[0])
     for part in parts[1:]:
         if value is None:
             return None
-        if isinstance(value, Mapping):
+        if type(value) is dict or isinstance(value, Mapping):
             value = value.get(part)
         else:
             # Only the fields a scope object exposes by name are reachable; never dunder or methods.
@@ -94,21 +98,34 @@ def render(template: str, scope: Mapping[str, Any]) -> str:
     """Fill `{{ dotted.path }}` placeholders; anything else in braces renders empty."""
     if "{{" not in template:
         return template
-
-    def fill(match: re.Match[str]) -> str:
-        inner = match.group(1).strip()
-        if not _PATH.match(inner):
-            return ""
-        value = resolve(inner, scope)
+    out = []
+    for piece in _pieces(template):
+        if type(piece) is str:
+            out.append(piece)
+            continue
+        value = _resolve_parts(piece, scope)
         if value is None:
-            return ""
+            continue
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if isinstance(value, list | tuple):
-            return "、".join(str(v) for v in value)
-        return str(value)
+        out.append("、".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value))
+    return "".join(out)
 
-    return _PLACEHOLDER.sub(fill, template)
+
+@lru_cache(maxsize=4096)
+def _pieces(template: str) -> tuple[str | tuple[str, ...], ...]:
+    """A template parsed once: literal text, and the parts of each placeholder's path (a placeholder
+    that is not a path renders empty, so it is left out)."""
+    pieces: list[str | tuple[str, ...]] = []
+    end = 0
+    for match in _PLACEHOLDER.finditer(template):
+        pieces.append(template[end : match.start()])
+        inner = match.group(1).strip()
+        if _PATH.match(inner):
+            pieces.append(tuple(inner.split(".")))
+        end = match.end()
+    pieces.append(template[end:])
+    return tuple(p for p in pieces if p != "")
 
 
 def _number(value: Any) -> float | None:

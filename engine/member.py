@@ -47,6 +47,7 @@ class Member:
         "is_new",
         "tags_added",
         "stored_groups",
+        "stored",
     )
 
     def __init__(
@@ -86,6 +87,9 @@ class Member:
         # The groups as the store has them, to count group sizes beside in-batch changes.
         self.stored_groups: tuple[str, ...] = () if is_new else tuple(self.groups)
         self.dirty = is_new
+        # The member's columns as the store has them (see engine.store.rows.MEMBER_COLUMNS), when
+        # known: only the columns that differ are written back.
+        self.stored: tuple[Any, ...] | None = None
         # Tags added since the engine last looked: they fire `tag_added` triggers.
         self.tags_added: list[str] = []
 

@@ -31,6 +31,7 @@ class Run:
         "is_new",
         "dirty",
         "event",
+        "stored",
     )
 
     # Fields a template may read as `run.<field>`.
@@ -76,6 +77,9 @@ class Run:
         self.dirty = is_new
         # The event that started or last resumed the run, when loaded (for `event.*` paths).
         self.event: Any = None
+        # The run's columns as the store has them (see engine.store.rows.RUN_COLUMNS), when known:
+        # only the columns that differ are written back.
+        self.stored: tuple[Any, ...] | None = None
 
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.flow_id}@{self.version} {self.member_id} {self.node} {self.status}>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -36,6 +37,27 @@ DELIVERY_COLUMNS = (
     "attempts",
     "next_attempt_at",
 )
+# The columns a run is read from, in the order `run_from_values` takes them.
+RUN_FIELDS = (
+    "id",
+    "journey",
+    "flow_id",
+    "version",
+    "member_id",
+    "node",
+    "status",
+    "entered_at",
+    "started_at",
+    "wake_at",
+    "wait_event",
+    "due_seq",
+    "event_seq",
+    "vars",
+    "ended_at",
+    "error",
+    "lease_owner",
+    "lease_until",
+)
 MEMBER_COLUMNS = (
     "name",
     "channel",
@@ -50,6 +72,8 @@ MEMBER_COLUMNS = (
     "blacklisted",
     "last_message_at",
 )
+# The columns a member is read from, in the order `member_from_row` takes them.
+MEMBER_FIELDS = ("id", "first_seen", *MEMBER_COLUMNS)
 RUN_COLUMNS = (
     "node",
     "status",
@@ -83,6 +107,29 @@ def member_values(m: Member) -> tuple[Any, ...]:
     )
 
 
+def member_from_row(row: Sequence[Any]) -> Member:
+    """A member from the columns of `MEMBER_FIELDS`."""
+    mid, first, name, channel, tags, groups, attrs, points, spend, orders, grade, stage, black, last = row
+    member = Member(
+        mid,
+        name=name,
+        channel=channel,
+        tags=_decode(tags) if tags else None,
+        groups=_decode(groups) if groups else None,
+        attributes=_decode(attrs) if attrs else None,
+        points=points,
+        total_spend=spend,
+        order_count=orders,
+        grade=grade,
+        stage=stage,
+        blacklisted=bool(black),
+        first_seen=first,
+        last_message_at=last,
+    )
+    member.stored = tuple(row[2:])
+    return member
+
+
 def member_row(m: Member) -> dict[str, Any]:
     return {
         "name": m.name,
@@ -98,6 +145,24 @@ def member_row(m: Member) -> dict[str, Any]:
         "blacklisted": m.blacklisted,
         "last_message_at": m.last_message_at,
     }
+
+
+def run_values(r: Run) -> tuple[Any, ...]:
+    """A run's values in the order of `RUN_COLUMNS`, as a step leaves it (a step ends any lease)."""
+    return (
+        r.node,
+        r.status,
+        r.entered_at,
+        r.wake_at,
+        r.wait_event,
+        r.due_seq,
+        r.event_seq,
+        to_json(r.vars),
+        r.ended_at,
+        r.error,
+        None,
+        None,
+    )
 
 
 def run_from_values(
@@ -117,8 +182,11 @@ def run_from_values(
     vars: str | None,
     ended_at: int | None,
     error: str | None,
+    lease_owner: str | None,
+    lease_until: int | None,
 ) -> Run:
-    return Run(
+    """A run from the columns of `RUN_FIELDS`."""
+    run = Run(
         id,
         journey,
         flow_id,
@@ -128,35 +196,33 @@ def run_from_values(
         status,
         entered_at,
         started_at,
-        wake_at=wake_at,
-        wait_event=wait_event,
-        due_seq=due_seq,
-        event_seq=event_seq,
-        vars=_decode(vars) if vars else None,
-        ended_at=ended_at,
-        error=error,
+        wake_at,
+        wait_event,
+        due_seq,
+        event_seq,
+        _decode(vars) if vars else None,
+        ended_at,
+        error,
     )
+    run.stored = (
+        node,
+        status,
+        entered_at,
+        wake_at,
+        wait_event,
+        due_seq,
+        event_seq,
+        vars,
+        ended_at,
+        error,
+        lease_owner,
+        lease_until,
+    )
+    return run
 
 
 def run_from_row(r: Any) -> Run:
-    return Run(
-        r.id,
-        r.journey,
-        r.flow_id,
-        r.version,
-        r.member_id,
-        r.node,
-        r.status,
-        r.entered_at,
-        r.started_at,
-        wake_at=r.wake_at,
-        wait_event=r.wait_event,
-        due_seq=r.due_seq,
-        event_seq=r.event_seq,
-        vars=from_json(r.vars, None),
-        ended_at=r.ended_at,
-        error=r.error,
-    )
+    return run_from_values(*(getattr(r, name) for name in RUN_FIELDS))
 
 
 def event_from_row(r: Any) -> dict[str, Any]:

@@ -14,9 +14,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
+
+# A 64-bit id. On SQLite it is declared INTEGER so that, as the primary key, it is the table's rowid:
+# a BIGINT key would be a second b-tree beside the rowid, written on every insert and searched before
+# the row on every update.
+Id = BigInteger().with_variant(Integer(), "sqlite")
 
 flows = Table(
     "flows",
@@ -72,7 +78,7 @@ groups = Table(
 events = Table(
     "events",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", Id, primary_key=True, autoincrement=False),
     Column("id", String(200), nullable=False, unique=True),
     Column("type", String(200), nullable=False),
     Column("member_id", String(200)),
@@ -86,7 +92,7 @@ events = Table(
 runs = Table(
     "runs",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", Id, primary_key=True, autoincrement=False),
     # The first run of a journey; runs forked from it at a node with several successors share it.
     Column("journey", BigInteger, nullable=False),
     Column("flow_id", String(100), nullable=False),
@@ -108,7 +114,14 @@ runs = Table(
     # A worker's claim on a due run (see engine.worker): who holds it and until when.
     Column("lease_owner", String(100)),
     Column("lease_until", BigInteger),
-    Index("ix_runs_wake", "wake_at", "due_seq"),
+    # Only waiting runs have a wake time: the index holds those alone.
+    Index(
+        "ix_runs_wake",
+        "wake_at",
+        "due_seq",
+        sqlite_where=text("wake_at IS NOT NULL"),
+        postgresql_where=text("wake_at IS NOT NULL"),
+    ),
     Index("ix_runs_member_wait", "member_id", "wait_event"),
     Index("ix_runs_flow_member", "flow_id", "member_id"),
 )
@@ -116,7 +129,7 @@ runs = Table(
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", Id, primary_key=True, autoincrement=False),
     Column("key", String(300), nullable=False, unique=True),
     Column("flow_id", String(100), nullable=False),
     Column("node", String(100), nullable=False),
@@ -168,7 +181,7 @@ users = Table(
 api_tokens = Table(
     "api_tokens",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", Id, primary_key=True, autoincrement=False),
     Column("digest", String(64), nullable=False, unique=True),  # SHA-256 of the token; never the token
     Column("role", String(20), nullable=False),
     Column("label", Text),
