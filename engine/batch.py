@@ -7,7 +7,7 @@ runs, events, deliveries and counters it touched in one go (:meth:`Batch.flush`)
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,7 @@ class Batch:
         self.engine = engine
         self.store = engine.store
         self.flows = engine.flows
+        self._triggers = engine.flows.by_event
         self.conn = conn
         self.now = now
         self.now_us = to_us(now)
@@ -77,7 +78,8 @@ class Batch:
         self._stored_sizes: dict[str, int] | None = None
         self._group_moves: dict[str, int] = {}
         self._shrinks = 0
-        self._pool_scans: dict[tuple[tuple[str, ...], int], tuple[int, int]] = {}
+        # Where the last scan of a pool stopped: pool id -> (pool, capacity, index, shrinks then).
+        self._pool_scans: dict[int, tuple[Sequence[str], int, int, int]] = {}
         self._event_waits: list[Run] = []
         self._waiting: dict[tuple[str | None, str | None], list[Run]] = {}
         # The earliest wake time of a run this batch parked (a replay must not pass it).
@@ -177,18 +179,23 @@ class Batch:
             self._stored_sizes = self.store.group_sizes(self.conn)
         return self._stored_sizes.get(group_id, 0) + self._group_moves.get(group_id, 0)
 
-    def first_with_room(self, groups: tuple[str, ...], capacity: int) -> str | None:
+    def first_with_room(self, groups: Sequence[str], capacity: int) -> str | None:
         """The first of `groups` below `capacity`. Groups only fill up within a batch unless someone
-        leaves, so a pool's scan resumes where the last one stopped until a group shrinks."""
-        key = (groups, capacity)
-        start, shrinks = self._pool_scans.get(key, (0, -1))
-        if shrinks != self._shrinks:
-            start = 0
+        leaves, so a pool's scan resumes where the last one stopped until a group shrinks. Pools are
+        known by identity (the entry keeps the pool alive, so its id cannot be taken by another)."""
+        found = self._pool_scans.get(id(groups))
+        start = 0
+        if found is not None and found[0] is groups and found[1] == capacity and found[3] == self._shrinks:
+            start = found[2]
+        if self._stored_sizes is None:
+            self._stored_sizes = self.store.group_sizes(self.conn)
+        stored, moves = self._stored_sizes, self._group_moves
         for index in range(start, len(groups)):
-            if self.group_size(groups[index]) < capacity:
-                self._pool_scans[key] = (index, self._shrinks)
-                return groups[index]
-        self._pool_scans[key] = (len(groups), self._shrinks)
+            group = groups[index]
+            if stored.get(group, 0) + moves.get(group, 0) < capacity:
+                self._pool_scans[id(groups)] = (groups, capacity, index, self._shrinks)
+                return group
+        self._pool_scans[id(groups)] = (groups, capacity, len(groups), self._shrinks)
         return None
 
     def group_changed(self, group_id: str, delta: int) -> None:
@@ -398,7 +405,7 @@ class Batch:
                 if wake is not None:
                     run.event, run.event_seq = wake, wake.get("seq")
                     wake = None
-                counter, successors, entered = node.exit(outcome.port)
+                counter, successors, entered = node.exits.get(outcome.port) or node.exit(outcome.port)
                 counts[counter] += 1
                 if not successors:
                     self._end(run, DONE)
@@ -487,7 +494,7 @@ class Batch:
 
     def fire_tag_added(self, member: Member) -> None:
         added, member.tags_added = member.tags_added, []
-        if not self.flows.triggers("tag_added"):
+        if "tag_added" not in self._triggers:
             return
         for tag in added:
             event = Event(
@@ -501,7 +508,7 @@ class Batch:
 
     def fire_triggers(self, event: Event, view: dict[str, Any], member: Member | None) -> None:
         ctx = self.ctx
-        for plan, node in self.flows.triggers(event.type):
+        for plan, node in self._triggers.get(event.type, ()):
             ctx._bind(plan, node, None, member, view)
             if node.step(ctx, node.config) and self.can_enter(plan, member):
                 self.start(plan, node, member, view)

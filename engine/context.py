@@ -164,7 +164,7 @@ class Context:
 
     def first_group_with_room(self, groups: Sequence[str], capacity: int) -> str | None:
         """The first group of a pool with fewer than `capacity` members, or None when all are full."""
-        return self._batch.first_with_room(tuple(groups), capacity)
+        return self._batch.first_with_room(groups, capacity)
 
     def join_group(self, group: str) -> None:
         """Put the member in a group (an invitation taken as accepted)."""

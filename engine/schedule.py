@@ -20,8 +20,10 @@ from .clock import from_us, to_us
 from .localtime import local_moment
 
 if TYPE_CHECKING:
+    from .audience import Audience
     from .compiler import Plan, PlanNode
     from .engine import Engine
+    from .member import Member
 
 # The wall clock of `after` may sit in a repeated hour; start the walk this far back to be sure no
 # tick is missed, and stop looking after a few years (a cron like `0 0 30 2 *` never matches).
@@ -174,7 +176,7 @@ def fire_due_schedules(engine: Engine, now: datetime) -> int:
                 started += batch.fire_schedule(plan, node, [None], view)
                 cursor = None
             else:
-                page, cursor = store.audience_page(conn, audience, now_us, cursor, engine.batch_size)
+                page, cursor = _audience_page(engine, conn, plan, audience, now_us, cursor)
                 batch = Batch(engine, conn, now, [m.id for m in page])
                 started += batch.fire_schedule(plan, node, [batch.members[m.id] for m in page], view)
             batch.process()
@@ -184,6 +186,16 @@ def fire_due_schedules(engine: Engine, now: datetime) -> int:
             else:
                 values.update(firing=tick, cursor=cursor)
             store.update_schedule(conn, plan.id, node.id, values)
+
+
+def _audience_page(
+    engine: Engine, conn: Any, plan: Plan, audience: Audience, now_us: int, after: str
+) -> tuple[list[Member], str | None]:
+    """The next page of a fire's audience. Only members the flow may take in now are loaded
+    (`Batch.can_enter` still has the last word): a daily audience is mostly members its flow has
+    already started, and re-reading them every day would cost more than the fire."""
+    reentry = None if plan.reentry is None else int(plan.reentry.total_seconds() * 1_000_000)
+    return engine.store.audience_page(conn, audience, now_us, after, engine.batch_size, (plan.id, reentry))
 
 
 def _fire_view(plan: Plan, node_id: str, cron: str, tick: int, now: datetime) -> dict[str, Any]:

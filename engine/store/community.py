@@ -9,16 +9,21 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, cast, exists, func, literal, or_, select, true, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..audience import Audience
 from ..member import Member
+from ..run import LIVE
 from . import schema as t
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine as SAEngine
 
 ScheduleKey = tuple[str, str]
+# A flow that members are about to enter, and its re-entry interval in microseconds (None: once).
+Entering = tuple[str, int | None]
 _decode = msgspec.json.decode
 
 
@@ -87,30 +92,77 @@ class CommunityStore:
     # -- audiences ---------------------------------------------------------------------------------
 
     def audience_page(
-        self, conn: Connection, audience: Audience, now: int, after: str, limit: int
+        self,
+        conn: Connection,
+        audience: Audience,
+        now: int,
+        after: str,
+        limit: int,
+        entering: Entering | None = None,
     ) -> tuple[list[Member], str | None]:
         """Members after id `after` (in id order) that are in the audience, from the next `limit`
-        candidates; and the id to go on after, or None when no member is left."""
+        candidates; and the id to go on after, or None when no member is left. With `entering`,
+        candidates are only members its flow's re-entry rule lets in now."""
         c = t.members.c
-        stmt = select(c.id).where(c.id > after).order_by(c.id).limit(limit)
-        # The column filters run in SQL; tags and groups (JSON lists) are checked on the loaded members.
-        if audience.grades is not None:
-            stmt = stmt.where(c.grade.in_(audience.grades))
-        if audience.stages is not None:
-            stmt = stmt.where(c.stage.in_(audience.stages))
-        if audience.min_spend is not None:
-            stmt = stmt.where(c.total_spend >= audience.min_spend)
-        if audience.max_spend is not None:
-            stmt = stmt.where(c.total_spend <= audience.max_spend)
-        cutoff = audience.inactive_since(now)
-        if cutoff is not None:
-            stmt = stmt.where(
-                or_(and_(c.last_message_at.is_(None), c.first_seen <= cutoff), c.last_message_at <= cutoff)
-            )
-        ids = list(conn.execute(stmt).scalars())
+        stmt = select(c.id).where(c.id > after, *self._audience_filters(audience, now))
+        if entering is not None:
+            stmt = stmt.where(~self._kept_out(entering, now))
+        ids = list(conn.execute(stmt.order_by(c.id).limit(limit)).scalars())
         members = self.load_members(conn, ids)
         matched = [members[i] for i in ids if audience.matches(members[i], now)]
         return matched, (ids[-1] if len(ids) == limit else None)
+
+    def _audience_filters(self, audience: Audience, now: int) -> list[ColumnElement[bool]]:
+        """The audience as SQL, so that the members loaded are about those it takes (`matches`, on
+        the loaded members, has the last word)."""
+        c = t.members.c
+        found: list[ColumnElement[bool]] = []
+        if audience.grades is not None:
+            found.append(c.grade.in_(audience.grades))
+        if audience.stages is not None:
+            found.append(c.stage.in_(audience.stages))
+        if audience.min_spend is not None:
+            found.append(c.total_spend >= audience.min_spend)
+        if audience.max_spend is not None:
+            found.append(c.total_spend <= audience.max_spend)
+        cutoff = audience.inactive_since(now)
+        if cutoff is not None:
+            found.append(
+                or_(and_(c.last_message_at.is_(None), c.first_seen <= cutoff), c.last_message_at <= cutoff)
+            )
+        if audience.tags_all is not None:
+            found.append(self._holds_all(c.tags, audience.tags_all))
+        if audience.tags_any is not None:
+            found.append(self._holds_any(c.tags, audience.tags_any))
+        if audience.tags_none is not None:
+            found.append(~self._holds_any(c.tags, audience.tags_none))
+        if audience.groups is not None:
+            found.append(self._holds_any(c.groups, audience.groups))
+        return found
+
+    def _holds_any(self, column: Any, labels: Sequence[str]) -> ColumnElement[bool]:
+        """Whether a JSON list column (NULL: empty) holds one of `labels`."""
+        if self.dialect == "postgresql":
+            return func.jsonb_exists_any(_jsonb(column), postgresql.array(labels))
+        items = func.json_each(column).table_valued("value")
+        return exists(select(literal(1)).select_from(items).where(items.c.value.in_(labels)))
+
+    def _holds_all(self, column: Any, labels: Sequence[str]) -> ColumnElement[bool]:
+        """Whether a JSON list column (NULL: empty) holds every one of `labels`."""
+        if self.dialect == "postgresql":
+            return func.jsonb_exists_all(_jsonb(column), postgresql.array(labels))
+        items = func.json_each(column).table_valued("value")
+        held = select(func.count(items.c.value.distinct())).where(items.c.value.in_(labels))
+        return held.scalar_subquery() == len(set(labels))
+
+    @staticmethod
+    def _kept_out(entering: Entering, now: int) -> ColumnElement[bool]:
+        """Whether a member has a run of the flow that keeps them from entering it again now: a live
+        one, or one started within the re-entry interval (any, if the flow is entered once)."""
+        flow_id, reentry = entering
+        r = t.runs.c
+        blocking = true() if reentry is None else or_(r.status.in_(LIVE), r.started_at > now - reentry)
+        return exists(select(literal(1)).where(r.flow_id == flow_id, r.member_id == t.members.c.id, blocking))
 
     # -- quotas ------------------------------------------------------------------------------------
 
@@ -151,6 +203,10 @@ class CommunityStore:
         mark = self._mark
         sql = f"UPDATE groups SET member_count = member_count + {mark} WHERE id = {mark}"
         self._executemany(conn, sql, changed)
+
+
+def _jsonb(column: Any) -> Any:
+    return cast(func.coalesce(column, "[]"), postgresql.JSONB)
 
 
 def group_deltas(members: Iterable[Member]) -> dict[str, int]:

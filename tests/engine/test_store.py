@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import msgspec
 import psycopg
 import pytest
 import sqlalchemy
@@ -12,6 +13,7 @@ import sqlalchemy.exc
 from documents import flow, node
 
 from engine import Member, NotFound, Store
+from engine.audience import Audience
 from engine.run import Run
 from engine.store import journey_status
 
@@ -229,6 +231,79 @@ def test_group_sizes_count_members_in_each_group(store: Store) -> None:
         groups = store.load_groups(conn)
     assert groups["g-1"] == {"id": "g-1", "name": "一群", "kind": "fans", "tags": ["fans"]}
     assert groups["g-3"] == {"id": "g-3", "name": None, "kind": None, "tags": []}
+
+
+# -- audiences ------------------------------------------------------------------------------------
+
+DAY = 86_400 * 1_000_000
+NOW = 40 * DAY
+
+
+def audience_members() -> list[Member]:
+    """Members that each pass or fail some filter: tags and groups (JSON lists, some empty or with
+    characters that need quoting), grade, stage, spend, and the last time they spoke."""
+    return [
+        Member(
+            "a", tags=["vip", "new"], groups=["g-1"], grade="S", stage="koc", total_spend=500, is_new=True
+        ),
+        Member("b", tags=["vip"], groups=["g-2", "g-1"], grade="A", total_spend=99.5, first_seen=NOW - DAY),
+        Member("c", tags=["免打扰", 'say "hi"'], grade="B", stage="member", last_message_at=DAY),
+        Member("d", groups=["g-3"], stage="prospect", total_spend=2000, last_message_at=NOW),
+        Member("e", tags=["new", "vipx", "%"], groups=["g-1x"], first_seen=5 * DAY),
+        Member("f"),
+    ]
+
+
+AUDIENCES = [
+    {},
+    {"tags_all": ["vip", "new"]},
+    {"tags_all": ["vip", "vip"]},
+    {"tags_any": ["vip", 'say "hi"']},
+    {"tags_any": ["%"]},
+    {"tags_none": ["vip", "免打扰"]},
+    {"groups": ["g-1"]},
+    {"groups": ["g-2", "g-3"], "tags_none": ["new"]},
+    {"grades": ["S", "B"], "stages": ["koc", "member"]},
+    {"min_spend": 99.5, "max_spend": 500},
+    {"inactive_days": 14},
+    {"inactive_days": 14, "tags_any": ["new", "免打扰"], "tags_none": ["vip"]},
+]
+
+
+@pytest.mark.parametrize("audience", AUDIENCES, ids=str)
+def test_an_audience_page_finds_exactly_the_members_in_the_audience(
+    store: Store, audience: dict[str, Any]
+) -> None:
+    wanted = msgspec.convert(audience, Audience)
+    members = audience_members()
+    store.put_members(members)
+    expected = sorted(m.id for m in members if wanted.matches(m, NOW))
+    found: list[str] = []
+    after: str | None = ""
+    with store.transaction() as conn:
+        while after is not None:  # pages of two candidates: the filters hold across pages
+            page, after = store.audience_page(conn, wanted, NOW, after, 2)
+            found += [m.id for m in page]
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("reentry", "entering"),
+    [(None, ["c", "d"]), (10 * DAY, ["b", "c", "d"]), (30 * DAY, ["c", "d"]), (0, ["b", "c", "d"])],
+)
+def test_an_audience_page_for_a_flow_skips_members_its_reentry_rule_keeps_out(
+    store: Store, reentry: int | None, entering: list[str]
+) -> None:
+    """a: a live run; b: one started 20 days ago; c: none in this flow; d: none at all."""
+    store.put_members([Member(i, first_seen=0, is_new=True) for i in "abcd"])
+    runs = [new_run(1, None, None, member="a", status="waiting"), new_run(2, None, None, member="b")]
+    runs[1].status, runs[1].started_at = "done", NOW - 20 * DAY
+    other = new_run(3, None, None, member="c", status="done")
+    other.flow_id = "g"
+    with store.transaction() as conn:
+        store.write_runs(conn, [*runs, other])
+        page, after = store.audience_page(conn, Audience(), NOW, "", 10, ("f", reentry))
+    assert ([m.id for m in page], after) == (entering, None)
 
 
 # -- events ---------------------------------------------------------------------------------------
