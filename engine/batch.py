@@ -34,8 +34,8 @@ MAX_CHAIN = 16
 _encode = msgspec.json.encode
 
 
-def event_view(event: Event, seq: int | None = None) -> dict[str, Any]:
-    """An event as templates and `where` filters see it."""
+def event_view(event: Event, seq: int | None = None, at: str | None = None) -> dict[str, Any]:
+    """An event as templates and `where` filters see it (`at`: its time as text, if known)."""
     return {
         "seq": seq,
         "id": event.id,
@@ -43,7 +43,7 @@ def event_view(event: Event, seq: int | None = None) -> dict[str, Any]:
         "member": event.member,
         "group": event.group,
         "channel": event.channel,
-        "at": event.at.isoformat(),
+        "at": at if at is not None else event.at.isoformat(),
         "data": event.data,
     }
 
@@ -81,6 +81,7 @@ class Batch:
         # Where the last scan of a pool stopped: pool id -> (pool, capacity, index, shrinks then).
         self._pool_scans: dict[int, tuple[Sequence[str], int, int, int]] = {}
         self._event_waits: list[Run] = []
+        self._last_time: tuple[int | None, Any, str] = (None, None, "")
         self._waiting: dict[tuple[str | None, str | None], list[Run]] = {}
         # The earliest wake time of a run this batch parked (a replay must not pass it).
         self.earliest_wake: int | None = None
@@ -355,7 +356,7 @@ class Batch:
                 _encode(event.data).decode() if event.data else None,
             )
         )
-        view = event_view(event, seq)
+        view = event_view(event, seq, self._time_text(event.at, at))
         member = self.member(event.member, at) if event.member is not None else None
         self.apply_event(event, member, at)
         resumable = self._waiting.pop((event.member, event.type), None) if member is not None else None
@@ -370,6 +371,14 @@ class Batch:
         if self._event_waits:
             self.await_events(self._event_waits)
             self._event_waits = []
+
+    def _time_text(self, moment: datetime, at: int) -> str:
+        """An event's time as ISO 8601 text. Events come in bursts that share a timestamp (WeCom's
+        callbacks give whole seconds), so the last one's text is kept: the same instant in the same
+        time zone reads the same."""
+        if at != self._last_time[0] or moment.tzinfo is not self._last_time[1]:
+            self._last_time = (at, moment.tzinfo, moment.isoformat())
+        return self._last_time[2]
 
     def process(self) -> None:
         """Step every pending run until it waits or ends; new runs and forks join the queue."""

@@ -98,7 +98,10 @@ class Context:
     @property
     def entered_at(self) -> datetime:
         """When the run reached this node (durations count from here)."""
-        return from_us(self.run.entered_at) if self.run else self.now
+        run = self.run
+        if run is None or run.entered_at == self._batch.now_us:
+            return self.now
+        return from_us(run.entered_at)
 
     @property
     def local_now(self) -> datetime:
