@@ -73,13 +73,16 @@ class Batch:
         self._messages: dict[str, list[int]] | None = None
         self._messages_since = 0
         self._new_messages: dict[str, list[int]] = {}
-        self._groups: dict[str, dict[str, Any]] | None = None
+        # Groups read from the store (those that exist), and every id looked for.
+        self._groups: dict[str, dict[str, Any]] = {}
+        self._groups_read: set[str] = set()
         # Group sizes: as stored (every group, read once when a node first asks) plus this batch's moves.
         self._stored_sizes: dict[str, int] | None = None
         self._group_moves: dict[str, int] = {}
         self._shrinks = 0
         # Where the last scan of a pool stopped: pool id -> (pool, capacity, index, shrinks then).
         self._pool_scans: dict[int, tuple[Sequence[str], int, int, int]] = {}
+        self._group_sets: dict[int, tuple[Sequence[str], frozenset[str]]] = {}
         self._event_waits: list[Run] = []
         self._last_time: tuple[int | None, Any, str] = (None, None, "")
         self._waiting: dict[tuple[str | None, str | None], list[Run]] = {}
@@ -170,9 +173,14 @@ class Batch:
         return count
 
     def group(self, group_id: str) -> dict[str, Any]:
-        if self._groups is None:
-            self._groups = self.store.load_groups(self.conn)
         found = self._groups.get(group_id)
+        if found is None:
+            if group_id not in self._groups_read:
+                # The groups the batch's events name come with the first one asked for.
+                wanted = {group_id, *self.groups_seen} - self._groups_read
+                self._groups.update(self.store.load_groups(self.conn, sorted(wanted)))
+                self._groups_read |= wanted
+            found = self._groups.get(group_id)
         return found if found is not None else {"id": group_id, "name": None, "tags": [], "kind": None}
 
     def group_size(self, group_id: str) -> int:
@@ -198,6 +206,14 @@ class Batch:
                 return group
         self._pool_scans[id(groups)] = (groups, capacity, len(groups), self._shrinks)
         return None
+
+    def group_set(self, groups: Sequence[str]) -> frozenset[str]:
+        """`groups` as a set, made once a batch: a pool of hundreds of groups is checked for each
+        member it is asked about. Known by identity, as in `first_with_room`."""
+        found = self._group_sets.get(id(groups))
+        if found is None or found[0] is not groups:
+            found = self._group_sets[id(groups)] = (groups, frozenset(groups))
+        return found[1]
 
     def group_changed(self, group_id: str, delta: int) -> None:
         """Every join and leave in a batch passes here, so sizes stay right before the batch is written."""
@@ -574,8 +590,7 @@ class Batch:
         store, conn = self.store, self.conn
         store.insert_events(conn, self.events)
         # Groups only seen in events exist from now on (those the batch read are known to exist).
-        stored = self._groups if self._groups is not None else {}
-        store.ensure_groups(conn, sorted(g for g in self.groups_seen if g not in stored))
+        store.ensure_groups(conn, sorted(g for g in self.groups_seen if g not in self._groups))
         store.add_group_members(conn, group_deltas(self.members.values()), known=self.groups_seen)
         store.write_members(conn, self.members.values())
         store.write_runs(conn, self.runs.values())

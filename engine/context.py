@@ -169,6 +169,13 @@ class Context:
         """The first group of a pool with fewer than `capacity` members, or None when all are full."""
         return self._batch.first_with_room(groups, capacity)
 
+    def in_any_group(self, groups: Sequence[str]) -> bool:
+        """Whether the member is in any of `groups`."""
+        member = self.member
+        if member is None or not member.groups:
+            return False
+        return not self._batch.group_set(groups).isdisjoint(member.groups)
+
     def join_group(self, group: str) -> None:
         """Put the member in a group (an invitation taken as accepted)."""
         if self.member is not None and self.member.join_group(group):

@@ -6,10 +6,8 @@ to due moment, and the recording connector (deliveries stay in the outbox, where
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -19,7 +17,7 @@ import msgspec
 from .batch import Batch
 from .clock import SimClock, from_us, to_us
 from .compiler import compile_flow
-from .engine import Engine
+from .engine import Engine, settled
 from .errors import UserError
 from .event import Event
 from .member import GroupRecord, MemberRecord
@@ -88,27 +86,11 @@ def simulate(
             store.upsert_groups(conn, [msgspec.to_builtins(g) for g in groups])
         for doc in flows:
             engine.deploy(doc)
-        with _settled():
+        with settled():
             drive(engine, clock, ordered, end)
             return report(store, plans)
     finally:
         store.close()
-
-
-@contextmanager
-def _settled() -> Iterator[None]:
-    """While it lasts, what is alive now (the program, the flows, the events) is out of the garbage
-    collector's sight, as `engine.settle` does for a server: a simulated month's batches set off
-    full collections that would otherwise walk it all each time (measured: about a tenth of the
-    run). A process that has settled already is left as it is."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def drive(engine: Engine, clock: SimClock, events: Sequence[Event], until: datetime) -> None:

@@ -193,7 +193,7 @@ def invite_to_group(ctx: Context, config: InviteToGroup) -> Outcome:
         return Go("full")
     if member.blacklisted:
         return Go("blocked")
-    if not set(member.groups).isdisjoint(config.groups):
+    if ctx.in_any_group(config.groups):
         return NEXT  # already in a group of this pool
     group = ctx.first_group_with_room(config.groups, config.capacity)
     if group is None:

@@ -83,8 +83,7 @@ class InGroup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     icon="users",
 )
 def in_group(ctx: Context, config: InGroup) -> Outcome:
-    groups = ctx.member.groups if ctx.member else ()
-    return branch(any(g in groups for g in config.groups))
+    return branch(ctx.in_any_group(config.groups))
 
 
 class Case(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -314,20 +314,18 @@ class Store(CommunityStore, LeaseStore, ReportStore):
     def group_sizes(self, conn: Connection, group_ids: Iterable[str] | None = None) -> dict[str, int]:
         """How many members the store knows in each group (default: every group)."""
         # Kept up to date as members are written (`add_group_members`): no scan of members.
-        c = t.groups.c
-        stmt = select(c.id, c.member_count)
         if group_ids is None:
-            return {g: n for g, n in conn.execute(stmt)}
+            return dict(self._select(conn, "SELECT id, member_count FROM groups"))
         ids = list(group_ids)
         sizes = dict.fromkeys(ids, 0)
-        if ids:
-            sizes.update((g, n) for g, n in conn.execute(stmt.where(c.id.in_(ids))))
+        sizes.update(self._select_in(conn, "SELECT id, member_count FROM groups WHERE id IN ({ids})", ids))
         return sizes
 
-    def load_groups(self, conn: Connection) -> dict[str, dict[str, Any]]:
-        rows = conn.execute(select(t.groups))
+    def load_groups(self, conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The groups of `ids` that exist, by id."""
         return {
-            r.id: {"id": r.id, "name": r.name, "kind": r.kind, "tags": from_json(r.tags, [])} for r in rows
+            gid: {"id": gid, "name": name, "kind": kind, "tags": from_json(tags, [])}
+            for gid, name, kind, tags in self._select_in(conn, _GROUPS_SQL, list(ids))
         }
 
     # -- events --------------------------------------------------------------------------------------
@@ -380,21 +378,11 @@ class Store(CommunityStore, LeaseStore, ReportStore):
         sql = _DUE_SQL.format(
             mark=self._mark, lock=" FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
         )
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql, (now, now, limit))
-            return [run_from_values(*row) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
+        return [run_from_values(*row) for row in self._select(conn, sql, (now, now, limit))]
 
     def next_wake(self) -> int | None:
         with self.engine.connect() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute("SELECT MIN(wake_at) FROM runs WHERE wake_at IS NOT NULL")
-                return cursor.fetchone()[0]
-            finally:
-                cursor.close()
+            return self._select(conn, "SELECT MIN(wake_at) FROM runs WHERE wake_at IS NOT NULL")[0][0]
 
     def write_runs(self, conn: Connection, runs: Iterable[Run]) -> None:
         new, changed = [], []
@@ -496,6 +484,16 @@ class Store(CommunityStore, LeaseStore, ReportStore):
         for differs, rows in by_columns.items():
             self._bulk_update(conn, table, tuple(compress(columns, differs)), rows)
 
+    @staticmethod
+    def _select(conn: Connection, sql: str, values: tuple = ()) -> list[tuple]:
+        """Rows of a query straight from the driver."""
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, values)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
     def _select_in(self, conn: Connection, sql: str, ids: Sequence[Any], before: tuple = ()) -> list[tuple]:
         """Rows of a `... IN ({ids})` query straight from the driver, in chunks the drivers accept;
         `before` are the values of markers that come before the id list."""
@@ -532,6 +530,7 @@ _EVENT_WAITS_SQL = (
 )
 ID_BLOCK = 10_000
 # The hottest reads, as SQL for the driver itself; `{ids}` becomes the markers of an id list.
+_GROUPS_SQL = "SELECT id, name, kind, tags FROM groups WHERE id IN ({ids})"
 _MEMBERS_SQL = "SELECT " + ", ".join(MEMBER_FIELDS) + " FROM members WHERE id IN ({ids})"
 _ENTRY_HISTORY_SQL = (
     "SELECT flow_id, member_id, SUM(CASE WHEN status IN ('active', 'waiting') THEN 1 ELSE 0 END), "
