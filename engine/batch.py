@@ -418,7 +418,15 @@ class Batch:
             if node.kind == "trigger":
                 outcome: Any = _NEXT
             else:
-                ctx._bind(plan, node, run, member, wake)
+                # Context._bind, inline: this runs for every step.
+                ctx.plan, ctx.node, ctx.run, ctx.member, ctx.wake_event, ctx._made = (
+                    plan,
+                    node,
+                    run,
+                    member,
+                    wake,
+                    0,
+                )
                 try:
                     outcome = node.step(ctx, node.config)
                 except Exception as error:  # a node's bug fails its run, never the batch
@@ -556,22 +564,22 @@ class Batch:
 
     def deliver(
         self,
-        plan: Plan,
+        flow_id: str,
         node_id: str,
-        run: Run,
+        run_id: int,
         member_id: str | None,
         kind: str,
         payload: dict[str, Any],
         key: str,
     ) -> None:
-        flow_id, now = plan.flow.id, self.now_us
+        now = self.now_us
         self.deliveries.append(
             (
                 self.next_id(),
                 key,
                 flow_id,
                 node_id,
-                run.id,
+                run_id,
                 member_id,
                 kind,
                 _encode(payload).decode(),

@@ -213,16 +213,20 @@ class Context:
         `key` names the effect among the node's effects for this run (a broadcast's recipient), so a
         step that is called again after a wait does not repeat or lose one. `once`: at most one such
         effect per journey and node, even where forked branches meet again at the node."""
-        assert self.run is not None
+        run, node_id = self.run, self.node.id
+        assert run is not None
         if once:
-            key = f"{self.run.journey}:{self.node.id}:once"
+            key = f"{run.journey}:{node_id}:once"
         elif key is not None:
-            key = f"{self.run.id}:{self.node.id}:{key}"
+            key = f"{run.id}:{node_id}:{key}"
+        elif self._made:
+            key = f"{run.id}:{node_id}:{self._made}"
         else:
-            key = f"{self.run.id}:{self.node.id}" + (f":{self._made}" if self._made else "")
+            key = f"{run.id}:{node_id}"
         self._made += 1
-        target = member if member is not None else (self.member.id if self.member else None)
-        self._batch.deliver(self.plan, self.node.id, self.run, target, kind, payload, key)
+        if member is None and self.member is not None:
+            member = self.member.id
+        self._batch.deliver(run.flow_id, node_id, run.id, member, kind, payload, key)
 
     def start_flow(self, flow_id: str) -> bool:
         """Start the run's member on another live flow; False when it is not live or re-entry forbids."""

@@ -162,6 +162,10 @@ class TimeWindow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     end: TimeOfDay
     days: list[Weekday] | None = None
 
+    def __post_init__(self) -> None:
+        if parse_time(self.start) == parse_time(self.end):
+            raise ValueError("`start` and `end` are the same time: the window would never be open")
+
 
 @condition(
     "condition.time_window",

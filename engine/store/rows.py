@@ -37,27 +37,6 @@ DELIVERY_COLUMNS = (
     "attempts",
     "next_attempt_at",
 )
-# The columns a run is read from, in the order `run_from_values` takes them.
-RUN_FIELDS = (
-    "id",
-    "journey",
-    "flow_id",
-    "version",
-    "member_id",
-    "node",
-    "status",
-    "entered_at",
-    "started_at",
-    "wake_at",
-    "wait_event",
-    "due_seq",
-    "event_seq",
-    "vars",
-    "ended_at",
-    "error",
-    "lease_owner",
-    "lease_until",
-)
 MEMBER_COLUMNS = (
     "name",
     "channel",
@@ -88,6 +67,8 @@ RUN_COLUMNS = (
     "lease_owner",
     "lease_until",
 )
+# The columns a run is read from, in the order `run_from_values` takes them.
+RUN_FIELDS = ("id", "journey", "flow_id", "version", "member_id", "started_at", *RUN_COLUMNS)
 
 
 def member_values(m: Member) -> tuple[Any, ...]:
@@ -109,25 +90,15 @@ def member_values(m: Member) -> tuple[Any, ...]:
 
 def member_from_row(row: Sequence[Any]) -> Member:
     """A member from the columns of `MEMBER_FIELDS`."""
-    mid, first, name, channel, tags, groups, attrs, points, spend, orders, grade, stage, black, last = row
-    member = Member(
-        mid,
-        name=name,
-        channel=channel,
-        tags=_decode(tags) if tags else None,
-        groups=_decode(groups) if groups else None,
-        attributes=_decode(attrs) if attrs else None,
-        points=points,
-        total_spend=spend,
-        order_count=orders,
-        grade=grade,
-        stage=stage,
-        blacklisted=bool(black),
-        first_seen=first,
-        last_message_at=last,
+    tags, groups, attributes = row[4], row[5], row[6]
+    return Member.from_store(
+        row[0],
+        row[1],
+        tuple(row[2:]),
+        _decode(tags) if tags else None,
+        _decode(groups) if groups else None,
+        _decode(attributes) if attributes else None,
     )
-    member.stored = tuple(row[2:])
-    return member
 
 
 def member_row(m: Member) -> dict[str, Any]:
@@ -165,64 +136,15 @@ def run_values(r: Run) -> tuple[Any, ...]:
     )
 
 
-def run_from_values(
-    id: int,
-    journey: int,
-    flow_id: str,
-    version: int,
-    member_id: str | None,
-    node: str,
-    status: str,
-    entered_at: int,
-    started_at: int,
-    wake_at: int | None,
-    wait_event: str | None,
-    due_seq: int | None,
-    event_seq: int | None,
-    vars: str | None,
-    ended_at: int | None,
-    error: str | None,
-    lease_owner: str | None,
-    lease_until: int | None,
-) -> Run:
-    """A run from the columns of `RUN_FIELDS`."""
-    run = Run(
-        id,
-        journey,
-        flow_id,
-        version,
-        member_id,
-        node,
-        status,
-        entered_at,
-        started_at,
-        wake_at,
-        wait_event,
-        due_seq,
-        event_seq,
-        _decode(vars) if vars else None,
-        ended_at,
-        error,
-    )
-    run.stored = (
-        node,
-        status,
-        entered_at,
-        wake_at,
-        wait_event,
-        due_seq,
-        event_seq,
-        vars,
-        ended_at,
-        error,
-        lease_owner,
-        lease_until,
-    )
-    return run
+def run_from_values(row: Sequence[Any]) -> Run:
+    """A run from the columns of `RUN_FIELDS`, in that order."""
+    stored = tuple(row[6:])
+    vars = stored[7]
+    return Run.from_store(*row[:6], *stored[:7], _decode(vars) if vars else None, *stored[8:10], stored)
 
 
 def run_from_row(r: Any) -> Run:
-    return run_from_values(*(getattr(r, name) for name in RUN_FIELDS))
+    return run_from_values([getattr(r, name) for name in RUN_FIELDS])
 
 
 def event_from_row(r: Any) -> dict[str, Any]:

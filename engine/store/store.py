@@ -371,14 +371,14 @@ class Store(CommunityStore, LeaseStore, ReportStore):
 
     def event_waiting_runs(self, conn: Connection, member_ids: Sequence[str]) -> list[Run]:
         sql = _EVENT_WAITS_SQL + (" FOR UPDATE" if self.dialect == "postgresql" else "")
-        return [run_from_values(*row) for row in self._select_in(conn, sql, list(member_ids))]
+        return [run_from_values(row) for row in self._select_in(conn, sql, list(member_ids))]
 
     def claim_due(self, conn: Connection, now: int, limit: int) -> list[Run]:
         """Waiting runs whose wake time has come and that no worker holds, in the order they became due."""
         sql = _DUE_SQL.format(
             mark=self._mark, lock=" FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
         )
-        return [run_from_values(*row) for row in self._select(conn, sql, (now, now, limit))]
+        return [run_from_values(row) for row in self._select(conn, sql, (now, now, limit))]
 
     def next_wake(self) -> int | None:
         with self.engine.connect() as conn:

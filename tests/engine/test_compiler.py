@@ -80,6 +80,15 @@ def test_split_percentages_must_add_up_to_100(registry: Registry) -> None:
     assert "100" in problem.message
 
 
+def test_a_time_window_that_starts_when_it_ends_is_refused(registry: Registry) -> None:
+    window = node("w", "condition.time_window", start="09:00", end="09:00")
+    problem = only(flow("f", [TRIGGER, window], [("t", "w")]), registry)
+    assert problem.node == "w"
+    assert "never" in problem.message
+    overnight = node("w", "condition.time_window", start="22:00", end="06:00")
+    assert problems(flow("f", [TRIGGER, overnight], [("t", "w")]), registry) == []
+
+
 @pytest.mark.parametrize(
     ("config", "path"),
     [
