@@ -85,12 +85,14 @@ def _resolve_parts(parts: Sequence[str], scope: Mapping[str, Any]) -> Any:
     for part in parts[1:]:
         if value is None:
             return None
-        if type(value) is dict or isinstance(value, Mapping):
+        # Only the fields a scope object exposes by name are reachable; never dunder or methods.
+        fields = getattr(type(value), "FIELDS", None)
+        if fields is not None:
+            value = getattr(value, part) if part in fields else None
+        elif isinstance(value, Mapping):
             value = value.get(part)
         else:
-            # Only the fields a scope object exposes by name are reachable; never dunder or methods.
-            fields = getattr(type(value), "FIELDS", ())
-            value = getattr(value, part) if part in fields else None
+            return None
     return value
 
 

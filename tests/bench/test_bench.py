@@ -34,3 +34,23 @@ def test_bench_reports_every_delivery_made_exactly_once(backend: str, capsys: py
         assert all(side[figure] > 0 for figure in MEASURED)
         assert side["bytes_per_parked"] >= 0  # a few rows may fit in pages the store already had
     assert set(result["ratio"]) == set(FIGURES)
+
+
+@pytest.mark.parametrize("side", ["engine", "baseline"])
+def test_phases_run_w_up_to_the_phase_asked(side: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import phases
+
+    ran: list[str] = []
+    journey = phases.EngineJourney if side == "engine" else phases.Baseline
+    for name in ("park", "chat", "resume"):
+        original = getattr(journey, name)
+
+        def record(self: object, original=original, name=name) -> None:  # type: ignore[no-untyped-def]
+            ran.append(name)
+            original(self)
+
+        monkeypatch.setattr(journey, name, record)
+    assert phases.main(["10", side, "chat"]) == 0
+    assert ran == ["park", "chat"]
+    with pytest.raises(SystemExit):
+        phases.main(["10", side, "later"])
