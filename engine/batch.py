@@ -32,6 +32,7 @@ ID_BLOCK = 1024
 # `action.start_flow`) may chain this many links; a longer chain is a loop and starts nothing more.
 MAX_CHAIN = 16
 _encode = msgspec.json.encode
+_decode = msgspec.json.decode
 
 
 def event_view(event: Event, seq: int | None = None, at: str | None = None) -> dict[str, Any]:
@@ -63,8 +64,9 @@ class Batch:
         self.pending: deque[tuple[Run, dict[str, Any] | None]] = deque()
         self.events: list[tuple[Any, ...]] = []  # rows of the `events` table
         self.deliveries: list[tuple[Any, ...]] = []  # rows of the `deliveries` table
-        # This batch's deliveries by kind, as (time, flow, member, payload), for quota checks.
-        self._made: dict[str, list[tuple[int, str, str | None, dict[str, Any]]]] = {}
+        # This batch's deliveries by kind, as (time, flow, member, payload), for quota checks: made
+        # when a step first asks, kept up to date from then on.
+        self._made: dict[str, list[tuple[int, str, str | None, dict[str, Any]]]] | None = None
         self.counts: Counter[tuple[str, str, str]] = Counter()
         self.groups_seen: set[str] = set()
         self.ctx = Context(self)
@@ -239,7 +241,7 @@ class Batch:
         for member_id in wanted:
             times = [at for f, at in self._sent.get(member_id, ()) if f == flow_id and at >= since]
             found[member_id] = sorted(times)
-        for at, flow, member_id, _ in self._made.get("message", ()):
+        for at, flow, member_id, _ in self._made_by_kind().get("message", ()):
             if flow == flow_id and member_id in found:
                 found[member_id].append(at)
         return found
@@ -250,7 +252,7 @@ class Batch:
         if cached is None or since < cached[0]:
             cached = self._recent[kind] = (since, self.store.deliveries_since(self.conn, kind, since))
         found = [(at, payload) for at, payload in cached[1] if at >= since]
-        found += [(at, payload) for at, _, _, payload in self._made.get(kind, ())]
+        found += [(at, payload) for at, _, _, payload in self._made_by_kind().get(kind, ())]
         return found
 
     def audience(self, audience: Audience) -> list[Member]:
@@ -589,10 +591,15 @@ class Batch:
                 now,
             )
         )
-        made = self._made.get(kind)
-        if made is None:
-            made = self._made[kind] = []
-        made.append((now, flow_id, member_id, payload))
+        if self._made is not None:
+            self._made.setdefault(kind, []).append((now, flow_id, member_id, payload))
+
+    def _made_by_kind(self) -> dict[str, list[tuple[int, str, str | None, dict[str, Any]]]]:
+        if self._made is None:
+            self._made = {}
+            for _, _, flow_id, _, _, member_id, kind, payload, at, *_ in self.deliveries:
+                self._made.setdefault(kind, []).append((at, flow_id, member_id, _decode(payload)))
+        return self._made
 
     def flush(self) -> None:
         store, conn = self.store, self.conn
