@@ -105,16 +105,22 @@ class Run:
         """A run as the store has it (`stored`: its columns as read). A batch builds hundreds at once,
         so this sets the fields directly."""
         run = cls.__new__(cls)
-        run.id, run.journey, run.flow_id, run.version, run.member_id = (
-            id,
-            journey,
-            flow_id,
-            version,
-            member_id,
-        )
-        run.node, run.status, run.entered_at, run.started_at = node, status, entered_at, started_at
-        run.wake_at, run.wait_event, run.due_seq, run.event_seq = wake_at, wait_event, due_seq, event_seq
-        run.vars, run.ended_at, run.error = vars, ended_at, error
+        run.id = id
+        run.journey = journey
+        run.flow_id = flow_id
+        run.version = version
+        run.member_id = member_id
+        run.node = node
+        run.status = status
+        run.entered_at = entered_at
+        run.started_at = started_at
+        run.wake_at = wake_at
+        run.wait_event = wait_event
+        run.due_seq = due_seq
+        run.event_seq = event_seq
+        run.vars = vars
+        run.ended_at = ended_at
+        run.error = error
         run.is_new = run.dirty = False
         run.event = None
         run.stored = stored
