@@ -195,6 +195,10 @@ function widgetFor(schema, root, id, value, onChange, t, path) {
     // A group of fields (quiet hours, a frequency cap): left empty, it is left out; once started,
     // its required fields are required.
     const form = buildObject(schema, root, current || {}, onChange, t, path);
+    if ((schema.required || []).length) {
+      // The * inside mean "needed once the group is used", not "needed now": say so.
+      form.element.prepend(el("p", { class: "qf-hint", text: t("Optional: leave it all empty, or fill in every field marked *.") }));
+    }
     const filled = () => Object.keys(form.value()).length > 0;
     return { element: form.element, get: () => (filled() ? form.value() : undefined), check: () => !filled() || form.check() };
   }
