@@ -316,6 +316,17 @@ def test_the_palette_and_forms_work_from_the_keyboard(page: Page) -> None:
     assert saved["exit"]["position"]["y"] >= saved["tag_added"]["position"]["y"] + 150
 
 
+def test_optional_settings_groups_say_when_their_starred_fields_are_needed(page: Page) -> None:
+    page.goto("/flows/settings-hint?name=s")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    page.locator("#qf-flow-settings").click()
+    for group in ("quiet_hours", "frequency_cap"):
+        hint = field(page, group).locator(".qf-object > .qf-hint")
+        expect(hint).to_have_text("选填：可以整组留空；填写时带 * 的项都要填。")
+    # Left empty, the groups are no error.
+    expect(page.locator(".qf-invalid")).to_have_count(0)
+
+
 def test_live_view_shows_who_entered_and_who_waits_on_each_node(page: Page) -> None:
     csrf = {"X-CSRF-Token": next(c["value"] for c in page.context.cookies() if c["name"] == "qunflow_csrf")}
     flow = {
