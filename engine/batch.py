@@ -186,9 +186,12 @@ class Batch:
         return found if found is not None else {"id": group_id, "name": None, "tags": [], "kind": None}
 
     def group_size(self, group_id: str) -> int:
+        return self._sizes_stored().get(group_id, 0) + self._group_moves.get(group_id, 0)
+
+    def _sizes_stored(self) -> dict[str, int]:
         if self._stored_sizes is None:
             self._stored_sizes = self.store.group_sizes(self.conn)
-        return self._stored_sizes.get(group_id, 0) + self._group_moves.get(group_id, 0)
+        return self._stored_sizes
 
     def first_with_room(self, groups: Sequence[str], capacity: int) -> str | None:
         """The first of `groups` below `capacity`. Groups only fill up within a batch unless someone
@@ -198,9 +201,8 @@ class Batch:
         start = 0
         if found is not None and found[0] is groups and found[1] == capacity and found[3] == self._shrinks:
             start = found[2]
-        if self._stored_sizes is None:
-            self._stored_sizes = self.store.group_sizes(self.conn)
-        stored, moves = self._stored_sizes, self._group_moves
+        # group_size, inline: a scan may check many groups of a pool in a row.
+        stored, moves = self._sizes_stored(), self._group_moves
         for index in range(start, len(groups)):
             group = groups[index]
             if stored.get(group, 0) + moves.get(group, 0) < capacity:

@@ -76,9 +76,6 @@ class FlowCache:
     def live_plans(self) -> list[Plan]:
         return [self._live[k] for k in sorted(self._live)]
 
-    def triggers(self, event_type: str) -> Sequence[tuple[Plan, PlanNode]]:
-        return self._triggers.get(event_type, ())
-
     @property
     def by_event(self) -> Mapping[str, Sequence[tuple[Plan, PlanNode]]]:
         """The live flows' trigger nodes by the event type that may fire them."""

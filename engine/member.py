@@ -53,7 +53,6 @@ class Member:
     def __init__(
         self,
         id: str,
-        *,
         name: str | None = None,
         channel: str | None = None,
         tags: list[str] | None = None,
@@ -92,41 +91,6 @@ class Member:
         self.stored: tuple[Any, ...] | None = None
         # Tags added since the engine last looked: they fire `tag_added` triggers.
         self.tags_added: list[str] = []
-
-    @classmethod
-    def from_store(
-        cls,
-        id: str,
-        first_seen: int,
-        values: tuple[Any, ...],
-        tags: list[str] | None,
-        groups: list[str] | None,
-        attributes: dict[str, Any] | None,
-    ) -> Member:
-        """A member as the store has it: `values` in the order of the store's member columns, with
-        the JSON ones (tags, groups, attributes) already decoded. Builds the member without the
-        keyword handling of `__init__`: a batch builds hundreds at once."""
-        (name, channel, _, _, _, points, spend, orders, grade, stage, blacklisted, last) = values
-        member = cls.__new__(cls)
-        member.id = id
-        member.name = name
-        member.channel = channel
-        member.tags = tags if tags is not None else []
-        member.groups = groups if groups is not None else []
-        member.attributes = attributes if attributes is not None else {}
-        member.points = points
-        member.total_spend = spend
-        member.order_count = orders
-        member.grade = grade
-        member.stage = stage
-        member.blacklisted = bool(blacklisted)
-        member.first_seen = first_seen
-        member.last_message_at = last
-        member.is_new = member.dirty = False
-        member.stored_groups = tuple(member.groups)
-        member.tags_added = []
-        member.stored = values
-        return member
 
     def add_tags(self, tags: list[str]) -> None:
         for tag in tags:

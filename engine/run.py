@@ -81,50 +81,5 @@ class Run:
         # only the columns that differ are written back.
         self.stored: tuple[Any, ...] | None = None
 
-    @classmethod
-    def from_store(
-        cls,
-        id: int,
-        journey: int,
-        flow_id: str,
-        version: int,
-        member_id: str | None,
-        started_at: int,
-        node: str,
-        status: str,
-        entered_at: int,
-        wake_at: int | None,
-        wait_event: str | None,
-        due_seq: int | None,
-        event_seq: int | None,
-        vars: dict[str, Any] | None,
-        ended_at: int | None,
-        error: str | None,
-        stored: tuple[Any, ...],
-    ) -> Run:
-        """A run as the store has it (`stored`: its columns as read). A batch builds hundreds at once,
-        so this sets the fields directly."""
-        run = cls.__new__(cls)
-        run.id = id
-        run.journey = journey
-        run.flow_id = flow_id
-        run.version = version
-        run.member_id = member_id
-        run.node = node
-        run.status = status
-        run.entered_at = entered_at
-        run.started_at = started_at
-        run.wake_at = wake_at
-        run.wait_event = wait_event
-        run.due_seq = due_seq
-        run.event_seq = event_seq
-        run.vars = vars
-        run.ended_at = ended_at
-        run.error = error
-        run.is_new = run.dirty = False
-        run.event = None
-        run.stored = stored
-        return run
-
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.flow_id}@{self.version} {self.member_id} {self.node} {self.status}>"

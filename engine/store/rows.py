@@ -89,16 +89,26 @@ def member_values(m: Member) -> tuple[Any, ...]:
 
 
 def member_from_row(row: Sequence[Any]) -> Member:
-    """A member from the columns of `MEMBER_FIELDS`."""
-    tags, groups, attributes = row[4], row[5], row[6]
-    return Member.from_store(
-        row[0],
-        row[1],
-        tuple(row[2:]),
+    """A member from the columns of `MEMBER_FIELDS` (built by position: a batch builds hundreds)."""
+    mid, first, name, channel, tags, groups, attrs, points, spend, orders, grade, stage, black, last = row
+    member = Member(
+        mid,
+        name,
+        channel,
         _decode(tags) if tags else None,
         _decode(groups) if groups else None,
-        _decode(attributes) if attributes else None,
+        _decode(attrs) if attrs else None,
+        points,
+        spend,
+        orders,
+        grade,
+        stage,
+        bool(black),
+        first,
+        last,
     )
+    member.stored = tuple(row[2:])
+    return member
 
 
 def member_row(m: Member) -> dict[str, Any]:
@@ -138,9 +148,28 @@ def run_values(r: Run) -> tuple[Any, ...]:
 
 def run_from_values(row: Sequence[Any]) -> Run:
     """A run from the columns of `RUN_FIELDS`, in that order."""
-    stored = tuple(row[6:])
-    vars = stored[7]
-    return Run.from_store(*row[:6], *stored[:7], _decode(vars) if vars else None, *stored[8:10], stored)
+    id, journey, flow_id, version, member_id, started_at, *stored = row
+    node, status, entered_at, wake_at, wait_event, due_seq, event_seq, vars, ended_at, error, _, _ = stored
+    run = Run(
+        id,
+        journey,
+        flow_id,
+        version,
+        member_id,
+        node,
+        status,
+        entered_at,
+        started_at,
+        wake_at,
+        wait_event,
+        due_seq,
+        event_seq,
+        _decode(vars) if vars else None,
+        ended_at,
+        error,
+    )
+    run.stored = tuple(stored)
+    return run
 
 
 def run_from_row(r: Any) -> Run:

@@ -1,7 +1,7 @@
 // The flow editor: a drawflow canvas over the flow document of DESIGN §4, talking to the JSON API.
 // The page embeds the draft (with positions), the UI messages and the settings as JSON; node types
 // and their config schemas come from GET /api/nodes.
-import { buildForm, showProblems } from "./forms.js";
+import { buildForm, el, showProblems } from "./forms.js";
 import { sampleInput } from "./samples.js";
 
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
@@ -309,18 +309,6 @@ function redo() {
 }
 
 // ---------- the side panel ----------
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "text") node.textContent = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 function select(dfId, focus = false) {
   state.selected = dfId;

@@ -14,7 +14,9 @@ const PLACEHOLDERS = ["{{ member.name }}", "{{ member.points }}", "{{ group.name
 let uid = 0;
 const nextId = (prefix) => `${prefix}-${++uid}`;
 
-function el(tag, attrs = {}, ...children) {
+// An element with attributes (`text` its text, `on…` listeners) and children: every DOM piece the
+// editor builds goes through here.
+export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
