@@ -54,3 +54,17 @@ def test_phases_run_w_up_to_the_phase_asked(side: str, monkeypatch: pytest.Monke
     assert ran == ["park", "chat"]
     with pytest.raises(SystemExit):
         phases.main(["10", side, "later"])
+
+
+def test_http_workload_counts_a_rate_only_when_the_server_stored_every_event(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    assert main(["bench", "--workload", "http", "--members", "1200", "--json"]) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["available"] is True, result.get("reason")
+    assert result["failures"] == []
+    assert result["events"] == 1200 + 600  # every member joins; the even-numbered half posts a message
+    assert result["stored"] == result["events"]
+    assert result["parked"] == 1200
+    assert result["budget"]["every_event_stored"] is True
