@@ -7,7 +7,7 @@ runs, events, deliveries and counters it touched in one go (:meth:`Batch.flush`)
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ import msgspec
 from sqlalchemy import Connection
 
 from .clock import to_us
+from .community import Community, Made
 from .context import Context
 from .event import Event
 from .member import Member
@@ -23,7 +24,6 @@ from .run import ACTIVE, DONE, EXITED, FAILED, WAITING, Run
 from .store.community import group_deltas
 
 if TYPE_CHECKING:
-    from .audience import Audience
     from .compiler import Plan, PlanNode
     from .engine import Engine
 
@@ -68,23 +68,10 @@ class Batch:
         # when a step first asks, kept up to date from then on.
         self._made: dict[str, list[tuple[int, str, str | None, dict[str, Any]]]] | None = None
         self.counts: Counter[tuple[str, str, str]] = Counter()
-        self.groups_seen: set[str] = set()
+        self.community = Community(self.store, conn, self.members, self.member_ids)
         self.ctx = Context(self)
         self._next_id = self._ids_end = 0
         self._history: dict[tuple[str, str], list[int]] | None = None
-        self._messages: dict[str, list[int]] | None = None
-        self._messages_since = 0
-        self._new_messages: dict[str, list[int]] = {}
-        # Groups read from the store (those that exist), and every id looked for.
-        self._groups: dict[str, dict[str, Any]] = {}
-        self._groups_read: set[str] = set()
-        # Group sizes: as stored (every group, read once when a node first asks) plus this batch's moves.
-        self._stored_sizes: dict[str, int] | None = None
-        self._group_moves: dict[str, int] = {}
-        self._shrinks = 0
-        # Where the last scan of a pool stopped: pool id -> (pool, capacity, index, shrinks then).
-        self._pool_scans: dict[int, tuple[Sequence[str], int, int, int]] = {}
-        self._group_sets: dict[int, tuple[Sequence[str], frozenset[str]]] = {}
         self._event_waits: list[Run] = []
         self._last_time: tuple[int | None, Any, str] = (None, None, "")
         self._waiting: dict[tuple[str | None, str | None], list[Run]] = {}
@@ -94,11 +81,6 @@ class Batch:
         # started now would have (0 when an event or the clock starts it).
         self._chain: dict[int, int] = {}
         self._cause = 0
-        # Quotas: past `message` deliveries per member as (flow, time), and recent deliveries by kind.
-        self._sent: dict[str, list[tuple[str, int]]] = {}
-        self._sent_since: int | None = None
-        self._sent_extra: set[str] = set()
-        self._recent: dict[str, tuple[int, list[tuple[int, dict[str, Any]]]]] = {}
 
     def set_now(self, moment: datetime) -> None:
         """Move the batch's time forward (events replayed at their own time)."""
@@ -125,8 +107,9 @@ class Batch:
 
     def apply_event(self, event: Event, member: Member | None, at: int) -> None:
         """Update the member from an event (DESIGN §5 "Order": before any trigger or resume)."""
+        community = self.community
         if event.group is not None:
-            self.groups_seen.add(event.group)
+            community.groups_seen.add(event.group)
         if member is None:
             return
         profile = event.profile
@@ -147,10 +130,10 @@ class Batch:
         kind = event.type
         if kind == "member_joined":
             if member.join_group(event.group):  # type: ignore[arg-type]
-                self.group_changed(event.group, +1)  # type: ignore[arg-type]
+                community.group_changed(event.group, +1)  # type: ignore[arg-type]
         elif kind == "member_left":
             if member.leave_group(event.group):  # type: ignore[arg-type]
-                self.group_changed(event.group, -1)  # type: ignore[arg-type]
+                community.group_changed(event.group, -1)  # type: ignore[arg-type]
         elif kind == "purchase":
             member.total_spend += float(event.data.get("amount", 0))
             member.order_count += 1
@@ -158,117 +141,7 @@ class Batch:
         elif kind == "message":
             member.last_message_at = at
             member.dirty = True
-            self._new_messages.setdefault(member.id, []).append(at)
-
-    def message_count(self, member_id: str, since: int) -> int:
-        if self._messages is None or since < self._messages_since:
-            self._messages = self.store.message_times(self.conn, self.member_ids, since)
-            self._messages_since = since
-        now = self.now_us
-        count = 0
-        for at in self._messages.get(member_id, ()):
-            if since <= at <= now:
-                count += 1
-        for at in self._new_messages.get(member_id, ()):
-            if since <= at <= now:
-                count += 1
-        return count
-
-    def group(self, group_id: str) -> dict[str, Any]:
-        found = self._groups.get(group_id)
-        if found is None:
-            if group_id not in self._groups_read:
-                # The groups the batch's events name come with the first one asked for.
-                wanted = {group_id, *self.groups_seen} - self._groups_read
-                self._groups.update(self.store.load_groups(self.conn, sorted(wanted)))
-                self._groups_read |= wanted
-            found = self._groups.get(group_id)
-        return found if found is not None else {"id": group_id, "name": None, "tags": [], "kind": None}
-
-    def group_size(self, group_id: str) -> int:
-        return self._sizes_stored().get(group_id, 0) + self._group_moves.get(group_id, 0)
-
-    def _sizes_stored(self) -> dict[str, int]:
-        if self._stored_sizes is None:
-            self._stored_sizes = self.store.group_sizes(self.conn)
-        return self._stored_sizes
-
-    def first_with_room(self, groups: Sequence[str], capacity: int) -> str | None:
-        """The first of `groups` below `capacity`. Groups only fill up within a batch unless someone
-        leaves, so a pool's scan resumes where the last one stopped until a group shrinks. Pools are
-        known by identity (the entry keeps the pool alive, so its id cannot be taken by another)."""
-        found = self._pool_scans.get(id(groups))
-        start = 0
-        if found is not None and found[0] is groups and found[1] == capacity and found[3] == self._shrinks:
-            start = found[2]
-        # group_size, inline: a scan may check many groups of a pool in a row.
-        stored, moves = self._sizes_stored(), self._group_moves
-        for index in range(start, len(groups)):
-            group = groups[index]
-            if stored.get(group, 0) + moves.get(group, 0) < capacity:
-                self._pool_scans[id(groups)] = (groups, capacity, index, self._shrinks)
-                return group
-        self._pool_scans[id(groups)] = (groups, capacity, len(groups), self._shrinks)
-        return None
-
-    def group_set(self, groups: Sequence[str]) -> frozenset[str]:
-        """`groups` as a set, made once a batch: a pool of hundreds of groups is checked for each
-        member it is asked about. Known by identity, as in `first_with_room`."""
-        found = self._group_sets.get(id(groups))
-        if found is None or found[0] is not groups:
-            found = self._group_sets[id(groups)] = (groups, frozenset(groups))
-        return found[1]
-
-    def group_changed(self, group_id: str, delta: int) -> None:
-        """Every join and leave in a batch passes here, so sizes stay right before the batch is written."""
-        self._group_moves[group_id] = self._group_moves.get(group_id, 0) + delta
-        if delta < 0:
-            self._shrinks += 1
-
-    # -- quotas and audiences --------------------------------------------------------------------------
-
-    def message_times(self, flow_id: str, member_ids: Iterable[str], since: int) -> dict[str, list[int]]:
-        """Times of the `message` deliveries from a flow to each member at or after `since`, this
-        batch's included. The batch's members are read in one query, the first time it is asked."""
-        if self._sent_since is None or since < self._sent_since:
-            self._sent = self.store.message_delivery_times(self.conn, self.member_ids, since)
-            self._sent_since = since
-            self._sent_extra = set()
-        wanted = list(dict.fromkeys(member_ids))
-        missing = [m for m in wanted if m not in self.members and m not in self._sent_extra]
-        if missing:  # broadcast recipients outside the batch: one more query for all of them
-            self._sent.update(self.store.message_delivery_times(self.conn, missing, self._sent_since))
-            self._sent_extra.update(missing)
-        found: dict[str, list[int]] = {}
-        for member_id in wanted:
-            times = [at for f, at in self._sent.get(member_id, ()) if f == flow_id and at >= since]
-            found[member_id] = sorted(times)
-        for at, flow, member_id, _ in self._made_by_kind().get("message", ()):
-            if flow == flow_id and member_id in found:
-                found[member_id].append(at)
-        return found
-
-    def recent_deliveries(self, kind: str, since: int) -> list[tuple[int, dict[str, Any]]]:
-        """(time, payload) of every delivery of a kind at or after `since`, this batch's included."""
-        cached = self._recent.get(kind)
-        if cached is None or since < cached[0]:
-            cached = self._recent[kind] = (since, self.store.deliveries_since(self.conn, kind, since))
-        found = [(at, payload) for at, payload in cached[1] if at >= since]
-        found += [(at, payload) for at, _, _, payload in self._made_by_kind().get(kind, ())]
-        return found
-
-    def audience(self, audience: Audience) -> list[Member]:
-        """Every member in the audience now, in id order: the batch's own members as it has them
-        (the store filters on what it holds, which this batch may have changed or not yet written),
-        the others as stored."""
-        now = self.now_us
-        found = [m for m in self.members.values() if audience.matches(m, now)]
-        after: str | None = ""
-        while after is not None:
-            page, after = self.store.audience_page(self.conn, audience, now, after, 1000)
-            found += [m for m in page if m.id not in self.members]
-        found.sort(key=lambda m: m.id)
-        return found
+            community.posted(member.id, at)
 
     # -- runs ----------------------------------------------------------------------------------------
 
@@ -596,19 +469,21 @@ class Batch:
         if self._made is not None:
             self._made.setdefault(kind, []).append((now, flow_id, member_id, payload))
 
-    def _made_by_kind(self) -> dict[str, list[tuple[int, str, str | None, dict[str, Any]]]]:
+    def made(self, kind: str) -> Made:
+        """This batch's deliveries of a kind, as (time, flow, member, payload)."""
         if self._made is None:
             self._made = {}
-            for _, _, flow_id, _, _, member_id, kind, payload, at, *_ in self.deliveries:
-                self._made.setdefault(kind, []).append((at, flow_id, member_id, _decode(payload)))
-        return self._made
+            for _, _, flow_id, _, _, member_id, each, payload, at, *_ in self.deliveries:
+                self._made.setdefault(each, []).append((at, flow_id, member_id, _decode(payload)))
+        return self._made.get(kind, ())
 
     def flush(self) -> None:
         store, conn = self.store, self.conn
         store.insert_events(conn, self.events)
         # Groups only seen in events exist from now on (those the batch read are known to exist).
-        store.ensure_groups(conn, sorted(g for g in self.groups_seen if g not in self._groups))
-        store.add_group_members(conn, group_deltas(self.members.values()), known=self.groups_seen)
+        seen = self.community.groups_seen
+        store.ensure_groups(conn, sorted(g for g in seen if g not in self.community.groups))
+        store.add_group_members(conn, group_deltas(self.members.values()), known=seen)
         store.write_members(conn, self.members.values())
         store.write_runs(conn, self.runs.values())
         store.insert_deliveries(conn, self.deliveries)

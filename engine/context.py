@@ -60,10 +60,11 @@ class Scope(Mapping[str, Any]):
 class Context:
     """Handed to every step. Steps read and change state only through it; they do no I/O."""
 
-    __slots__ = ("_batch", "_made", "member", "node", "now", "plan", "run", "wake_event")
+    __slots__ = ("_batch", "_community", "_made", "member", "node", "now", "plan", "run", "wake_event")
 
     def __init__(self, batch: Batch) -> None:
         self._batch = batch
+        self._community = batch.community
         self.now: datetime = batch.now
         self.plan: Plan
         self.node: PlanNode
@@ -128,7 +129,7 @@ class Context:
 
     def group(self, group_id: str) -> dict[str, Any]:
         """A group's id, name, kind and tags (a group only seen in events has none)."""
-        return self._batch.group(group_id)
+        return self._community.group(group_id)
 
     def get(self, path: str) -> Any:
         """The value at a field path (`member.points`, `event.data.amount`, `run.vars.x`)."""
@@ -145,46 +146,47 @@ class Context:
         """How many `message` events the member posted in [since, now]."""
         if self.member is None:
             return 0
-        return self._batch.message_count(self.member.id, to_us(since))
+        return self._community.message_count(self.member.id, to_us(since), self._batch.now_us)
 
     def message_times(self, since: datetime, members: list[str] | None = None) -> dict[str, list[datetime]]:
         """When this flow's `message` deliveries went to each member (default: the run's) since `since`."""
         ids = members if members is not None else ([self.member.id] if self.member else [])
-        found = self._batch.message_times(self.flow_id, ids, to_us(since))
+        found = self._community.message_times(self.flow_id, ids, to_us(since), self._batch.made("message"))
         return {m: [from_us(at) for at in sorted(times)] for m, times in found.items()}
 
     def recent_deliveries(self, kind: str, since: datetime) -> list[tuple[datetime, dict[str, Any]]]:
         """(time, payload) of every delivery of a kind, from any flow, since `since`."""
-        return [(from_us(at), payload) for at, payload in self._batch.recent_deliveries(kind, to_us(since))]
+        found = self._community.recent_deliveries(kind, to_us(since), self._batch.made(kind))
+        return [(from_us(at), payload) for at, payload in found]
 
     def audience(self, audience: Audience) -> list[Member]:
         """The members in an audience now, in id order."""
-        return self._batch.audience(audience)
+        return self._community.audience(audience, self._batch.now_us)
 
     def group_size(self, group: str) -> int:
         """How many members the store knows in the group, this batch's changes included."""
-        return self._batch.group_size(group)
+        return self._community.group_size(group)
 
     def first_group_with_room(self, groups: Sequence[str], capacity: int) -> str | None:
         """The first group of a pool with fewer than `capacity` members, or None when all are full."""
-        return self._batch.first_with_room(groups, capacity)
+        return self._community.first_with_room(groups, capacity)
 
     def in_any_group(self, groups: Sequence[str]) -> bool:
         """Whether the member is in any of `groups`."""
         member = self.member
         if member is None or not member.groups:
             return False
-        return not self._batch.group_set(groups).isdisjoint(member.groups)
+        return not self._community.group_set(groups).isdisjoint(member.groups)
 
     def join_group(self, group: str) -> None:
         """Put the member in a group (an invitation taken as accepted)."""
         if self.member is not None and self.member.join_group(group):
-            self._batch.group_changed(group, +1)
+            self._community.group_changed(group, +1)
 
     def leave_group(self, group: str) -> None:
         """Take the member out of a group."""
         if self.member is not None and self.member.leave_group(group):
-            self._batch.group_changed(group, -1)
+            self._community.group_changed(group, -1)
 
     def blacklist(self) -> None:
         """Blacklist the member: never invited to a group or sent a friend request again."""

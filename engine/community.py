@@ -1,0 +1,176 @@
+"""What a step batch sees of the community around its members: groups and their sizes, the messages
+members posted, the deliveries that quotas count, and audiences.
+
+Everything is read from the store on first need, once a batch, and kept up to date with the batch's
+own changes, so that steps see the community as it will be once the batch is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from .member import Member
+
+if TYPE_CHECKING:
+    from .audience import Audience
+    from .store import Store
+
+# This batch's deliveries of one kind, as (time, flow, member, payload).
+Made = Sequence[tuple[int, str, str | None, dict[str, Any]]]
+
+
+class Community:
+    def __init__(
+        self, store: Store, conn: Connection, members: dict[str, Member], member_ids: list[str]
+    ) -> None:
+        self.store = store
+        self.conn = conn
+        # The batch's members as it holds them, by id (it adds those its events bring), and the ids
+        # it was made for, in order.
+        self.members = members
+        self.member_ids = member_ids
+        # Groups named by the batch's events; groups read from the store (those that exist), and
+        # every id looked for.
+        self.groups_seen: set[str] = set()
+        self.groups: dict[str, dict[str, Any]] = {}
+        self._groups_read: set[str] = set()
+        # Group sizes: as stored (every group, read once when a node first asks) plus this batch's moves.
+        self._stored_sizes: dict[str, int] | None = None
+        self._group_moves: dict[str, int] = {}
+        self._shrinks = 0
+        # Where the last scan of a pool stopped: pool id -> (pool, capacity, index, shrinks then).
+        self._pool_scans: dict[int, tuple[Sequence[str], int, int, int]] = {}
+        self._group_sets: dict[int, tuple[Sequence[str], frozenset[str]]] = {}
+        # Times of the members' `message` events: as stored since `_messages_since`, and this batch's.
+        self._messages: dict[str, list[int]] | None = None
+        self._messages_since = 0
+        self._new_messages: dict[str, list[int]] = {}
+        # Quotas: past `message` deliveries per member as (flow, time), and recent deliveries by kind.
+        self._sent: dict[str, list[tuple[str, int]]] = {}
+        self._sent_since: int | None = None
+        self._sent_extra: set[str] = set()
+        self._recent: dict[str, tuple[int, list[tuple[int, dict[str, Any]]]]] = {}
+
+    # -- messages ------------------------------------------------------------------------------------
+
+    def posted(self, member_id: str, at: int) -> None:
+        """A member posted a message (an event of this batch)."""
+        self._new_messages.setdefault(member_id, []).append(at)
+
+    def message_count(self, member_id: str, since: int, now: int) -> int:
+        """How many `message` events the member posted in [since, now]."""
+        if self._messages is None or since < self._messages_since:
+            self._messages = self.store.message_times(self.conn, self.member_ids, since)
+            self._messages_since = since
+        count = 0
+        for at in self._messages.get(member_id, ()):
+            if since <= at <= now:
+                count += 1
+        for at in self._new_messages.get(member_id, ()):
+            if since <= at <= now:
+                count += 1
+        return count
+
+    # -- groups --------------------------------------------------------------------------------------
+
+    def group(self, group_id: str) -> dict[str, Any]:
+        found = self.groups.get(group_id)
+        if found is None:
+            if group_id not in self._groups_read:
+                # The groups the batch's events name come with the first one asked for.
+                wanted = {group_id, *self.groups_seen} - self._groups_read
+                self.groups.update(self.store.load_groups(self.conn, sorted(wanted)))
+                self._groups_read |= wanted
+            found = self.groups.get(group_id)
+        return found if found is not None else {"id": group_id, "name": None, "tags": [], "kind": None}
+
+    def group_size(self, group_id: str) -> int:
+        return self._sizes_stored().get(group_id, 0) + self._group_moves.get(group_id, 0)
+
+    def _sizes_stored(self) -> dict[str, int]:
+        if self._stored_sizes is None:
+            self._stored_sizes = self.store.group_sizes(self.conn)
+        return self._stored_sizes
+
+    def first_with_room(self, groups: Sequence[str], capacity: int) -> str | None:
+        """The first of `groups` below `capacity`. Groups only fill up within a batch unless someone
+        leaves, so a pool's scan resumes where the last one stopped until a group shrinks. Pools are
+        known by identity (the entry keeps the pool alive, so its id cannot be taken by another)."""
+        found = self._pool_scans.get(id(groups))
+        start = 0
+        if found is not None and found[0] is groups and found[1] == capacity and found[3] == self._shrinks:
+            start = found[2]
+        # group_size, inline: a scan may check many groups of a pool in a row.
+        stored, moves = self._sizes_stored(), self._group_moves
+        for index in range(start, len(groups)):
+            group = groups[index]
+            if stored.get(group, 0) + moves.get(group, 0) < capacity:
+                self._pool_scans[id(groups)] = (groups, capacity, index, self._shrinks)
+                return group
+        self._pool_scans[id(groups)] = (groups, capacity, len(groups), self._shrinks)
+        return None
+
+    def group_set(self, groups: Sequence[str]) -> frozenset[str]:
+        """`groups` as a set, made once a batch: a pool of hundreds of groups is checked for each
+        member it is asked about. Known by identity, as in `first_with_room`."""
+        found = self._group_sets.get(id(groups))
+        if found is None or found[0] is not groups:
+            found = self._group_sets[id(groups)] = (groups, frozenset(groups))
+        return found[1]
+
+    def group_changed(self, group_id: str, delta: int) -> None:
+        """Every join and leave in a batch passes here, so sizes stay right before the batch is written."""
+        self._group_moves[group_id] = self._group_moves.get(group_id, 0) + delta
+        if delta < 0:
+            self._shrinks += 1
+
+    # -- quotas and audiences --------------------------------------------------------------------------
+
+    def message_times(
+        self, flow_id: str, member_ids: Iterable[str], since: int, made: Made
+    ) -> dict[str, list[int]]:
+        """Times of the `message` deliveries from a flow to each member at or after `since`, this
+        batch's (`made`) included. The batch's members are read in one query, the first time it is
+        asked."""
+        if self._sent_since is None or since < self._sent_since:
+            self._sent = self.store.message_delivery_times(self.conn, self.member_ids, since)
+            self._sent_since = since
+            self._sent_extra = set()
+        wanted = list(dict.fromkeys(member_ids))
+        missing = [m for m in wanted if m not in self.members and m not in self._sent_extra]
+        if missing:  # broadcast recipients outside the batch: one more query for all of them
+            self._sent.update(self.store.message_delivery_times(self.conn, missing, self._sent_since))
+            self._sent_extra.update(missing)
+        found: dict[str, list[int]] = {}
+        for member_id in wanted:
+            times = [at for f, at in self._sent.get(member_id, ()) if f == flow_id and at >= since]
+            found[member_id] = sorted(times)
+        for at, flow, member_id, _ in made:
+            if flow == flow_id and member_id in found:
+                found[member_id].append(at)
+        return found
+
+    def recent_deliveries(self, kind: str, since: int, made: Made) -> list[tuple[int, dict[str, Any]]]:
+        """(time, payload) of every delivery of a kind at or after `since`, this batch's (`made`)
+        included."""
+        cached = self._recent.get(kind)
+        if cached is None or since < cached[0]:
+            cached = self._recent[kind] = (since, self.store.deliveries_since(self.conn, kind, since))
+        found = [(at, payload) for at, payload in cached[1] if at >= since]
+        found += [(at, payload) for at, _, _, payload in made]
+        return found
+
+    def audience(self, audience: Audience, now: int) -> list[Member]:
+        """Every member in the audience now, in id order: the batch's own members as it has them
+        (the store filters on what it holds, which this batch may have changed or not yet written),
+        the others as stored."""
+        found = [m for m in self.members.values() if audience.matches(m, now)]
+        after: str | None = ""
+        while after is not None:
+            page, after = self.store.audience_page(self.conn, audience, now, after, 1000)
+            found += [m for m in page if m.id not in self.members]
+        found.sort(key=lambda m: m.id)
+        return found
