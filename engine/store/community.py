@@ -17,6 +17,7 @@ from ..audience import Audience
 from ..member import Member
 from ..run import LIVE
 from . import schema as t
+from .driver import DriverStore
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine as SAEngine
@@ -27,20 +28,16 @@ Entering = tuple[str, int | None]
 _decode = msgspec.json.decode
 
 
-class CommunityStore:
+class CommunityStore(DriverStore):
     engine: SAEngine
     dialect: str
     _insert: Any
-    _mark: str
 
     if TYPE_CHECKING:
 
         def load_members(self, conn: Connection, ids: Iterable[str]) -> dict[str, Member]: ...
 
         def ensure_groups(self, conn: Connection, ids: Sequence[str]) -> None: ...
-
-        @staticmethod
-        def _executemany(conn: Connection, sql: str, rows: list[tuple]) -> None: ...
 
     # -- scheduled triggers ------------------------------------------------------------------------
 

@@ -6,12 +6,9 @@ Everything the engine writes in a step batch goes through one connection in one 
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import compress
-from operator import ne
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +24,7 @@ from ..member import Member
 from ..run import LIVE, Run
 from . import schema as t
 from .community import CommunityStore, group_deltas
+from .driver import bind_nulls_cheaply
 from .leases import LeaseStore
 from .reports import ReportStore
 from .rows import (
@@ -83,7 +81,7 @@ class Store(CommunityStore, LeaseStore, ReportStore):
         if url.startswith("postgresql://") or url.startswith("postgres://"):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         if url.startswith("sqlite"):
-            _bind_nulls_cheaply()
+            bind_nulls_cheaply()
             memory = url in ("sqlite://", "sqlite:///:memory:")
             engine = create_engine(
                 url,
@@ -433,84 +431,6 @@ class Store(CommunityStore, LeaseStore, ReportStore):
             " ON CONFLICT (flow_id, node, counter) DO UPDATE SET value = node_counts.value + excluded.value",
         )
 
-    # -- bulk writes straight on the driver ------------------------------------------------------------
-    # The hot path's writes are plain executemany calls: SQLAlchemy's per-row parameter work would cost
-    # more than the database does. The SQL is the same on SQLite and PostgreSQL but for the markers.
-
-    def _bulk(
-        self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple], tail: str = ""
-    ) -> None:
-        if not rows:
-            return
-        key = (table, tuple(columns), tail)
-        sql = self._sql.get(key)
-        if sql is None:
-            marks = ", ".join([self._mark] * len(columns))
-            sql = self._sql[key] = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){tail}"
-        self._executemany(conn, sql, rows)
-
-    def _bulk_update(self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        """Rows are the column values followed by the id."""
-        if not rows:
-            return
-        key = (table, tuple(columns), "update")
-        sql = self._sql.get(key)
-        if sql is None:
-            sets = ", ".join(f"{c} = {self._mark}" for c in columns)
-            sql = self._sql[key] = f"UPDATE {table} SET {sets} WHERE id = {self._mark}"
-        self._executemany(conn, sql, rows)
-
-    def _update_changed(
-        self, conn: Connection, table: str, columns: tuple[str, ...], changes: list[tuple[tuple, Any, Any]]
-    ) -> None:
-        """Write (values, stored values or None, id) changes: only the columns whose value differs
-        from the stored one, one statement for each set of such columns. Unchanged indexed columns
-        then cost the database nothing, and the driver binds fewer values."""
-        by_columns: dict[tuple[bool, ...], list[tuple]] = {}
-        every = (True,) * len(columns)
-        for row, stored, row_id in changes:
-            differs = every if stored is None else tuple(map(ne, row, stored))
-            if True not in differs:
-                continue
-            found = by_columns.get(differs)
-            if found is None:
-                found = by_columns[differs] = []
-            found.append((*compress(row, differs), row_id))
-        for differs, rows in by_columns.items():
-            self._bulk_update(conn, table, tuple(compress(columns, differs)), rows)
-
-    @staticmethod
-    def _select(conn: Connection, sql: str, values: tuple = ()) -> list[tuple]:
-        """Rows of a query straight from the driver."""
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql, values)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
-
-    def _select_in(self, conn: Connection, sql: str, ids: Sequence[Any], before: tuple = ()) -> list[tuple]:
-        """Rows of a `... IN ({ids})` query straight from the driver, in chunks the drivers accept;
-        `before` are the values of markers that come before the id list."""
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        rows: list[tuple] = []
-        try:
-            for start in range(0, len(ids), 5000):
-                chunk = ids[start : start + 5000]
-                cursor.execute(sql.format(ids=", ".join([self._mark] * len(chunk))), (*before, *chunk))
-                rows += cursor.fetchall()
-        finally:
-            cursor.close()
-        return rows
-
-    @staticmethod
-    def _executemany(conn: Connection, sql: str, rows: list[tuple]) -> None:
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(sql, rows)
-        finally:
-            cursor.close()
-
 
 # Statements a batch runs every time, built once (building them costs more than running them).
 _RUN_FIELDS = ", ".join(RUN_FIELDS)
@@ -534,14 +454,6 @@ _ENTRY_HISTORY_SQL = (
     "SELECT flow_id, member_id, SUM(CASE WHEN status IN ('active', 'waiting') THEN 1 ELSE 0 END), "
     "MAX(started_at) FROM runs WHERE member_id IN ({ids}) GROUP BY flow_id, member_id"
 )
-
-
-def _bind_nulls_cheaply() -> None:
-    """The sqlite3 driver puts every None it binds through its adaptation protocol (a tuple built,
-    a registry miss, two attribute lookups): a third of the cost of writing a run. An adapter for
-    None that gives None back, in C (an empty dict's `get`), binds NULL at once. Nothing else
-    changes: None is stored as NULL either way."""
-    sqlite3.register_adapter(type(None), {}.get)
 
 
 def _dialect_insert(dialect: str) -> Any:
