@@ -18,7 +18,7 @@ import anyio
 import msgspec
 from litestar import Controller, Request, Response, Router, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
@@ -144,7 +144,9 @@ class PageController(Controller):
     include_in_schema = False
 
     @get("/lang/{language:str}")
-    async def switch_language(self, language: str, next: str = "/flows") -> Response[Any]:
+    async def switch_language(
+        self, language: FromPath[str], next: FromQuery[str] = "/flows"
+    ) -> Response[Any]:
         """The language switch: remembered in a cookie for a year."""
         response = Redirect(safe_next(next), status_code=303)
         if language in LANGUAGES:
@@ -200,7 +202,9 @@ class PageController(Controller):
         return Template("pages/flow_row.html", context=await _context(request, flow=row))
 
     @get("/flows/{flow_id:str}", guards=[allow(READ)])
-    async def editor(self, request: Request[Any, Any, Any], flow_id: FlowId, name: str = "") -> Template:
+    async def editor(
+        self, request: Request[Any, Any, Any], flow_id: FlowId, name: FromQuery[str] = ""
+    ) -> Template:
         services = _services(request)
         try:
             record = await anyio.to_thread.run_sync(services.store.get_flow, flow_id)
@@ -238,7 +242,7 @@ class PageController(Controller):
         return Template("editor.html", context=context)
 
     @post("/editor/ports", guards=[allow(READ)], status_code=200)
-    async def ports(self, request: Request[Any, Any, Any], data: PortsQuery) -> dict[str, Any]:
+    async def ports(self, request: Request[Any, Any, Any], data: JSONBody[PortsQuery]) -> dict[str, Any]:
         """The ports a node would have with this config (for nodes whose ports depend on it)."""
         return {"ports": node_ports(_services(request), data.type, data.config)}
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, delete, get, post
+from litestar.params import JSONBody
 
 from engine.store.accounts import TokenInfo, User
 
@@ -42,7 +43,7 @@ class AccountController(Controller):
         return services.accounts.users()
 
     @post("/users", sync_to_thread=True, summary="Create a user (admin, operator or viewer)")
-    def create_user(self, services: ServicesDep, data: NewUser) -> User:
+    def create_user(self, services: ServicesDep, data: JSONBody[NewUser]) -> User:
         return services.accounts.create_user(data.name, data.password, data.role, services.now_us())
 
     @get("/tokens", sync_to_thread=True, summary="API tokens (never the tokens themselves)")
@@ -50,7 +51,7 @@ class AccountController(Controller):
         return services.accounts.tokens()
 
     @post("/tokens", sync_to_thread=True, summary="Create an API token; the answer shows it once")
-    def create_token(self, services: ServicesDep, data: NewToken) -> CreatedToken:
+    def create_token(self, services: ServicesDep, data: JSONBody[NewToken]) -> CreatedToken:
         info, token = services.accounts.create_token(data.role, services.now_us(), data.label)
         return CreatedToken(token, info)
 

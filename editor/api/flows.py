@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.params import Body
+from litestar.params import Body, JSONBody
 from msgspec import Meta
 
 from engine import check, compile_flow
@@ -164,7 +164,9 @@ class FlowController(Controller):
         summary="Run the draft on sample events under a simulated clock",
         description="The answer is the `simulate` report (DESIGN §7). Nothing is stored.",
     )
-    def preview(self, services: ServicesDep, flow_id: FlowId, data: PreviewRequest) -> dict[str, Any]:
+    def preview(
+        self, services: ServicesDep, flow_id: FlowId, data: JSONBody[PreviewRequest]
+    ) -> dict[str, Any]:
         refuse_nul(msgspec.to_builtins(data))
         document = data.flow if data.flow is not None else services.store.get_flow(flow_id).draft
         compile_flow(document, services.registry)
