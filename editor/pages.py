@@ -21,6 +21,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from engine.errors import NotFound, UserError
 from engine.run import FAILED, STATUSES
@@ -249,7 +250,10 @@ class PageController(Controller):
     @get("/flows/{flow_id:str}/history", guards=[allow(READ)])
     async def history(self, request: Request[Any, Any, Any], flow_id: FlowId) -> Template:
         services = _services(request)
-        versions = await anyio.to_thread.run_sync(_history, services, flow_id)
+        try:
+            versions = await anyio.to_thread.run_sync(_history, services, flow_id)
+        except NotFound:
+            return await _missing(request, "No flow {id}", flow_id)
         record = await anyio.to_thread.run_sync(services.store.get_flow, flow_id)
         return Template("pages/history.html", context=await _context(request, flow=record, versions=versions))
 
@@ -296,8 +300,17 @@ class PageController(Controller):
 
     @get("/members/{member_id:str}", guards=[allow(READ)])
     async def member(self, request: Request[Any, Any, Any], member_id: MemberId) -> Template:
-        detail = await anyio.to_thread.run_sync(member_detail, _services(request), member_id)
+        try:
+            detail = await anyio.to_thread.run_sync(member_detail, _services(request), member_id)
+        except NotFound:
+            return await _missing(request, "No member {id}", member_id)
         return Template("pages/member.html", context=await _context(request, detail=detail))
+
+
+async def _missing(request: Request[Any, Any, Any], message: str, name: str) -> Template:
+    """A page for something that is not there: 404, said in the operator's language, with the way on."""
+    context = await _context(request, message=message, name=name)
+    return Template("pages/missing.html", context=context, status_code=HTTP_404_NOT_FOUND)
 
 
 def _flow_exists(services: Services, flow_id: str) -> bool:

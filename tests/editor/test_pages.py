@@ -189,6 +189,23 @@ def test_the_member_page_shows_a_timeline(client, sign_in, services: Services) -
     assert re.search(r"qf-timeline-run.*?welcome.*?等待中", timeline, re.S)
 
 
+def test_a_page_for_something_not_there_is_a_404_page_in_the_operators_language(client, sign_in) -> None:
+    sign_in("operator")
+    for path, said in (
+        ("/members/m-nobody", "找不到成员 m-nobody"),
+        ("/flows/nope/history", "找不到流程 nope"),
+    ):
+        answer = client.get(path, headers={"Accept": "text/html"})
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"].startswith("text/html")
+        assert said in answer.text and 'href="/flows"' in answer.text
+    client.get("/lang/en")
+    assert "No member m-nobody" in client.get("/members/m-nobody").text
+    client.get("/lang/zh")
+    # The API answers JSON as before.
+    assert client.get("/api/members/m-nobody").json()["error"] == "not_found"
+
+
 def test_the_language_switch_remembers_english(client, sign_in) -> None:
     sign_in("operator")
     answer = client.get("/lang/en?next=/runs", follow_redirects=False)
