@@ -15,6 +15,7 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, NotFound, UserError
 from . import schema as t
@@ -68,14 +69,17 @@ class Accounts:
             raise UserError("name: 1 to 100 printable characters")
         if len(password) < 8:
             raise UserError("password: at least 8 characters")
-        with self.store.transaction() as conn:
-            if conn.execute(select(t.users.c.name).where(t.users.c.name == name)).first():
-                raise Conflict(f"user `{name}` exists")
-            conn.execute(
-                insert(t.users).values(
-                    name=name, password_hash=_hasher.hash(password), role=role, created_at=now
+        try:
+            with self.store.transaction() as conn:
+                if conn.execute(select(t.users.c.name).where(t.users.c.name == name)).first():
+                    raise Conflict(f"user `{name}` exists")
+                conn.execute(
+                    insert(t.users).values(
+                        name=name, password_hash=_hasher.hash(password), role=role, created_at=now
+                    )
                 )
-            )
+        except IntegrityError:  # made at the same moment in another transaction (PostgreSQL)
+            raise Conflict(f"user `{name}` exists") from None
         return User(name, role, now)
 
     def users(self) -> list[User]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from api_helpers import PASSWORD, bearer, joined, login_csrf
 from sqlalchemy import select
@@ -10,7 +13,9 @@ from editor.auth import SESSION_COOKIE
 from editor.cli import main
 from editor.services import Services
 from engine.errors import UserError
+from engine.store import Store
 from engine.store import schema as t
+from engine.store.accounts import Accounts
 
 
 def set_cookie_headers(answer) -> list[str]:
@@ -135,6 +140,31 @@ def test_the_first_start_creates_admin_once(services: Services) -> None:
     assert password and len(password) >= 12
     assert services.accounts.authenticate("admin", password).role == "admin"
     assert services.accounts.ensure_admin(None, services.now_us()) is None
+
+
+def test_two_first_starts_at_once_make_one_admin(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `qunflow serve` starting together on one PostgreSQL database: both find no user, both try
+    to make `admin`; one does, the other is told so (it used to fail on the unique name)."""
+    from engine.store import accounts
+
+    both_checked = threading.Barrier(2, timeout=20)
+    hasher = accounts._hasher
+
+    class HashOnceBothChecked:  # hashing runs inside the transaction, after the check
+        def hash(self, password: str) -> str:
+            both_checked.wait()
+            return hasher.hash(password)
+
+    monkeypatch.setattr(accounts, "_hasher", HashOnceBothChecked())
+    stores = [Store.open(pg_url) for _ in range(2)]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            made = list(pool.map(lambda s: Accounts(s).ensure_admin("same-start-1", 1), stores))
+        assert made == [None, None]  # the password came from the environment: nothing to show
+        assert [u.name for u in Accounts(stores[0]).users()] == ["admin"]
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_the_first_admin_may_take_its_password_from_the_environment(services: Services) -> None:
