@@ -211,6 +211,7 @@ class PageController(Controller):
             record = await anyio.to_thread.run_sync(services.store.get_flow, flow_id)
         except NotFound:
             record = None
+        flows = await anyio.to_thread.run_sync(services.store.list_flows)
         if record is None:
             document: dict[str, Any] = {
                 "id": flow_id,
@@ -238,6 +239,8 @@ class PageController(Controller):
             "csrf_header": CSRF_HEADER,
             "can_write": context["can_write"],
             "ports": _dynamic_ports(services, document),
+            # What a setting that names a flow (`action.start_flow`) may name.
+            "flows": [{"id": f["id"], "name": f["name"]} for f in flows],
         }
         context["messages"] = catalogue(context["lang"])
         return Template("editor.html", context=context)

@@ -7,7 +7,7 @@ from .engine import Engine, IngestResult, settle
 from .errors import EventInvalid, FlowInvalid, NotFound, Problem, QunflowError, UserError
 from .event import Event, Profile, decode_event_lines, decode_events
 from .fields import Comparison, FieldPath, Template, compare, holds, resolve
-from .flow import Flow, TimeOfDay
+from .flow import Flow, FlowRef, TimeOfDay
 from .member import Member
 from .outcome import EXIT, FALSE, NEXT, TRUE, Exit, Fail, Go, Outcome, WaitFor, WaitUntil, branch
 from .registry import NoConfig, NodeType, Registry, action, condition, default_registry, trigger, wait
@@ -29,6 +29,7 @@ __all__ = [
     "FieldPath",
     "Flow",
     "FlowInvalid",
+    "FlowRef",
     "Go",
     "IngestResult",
     "Member",

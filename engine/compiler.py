@@ -6,7 +6,7 @@ networkx checks the graph here and only here; the plan the engine walks is plain
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -89,9 +89,9 @@ def _structure_problem(raw: Any, error: msgspec.ValidationError) -> Problem:
     return Problem(None, path, message)
 
 
-def _format_problems(value: Any, info: Any, path: str) -> list[str]:
-    """Check values whose JSON Schema format is `template` or `field-path`, wherever they sit, and
-    that no duration is beyond what a calendar can hold (ten years)."""
+def _format_problems(value: Any, info: Any, path: str, flows: Collection[str] | None) -> list[str]:
+    """Check values whose JSON Schema format is `template`, `field-path` or `flow-id` (when `flows`
+    are known), wherever they sit, and that no duration is beyond what a calendar can hold (ten years)."""
     if value is None:
         return []
     if isinstance(value, timedelta):
@@ -103,18 +103,22 @@ def _format_problems(value: Any, info: Any, path: str) -> list[str]:
         if fmt == "field-path" and isinstance(value, str):
             problem = path_problem(value)
             return [f"{path}: {problem}"] if problem else []
-        return _format_problems(value, info.type, path)
+        if fmt == "flow-id" and flows is not None and value not in flows:
+            return [f"{path}: there is no flow `{value}`"]
+        return _format_problems(value, info.type, path, flows)
     if isinstance(info, mi.UnionType):
-        return [p for t in info.types for p in _format_problems(value, t, path) if _fits(value, t)]
+        return [p for t in info.types for p in _format_problems(value, t, path, flows) if _fits(value, t)]
     if isinstance(info, mi.StructType) and isinstance(value, msgspec.Struct):
         return [
             p
             for f in info.fields
-            for p in _format_problems(getattr(value, f.name), f.type, f"{path}.{f.encode_name}".lstrip("."))
+            for p in _format_problems(
+                getattr(value, f.name), f.type, f"{path}.{f.encode_name}".lstrip("."), flows
+            )
         ]
     if isinstance(info, mi.ListType | mi.TupleType | mi.VarTupleType) and isinstance(value, list | tuple):
         item = getattr(info, "item_type", None)
-        return [p for i, v in enumerate(value) for p in _format_problems(v, item, f"{path}[{i}]")]
+        return [p for i, v in enumerate(value) for p in _format_problems(v, item, f"{path}[{i}]", flows)]
     return []
 
 
@@ -138,8 +142,14 @@ def _decode_config(node_type: NodeType, raw: dict[str, Any]) -> tuple[Any, Probl
         return None, Problem(None, f"config.{path}" if path else "config", message)
 
 
-def check(document: Any, registry: Registry) -> tuple[Flow | None, dict[str, Any], list[Problem]]:
-    """Every problem of a flow at once; with the decoded flow and node configs when it decoded."""
+def check(
+    document: Any, registry: Registry, flows: Collection[str] | None = None
+) -> tuple[Flow | None, dict[str, Any], list[Problem]]:
+    """Every problem of a flow at once; with the decoded flow and node configs when it decoded.
+
+    `flows`: the ids of the flows there are, against which node settings that name a flow
+    (`format: flow-id`, as `action.start_flow`'s) are checked; None leaves them unchecked. A flow may
+    always name itself."""
     try:
         flow = decode_flow(document)
     except msgspec.ValidationError as error:  # a subclass of DecodeError: catch it first
@@ -162,6 +172,7 @@ def check(document: Any, registry: Registry) -> tuple[Flow | None, dict[str, Any
 
     configs: dict[str, Any] = {}
     types: dict[str, NodeType] = {}
+    known = None if flows is None else {*flows, flow.id}
     for node in flow.nodes:
         if node.id in types or node.id in configs:
             problems.append(Problem(node.id, "id", f"duplicate node id `{node.id}`"))
@@ -176,7 +187,7 @@ def check(document: Any, registry: Registry) -> tuple[Flow | None, dict[str, Any
             problems.append(Problem(node.id, problem.path, problem.message))
             continue
         configs[node.id] = config
-        for text in _format_problems(config, mi.type_info(node_type.config), ""):
+        for text in _format_problems(config, mi.type_info(node_type.config), "", known):
             path, _, message = text.partition(": ")
             problems.append(Problem(node.id, f"config.{path}", message))
         listens = node_type.events_for(config) or node_type.cron_for(config)
@@ -236,9 +247,12 @@ def _loose(document: Any) -> Any:
         return None
 
 
-def compile_flow(document: Any, registry: Registry, version: int = 0) -> Plan:
-    """Compile a valid flow into a plan; raise :class:`FlowInvalid` with every problem otherwise."""
-    flow, configs, problems = check(document, registry)
+def compile_flow(
+    document: Any, registry: Registry, version: int = 0, flows: Collection[str] | None = None
+) -> Plan:
+    """Compile a valid flow into a plan; raise :class:`FlowInvalid` with every problem otherwise
+    (`flows`: see :func:`check`)."""
+    flow, configs, problems = check(document, registry, flows)
     if problems or flow is None:
         raise FlowInvalid(problems)
     successors: dict[str, dict[str, list[str]]] = {n.id: {} for n in flow.nodes}

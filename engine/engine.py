@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -107,14 +107,19 @@ class Engine:
         self.store.save_draft(plan.flow.id, plan.flow.name, msgspec.to_builtins(plan.flow), self._now_us())
         return plan
 
-    def publish(self, flow_id: str) -> int:
-        """Freeze the draft as the next version and make it live."""
+    def publish(self, flow_id: str, elsewhere: Collection[str] = ()) -> int:
+        """Freeze the draft as the next version and make it live. Nodes may name the flows of this
+        store and those `elsewhere` (a preview's store is not where its flow's neighbours live)."""
         draft = self.store.get_flow(flow_id).draft
-        compile_flow(draft, self.registry)
+        compile_flow(draft, self.registry, flows=self.flow_ids() | set(elsewhere))
         version = self.store.publish(flow_id, draft, self._now_us())
         self.flows.reload()
         sync_schedules(self, self.clock.now())
         return version
+
+    def flow_ids(self) -> set[str]:
+        """The ids of every stored flow, draft or live (what a node that names a flow may name)."""
+        return {f["id"] for f in self.store.list_flows()}
 
     def deploy(self, document: dict[str, Any]) -> int:
         """Save and publish in one go (templates, `simulate`)."""

@@ -7,7 +7,7 @@ to due moment, and the recording connector (deliveries stay in the outbox, where
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -61,11 +61,13 @@ def simulate(
     registry: Registry | None = None,
     store_url: str = "sqlite://",
     start: datetime | None = None,
+    elsewhere: Collection[str] = (),
 ) -> dict[str, Any]:
     """Run flows on events under a simulated clock and report deliveries, members, runs and nodes.
 
     The clock starts at `start`, or else at the first event (a flow run only by its cron schedule
-    needs `start`)."""
+    needs `start`). Nodes may name the flows simulated and those `elsewhere`, which do not run here
+    (a preview's neighbours): starting one of those is starting a flow that is not live."""
     registry = registry or default_registry()
     plans = [compile_flow(doc, registry) for doc in flows]
     ids = [p.flow.id for p in plans]
@@ -84,8 +86,10 @@ def simulate(
         store.put_members([m.to_member(to_us(clock.now())) for m in members])
         with store.transaction() as conn:
             store.upsert_groups(conn, [msgspec.to_builtins(g) for g in groups])
-        for doc in flows:
-            engine.deploy(doc)
+        for doc in flows:  # every draft first: the flows may start one another
+            engine.save_draft(doc)
+        for flow_id in ids:
+            engine.publish(flow_id, elsewhere)
         with settled():
             drive(engine, clock, ordered, end)
             return report(store, plans)

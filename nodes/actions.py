@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from engine import EXIT, NEXT, Context, Go, NoConfig, Outcome, Template, WaitUntil, action
+from engine import EXIT, NEXT, Context, FlowRef, Go, NoConfig, Outcome, Template, WaitUntil, action
 
 from .common import Name, Names
 from .quota import message_gate
@@ -204,7 +204,7 @@ def invite_to_group(ctx: Context, config: InviteToGroup) -> Outcome:
 
 
 class StartFlow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    flow: Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+    flow: FlowRef
 
 
 @action(

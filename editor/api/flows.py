@@ -121,7 +121,7 @@ class FlowController(Controller):
     )
     def validate(self, services: ServicesDep, flow_id: FlowId, data: OptionalFlowBody = None) -> Validation:
         document = data if data else services.store.get_flow(flow_id).draft
-        _, _, problems = check(document, services.registry)
+        _, _, problems = check(document, services.registry, services.engine.flow_ids())
         return Validation(not problems, problems)
 
     @post(
@@ -186,7 +186,14 @@ class FlowController(Controller):
             raise UserError(f"until: a preview covers at most {PREVIEW_MAX_SPAN.days} days")
         try:
             return simulate(
-                [document], events, until, data.members, data.groups, services.registry, start=data.start
+                [document],
+                events,
+                until,
+                data.members,
+                data.groups,
+                services.registry,
+                start=data.start,
+                elsewhere=services.engine.flow_ids(),
             )
         except UserError as error:
             if not str(error).startswith("--"):

@@ -64,6 +64,23 @@ def test_validate_checks_the_stored_draft_or_the_body(client, tokens) -> None:
     assert client.post("/api/flows/missing/validate", headers=auth).status_code == 404
 
 
+def test_validate_and_publish_say_which_node_names_a_flow_there_is_not(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    caller = welcome_flow("caller")
+    caller["nodes"].append({"id": "hand-on", "type": "action.start_flow", "config": {"flow": "nurture"}})
+    caller["edges"].append({"from": "coupon", "to": "hand-on"})
+    assert client.post("/api/flows", json=caller, headers=auth).status_code == 200  # drafts may
+    problem = {"node": "hand-on", "path": "config.flow", "message": "there is no flow `nurture`"}
+    assert client.post("/api/flows/caller/validate", headers=auth).json() == {
+        "valid": False,
+        "problems": [problem],
+    }
+    answer = client.post("/api/flows/caller/publish", headers=auth)
+    assert answer.status_code == 422 and answer.json()["problems"] == [problem]
+    client.post("/api/flows", json=welcome_flow("nurture"), headers=auth)
+    assert client.post("/api/flows/caller/publish", headers=auth).json() == {"flow": "caller", "version": 1}
+
+
 def test_publish_pause_resume_of_an_unknown_flow_is_404(client, tokens) -> None:
     auth = bearer(tokens["operator"])
     for action in ("publish", "pause", "resume"):
@@ -98,6 +115,22 @@ def test_preview_runs_the_draft_and_stores_nothing(client, tokens) -> None:
     assert client.get("/api/runs", headers=auth).json()["items"] == []
     assert client.get("/api/deliveries", headers=auth).json()["items"] == []
     assert client.get("/api/members/m-1", headers=auth).status_code == 404
+
+
+def test_preview_of_a_flow_that_starts_another_knows_the_stored_flows(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    client.post("/api/flows", json=welcome_flow("nurture"), headers=auth)
+    client.post("/api/flows", json=welcome_flow(), headers=auth)
+    canvas = welcome_flow()
+    canvas["nodes"].append({"id": "hand-on", "type": "action.start_flow", "config": {"flow": "nurture"}})
+    canvas["edges"].append({"from": "tag", "to": "hand-on"})
+    body = {"flow": canvas, "events": [joined("p-1", "m-1")]}
+    report = client.post("/api/flows/welcome/preview", json=body, headers=auth).json()
+    assert report["nodes"]["welcome"]["hand-on"] == 1  # `nurture` is not simulated: the run goes on
+    canvas["nodes"][-1]["config"] = {"flow": "nurture-typo"}
+    answer = client.post("/api/flows/welcome/preview", json=body, headers=auth)
+    assert answer.status_code == 422
+    assert [(p["node"], p["path"]) for p in answer.json()["problems"]] == [("hand-on", "config.flow")]
 
 
 def test_preview_of_the_canvas_and_its_errors(client, tokens) -> None:

@@ -316,6 +316,25 @@ def test_the_palette_and_forms_work_from_the_keyboard(page: Page) -> None:
     assert saved["exit"]["position"]["y"] >= saved["tag_added"]["position"]["y"] + 150
 
 
+def test_a_setting_that_names_a_flow_offers_the_flows_there_are(page: Page) -> None:
+    page.goto("/flows/picker-target?name=目标流程")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    page.locator('.qf-palette-item[data-type="trigger.tag_added"]').focus()
+    page.keyboard.press("Enter")
+    page.keyboard.type("vip")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Control+s")
+    expect(page.locator("#qf-status")).to_have_text("草稿已保存")
+    page.goto("/flows/picker?name=p")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    page.locator('.qf-palette-item[data-type="action.start_flow"]').focus()
+    page.keyboard.press("Enter")
+    offered = field(page, "flow").locator('datalist option[value="picker-target"]')
+    expect(offered).to_have_attribute("label", "目标流程")
+    field(page, "flow").locator("input").fill("picker-target")
+    expect(page.locator(".qf-invalid")).to_have_count(0)
+
+
 def test_optional_settings_groups_say_when_their_starred_fields_are_needed(page: Page) -> None:
     page.goto("/flows/settings-hint?name=s")
     expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")

@@ -359,6 +359,33 @@ def test_an_invalid_draft_is_refused_and_nothing_is_stored(engine: Engine) -> No
     assert engine.store.list_flows() == []
 
 
+def test_publishing_a_flow_that_starts_a_flow_there_is_not_names_the_node(engine: Engine) -> None:
+    caller = flow(
+        "caller",
+        [node("t", "trigger.member_joined"), node("hand-on", "action.start_flow", flow="nurture")],
+        [("t", "hand-on")],
+    )
+    engine.save_draft(caller)  # a draft may name a flow that is still to be made
+    with pytest.raises(FlowInvalid) as raised:
+        engine.publish("caller")
+    assert [(p.node, p.path, p.message) for p in raised.value.problems] == [
+        ("hand-on", "config.flow", "there is no flow `nurture`")
+    ]
+    assert engine.store.get_flow("caller").live_version is None
+    # Once the flow exists (a draft is enough: it may be published later), and for the flow itself.
+    engine.save_draft(flow("nurture", [node("t", "trigger.event", event="never")]))
+    assert engine.publish("caller") == 1
+    # While `nurture` is not live, the member goes on without it.
+    ingest(engine, event("j1", "member_joined", T0, member="m-1", group="g"))
+    assert statuses(engine, "caller") == {"done": 1}
+    assert statuses(engine, "nurture") == {}
+    itself = flow(
+        "self", [node("t", "trigger.member_joined"), node("again", "action.start_flow", flow="self")]
+    )
+    itself["edges"] = [{"from": "t", "to": "again"}]
+    assert engine.deploy(itself) == 1
+
+
 # -- forks and exit ----------------------------------------------------------------------------------------
 
 

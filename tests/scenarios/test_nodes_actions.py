@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from documents import event, flow, node
 from kit import run, runs, sent, tags
+
+from engine import FlowInvalid
 
 T = "2026-11-22T10:00:00+08:00"
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,13 +199,10 @@ def test_start_flow_starts_the_member_on_another_live_flow() -> None:
     assert runs(report, "f") == {"done": 2}
 
 
-def test_start_flow_of_a_flow_that_is_not_live_goes_on() -> None:
-    report = run(
-        chain(node("next", "action.start_flow", flow="ghost"), node("after", "action.add_tag", tags=["on"])),
-        [go("m-1")],
-    )
-    assert tags(report, "m-1") == ["on"]
-    assert runs(report) == {"done": 1}
+def test_start_flow_of_a_flow_that_is_not_there_is_refused_as_publishing_would() -> None:
+    with pytest.raises(FlowInvalid) as raised:
+        run(chain(node("next", "action.start_flow", flow="ghost")), [go("m-1")])
+    assert [(p.node, p.path) for p in raised.value.problems] == [("next", "config.flow")]
 
 
 def test_exit_ends_the_run() -> None:

@@ -11,6 +11,12 @@ export const FIELD_PATHS = [
 ];
 const PLACEHOLDERS = ["{{ member.name }}", "{{ member.points }}", "{{ group.name }}", "{{ event.data.product }}"];
 
+// The flows there are, as {id, name}: offered wherever a setting names a flow (format "flow-id").
+let flows = [];
+export function offerFlows(list) {
+  flows = list || [];
+}
+
 let uid = 0;
 const nextId = (prefix) => `${prefix}-${++uid}`;
 
@@ -213,10 +219,13 @@ function widgetFor(schema, root, id, value, onChange, t, path) {
       get: () => area.value || undefined };
   }
   if (schema.type === "string") {
-    const list = schema.format === "field-path" ? nextId("paths") : null;
+    const choices = schema.format === "field-path" ? FIELD_PATHS.map((p) => el("option", { value: p }))
+      : schema.format === "flow-id" ? flows.map((f) => el("option", { value: f.id, label: f.name || f.id }))
+      : null;
+    const list = choices ? nextId("choices") : null;
     const input = el("input", { id, type: "text", value: current ?? "", list, oninput: onChange, autocomplete: "off" });
-    const datalist = list ? el("datalist", { id: list }, ...FIELD_PATHS.map((p) => el("option", { value: p }))) : null;
-    return { element: el("span", {}, input, datalist), get: () => input.value || undefined };
+    return { element: el("span", {}, input, choices ? el("datalist", { id: list }, ...choices) : null),
+      get: () => input.value || undefined };
   }
   // Any JSON value (e.g. a comparison's `value`): typed as text, read as a number/list when it is one.
   const input = el("input", { id, type: "text", class: "qf-any", oninput: onChange,
