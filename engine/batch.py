@@ -6,6 +6,7 @@ runs, events, deliveries and counters it touched in one go (:meth:`Batch.flush`)
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, deque
 from collections.abc import Iterable
 from datetime import datetime
@@ -26,6 +27,8 @@ from .store.community import group_deltas
 if TYPE_CHECKING:
     from .compiler import Plan, PlanNode
     from .engine import Engine
+
+log = logging.getLogger("qunflow.engine")
 
 ID_BLOCK = 1024
 # Flows that start one another at one moment (a tag one adds fires another's `tag_added`, or
@@ -81,6 +84,7 @@ class Batch:
         # started now would have (0 when an event or the clock starts it).
         self._chain: dict[int, int] = {}
         self._cause = 0
+        self._cut: set[str] = set()
 
     def set_now(self, moment: datetime) -> None:
         """Move the batch's time forward (events replayed at their own time)."""
@@ -153,6 +157,15 @@ class Batch:
 
     def can_enter(self, plan: Plan, member: Member | None) -> bool:
         if self._cause > MAX_CHAIN:
+            if plan.flow.id not in self._cut:  # said once a batch and flow: a loop repeats itself
+                self._cut.add(plan.flow.id)
+                log.warning(
+                    "flow `%s` was not started for member %s: %d flows in a row started one another "
+                    "(a loop of start_flow or tag_added?); the chain stops here",
+                    plan.flow.id,
+                    member.id if member else "-",
+                    self._cause - 1,
+                )
             return False
         if member is None:
             return True

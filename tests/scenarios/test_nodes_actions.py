@@ -296,7 +296,7 @@ def test_the_welcome_template_through_the_command_line(tmp_path: Path) -> None:
     }
 
 
-def test_flows_that_start_each_other_in_a_loop_stop() -> None:
+def test_flows_that_start_each_other_in_a_loop_stop(caplog: pytest.LogCaptureFixture) -> None:
     ping = chain(
         node("again", "action.start_flow", flow="pong"),
         trigger=node("t", "trigger.event", event="ping"),
@@ -313,6 +313,9 @@ def test_flows_that_start_each_other_in_a_loop_stop() -> None:
     total = report["runs"]["ping"]["done"] + report["runs"]["pong"]["done"]
     assert 2 < total < 100
     assert report["runs"]["ping"]["active"] == report["runs"]["pong"]["active"] == 0
+    # Cut, but not silently: the log says which flow and member, once.
+    cut = [r.getMessage() for r in caplog.records if r.name == "qunflow.engine"]
+    assert len(cut) == 1 and "member m-1" in cut[0] and "loop" in cut[0], cut
 
 
 def test_flows_that_tag_each_other_in_a_loop_stop() -> None:
