@@ -7,7 +7,7 @@ Everything the engine writes in a step batch goes through one connection in one 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -264,25 +264,26 @@ class Store(CommunityStore, LeaseStore, ReportStore):
             return {}
         return {row[0]: member_from_row(row) for row in self._select_in(conn, _MEMBERS_SQL, ids)}
 
-    def put_members(self, members: Sequence[Member]) -> None:
-        """Create or replace members (imports)."""
+    def put_members(self, members: Sequence[Member], done: Callable[[int], None] | None = None) -> None:
+        """Create or replace members (imports), in one transaction: all of them or none. A member
+        stored already keeps what the engine saw of it (first seen, last message); the rest of its
+        profile is the import's. `done` hears how many are written, chunk by chunk."""
         if not members:
             return
-        rows = [{"id": m.id, "first_seen": m.first_seen, **member_row(m)} for m in members]
         stmt = self._insert(t.members)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={k: stmt.excluded[k] for k in rows[0] if k not in ("id", "first_seen")},
-        )
+        replaced = [c for c in MEMBER_COLUMNS if c != "last_message_at"]
+        stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={c: stmt.excluded[c] for c in replaced})
         with self.transaction() as conn:
-            # Group member counts move by the difference with the members as stored (read in chunks).
             for start in range(0, len(members), 5000):
                 chunk = members[start : start + 5000]
+                # Group member counts move by the difference with the members as stored.
                 stored = self.load_members(conn, [m.id for m in chunk])
                 for m in chunk:
                     m.stored_groups = tuple(stored[m.id].groups) if m.id in stored else ()
-            self.add_group_members(conn, group_deltas(members))
-            conn.execute(stmt, rows)
+                self.add_group_members(conn, group_deltas(chunk))
+                conn.execute(stmt, [{"id": m.id, "first_seen": m.first_seen, **member_row(m)} for m in chunk])
+                if done is not None:
+                    done(len(chunk))
 
     def write_members(self, conn: Connection, members: Iterable[Member]) -> None:
         new, changed = [], []
