@@ -199,6 +199,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    """`qunflow user password NAME`: a new password, printed once (a forgotten admin password)."""
+    import secrets
+
+    from engine import Store
+    from engine.store.accounts import Accounts
+
+    password = secrets.token_urlsafe(12)
+    store = Store.open(args.db)
+    try:
+        Accounts(store).set_password(args.name, password)
+    finally:
+        store.close()
+    print(f"new password for {args.name}: {password}  (shown once; 只显示这一次)")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     import logging
     import os
@@ -244,6 +261,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "simulate": cmd_simulate,
     "import": cmd_import,
+    "user": cmd_user,
 }
 
 
@@ -321,6 +339,14 @@ def parser() -> argparse.ArgumentParser:
     )
     imports.add_argument("file", help="members.csv or members.jsonl (UTF-8)")
     imports.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
+
+    user = sub.add_parser("user", help="users; 用户")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    password = user_sub.add_parser(
+        "password", help="give a user a new password, printed once; their sessions end (忘记密码)"
+    )
+    password.add_argument("name", help="the user, e.g. admin")
+    password.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
 
     token = sub.add_parser("token", help="API tokens; 接口令牌")
     token_sub = token.add_subparsers(dest="action", required=True)

@@ -12,13 +12,17 @@ from engine.store.accounts import TokenInfo, User
 
 from ..auth import ADMIN, allow
 from ..services import ServicesDep
-from .params import TokenId
+from .params import TokenId, UserName
 
 
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]+$")]
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=1000)]
     role: str = "viewer"
+
+
+class NewPassword(msgspec.Struct, forbid_unknown_fields=True):
+    password: Annotated[str, msgspec.Meta(min_length=8, max_length=1000)]
 
 
 class NewToken(msgspec.Struct, forbid_unknown_fields=True):
@@ -45,6 +49,23 @@ class AccountController(Controller):
     @post("/users", sync_to_thread=True, summary="Create a user (admin, operator or viewer)")
     def create_user(self, services: ServicesDep, data: JSONBody[NewUser]) -> User:
         return services.accounts.create_user(data.name, data.password, data.role, services.now_us())
+
+    @post(
+        "/users/{name:str}/password",
+        sync_to_thread=True,
+        status_code=204,
+        summary="Set a user's password; their sessions end",
+    )
+    def set_password(self, services: ServicesDep, name: UserName, data: JSONBody[NewPassword]) -> None:
+        services.accounts.set_password(name, data.password)
+
+    @delete(
+        "/users/{name:str}",
+        sync_to_thread=True,
+        summary="Remove a user and end their sessions; 409 for the last admin",
+    )
+    def delete_user(self, services: ServicesDep, name: UserName) -> None:
+        services.accounts.delete_user(name)
 
     @get("/tokens", sync_to_thread=True, summary="API tokens (never the tokens themselves)")
     def list_tokens(self, services: ServicesDep) -> list[TokenInfo]:

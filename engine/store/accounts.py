@@ -14,7 +14,7 @@ from typing import Literal
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, NotFound, UserError
@@ -81,6 +81,33 @@ class Accounts:
         except IntegrityError:  # made at the same moment in another transaction (PostgreSQL)
             raise Conflict(f"user `{name}` exists") from None
         return User(name, role, now)
+
+    def set_password(self, name: str, password: str) -> None:
+        """Give a user a new password; their sessions end (signed in elsewhere, they sign in again)."""
+        if len(password) < 8:
+            raise UserError("password: at least 8 characters")
+        hashed = _hasher.hash(password)
+        with self.store.transaction() as conn:
+            if not conn.execute(
+                update(t.users).where(t.users.c.name == name).values(password_hash=hashed)
+            ).rowcount:
+                raise NotFound(f"no user `{name}`")
+            conn.execute(delete(t.sessions).where(t.sessions.c.user_name == name))
+
+    def delete_user(self, name: str) -> None:
+        """Remove a user and end their sessions; the last admin stays (someone must be able to sign in
+        and manage the others)."""
+        u = t.users.c
+        with self.store.transaction() as conn:
+            role = conn.execute(select(u.role).where(u.name == name).with_for_update()).scalar()
+            if role is None:
+                raise NotFound(f"no user `{name}`")
+            if role == "admin":
+                admins = conn.execute(select(u.name).where(u.role == "admin").with_for_update()).all()
+                if len(admins) == 1:
+                    raise Conflict(f"`{name}` is the last admin: make another admin first")
+            conn.execute(delete(t.sessions).where(t.sessions.c.user_name == name))
+            conn.execute(delete(t.users).where(u.name == name))
 
     def users(self) -> list[User]:
         with self.store.engine.connect() as conn:

@@ -123,6 +123,62 @@ def test_a_token_made_over_the_api_is_shown_once_and_works(client, tokens) -> No
     assert token not in client.get("/api/tokens", headers=bearer(tokens["admin"])).text
 
 
+def test_an_admin_gives_a_new_password_and_the_old_sessions_end(client, sign_in, services, tokens) -> None:
+    sign_in("operator")
+    assert client.get("/api/flows").status_code == 200
+    admin = bearer(tokens["admin"])
+    answer = client.post("/api/users/operator-user/password", json={"password": "a new one 2"}, headers=admin)
+    assert answer.status_code == 204
+    assert client.get("/api/flows").status_code == 401  # signed out
+    assert services.accounts.authenticate("operator-user", PASSWORD) is None
+    assert services.accounts.authenticate("operator-user", "a new one 2") is not None
+    short = client.post("/api/users/operator-user/password", json={"password": "short"}, headers=admin)
+    assert short.status_code == 400 and "password" in short.json()["message"]
+    assert (
+        client.post("/api/users/nobody/password", json={"password": "long enough"}, headers=admin).status_code
+        == 404
+    )
+    as_operator = bearer(tokens["operator"])
+    refused = client.post(
+        "/api/users/operator-user/password", json={"password": "long enough"}, headers=as_operator
+    )
+    assert refused.status_code == 403
+
+
+def test_removing_a_user_signs_them_out_and_the_last_admin_stays(client, sign_in, services, tokens) -> None:
+    sign_in("operator")
+    admin = bearer(tokens["admin"])
+    assert client.delete("/api/users/operator-user", headers=admin).status_code == 204
+    assert client.get("/api/flows").status_code == 401
+    assert services.accounts.get_user("operator-user") is None
+    assert client.delete("/api/users/operator-user", headers=admin).status_code == 404
+    services.accounts.create_user("boss", PASSWORD, "admin", services.now_us())
+    services.accounts.create_user("deputy", PASSWORD, "admin", services.now_us())
+    assert client.delete("/api/users/deputy", headers=admin).status_code == 204
+    last = client.delete("/api/users/boss", headers=admin)
+    assert last.status_code == 409 and "last admin" in last.json()["message"]
+    assert [u["name"] for u in client.get("/api/users", headers=admin).json()] == ["boss"]
+
+
+def test_user_password_prints_a_new_one_once(tmp_path, capsys, services: Services) -> None:
+    url = f"sqlite:///{tmp_path / 'accounts.db'}"
+    store = Store.open(url)
+    try:
+        Accounts(store).ensure_admin("first password", 1)
+    finally:
+        store.close()
+    assert main(["user", "password", "admin", "--db", url]) == 0
+    password = capsys.readouterr().out.split("new password for admin: ")[1].split()[0]
+    store = Store.open(url)
+    try:
+        assert Accounts(store).authenticate("admin", password) is not None
+        assert Accounts(store).authenticate("admin", "first password") is None
+    finally:
+        store.close()
+    assert main(["user", "password", "nobody", "--db", url]) == 1
+    assert capsys.readouterr().err.strip() == "qunflow user: no user `nobody`"
+
+
 def test_ingest_is_a_token_role_only(client, services: Services, tokens) -> None:
     with pytest.raises(UserError, match="role"):
         services.accounts.create_user("robot", PASSWORD, "ingest", services.now_us())
