@@ -187,12 +187,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .importer import read_members
 
     records = read_members(args.file)  # every line checked before anything is written
+    now = to_us(RealClock().now())
     store = Store.open(args.db)
     try:
         with Progress(transient=True) as progress:
             task = progress.add_task("导入成员 importing members", total=len(records))
-            members = [r.to_member(to_us(RealClock().now())) for r in records]
-            store.put_members(members, done=lambda n: progress.advance(task, n))
+            store.put_members([r.to_member(now) for r in records], done=lambda n: progress.advance(task, n))
     finally:
         store.close()
     print(f"imported {len(records)} members from {args.file} (已导入 {len(records)} 位成员)")

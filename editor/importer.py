@@ -3,8 +3,9 @@
 JSON Lines: one member object a line, as `qunflow simulate --members` takes them. CSV (UTF-8, with or
 without a BOM, as spreadsheet programs write it): a header row naming `MemberRecord`'s fields; `tags`
 and `groups` hold several values separated by `;`; a column `attributes.<key>` sets that attribute;
-an empty cell leaves the field at its default. A member already stored is updated (its first-seen
-time is kept). Importing changes profiles only: it is not an event, so it starts no flow.
+an empty cell leaves the field at its default. A member already stored takes the file's profile and
+keeps what the engine saw of it (first seen, last message). An import is not an event: it starts no
+flow.
 """
 
 from __future__ import annotations
