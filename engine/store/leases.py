@@ -82,8 +82,10 @@ class LeaseStore:
         """Hold the members' rows until the transaction ends, in id order so that two batches never
         wait for each other in a circle. Anything that changes a member's runs or the member takes
         this lock after the runs' locks."""
+        if self.dialect != "postgresql":
+            return
         ids = sorted(set(ids))
-        if ids and self.dialect == "postgresql":
+        if ids:
             c = t.members.c
             conn.execute(select(c.id).where(c.id.in_(ids)).order_by(c.id).with_for_update()).all()
 
