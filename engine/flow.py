@@ -10,12 +10,11 @@ from msgspec import Meta
 
 SCHEMA_VERSION = 1
 
-Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+Identifier = Annotated[str, Meta(pattern=ID_PATTERN)]
 # A node setting that names another flow: publishing checks that it exists, and the editor offers
 # the flows there are.
-FlowRef = Annotated[
-    str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$", extra_json_schema={"format": "flow-id"})
-]
+FlowRef = Annotated[str, Meta(pattern=ID_PATTERN, extra_json_schema={"format": "flow-id"})]
 TimeOfDay = Annotated[
     str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", extra_json_schema={"format": "time-of-day"})
 ]
