@@ -15,12 +15,13 @@ from urllib.parse import quote
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, PermissionDeniedException, ValidationException
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from engine.errors import Conflict, EventInvalid, FlowInvalid, NotFound, UserError
 
 from ..auth import CsrfRefused, LoginRequired
+from ..i18n import LANGUAGE_COOKIE, choose_language, translator
 
 log = logging.getLogger("qunflow.editor")
 
@@ -53,7 +54,22 @@ def _wants_page(request: Request[Any, Any, Any]) -> bool:
 
 
 def error_response(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    """Map any exception to an answer (the app's only exception handler)."""
+    """Map any exception to an answer (the app's only exception handler). A form a browser posted
+    outside the API gets its refusal as a page, in the operator's language, rather than JSON."""
+    answer = _answer(request, error)
+    if (
+        400 <= answer.status_code < 500
+        and isinstance(answer.content, dict)
+        and _wants_page(request)
+        and not request.headers.get("hx-request")
+    ):
+        language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
+        context = {"lang": language, "_": translator(language), "message": answer.content["message"]}
+        return Template("pages/refused.html", context=context, status_code=answer.status_code)
+    return answer
+
+
+def _answer(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     if isinstance(error, FlowInvalid):
         return _json(422, "flow_invalid", str(error), problems=msgspec.to_builtins(error.problems))
     if isinstance(error, EventInvalid):

@@ -139,6 +139,15 @@ def test_a_new_flow_from_a_template_is_stored_under_its_new_id(client, sign_in, 
         "/flows/new", data={"id": "my-welcome", "template": "welcome-vip", "_csrf": csrf_of(page)}
     )
     assert taken.status_code == 422 and "exists" in taken.json()["message"]
+    # A browser gets the refusal as a page, in the operator's language.
+    in_browser = client.post(
+        "/flows/new",
+        data={"id": "my-welcome", "template": "welcome-vip", "_csrf": csrf_of(page)},
+        headers={"Accept": "text/html"},
+    )
+    assert in_browser.status_code == 422 and in_browser.headers["content-type"].startswith("text/html")
+    assert "没有完成" in in_browser.text and "流程 ID 已存在" in in_browser.text
+    assert "my-welcome" in in_browser.text and 'href="/flows"' in in_browser.text
 
 
 def test_history_lists_versions_with_what_changed(client, sign_in, services) -> None:
