@@ -250,6 +250,17 @@ def test_flows_list_pause_resume_and_history(page: Page) -> None:
     expect(page.locator("#v1")).to_contain_text("第一个发布的版本")
 
 
+def test_a_refused_htmx_action_says_why(page: Page) -> None:
+    page.goto("/flows")
+    expect(page.locator("#qf-flash")).to_be_hidden()
+    # A page left open past its session's CSRF token: the server refuses the pause, and the page says so.
+    page.evaluate("""document.body.setAttribute("hx-headers", '{"X-CSRF-Token": "stale"}')""")
+    page.locator(f"#flow-{FLOW_ID}").get_by_role("button", name="暂停").click()
+    expect(page.locator("#qf-flash")).to_be_visible()
+    expect(page.locator("#qf-flash")).to_contain_text("请刷新页面后重试")
+    expect(page.locator(f"#flow-{FLOW_ID}")).to_contain_text("运行中")  # nothing changed
+
+
 def test_a_flow_without_positions_is_laid_out_and_the_language_switches(page: Page) -> None:
     flow = {
         **W,
