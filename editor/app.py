@@ -15,6 +15,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from .admin import AdminController
 from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
 from .pages import PageController, static_files
@@ -58,6 +59,7 @@ def create_app(
         *CONTROLLERS,
         LoginController,
         PageController,
+        AdminController,
         static_files(),
         *extra_routes,
     ]

@@ -54,7 +54,7 @@ def _services(request: Request[Any, Any, Any]) -> Services:
     return request.app.state.services
 
 
-async def _context(request: Request[Any, Any, Any], **values: Any) -> dict[str, Any]:
+async def page_context(request: Request[Any, Any, Any], **values: Any) -> dict[str, Any]:
     """What every page template gets: language, translator, who is signed in, the CSRF token."""
     language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
     who = await principal(request)
@@ -159,7 +159,7 @@ class PageController(Controller):
     @get(["/", "/flows"], guards=[allow(READ)])
     async def flows(self, request: Request[Any, Any, Any]) -> Template:
         rows = await anyio.to_thread.run_sync(_flow_rows, _services(request))
-        context = await _context(request, flows=rows, templates=template_names())
+        context = await page_context(request, flows=rows, templates=template_names())
         return Template("pages/flows.html", context=context)
 
     @post("/flows/new", guards=[allow(WRITE)])
@@ -200,7 +200,7 @@ class PageController(Controller):
         services = _services(request)
         await anyio.to_thread.run_sync(services.write, services.engine.set_paused, flow_id, paused)
         row = await anyio.to_thread.run_sync(_flow_row, services, flow_id)
-        return Template("pages/flow_row.html", context=await _context(request, flow=row))
+        return Template("pages/flow_row.html", context=await page_context(request, flow=row))
 
     @get("/flows/{flow_id:str}", guards=[allow(READ)])
     async def editor(
@@ -223,7 +223,7 @@ class PageController(Controller):
         else:
             document = record.draft
             status = "draft" if record.live_version is None else "paused" if record.paused else "live"
-        context = await _context(
+        context = await page_context(
             request,
             flow=with_layout(document),
             flow_id=flow_id,
@@ -258,7 +258,9 @@ class PageController(Controller):
         except NotFound:
             return await _missing(request, "No flow {id}", flow_id)
         record = await anyio.to_thread.run_sync(services.store.get_flow, flow_id)
-        return Template("pages/history.html", context=await _context(request, flow=record, versions=versions))
+        return Template(
+            "pages/history.html", context=await page_context(request, flow=record, versions=versions)
+        )
 
     # -- runs -----------------------------------------------------------------------------------------
 
@@ -280,7 +282,7 @@ class PageController(Controller):
                 for r in services.store.runs(flow or None, status or None, member or None, RUNS_PAGE, offset)
             ]
         )
-        context = await _context(
+        context = await page_context(
             request,
             runs=found,
             filters={"flow": flow or "", "status": status or "", "member": member or ""},
@@ -297,7 +299,7 @@ class PageController(Controller):
         services = _services(request)
         await anyio.to_thread.run_sync(services.write, services.engine.retry, run_id)
         run = await anyio.to_thread.run_sync(_run, services, run_id)
-        return Template("pages/run_row.html", context=await _context(request, run=run, failed=FAILED))
+        return Template("pages/run_row.html", context=await page_context(request, run=run, failed=FAILED))
 
     # -- members --------------------------------------------------------------------------------------
 
@@ -307,12 +309,12 @@ class PageController(Controller):
             detail = await anyio.to_thread.run_sync(member_detail, _services(request), member_id)
         except NotFound:
             return await _missing(request, "No member {id}", member_id)
-        return Template("pages/member.html", context=await _context(request, detail=detail))
+        return Template("pages/member.html", context=await page_context(request, detail=detail))
 
 
 async def _missing(request: Request[Any, Any, Any], message: str, name: str) -> Template:
     """A page for something that is not there: 404, said in the operator's language, with the way on."""
-    context = await _context(request, message=message, name=name)
+    context = await page_context(request, message=message, name=name)
     return Template("pages/missing.html", context=context, status_code=HTTP_404_NOT_FOUND)
 
 
@@ -357,4 +359,4 @@ def _history(services: Services, flow_id: str) -> list[dict[str, Any]]:
     return [draft, *versions]
 
 
-__all__ = ["PageController"]
+__all__ = ["PageController", "page_context"]
