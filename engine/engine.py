@@ -149,30 +149,43 @@ class Engine:
 
     def _ingest_batch(self, events: Sequence[Event]) -> int:
         """Take in a batch of events at the clock's time; returns how many were new."""
-        store = self.store
-        with store.transaction() as conn:
-            # Locks in the order every batch takes them: runs, then members. Once it holds the
-            # members, an ingester of the same events elsewhere has committed (or waits for us).
-            involved = sorted({e.member for e in events if e.member is not None})
-            event_waits = store.event_waiting_runs(conn, involved) if involved else []
-            store.lock_members(conn, involved)
-            known = store.known_event_ids(conn, sorted({e.id for e in events}))
-            fresh: list[Event] = []
+        with self.store.transaction() as conn:
+            opened = self.event_batch(conn, events)
+            if opened is None:
+                return 0
+            batch, known, seq = opened
+            accepted = 0
             for event in events:
                 if event.id not in known:
                     known.add(event.id)
-                    fresh.append(event)
-            if not fresh:
-                return 0
-            members = {e.member for e in fresh if e.member is not None}
-            batch = Batch(self, conn, self.clock.now(), members)
-            batch.await_events(event_waits)
-            seq = store.allocate(conn, "events", len(fresh))
-            for event in fresh:
-                batch.take(event, seq)
-                seq += 1
+                    batch.take(event, seq)
+                    seq += 1
+                    accepted += 1
             batch.flush()
-            return len(fresh)
+            return accepted
+
+    def event_batch(
+        self, conn: Any, events: Sequence[Event], also: Sequence[str] = ()
+    ) -> tuple[Batch, set[str], int] | None:
+        """A batch for events and for the members `also` named (whose due runs it steps too), or
+        None when every event is known already. Returns the batch, the ids of the events known
+        already, and the sequence number of the first new one (one is reserved for each).
+
+        Locks in the order every batch takes them: runs, then members. Once it holds the members,
+        an ingester of the same events elsewhere has committed (or waits for us)."""
+        store = self.store
+        involved = sorted({e.member for e in events if e.member is not None})
+        event_waits = store.event_waiting_runs(conn, involved) if involved else []
+        store.lock_members(conn, [*involved, *also])
+        ids = {e.id for e in events}
+        known = store.known_event_ids(conn, sorted(ids))
+        fresh = ids - known
+        if not fresh:
+            return None
+        members = {e.member for e in events if e.member is not None and e.id in fresh}.union(also)
+        batch = Batch(self, conn, self.clock.now(), members)
+        batch.await_events(event_waits)
+        return batch, known, store.allocate(conn, "events", len(fresh))
 
     # -- time ----------------------------------------------------------------------------------------
 

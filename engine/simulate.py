@@ -158,21 +158,14 @@ class Replay:
         self.last_run = last_run
 
     def run(self) -> tuple[int, datetime]:
-        engine, store = self.engine, self.engine.store
-        with store.transaction() as conn:
+        with self.engine.store.transaction() as conn:
             due = self._claim(conn)
-            involved = sorted({e.member for e in self.chunk if e.member is not None})
-            event_waits = store.event_waiting_runs(conn, involved) if involved else []
-            store.lock_members(conn, [*involved, *(r.member_id for r in due if r.member_id is not None)])
-            known = store.known_event_ids(conn, sorted({e.id for e in self.chunk}))
-            fresh = {e.id: e for e in self.chunk if e.id not in known}
-            if not fresh:
+            opened = self.engine.event_batch(
+                conn, self.chunk, [r.member_id for r in due if r.member_id is not None]
+            )
+            if opened is None:
                 return self.start + len(self.chunk), self.chunk[-1].at
-            members = {e.member for e in fresh.values() if e.member is not None}
-            members.update(r.member_id for r in due if r.member_id is not None)
-            batch = Batch(engine, conn, engine.clock.now(), members)
-            batch.await_events(event_waits)
-            seq = store.allocate(conn, "events", len(fresh))
+            batch, known, seq = opened
             taken = self._step(batch, known, due, seq)
             batch.flush()
             return self.start + taken, batch.now
