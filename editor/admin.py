@@ -4,7 +4,6 @@ token is shown on the page that made it, once, and never again."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 import anyio
@@ -18,9 +17,8 @@ from engine.clock import from_us
 from engine.store.accounts import ROLES, USER_ROLES
 
 from .api.params import TokenId, UserName
-from .auth import ADMIN, allow
+from .auth import ADMIN, allow, services_of
 from .pages import page_context
-from .services import Services
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 
@@ -49,7 +47,7 @@ class AdminController(Controller):
     async def create_user(
         self, request: Request[Any, Any, Any], data: Annotated[NewUserForm, Form]
     ) -> Response[Any]:
-        services = _services(request)
+        services = services_of(request)
         name = data.name.strip()
         await anyio.to_thread.run_sync(
             services.accounts.create_user, name, data.password, data.role, services.now_us()
@@ -58,20 +56,19 @@ class AdminController(Controller):
 
     @post("/users/{name:str}/password")
     async def new_password(self, request: Request[Any, Any, Any], name: UserName) -> Template:
-        password = secrets.token_urlsafe(12)
-        await anyio.to_thread.run_sync(_services(request).accounts.set_password, name, password)
+        password = await anyio.to_thread.run_sync(services_of(request).accounts.new_password, name)
         return await _page(request, shown={"what": "password", "name": name, "secret": password})
 
     @post("/users/{name:str}/delete")
     async def delete_user(self, request: Request[Any, Any, Any], name: UserName) -> Response[Any]:
-        await anyio.to_thread.run_sync(_services(request).accounts.delete_user, name)
+        await anyio.to_thread.run_sync(services_of(request).accounts.delete_user, name)
         return Redirect("/admin", status_code=303)
 
     @post("/tokens")
     async def create_token(
         self, request: Request[Any, Any, Any], data: Annotated[NewTokenForm, Form]
     ) -> Template:
-        services = _services(request)
+        services = services_of(request)
         info, token = await anyio.to_thread.run_sync(
             services.accounts.create_token, data.role, services.now_us(), data.label.strip() or None
         )
@@ -79,16 +76,12 @@ class AdminController(Controller):
 
     @post("/tokens/{token_id:int}/revoke")
     async def revoke_token(self, request: Request[Any, Any, Any], token_id: TokenId) -> Response[Any]:
-        await anyio.to_thread.run_sync(_services(request).accounts.revoke_token, token_id)
+        await anyio.to_thread.run_sync(services_of(request).accounts.revoke_token, token_id)
         return Redirect("/admin", status_code=303)
 
 
-def _services(request: Request[Any, Any, Any]) -> Services:
-    return request.app.state.services
-
-
 async def _page(request: Request[Any, Any, Any], shown: dict[str, str] | None = None) -> Template:
-    accounts = _services(request).accounts
+    accounts = services_of(request).accounts
     users = [
         {"name": u.name, "role": u.role, "created": from_us(u.created_at)}
         for u in await anyio.to_thread.run_sync(accounts.users)

@@ -201,15 +201,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_user(args: argparse.Namespace) -> int:
     """`qunflow user password NAME`: a new password, printed once (a forgotten admin password)."""
-    import secrets
-
     from engine import Store
     from engine.store.accounts import Accounts
 
-    password = secrets.token_urlsafe(12)
     store = Store.open(args.db)
     try:
-        Accounts(store).set_password(args.name, password)
+        password = Accounts(store).new_password(args.name)
     finally:
         store.close()
     print(f"new password for {args.name}: {password}  (shown once; 只显示这一次)")

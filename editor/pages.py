@@ -31,7 +31,7 @@ from .api.members import member_detail
 from .api.params import FLOW_ID_PATTERN, FlowId, MemberId, RunId, text_filter
 from .api.views import RunView, iso
 from .assets import STATIC_PATH, VENDORED
-from .auth import CSRF_HEADER, READ, WRITE, allow, principal, safe_next
+from .auth import CSRF_HEADER, READ, WRITE, allow, principal, safe_next, services_of
 from .changes import flow_changes
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, catalogue, choose_language, translator
 from .layout import with_layout
@@ -48,10 +48,6 @@ def static_files() -> Router:
     return create_static_files_router(
         path=STATIC_PATH, directories=[STATIC_DIRECTORY], include_in_schema=False
     )
-
-
-def _services(request: Request[Any, Any, Any]) -> Services:
-    return request.app.state.services
 
 
 async def page_context(request: Request[Any, Any, Any], **values: Any) -> dict[str, Any]:
@@ -158,7 +154,7 @@ class PageController(Controller):
 
     @get(["/", "/flows"], guards=[allow(READ)])
     async def flows(self, request: Request[Any, Any, Any]) -> Template:
-        rows = await anyio.to_thread.run_sync(_flow_rows, _services(request))
+        rows = await anyio.to_thread.run_sync(_flow_rows, services_of(request))
         context = await page_context(request, flows=rows, templates=template_names())
         return Template("pages/flows.html", context=context)
 
@@ -170,7 +166,7 @@ class PageController(Controller):
     ) -> Response[Any]:
         """A blank flow opens on an empty canvas (it is stored at its first valid save); a template
         is stored as the new flow's draft at once."""
-        services = _services(request)
+        services = services_of(request)
         flow_id = data.id.strip()
         if re.fullmatch(FLOW_ID_PATTERN, flow_id) is None:
             raise UserError(
@@ -197,7 +193,7 @@ class PageController(Controller):
         return await self._set_paused(request, flow_id, False)
 
     async def _set_paused(self, request: Request[Any, Any, Any], flow_id: str, paused: bool) -> Template:
-        services = _services(request)
+        services = services_of(request)
         await anyio.to_thread.run_sync(services.write, services.engine.set_paused, flow_id, paused)
         row = await anyio.to_thread.run_sync(_flow_row, services, flow_id)
         return Template("pages/flow_row.html", context=await page_context(request, flow=row))
@@ -206,7 +202,7 @@ class PageController(Controller):
     async def editor(
         self, request: Request[Any, Any, Any], flow_id: FlowId, name: FromQuery[str] = ""
     ) -> Template:
-        services = _services(request)
+        services = services_of(request)
         try:
             record = await anyio.to_thread.run_sync(services.store.get_flow, flow_id)
         except NotFound:
@@ -248,11 +244,11 @@ class PageController(Controller):
     @post("/editor/ports", guards=[allow(READ)], status_code=200)
     async def ports(self, request: Request[Any, Any, Any], data: JSONBody[PortsQuery]) -> dict[str, Any]:
         """The ports a node would have with this config (for nodes whose ports depend on it)."""
-        return {"ports": node_ports(_services(request), data.type, data.config)}
+        return {"ports": node_ports(services_of(request), data.type, data.config)}
 
     @get("/flows/{flow_id:str}/history", guards=[allow(READ)])
     async def history(self, request: Request[Any, Any, Any], flow_id: FlowId) -> Template:
-        services = _services(request)
+        services = services_of(request)
         try:
             versions = await anyio.to_thread.run_sync(_history, services, flow_id)
         except NotFound:
@@ -273,7 +269,7 @@ class PageController(Controller):
         member: Annotated[str | None, text_filter("member", "member id")] = None,
         offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> Template:
-        services = _services(request)
+        services = services_of(request)
         if status is not None and status not in STATUSES:
             raise UserError(f"status: one of {', '.join(STATUSES)}")
         found = await anyio.to_thread.run_sync(
@@ -296,7 +292,7 @@ class PageController(Controller):
 
     @post("/runs/{run_id:int}/retry", guards=[allow(WRITE)])
     async def retry(self, request: Request[Any, Any, Any], run_id: RunId) -> Template:
-        services = _services(request)
+        services = services_of(request)
         await anyio.to_thread.run_sync(services.write, services.engine.retry, run_id)
         run = await anyio.to_thread.run_sync(_run, services, run_id)
         return Template("pages/run_row.html", context=await page_context(request, run=run, failed=FAILED))
@@ -306,7 +302,7 @@ class PageController(Controller):
     @get("/members/{member_id:str}", guards=[allow(READ)])
     async def member(self, request: Request[Any, Any, Any], member_id: MemberId) -> Template:
         try:
-            detail = await anyio.to_thread.run_sync(member_detail, _services(request), member_id)
+            detail = await anyio.to_thread.run_sync(member_detail, services_of(request), member_id)
         except NotFound:
             return await _missing(request, "No member {id}", member_id)
         return Template("pages/member.html", context=await page_context(request, detail=detail))

@@ -94,6 +94,12 @@ class Accounts:
                 raise NotFound(f"no user `{name}`")
             conn.execute(delete(t.sessions).where(t.sessions.c.user_name == name))
 
+    def new_password(self, name: str) -> str:
+        """Give a user a generated password (see `set_password`) and return it, to be shown once."""
+        password = _generated_password()
+        self.set_password(name, password)
+        return password
+
     def delete_user(self, name: str) -> None:
         """Remove a user and end their sessions; the last admin stays (someone must be able to sign in
         and manage the others)."""
@@ -138,7 +144,7 @@ class Accounts:
         with self.store.engine.connect() as conn:
             if conn.execute(select(t.users.c.name).limit(1)).first():
                 return None
-        generated = None if password else secrets.token_urlsafe(12)
+        generated = None if password else _generated_password()
         try:
             self.create_user("admin", password or generated or "", "admin", now)
         except Conflict:  # another process made it first
@@ -227,3 +233,7 @@ class Accounts:
 
 
 __all__ = ["ROLES", "USER_ROLES", "Accounts", "Role", "TokenInfo", "User", "digest"]
+
+
+def _generated_password() -> str:
+    return secrets.token_urlsafe(12)

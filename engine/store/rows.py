@@ -112,20 +112,8 @@ def member_from_row(row: Sequence[Any]) -> Member:
 
 
 def member_row(m: Member) -> dict[str, Any]:
-    return {
-        "name": m.name,
-        "channel": m.channel,
-        "tags": to_json(m.tags),
-        "groups": to_json(m.groups),
-        "attributes": to_json(m.attributes),
-        "points": m.points,
-        "total_spend": m.total_spend,
-        "order_count": m.order_count,
-        "grade": m.grade,
-        "stage": m.stage,
-        "blacklisted": m.blacklisted,
-        "last_message_at": m.last_message_at,
-    }
+    """`member_values` by column name."""
+    return dict(zip(MEMBER_COLUMNS, member_values(m), strict=True))
 
 
 def run_values(r: Run) -> tuple[Any, ...]:
