@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from engine import Engine, SimClock, Store, default_registry
+from qunflow.engine import Engine, SimClock, Store, default_registry
 
 from . import reference as w
 from .measure import backend, per_second
@@ -36,7 +36,7 @@ def _free_port() -> int:
 
 
 def _qunflow(*args: str) -> list[str]:
-    return [sys.executable, "-m", "editor.cli", *args]
+    return [sys.executable, "-m", "qunflow.editor.cli", *args]
 
 
 def _unavailable(members: int, url: str, why: str) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def _post_all(port: int, token: str, bodies: list[bytes], failures: list[str]) -
 
 def measure(members: int, url: str) -> dict[str, Any]:
     """Post W's joins and chats for `members` over HTTP; events per second end to end."""
-    if importlib.util.find_spec("editor.app") is None:
+    if importlib.util.find_spec("qunflow.editor.app") is None:
         return _unavailable(members, url, "the web app (editor/app.py) is not there yet")
     store = Store.open(url)
     try:

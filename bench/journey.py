@@ -1,6 +1,6 @@
 """W through the engine: park N journeys, let half the members chat, resume them all at once.
 
-The phases are methods so a profiler can wrap exactly one of them (`python -m bench.profile`).
+The phases are methods so a profiler can wrap exactly one of them (`python -m qunflow.bench.profile`).
 Event structs are built outside the timed sections: the figures time `Engine.ingest` and
 `Engine.run_due`, not the making of test data.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import text
 
-from engine import Engine, Event, SimClock, Store, default_registry, settle
+from qunflow.engine import Engine, Event, SimClock, Store, default_registry, settle
 
 from . import reference as w
 from .measure import Stopwatch, backend, journey_figures, peak_rss_mb, per_second, store_bytes

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from engine import Store, UserError
+from qunflow.engine import Store, UserError
 
 
 def peak_rss_mb() -> float:

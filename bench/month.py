@@ -15,10 +15,10 @@ from typing import Any
 
 import msgspec
 
-from engine import Event
-from engine.member import GroupRecord
-from engine.simulate import simulate
-from flows import load_template, template_names
+from qunflow.engine import Event
+from qunflow.engine.member import GroupRecord
+from qunflow.engine.simulate import simulate
+from qunflow.flows import load_template, template_names
 
 from . import reference as w
 from .measure import peak_rss_mb, per_second
@@ -35,7 +35,7 @@ CHANNELS = ("qr-live-1122", "qr-store-07", "qr-ad-3")
 def groups() -> list[GroupRecord]:
     """The groups the templates' examples know, and a few of our own."""
     found = {g["id"]: g for g in DEFAULT_GROUPS}
-    for path in files("flows").joinpath("examples").iterdir():
+    for path in files("qunflow.flows").joinpath("examples").iterdir():
         if path.name.endswith(".groups.jsonl"):
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.strip():

@@ -1,12 +1,12 @@
-"""W up to a phase, for counting instructions: `python -m bench.phases N engine|baseline PHASE`.
+"""W up to a phase, for counting instructions: `python -m qunflow.bench.phases N engine|baseline PHASE`.
 
 Wall and CPU time swing by a third from run to run on a shared 2-core machine; instruction counts do
 not. Run this under valgrind's callgrind for each phase and subtract: the difference between stopping
 after `resume` and after `chat`, divided by N, is what resuming one journey costs, and the same for
 the baseline gives a ratio that does not depend on the machine's mood:
 
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m bench.phases 1000 engine chat
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m bench.phases 1000 engine resume
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m qunflow.bench.phases 1000 engine chat
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m qunflow.bench.phases 1000 engine resume
 
 Instruction counts miss what the kernel does (file writes) and cache misses, so they guide work on
 the hot path; the figures of record stay those of `qunflow bench`.
@@ -26,7 +26,7 @@ PHASES = ("setup", "park", "chat", "resume")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.phases", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m qunflow.bench.phases", description=__doc__)
     parser.add_argument("members", type=int)
     parser.add_argument("side", choices=("engine", "baseline"))
     parser.add_argument("phase", choices=PHASES, help="the last phase to run")

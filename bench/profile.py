@@ -1,4 +1,4 @@
-"""Profile the engine under a workload: `python -m bench.profile --members 100000`.
+"""Profile the engine under a workload: `python -m qunflow.bench.profile --members 100000`.
 
 Needs pyinstrument, which is not a dependency of qunflow (install it beside it to profile). Writes
 one text profile per phase into `--out` (default: `bench/profiles/`): the call tree, then the
@@ -82,7 +82,7 @@ def profile_simulate30(args: argparse.Namespace, profiler_type: Any, out: Path) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m qunflow.bench.profile", description=__doc__)
     parser.add_argument("--workload", choices=("w", "simulate30"), default="w")
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--db", help="postgresql:// URL (default: SQLite in a temporary directory)")

@@ -16,7 +16,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flows import load_template
+from qunflow.flows import load_template
 
 FLOW_ID = "welcome-vip"
 FANS_GROUP = "g-fans-1"

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from engine import Engine, Store, default_registry
-from engine.clock import to_us
-from engine.run import Run
+from qunflow.engine import Engine, Store, default_registry
+from qunflow.engine.clock import to_us
+from qunflow.engine.run import Run
 
 from . import reference as w
 from .journey import EngineJourney

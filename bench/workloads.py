@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine import UserError
+from qunflow.engine import UserError
 
 from . import baseline, journey
 from .measure import fresh_database, in_fresh_process

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from engine.errors import QunflowError, UserError
+from qunflow.engine.errors import QunflowError, UserError
 
 
 def _read(path: str, what: str) -> bytes:
@@ -32,7 +32,7 @@ def _lines(path: str, kind: type, what: str) -> list[Any]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from engine import check, default_registry
+    from qunflow.engine import check, default_registry
 
     document = _read(args.flow, "flow")
     try:
@@ -51,9 +51,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from engine.event import decode_event_lines
-    from engine.member import GroupRecord, MemberRecord
-    from engine.simulate import encode_report, parse_moment, simulate
+    from qunflow.engine.event import decode_event_lines
+    from qunflow.engine.member import GroupRecord, MemberRecord
+    from qunflow.engine.simulate import encode_report, parse_moment, simulate
 
     flows = []
     for path in args.flow:
@@ -107,7 +107,7 @@ def _print_summary(result: dict[str, Any], out: str) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bench import render, run_workload
+    from qunflow.bench import render, run_workload
 
     result = run_workload(args.workload, args.members, args.db, args.rounds)
     if args.json:
@@ -131,10 +131,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from editor.app import create_app
-    from editor.demo import load_demo
-    from editor.services import Services
-    from engine import settle
+    from qunflow.editor.app import create_app
+    from qunflow.editor.demo import load_demo
+    from qunflow.editor.services import Services
+    from qunflow.engine import settle
 
     password = os.environ.get("QUNFLOW_ADMIN_PASSWORD")
     if password is not None and len(password) < 8:
@@ -165,9 +165,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from engine import RealClock, Store
-    from engine.clock import to_us
-    from engine.store.accounts import Accounts
+    from qunflow.engine import RealClock, Store
+    from qunflow.engine.clock import to_us
+    from qunflow.engine.store.accounts import Accounts
 
     store = Store.open(args.db)
     try:
@@ -181,8 +181,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from engine import RealClock, Store
-    from engine.clock import to_us
+    from qunflow.engine import RealClock, Store
+    from qunflow.engine.clock import to_us
 
     from .importer import read_members
 
@@ -201,8 +201,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_user(args: argparse.Namespace) -> int:
     """`qunflow user password NAME`: a new password, printed once (a forgotten admin password)."""
-    from engine import Store
-    from engine.store.accounts import Accounts
+    from qunflow.engine import Store
+    from qunflow.engine.store.accounts import Accounts
 
     store = Store.open(args.db)
     try:
@@ -220,8 +220,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from sqlalchemy.engine import make_url
 
-    from engine import settle
-    from engine.worker import WorkerOptions, open_worker
+    from qunflow.engine import settle
+    from qunflow.engine.worker import WorkerOptions, open_worker
 
     options = WorkerOptions(
         db=args.db,

@@ -13,12 +13,12 @@ from typing import Any
 
 import msgspec
 
-from engine import Engine, SimClock
-from engine.errors import NotFound, QunflowError
-from engine.event import Event, convert_events, decode_event_lines
-from engine.member import GroupRecord
-from engine.simulate import drive
-from flows import load_template, template_names
+from qunflow.engine import Engine, SimClock
+from qunflow.engine.errors import NotFound, QunflowError
+from qunflow.engine.event import Event, convert_events, decode_event_lines
+from qunflow.engine.member import GroupRecord
+from qunflow.engine.simulate import drive
+from qunflow.flows import load_template, template_names
 
 from .services import Services
 
@@ -92,7 +92,7 @@ def community_events(end: datetime, seed: int = 7) -> list[dict[str, Any]]:
 def example_events(end: datetime) -> list[Event]:
     """The templates' example events, moved so they start `HISTORY` ago; later ones are dropped."""
     found: list[Event] = []
-    folder = files("flows").joinpath("examples")
+    folder = files("qunflow.flows").joinpath("examples")
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if not item.name.endswith(".events.jsonl"):
             continue
@@ -111,7 +111,7 @@ def example_events(end: datetime) -> list[Event]:
 
 def example_groups() -> list[GroupRecord]:
     groups: list[GroupRecord] = []
-    for item in files("flows").joinpath("examples").iterdir():
+    for item in files("qunflow.flows").joinpath("examples").iterdir():
         if item.name.endswith(".groups.jsonl"):
             for line in item.read_text(encoding="utf-8").splitlines():
                 if line.strip():

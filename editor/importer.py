@@ -18,8 +18,8 @@ from typing import Any
 
 import msgspec
 
-from engine.errors import UserError, validation_message
-from engine.member import MemberRecord
+from qunflow.engine.errors import UserError, validation_message
+from qunflow.engine.member import MemberRecord
 
 LISTS = ("tags", "groups")
 SEPARATOR = ";"

@@ -23,9 +23,9 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND
 
-from engine.errors import NotFound, UserError
-from engine.run import FAILED, STATUSES
-from flows import load_template, template_names
+from qunflow.engine.errors import NotFound, UserError
+from qunflow.engine.run import FAILED, STATUSES
+from qunflow.flows import load_template, template_names
 
 from .api.members import member_detail
 from .api.params import FLOW_ID_PATTERN, FlowId, MemberId, RunId, text_filter

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import anyio
 
-from engine.worker import Worker
+from qunflow.engine.worker import Worker
 
 from .services import Services
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from engine import EXIT, NEXT, Context, FlowRef, Go, NoConfig, Outcome, Template, WaitUntil, action
+from qunflow.engine import EXIT, NEXT, Context, FlowRef, Go, NoConfig, Outcome, Template, WaitUntil, action
 
 from .common import Name, Names
 from .quota import message_gate

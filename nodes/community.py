@@ -10,9 +10,9 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from engine import NEXT, Context, Fail, Go, Outcome, Template, WaitFor, WaitUntil, action
-from engine.audience import Audience
-from engine.localtime import local_moment
+from qunflow.engine import NEXT, Context, Fail, Go, Outcome, Template, WaitFor, WaitUntil, action
+from qunflow.engine.audience import Audience
+from qunflow.engine.localtime import local_moment
 
 from .actions import message_payload
 from .common import Name, Names

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from engine import Context, FieldPath, Go, Outcome, TimeOfDay, branch, compare, condition
-from engine.fields import Op
-from engine.localtime import in_window, parse_time
+from qunflow.engine import Context, FieldPath, Go, Outcome, TimeOfDay, branch, compare, condition
+from qunflow.engine.fields import Op
+from qunflow.engine.localtime import in_window, parse_time
 
 from .common import Names
 

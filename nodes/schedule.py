@@ -11,9 +11,9 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from engine import Context, trigger
-from engine.audience import Audience
-from engine.schedule import valid_cron
+from qunflow.engine import Context, trigger
+from qunflow.engine.audience import Audience
+from qunflow.engine.schedule import valid_cron
 
 Cron = Annotated[str, Meta(min_length=9, max_length=200, extra_json_schema={"format": "cron"})]
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from engine import Comparison, Context, holds, trigger
+from qunflow.engine import Comparison, Context, holds, trigger
 
 from .common import Names, where_scope
 

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from engine import NEXT, Comparison, Context, Go, Outcome, TimeOfDay, WaitFor, WaitUntil, holds, wait
-from engine.localtime import next_time_of_day, parse_time
+from qunflow.engine import NEXT, Comparison, Context, Go, Outcome, TimeOfDay, WaitFor, WaitUntil, holds, wait
+from qunflow.engine.localtime import next_time_of_day, parse_time
 
 from .common import where_scope
 

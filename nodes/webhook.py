@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
-from engine import NEXT, Context, Outcome, action
+from qunflow.engine import NEXT, Context, Outcome, action
 
 Url = Annotated[str, Meta(max_length=2000, extra_json_schema={"format": "uri"})]
 

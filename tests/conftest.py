@@ -11,7 +11,7 @@ import pytest
 from documents import START, event, flow, node  # noqa: F401 - the document helpers, also importable here
 from sqlalchemy import create_engine, text
 
-from engine import Engine, Registry, SimClock, Store, default_registry
+from qunflow.engine import Engine, Registry, SimClock, Store, default_registry
 
 PG_ENV = "QUNFLOW_TEST_POSTGRES_URL"
 

@@ -18,7 +18,7 @@ from litestar.exceptions import HTTPException, PermissionDeniedException, Valida
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from engine.errors import Conflict, EventInvalid, FlowInvalid, NotFound, UserError
+from qunflow.engine.errors import Conflict, EventInvalid, FlowInvalid, NotFound, UserError
 
 from ..auth import CsrfRefused, LoginRequired
 from ..i18n import LANGUAGE_COOKIE, choose_language, translator

@@ -9,8 +9,8 @@ import anyio
 from litestar import Controller, Request, post
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
-from engine.errors import EventInvalid
-from engine.event import convert_events
+from qunflow.engine.errors import EventInvalid
+from qunflow.engine.event import convert_events
 
 from ..auth import INGEST, allow
 from ..services import ServicesDep

@@ -10,12 +10,12 @@ from litestar import Controller, get, post
 from litestar.params import Body, JSONBody
 from msgspec import Meta
 
-from engine import check, compile_flow
-from engine.errors import EventInvalid, UserError
-from engine.event import convert_events
-from engine.member import GroupRecord, MemberRecord
-from engine.run import STATUSES
-from engine.simulate import parse_until, simulate
+from qunflow.engine import check, compile_flow
+from qunflow.engine.errors import EventInvalid, UserError
+from qunflow.engine.event import convert_events
+from qunflow.engine.member import GroupRecord, MemberRecord
+from qunflow.engine.run import STATUSES
+from qunflow.engine.simulate import parse_until, simulate
 
 from ..auth import READ, WRITE, allow
 from ..services import Services, ServicesDep

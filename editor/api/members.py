@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, get
 
-from engine.clock import EPOCH
+from qunflow.engine.clock import EPOCH
 
 from ..auth import READ, allow
 from ..services import Services, ServicesDep

@@ -7,10 +7,10 @@ from typing import Any
 
 import msgspec
 
-from engine.clock import from_us
-from engine.errors import Problem
-from engine.member import Member
-from engine.run import Run
+from qunflow.engine.clock import from_us
+from qunflow.engine.errors import Problem
+from qunflow.engine.member import Member
+from qunflow.engine.run import Run
 
 
 def iso(us: int | None) -> datetime | None:

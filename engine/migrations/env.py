@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from engine.store.schema import metadata
+from qunflow.engine.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:

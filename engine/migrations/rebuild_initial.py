@@ -1,6 +1,6 @@
 """Regenerate the initial migration from `engine/store/schema.py` (before the first release only).
 
-    python -m engine.migrations.rebuild_initial
+    python -m qunflow.engine.migrations.rebuild_initial
 
 Once a release has shipped, schema changes get their own migration instead.
 """

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from editor.cli import main
+from qunflow.editor.cli import main
 
 MEASURED = ("ingest_per_s", "park_per_s", "resume_per_s", "peak_rss_mb")
 FIGURES = (*MEASURED, "bytes_per_parked")
@@ -38,7 +38,7 @@ def test_bench_reports_every_delivery_made_exactly_once(backend: str, capsys: py
 
 @pytest.mark.parametrize("side", ["engine", "baseline"])
 def test_phases_run_w_up_to_the_phase_asked(side: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench import phases
+    from qunflow.bench import phases
 
     ran: list[str] = []
     journey = phases.EngineJourney if side == "engine" else phases.Baseline

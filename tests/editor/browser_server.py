@@ -13,9 +13,9 @@ from pathlib import Path
 
 import uvicorn
 
-from editor.app import create_app
-from editor.services import Services
-from engine import Registry
+from qunflow.editor.app import create_app
+from qunflow.editor.services import Services
+from qunflow.engine import Registry
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

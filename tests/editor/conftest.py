@@ -9,9 +9,9 @@ from api_helpers import PASSWORD, ROLES, login_csrf
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from editor.app import create_app
-from editor.services import Services
-from engine import Registry, SimClock, Store
+from qunflow.editor.app import create_app
+from qunflow.editor.services import Services
+from qunflow.engine import Registry, SimClock, Store
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import re
 
 from api_helpers import PASSWORD, bearer, joined
 
-from editor.services import Services
+from qunflow.editor.services import Services
 
 
 def csrf_of(page: str) -> str:

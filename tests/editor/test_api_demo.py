@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from api_helpers import bearer
 
-from editor.demo import load_demo
-from editor.services import Services
-from flows import template_names
+from qunflow.editor.demo import load_demo
+from qunflow.editor.services import Services
+from qunflow.flows import template_names
 
 
 def test_the_demo_shows_live_flows_counts_and_deliveries(client, services: Services, tokens) -> None:

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from api_helpers import bearer, joined, welcome_flow
 
-from editor.services import Services
-from engine import SimClock
+from qunflow.editor.services import Services
+from qunflow.engine import SimClock
 
 
 def test_a_draft_is_stored_and_published_as_numbered_versions(client, tokens) -> None:

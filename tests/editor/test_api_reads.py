@@ -8,8 +8,8 @@ import msgspec
 import pytest
 from api_helpers import bearer, joined, welcome_flow
 
-from editor.services import Services
-from engine import NEXT, Context, Fail, Outcome, Registry, SimClock, action
+from qunflow.editor.services import Services
+from qunflow.engine import NEXT, Context, Fail, Outcome, Registry, SimClock, action
 
 
 class NeedsOk(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -8,9 +8,9 @@ from datetime import timedelta
 from api_helpers import bearer, joined, welcome_flow
 from litestar.testing import TestClient
 
-from editor.app import create_app
-from editor.services import Services
-from engine import SimClock
+from qunflow.editor.app import create_app
+from qunflow.editor.services import Services
+from qunflow.engine import SimClock
 
 
 def eventually(check, what: str, deadline: float = 30.0):

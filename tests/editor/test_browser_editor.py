@@ -20,8 +20,8 @@ from browser_server import (
 )
 from msgspec import Meta
 
-from engine import NEXT, Context, Outcome, TimeOfDay, action, default_registry
-from flows import load_template
+from qunflow.engine import NEXT, Context, Outcome, TimeOfDay, action, default_registry
+from qunflow.flows import load_template
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
 

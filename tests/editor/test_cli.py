@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from documents import event, flow, node
 
-from editor.cli import main
+from qunflow.editor.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "flows" / "welcome-vip.json"
@@ -21,7 +21,7 @@ EXAMPLE_GROUPS = ROOT / "flows" / "examples" / "welcome-vip.groups.jsonl"
 
 def qunflow(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "editor.cli", *map(str, args)],
+        [sys.executable, "-m", "qunflow.editor.cli", *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,

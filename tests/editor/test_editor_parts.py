@@ -10,12 +10,12 @@ import pytest
 from babel.messages.extract import extract_javascript
 from jinja2.ext import babel_extract
 
-from editor.assets import DRAWFLOW_VERSION, HTMX_VERSION
-from editor.changes import flow_changes
-from editor.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalogue, choose_language, translator
-from editor.layout import layered_positions, with_layout
-from engine import default_registry
-from flows import load_template
+from qunflow.editor.assets import DRAWFLOW_VERSION, HTMX_VERSION
+from qunflow.editor.changes import flow_changes
+from qunflow.editor.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalogue, choose_language, translator
+from qunflow.editor.layout import layered_positions, with_layout
+from qunflow.engine import default_registry
+from qunflow.flows import load_template
 
 EDITOR = Path(__file__).resolve().parents[2] / "editor"
 

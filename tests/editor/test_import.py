@@ -9,9 +9,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from editor.cli import main
-from engine import Engine, Event, SimClock, Store
-from engine.errors import NotFound
+from qunflow.editor.cli import main
+from qunflow.engine import Engine, Event, SimClock, Store
+from qunflow.engine.errors import NotFound
 
 CSV = (
     "\ufeffid,name,tags,groups,points,grade,blacklisted,attributes.city\n"  # a BOM, as spreadsheets write

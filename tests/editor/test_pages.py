@@ -10,9 +10,9 @@ import pytest
 from api_helpers import joined, welcome_flow
 from litestar.testing import TestClient
 
-from editor.services import Services
-from engine import NEXT, Context, Event, Fail, Outcome, Registry, action
-from flows import load_template
+from qunflow.editor.services import Services
+from qunflow.engine import NEXT, Context, Event, Fail, Outcome, Registry, action
+from qunflow.flows import load_template
 
 CRM = {"down": True}
 

@@ -9,9 +9,9 @@ from api_helpers import bearer, joined, welcome_flow
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from editor.app import DEFAULT_MAX_BODY, create_app
-from editor.services import Services
-from engine.store import schema as t
+from qunflow.editor.app import DEFAULT_MAX_BODY, create_app
+from qunflow.editor.services import Services
+from qunflow.engine.store import schema as t
 
 XSS = ['<script>alert("xss")</script>', '<img src=x onerror="alert(1)">', '"><svg onload=alert(1)>']
 POST_ROUTES = [

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from api_helpers import joined, login_csrf
 
-from editor.cli import main
+from qunflow.editor.cli import main
 
 DEADLINE = 60.0  # generous: only a hung server takes this long
 
@@ -44,7 +44,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "QUNFLOW_ADMIN_PASSWORD"}
     database = f"sqlite:///{tmp_path / 'q.db'}"
-    command = [sys.executable, "-m", "editor.cli", "serve", "--db", database, "--port", str(port)]
+    command = [sys.executable, "-m", "qunflow.editor.cli", "serve", "--db", database, "--port", str(port)]
     output = subprocess.PIPE
     process = subprocess.Popen(
         command, cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT, text=True

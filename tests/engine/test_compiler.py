@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from documents import flow, node
 
-from engine import FlowInvalid, Problem, Registry, check, compile_flow
+from qunflow.engine import FlowInvalid, Problem, Registry, check, compile_flow
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIGGER = node("t", "trigger.member_joined")

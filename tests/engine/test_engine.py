@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from documents import START, event, flow, node
 
-from engine import (
+from qunflow.engine import (
     NEXT,
     Context,
     Engine,
@@ -23,9 +23,9 @@ from engine import (
     compile_flow,
     decode_events,
 )
-from engine.errors import Conflict
-from engine.event import convert_events
-from engine.simulate import drive, report
+from qunflow.engine.errors import Conflict
+from qunflow.engine.event import convert_events
+from qunflow.engine.simulate import drive, report
 
 T0 = "2026-11-22T10:00:00+08:00"
 

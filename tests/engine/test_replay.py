@@ -12,11 +12,11 @@ import msgspec
 import pytest
 from documents import START, flow, node
 
-from engine import Engine, Registry, SimClock, Store, compile_flow
-from engine.event import Event, convert_events
-from engine.member import GroupRecord
-from engine.simulate import drive, report
-from flows import load_template, template_names
+from qunflow.engine import Engine, Registry, SimClock, Store, compile_flow
+from qunflow.engine.event import Event, convert_events
+from qunflow.engine.member import GroupRecord
+from qunflow.engine.simulate import drive, report
+from qunflow.flows import load_template, template_names
 
 GROUPS = [
     {"id": "g-fans-1", "name": "粉丝 1 群", "tags": ["fans"], "kind": "fans"},

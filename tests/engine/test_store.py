@@ -12,10 +12,10 @@ import sqlalchemy
 import sqlalchemy.exc
 from documents import flow, node
 
-from engine import Member, NotFound, Store
-from engine.audience import Audience
-from engine.run import Run
-from engine.store import journey_status
+from qunflow.engine import Member, NotFound, Store
+from qunflow.engine.audience import Audience
+from qunflow.engine.run import Run
+from qunflow.engine.store import journey_status
 
 # The store may write through SQLAlchemy or straight through the driver: either error will do.
 DUPLICATE = (sqlalchemy.exc.IntegrityError, sqlite3.IntegrityError, psycopg.errors.IntegrityError)
@@ -501,7 +501,7 @@ def test_reopening_a_file_store_keeps_everything(tmp_path: Any) -> None:
 
 
 def test_a_bad_database_url_is_a_user_error() -> None:
-    from engine import UserError
+    from qunflow.engine import UserError
 
     with pytest.raises(UserError, match="database URL"):
         Store("nosuchdb://x")

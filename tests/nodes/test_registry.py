@@ -11,10 +11,20 @@ import msgspec.inspect as mi
 import pytest
 from documents import event, flow, node
 
-from engine import NEXT, Context, NodeType, Outcome, Registry, action, condition, default_registry, trigger
-from engine.event import convert_events
-from engine.registry import NodeDeclarationError
-from engine.simulate import simulate
+from qunflow.engine import (
+    NEXT,
+    Context,
+    NodeType,
+    Outcome,
+    Registry,
+    action,
+    condition,
+    default_registry,
+    trigger,
+)
+from qunflow.engine.event import convert_events
+from qunflow.engine.registry import NodeDeclarationError
+from qunflow.engine.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -169,7 +179,7 @@ def test_the_readme_example_node_runs_in_a_flow(registry: Registry) -> None:
 
 
 def test_a_flow_with_the_custom_node_is_invalid_without_it(registry: Registry) -> None:
-    from engine import check
+    from qunflow.engine import check
 
     doc = flow(
         "crm",

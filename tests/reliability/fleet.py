@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from engine import Engine, Event, Store
-from engine.connectors import KEY_HEADER, SIGNATURE_HEADER, verify
+from qunflow.engine import Engine, Event, Store
+from qunflow.engine.connectors import KEY_HEADER, SIGNATURE_HEADER, verify
 
 SECRET = "fault-test-secret"
 
@@ -100,7 +100,7 @@ class Receiver:
 
 def qunflow_command() -> list[str]:
     script = Path(sys.executable).with_name("qunflow")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "editor.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "qunflow.editor.cli"]
 
 
 class Fleet:

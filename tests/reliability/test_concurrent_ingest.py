@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from fleet import qunflow_command, wait_until
 
-from engine import Engine, RealClock, Store
-from engine.clock import to_us
-from engine.store.accounts import Accounts
+from qunflow.engine import Engine, RealClock, Store
+from qunflow.engine.clock import to_us
+from qunflow.engine.store.accounts import Accounts
 
 EVENTS = 1_000
 MEMBERS = 250  # four events each: re-entry `always`, so acting on an event twice shows as a run more
@@ -65,7 +65,7 @@ def answers(port: int) -> bool:
 
 
 def test_the_same_events_sent_to_two_servers_at_once_are_acted_on_once(pg_url: str, tmp_path: Any) -> None:
-    pytest.importorskip("editor.app", reason="needs the web app (editor.app.create_app)")
+    pytest.importorskip("qunflow.editor.app", reason="needs the web app (qunflow.editor.app.create_app)")
     store = Store.open(pg_url)
     Engine(store).deploy(FLOW)
     _, token = Accounts(store).create_token("ingest", to_us(RealClock().now()), "concurrency test")

@@ -19,7 +19,7 @@ import pytest
 from fleet import Figures, Fleet, Receiver, delay_flow, signups, wait_until
 from sqlalchemy import text
 
-from engine import Engine, Store
+from qunflow.engine import Engine, Store
 
 JOURNEYS = 3_000
 WORKERS = 2

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from engine import Engine, Event, Registry, SimClock, Store
+from qunflow.engine import Engine, Event, Registry, SimClock, Store
 
 FLOW = {
     "id": "buy",

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from fleet import delay_flow
 
-from engine import Engine, Event, SimClock, Store
-from engine.clock import to_us
-from engine.worker import Worker
+from qunflow.engine import Engine, Event, SimClock, Store
+from qunflow.engine.clock import to_us
+from qunflow.engine.worker import Worker
 
 LEASE = timedelta(seconds=30)
 

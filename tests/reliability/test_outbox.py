@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from fleet import delay_flow
 
-from engine import Engine, Event, SimClock, Store
-from engine.clock import to_us
-from engine.connectors import Delivery, DeliveryFailed, RecordingConnector, Unavailable
-from engine.outbox import Dispatcher, RetryPolicy
-from engine.store.leases import Settled
+from qunflow.engine import Engine, Event, SimClock, Store
+from qunflow.engine.clock import to_us
+from qunflow.engine.connectors import Delivery, DeliveryFailed, RecordingConnector, Unavailable
+from qunflow.engine.outbox import Dispatcher, RetryPolicy
+from qunflow.engine.store.leases import Settled
 
 
 class Flaky:

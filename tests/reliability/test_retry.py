@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from engine.store.retry import is_transient, retrying
+from qunflow.engine.store.retry import is_transient, retrying
 
 
 def test_deadlocks_lost_connections_and_locked_files_are_transient() -> None:

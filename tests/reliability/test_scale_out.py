@@ -12,8 +12,8 @@ from pathlib import Path
 from fleet import Fleet, delay_flow, wait_until
 from sqlalchemy import text
 
-from engine import Engine, Event, SimClock, Store
-from engine.clock import to_us
+from qunflow.engine import Engine, Event, SimClock, Store
+from qunflow.engine.clock import to_us
 
 RUNS = 10_000
 

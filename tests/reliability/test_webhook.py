@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from engine.connectors import (
+from qunflow.engine.connectors import (
     KEY_HEADER,
     SIGNATURE_HEADER,
     AddressPolicy,
@@ -26,7 +26,7 @@ from engine.connectors import (
     WebhookConnector,
     verify,
 )
-from engine.errors import UserError
+from qunflow.engine.errors import UserError
 
 SECRET = b"s3cret"
 FAKE_DNS = {

@@ -12,7 +12,7 @@ from typing import Any
 
 from fleet import Figures, Fleet, Receiver, delay_flow, feed, signups, wait_until
 
-from engine import Engine, Store
+from qunflow.engine import Engine, Store
 
 JOURNEYS = 10_000
 WORKERS = 3

@@ -7,10 +7,10 @@ from typing import Any
 
 import msgspec
 
-from engine import Registry
-from engine.event import convert_events
-from engine.member import GroupRecord, MemberRecord
-from engine.simulate import simulate
+from qunflow.engine import Registry
+from qunflow.engine.event import convert_events
+from qunflow.engine.member import GroupRecord, MemberRecord
+from qunflow.engine.simulate import simulate
 
 
 def run(

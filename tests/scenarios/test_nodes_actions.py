@@ -12,7 +12,7 @@ import pytest
 from documents import event, flow, node
 from kit import run, runs, sent, tags
 
-from engine import FlowInvalid
+from qunflow.engine import FlowInvalid
 
 T = "2026-11-22T10:00:00+08:00"
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,7 +122,7 @@ def test_send_message_renders_placeholders() -> None:
 
 def test_placeholders_are_never_evaluated() -> None:
     # An expression gets past no one: validation rejects it, and rendering an unvalidated one gives nothing.
-    from engine.fields import render
+    from qunflow.engine.fields import render
 
     scope = {"member": None, "event": {"data": {"x": "{{ member.name }}"}}}
     assert render("a{{ 1+1 }}b{{ event.data.x }}c{{ event.__class__ }}", scope) == "ab{{ member.name }}c"
@@ -243,7 +243,7 @@ def test_the_welcome_template_through_the_command_line(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "editor.cli",
+            "qunflow.editor.cli",
             "simulate",
             "--flow",
             ROOT / "flows" / "welcome-vip.json",

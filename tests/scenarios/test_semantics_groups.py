@@ -7,8 +7,8 @@ from typing import Any
 from documents import event, flow, node
 from kit import run, runs, sent, tags
 
-from engine import Store
-from engine.member import MemberRecord
+from qunflow.engine import Store
+from qunflow.engine.member import MemberRecord
 
 T = "2026-11-22T10:00:00+08:00"
 

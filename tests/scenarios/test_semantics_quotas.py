@@ -8,8 +8,8 @@ import pytest
 from documents import event, flow, node
 from kit import run, runs, sent, times
 
-from engine import Engine, Store
-from engine.event import convert_events
+from qunflow.engine import Engine, Store
+from qunflow.engine.event import convert_events
 
 QUIET = {"start": "22:00", "end": "08:00"}
 

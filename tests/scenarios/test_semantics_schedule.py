@@ -8,9 +8,9 @@ from typing import Any
 from documents import event, flow, node
 from kit import run, runs, sent
 
-from engine import Engine, Member, Registry, SimClock, Store, check, default_registry
-from engine.clock import to_us
-from engine.member import MemberRecord
+from qunflow.engine import Engine, Member, Registry, SimClock, Store, check, default_registry
+from qunflow.engine.clock import to_us
+from qunflow.engine.member import MemberRecord
 
 NY = "America/New_York"
 

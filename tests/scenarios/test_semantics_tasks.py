@@ -7,7 +7,7 @@ from typing import Any
 from documents import event, flow, node
 from kit import run, runs, sent, tags
 
-from engine import check, default_registry
+from qunflow.engine import check, default_registry
 
 T = "2026-11-22T10:00:00+08:00"
 

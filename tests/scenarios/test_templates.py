@@ -9,11 +9,11 @@ import msgspec
 import pytest
 from kit import runs, sent, tags
 
-from engine import compile_flow, default_registry
-from engine.event import decode_event_lines
-from engine.member import GroupRecord, MemberRecord
-from engine.simulate import simulate
-from flows import example, load_template, template_names
+from qunflow.engine import compile_flow, default_registry
+from qunflow.engine.event import decode_event_lines
+from qunflow.engine.member import GroupRecord, MemberRecord
+from qunflow.engine.simulate import simulate
+from qunflow.flows import example, load_template, template_names
 
 
 def _records(name: str, kind: str, record: type) -> list[Any]:
