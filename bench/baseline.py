@@ -1,17 +1,20 @@
-"""W in plain Python on sqlite3, with batched transactions: the floor a durable Python engine is
-measured against (DESIGN §13).
+"""W in plain Python on sqlite3 or psycopg, with batched transactions: the floor a durable Python
+engine is measured against (DESIGN §13, §21).
 
 It does what the engine must do for W and nothing more: events are stored once (idempotent on their
 id), members upserted with their tags and groups, runs parked with an indexed wake time, and on wake
 each run's coupon and invite or nudge written to an outbox keyed for exactly-once, in transactions of
-one batch each. Same WAL and synchronous settings as the engine's SQLite store, same batch size.
+one batch each. On SQLite: the same WAL and synchronous settings as the engine's store. On PostgreSQL:
+plain psycopg 3, one connection, `executemany` (which psycopg pipelines). Same batch size on both.
+The SQL is written once, with `?` placeholders; :class:`Postgres` turns them into psycopg's.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import reference as w
@@ -37,6 +40,86 @@ CREATE TABLE deliveries (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, run_i
 """
 
 
+class Sqlite:
+    """The baseline's database: a sqlite3 file, in autocommit mode with explicit transactions."""
+
+    backend = "sqlite3"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Iterable[tuple]:
+        return self.db.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        self.db.executemany(sql, rows)
+
+    def size(self) -> int:
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return sqlite_file_bytes(self.path)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Postgres:
+    """The baseline's database: a PostgreSQL schema through one psycopg 3 connection."""
+
+    backend = "psycopg"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.db = psycopg.connect(
+            re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql://", url), autocommit=True
+        )
+        self.db.execute(SCHEMA.replace("INTEGER", "BIGINT"))
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Iterable[tuple]:
+        # Without parameters psycopg sends the text as it is (a `%` stays a `%`).
+        return self.db.execute(self._sql(sql), params) if params else self.db.execute(sql)
+
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        if rows:
+            self.db.cursor().executemany(self._sql(sql), rows)
+
+    def size(self) -> int:
+        (size,) = self.db.execute(
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        ).fetchone()
+        return int(size)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_database(where: str) -> Sqlite | Postgres:
+    """A new, empty baseline database: `where` is a SQLite file path or a postgresql:// URL."""
+    return Postgres(where) if where.startswith(("postgresql", "postgres")) else Sqlite(where)
+
+
 # One encoder for every row, as a tuned plain implementation would have.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -50,13 +133,9 @@ def _marks(count: int) -> str:
 
 
 class Baseline:
-    def __init__(self, members: int, path: str) -> None:
+    def __init__(self, members: int, where: str) -> None:
         self.members = members
-        self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        self.db = open_database(where)
         self.pool = w.vip_pool(members)
         self.db.execute("INSERT INTO groups (id, tags) VALUES (?, ?)", (w.FANS_GROUP, _dumps(["fans"])))
         self.db.executemany("INSERT INTO groups (id) VALUES (?)", [(g,) for g in self.pool])
@@ -70,8 +149,7 @@ class Baseline:
         self.bytes_parked = self.bytes_before
 
     def _bytes(self) -> int:
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return sqlite_file_bytes(self.path)
+        return self.db.size()
 
     def _fresh(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         ids = [e["id"] for e in events]
@@ -118,7 +196,7 @@ class Baseline:
 
     def _park_batch(self, events: list[dict[str, Any]], now: int) -> None:
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        db.begin()
         fresh = self._fresh(events)
         ids = sorted({e["member"] for e in fresh})
         marks = _marks(len(ids))
@@ -158,7 +236,7 @@ class Baseline:
             [(mid, m[0], _dumps(m[1]), _dumps(m[2]), now) for mid, m in members.items()],
         )
         db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", runs)
-        db.execute("COMMIT")
+        db.commit()
 
     # -- chat ----------------------------------------------------------------------------------------
 
@@ -169,13 +247,13 @@ class Baseline:
 
     def _chat_batch(self, events: list[dict[str, Any]]) -> None:
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        db.begin()
         fresh = self._fresh(events)
         self._store_events(fresh)
         db.executemany(
             "UPDATE members SET last_message_at = ? WHERE id = ?", [(e["at"], e["member"]) for e in fresh]
         )
-        db.execute("COMMIT")
+        db.commit()
 
     # -- resume --------------------------------------------------------------------------------------
 
@@ -188,12 +266,13 @@ class Baseline:
 
     def _resume_batch(self, now: int) -> bool:
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        db.begin()
         runs = db.execute(
             "SELECT id, member_id FROM runs WHERE wake_at <= ? ORDER BY wake_at, id LIMIT ?", (now, BATCH)
-        ).fetchall()
+        )
+        runs = list(runs)
         if not runs:
-            db.execute("COMMIT")
+            db.commit()
             return False
         ids = sorted({mid for _, mid in runs})
         marks = _marks(len(ids))
@@ -206,7 +285,7 @@ class Baseline:
                 f"SELECT member_id, COUNT(*) FROM events WHERE member_id IN ({marks}) AND type = 'message' "
                 "AND at BETWEEN ? AND ? GROUP BY member_id",
                 [*ids, now - DAY_US, now],
-            ).fetchall()
+            )
         )
         sizes = dict(
             db.execute(f"SELECT id, size FROM groups WHERE id IN ({_marks(len(self.pool))})", self.pool)
@@ -247,7 +326,7 @@ class Baseline:
             [(_dumps(g), mid) for mid, g in joined.items()],
         )
         db.executemany("UPDATE groups SET size = ? WHERE id = ?", [(s, g) for g, s in sizes.items()])
-        db.execute("COMMIT")
+        db.commit()
         return True
 
     def _delivery(
@@ -279,7 +358,7 @@ class Baseline:
     def figures(self) -> dict[str, Any]:
         n = self.members
         problems = w.outcome_problems(n, self.deliveries_by_member())
-        return journey_figures(self, "sqlite3", problems)
+        return journey_figures(self, self.db.backend, problems)
 
     def close(self) -> None:
         self.db.close()
@@ -290,9 +369,10 @@ def _plain(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "at": _us(event["at"])}
 
 
-def measure(members: int, path: str) -> dict[str, Any]:
-    """Run W for `members` in plain sqlite3 at `path` (a new file) and return its figures."""
-    baseline = Baseline(members, path)
+def measure(members: int, where: str) -> dict[str, Any]:
+    """Run W for `members` in plain sqlite3 at `where` (a new file) or in plain psycopg at `where`
+    (a postgresql:// URL of an empty schema) and return its figures."""
+    baseline = Baseline(members, where)
     try:
         baseline.park()
         baseline.chat()

@@ -31,20 +31,23 @@ def _cell(value: Any) -> str:
 def render(result: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     if result.get("workload") == "w":
-        base, ratio = result["baseline"], result["ratio"]
+        # The baseline on the engine's backend, then (on PostgreSQL) the sqlite3 one for reference.
+        sides = [(result["baseline"], result["ratio"])]
+        if "sqlite3_baseline" in result:
+            sides.append((result["sqlite3_baseline"], result["ratio_to_sqlite3"]))
         table = Table(
             title=f"参考旅程 W · reference journey W — {result['members']:,} members, {result['backend']}"
         )
-        for column, justify in (
-            ("figure", "left"),
-            ("engine", "right"),
-            ("sqlite3 baseline", "right"),
-            ("ratio", "right"),
-        ):
-            table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column("figure")
+        table.add_column("engine", justify="right")
+        for base, _ in sides:
+            table.add_column(f"{base['backend']} baseline", justify="right")
+            table.add_column("ratio", justify="right")
         for key in RATIO_FIGURES:
-            table.add_row(LABELS[key], _cell(result[key]), _cell(base[key]), _cell(ratio[key]))
-        table.add_row("恰好一次 exactly once", _cell(result["exactly_once"]), _cell(base["exactly_once"]), "")
+            cells = [_cell(v) for base, ratio in sides for v in (base[key], ratio[key])]
+            table.add_row(LABELS[key], _cell(result[key]), *cells)
+        once = [_cell(v) for base, _ in sides for v in (base["exactly_once"], "")]
+        table.add_row("恰好一次 exactly once", _cell(result["exactly_once"]), *once)
         console.print(table)
     else:
         table = Table(title=f"{result.get('workload')}")

@@ -1,6 +1,7 @@
 """The benchmark workloads of DESIGN §13, each a function of (members, db) returning one JSON object.
 
-- `w`: the reference journey through the engine and through the plain-sqlite3 baseline, with ratios.
+- `w`: the reference journey through the engine and through the plain baselines (sqlite3; psycopg with
+  `--db`), with ratios.
 - `storm`: N runs due at once, then N runs due at 10,000/s; wake lateness with the real clock.
 - `simulate30`: 30 simulated days of N members through every template in `flows/`.
 - `million`: N (default 1,000,000) parked members: peak RSS and store bytes.
@@ -34,21 +35,28 @@ RATIO_FIGURES = ("ingest_per_s", "park_per_s", "resume_per_s", "peak_rss_mb", "b
 
 
 def reference_journey(members: int, db: str | None, rounds: int = 1) -> dict[str, Any]:
-    """W through the engine and the baseline, each in its own process; every figure also as a ratio.
+    """W through the engine and the plain baselines, each in its own process; every figure also as a
+    ratio to the baseline on the engine's backend.
 
-    With several rounds the two sides alternate and each rate is the best round's, which keeps a
+    On SQLite the baseline is plain sqlite3. With `--db postgresql://…` it is plain psycopg on the same
+    server (DESIGN §21), and the sqlite3 baseline runs too, reported as `sqlite3_baseline` with its own
+    ratios. With several rounds the sides alternate and each rate is the best round's, which keeps a
     busy machine's noise out of the ratios; exactly-once must hold in every round."""
-    engines, bases = [], []
+    sides: dict[str, list[dict[str, Any]]] = {"engine": [], "sqlite3": [], "psycopg": []}
     with tempfile.TemporaryDirectory(prefix="qunflow-bench-") as workdir:
         for round_ in range(rounds):
             with fresh_database(db, Path(workdir), f"engine{round_}") as url:
-                engines.append(in_fresh_process(journey.measure, members, url))
-            bases.append(
+                sides["engine"].append(in_fresh_process(journey.measure, members, url))
+            if db is not None:
+                with fresh_database(db, Path(workdir), f"baseline{round_}") as url:
+                    sides["psycopg"].append(in_fresh_process(baseline.measure, members, url))
+            sides["sqlite3"].append(
                 in_fresh_process(baseline.measure, members, str(Path(workdir) / f"baseline{round_}.db"))
             )
-    engine, base = best(engines), best(bases)
-    ratio = {k: round(engine[k] / base[k], 3) if base[k] else None for k in RATIO_FIGURES}
-    return {
+    engine = best(sides["engine"])
+    base = best(sides["psycopg"] if db is not None else sides["sqlite3"])
+    ratio = _ratios(engine, base)
+    result = {
         "workload": "w",
         **engine,
         "baseline": base,
@@ -59,6 +67,15 @@ def reference_journey(members: int, db: str | None, rounds: int = 1) -> dict[str
             "bytes_per_parked_under_1024": engine["bytes_per_parked"] < 1024,
         },
     }
+    if db is not None:
+        plain = best(sides["sqlite3"])
+        result["sqlite3_baseline"] = plain
+        result["ratio_to_sqlite3"] = _ratios(engine, plain)
+    return result
+
+
+def _ratios(engine: dict[str, Any], base: dict[str, Any]) -> dict[str, float | None]:
+    return {k: round(engine[k] / base[k], 3) if base[k] else None for k in RATIO_FIGURES}
 
 
 RATES = ("ingest_per_s", "park_per_s", "resume_per_s")

@@ -34,6 +34,15 @@ def test_bench_reports_every_delivery_made_exactly_once(backend: str, capsys: py
         assert all(side[figure] > 0 for figure in MEASURED)
         assert side["bytes_per_parked"] >= 0  # a few rows may fit in pages the store already had
     assert set(result["ratio"]) == set(FIGURES)
+    if backend == "postgresql":
+        # The same journey in plain psycopg on the same server is the baseline (DESIGN §21); the
+        # plain sqlite3 one runs in the same invocation for reference.
+        assert result["baseline"]["backend"] == "psycopg"
+        plain = result["sqlite3_baseline"]
+        assert plain["backend"] == "sqlite3" and plain["exactly_once"] is True
+        assert set(result["ratio_to_sqlite3"]) == set(FIGURES)
+    else:
+        assert result["baseline"]["backend"] == "sqlite3"
 
 
 @pytest.mark.parametrize("side", ["engine", "baseline"])
