@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from .fields import render, resolve
 from .flow import Settings
 from .member import Member
 from .run import Run
+from .workdays import DayKind, day_allowed
 
 if TYPE_CHECKING:
     from .audience import Audience
@@ -95,6 +96,13 @@ class Context:
     @property
     def settings(self) -> Settings:
         return self.plan.flow.settings
+
+    def day_rule(self, on: DayKind) -> Callable[[date], bool] | None:
+        """The rule a node's `on` setting puts on local dates under the flow's calendar (None: any)."""
+        if on == "any":
+            return None
+        calendar = self.plan.flow.settings.calendar
+        return lambda day: day_allowed(day, on, calendar)
 
     @property
     def entered_at(self) -> datetime:

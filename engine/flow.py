@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from .workdays import CalendarName
+
 SCHEMA_VERSION = 1
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
@@ -54,6 +56,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     reentry: str = "once"
     quiet_hours: QuietHours | None = None
     frequency_cap: FrequencyCap | None = None
+    # Which dates are working days for nodes set to `on: workday|offday` (DESIGN §18).
+    calendar: CalendarName = "cn"
 
 
 class Flow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -4,6 +4,7 @@ a skipped local time means the first valid moment after it, a repeated one means
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,25 +34,44 @@ def local_moment(day: date, at: time, tz: ZoneInfo) -> datetime:
     return high.replace(microsecond=0) if high.microsecond else high
 
 
+# How far ahead a time of day is looked for: a year and a week covers any weekday that is also a
+# working day or a day off under any calendar.
+SEARCH_DAYS = 373
+
+
 def next_time_of_day(
-    after: datetime, at: time, tz: ZoneInfo, days: tuple[str, ...] | None = None
-) -> datetime:
-    """The first moment at or after `after` when the wall clock in `tz` shows `at` on an allowed weekday."""
+    after: datetime,
+    at: time,
+    tz: ZoneInfo,
+    days: tuple[str, ...] | None = None,
+    day_ok: Callable[[date], bool] | None = None,
+) -> datetime | None:
+    """The first moment at or after `after` when the wall clock in `tz` shows `at` on an allowed
+    weekday (`days`) whose local date `day_ok` accepts (a working-day rule); None if there is none
+    within a year."""
     start = after.astimezone(tz).date()
-    for offset in range(0, 9):
+    for offset in range(0, SEARCH_DAYS if day_ok else 9):
         day = start + timedelta(days=offset)
         if days and WEEKDAYS[day.weekday()] not in days:
+            continue
+        if day_ok is not None and not day_ok(day):
             continue
         moment = local_moment(day, at, tz)
         if moment >= after:
             return moment
-    raise ValueError("no allowed weekday")  # unreachable with a non-empty `days`
+    return None
 
 
 def in_window(
-    moment: datetime, start: time, end: time, tz: ZoneInfo, days: tuple[str, ...] | None = None
+    moment: datetime,
+    start: time,
+    end: time,
+    tz: ZoneInfo,
+    days: tuple[str, ...] | None = None,
+    day_ok: Callable[[date], bool] | None = None,
 ) -> bool:
-    """Whether the wall clock at `moment` is within [start, end); windows may cross midnight."""
+    """Whether the wall clock at `moment` is within [start, end) on an allowed weekday whose local
+    date `day_ok` accepts; windows may cross midnight (the day is the one the window opened on)."""
     local = moment.astimezone(tz)
     now = local.time().replace(tzinfo=None)
     if start <= end:
@@ -60,4 +80,4 @@ def in_window(
     else:
         inside = now >= start or now < end
         day = local.date() if now >= start else local.date() - timedelta(days=1)
-    return inside and (not days or WEEKDAYS[day.weekday()] in days)
+    return inside and (not days or WEEKDAYS[day.weekday()] in days) and (day_ok is None or day_ok(day))

@@ -11,6 +11,7 @@ from msgspec import Meta
 from qunflow.engine import Context, FieldPath, Go, Outcome, TimeOfDay, branch, compare, condition
 from qunflow.engine.fields import Op
 from qunflow.engine.localtime import in_window, parse_time
+from qunflow.engine.workdays import DayKind
 
 from .common import Names
 
@@ -161,6 +162,8 @@ class TimeWindow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     start: TimeOfDay
     end: TimeOfDay
     days: list[Weekday] | None = None
+    # `workday` / `offday`: the day must also be a working day / a day off under the flow's calendar.
+    on: DayKind = "any"
 
     def __post_init__(self) -> None:
         if parse_time(self.start) == parse_time(self.end):
@@ -171,11 +174,12 @@ class TimeWindow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     "condition.time_window",
     title={"zh": "时间段判断", "en": "Time window"},
     description={
-        "zh": "当前是否在指定星期与时段内（流程时区）",
-        "en": "Whether now is within the days and hours (flow timezone)",
+        "zh": "当前是否在指定星期与时段内（流程时区；可限工作日或休息日）",
+        "en": "Whether now is within the days and hours (flow timezone; optionally working days or days off)",
     },
     icon="clock",
 )
 def time_window(ctx: Context, config: TimeWindow) -> Outcome:
     days = tuple(config.days) if config.days else None
-    return branch(in_window(ctx.now, parse_time(config.start), parse_time(config.end), ctx.tz, days))
+    start, end = parse_time(config.start), parse_time(config.end)
+    return branch(in_window(ctx.now, start, end, ctx.tz, days, ctx.day_rule(config.on)))

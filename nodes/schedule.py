@@ -6,6 +6,7 @@ member (a group-level SOP) when there is no audience.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -14,6 +15,7 @@ from msgspec import Meta
 from qunflow.engine import Context, trigger
 from qunflow.engine.audience import Audience
 from qunflow.engine.schedule import valid_cron
+from qunflow.engine.workdays import DayKind
 
 Cron = Annotated[str, Meta(min_length=9, max_length=200, extra_json_schema={"format": "cron"})]
 
@@ -22,6 +24,8 @@ class Schedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Five fields: minute hour day-of-month month day-of-week, e.g. `0 8 * * *` for 08:00 daily.
     cron: Cron
     audience: Audience | None = None
+    # `workday` / `offday`: fire only at cron moments whose local date is a working day / a day off.
+    on: DayKind = "any"
 
     def __post_init__(self) -> None:
         if not valid_cron(self.cron):
@@ -40,4 +44,10 @@ class Schedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     icon="calendar",
 )
 def schedule(ctx: Context, config: Schedule) -> bool:
-    return True
+    rule = ctx.day_rule(config.on)
+    if rule is None:
+        return True
+    # The cron moment's own date decides, also for a fire that catches up on a missed tick.
+    tick = (ctx.event or {}).get("data", {}).get("tick")
+    moment = datetime.fromisoformat(tick) if tick else ctx.now
+    return rule(moment.astimezone(ctx.tz).date())

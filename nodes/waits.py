@@ -8,8 +8,21 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from qunflow.engine import NEXT, Comparison, Context, Go, Outcome, TimeOfDay, WaitFor, WaitUntil, holds, wait
+from qunflow.engine import (
+    NEXT,
+    Comparison,
+    Context,
+    Fail,
+    Go,
+    Outcome,
+    TimeOfDay,
+    WaitFor,
+    WaitUntil,
+    holds,
+    wait,
+)
 from qunflow.engine.localtime import next_time_of_day, parse_time
+from qunflow.engine.workdays import DayKind
 
 from .common import where_scope
 
@@ -39,20 +52,24 @@ def delay(ctx: Context, config: Delay) -> Outcome:
 class UntilTime(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     time: TimeOfDay
     days: Annotated[list[Weekday], Meta(min_length=1)] | None = None
+    # `workday`: only on working days under the flow's calendar (调休 included); `offday`: only on days off.
+    on: DayKind = "any"
 
 
 @wait(
     "wait.until_time",
     title={"zh": "等到某个时刻", "en": "Wait until time"},
     description={
-        "zh": "等到下一个指定时刻（可限星期），如早上 8 点",
-        "en": "Wait until the next such time of day (optionally on given weekdays)",
+        "zh": "等到下一个指定时刻（可限星期、工作日或休息日），如下一个工作日早上 9 点",
+        "en": "Wait until the next such time of day (optionally on given weekdays, working days or days off)",
     },
     icon="alarm-clock",
 )
 def until_time(ctx: Context, config: UntilTime) -> Outcome:
     days = tuple(config.days) if config.days else None
-    due = next_time_of_day(ctx.entered_at, parse_time(config.time), ctx.tz, days)
+    due = next_time_of_day(ctx.entered_at, parse_time(config.time), ctx.tz, days, ctx.day_rule(config.on))
+    if due is None:
+        return Fail(f"no day within a year is both in `days` and a {config.on} under the flow's calendar")
     return NEXT if ctx.now >= due else WaitUntil(due)
 
 

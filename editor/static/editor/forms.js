@@ -182,7 +182,7 @@ function widgetFor(schema, root, id, value, onChange, t, path) {
   }
   if (schema.enum) {
     const select = el("select", { id, onchange: onChange }, el("option", { value: "", text: "—" }),
-      ...schema.enum.map((option) => el("option", { value: JSON.stringify(option), selected: option === current, text: String(option) })));
+      ...schema.enum.map((option) => el("option", { value: JSON.stringify(option), selected: option === current, text: t(String(option)) })));
     return { element: select, get: () => (select.value === "" ? undefined : JSON.parse(select.value)) };
   }
   if (schema.format === "duration") return durationWidget(id, current, onChange, t);
