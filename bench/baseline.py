@@ -100,7 +100,16 @@ class Postgres:
         return self.db.execute(self._sql(sql), params) if params else self.db.execute(sql)
 
     def executemany(self, sql: str, rows: list[tuple]) -> None:
-        if rows:
+        """Inserts as one multi-row statement (what a tuned plain implementation sends); other
+        statements through psycopg's `executemany`, which pipelines them."""
+        if not rows:
+            return
+        head, values, tail = sql.partition(" VALUES (")
+        if head.startswith("INSERT") and values:
+            row, _, rest = tail.partition(")")
+            many = ", ".join([f"({row})"] * len(rows))
+            self.db.execute(self._sql(f"{head} VALUES {many}{rest}"), [v for r in rows for v in r])
+        else:
             self.db.cursor().executemany(self._sql(sql), rows)
 
     def size(self) -> int:
