@@ -9,7 +9,8 @@ at, payload}` POSTed there (a bridge to WeCom or a CRM, say). Every request carr
 - `X-Qunflow-Signature: sha256=<hex>`: HMAC-SHA256 of the exact body bytes with the shared secret.
 
 Addresses are checked by :class:`AddressPolicy` before connecting and again on every redirect; the
-connection goes to the checked address, with connect and read timeouts.
+connection goes to the checked address. `timeout` bounds the whole call, redirects included: a server
+that trickles its answer a byte at a time is cut off when the time is up, not at each quiet read.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import http.client
 import socket
 import ssl
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
@@ -128,8 +130,9 @@ class WebhookConnector:
         }
         if body is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
+        deadline = time.monotonic() + self.timeout
         for _ in range(self.max_redirects + 1):
-            status, location, host = self._exchange(method, url, body, headers)
+            status, location, host = self._exchange(method, url, body, headers, deadline)
             if status in _REDIRECTS and location:
                 url = urljoin(url, location)
                 if status == 303 or (status in (301, 302) and method != "GET"):
@@ -144,7 +147,7 @@ class WebhookConnector:
         raise DeliveryFailed(f"more than {self.max_redirects} redirects from `{url}`", retryable=False)
 
     def _exchange(
-        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str], deadline: float
     ) -> tuple[int, str | None, str]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
@@ -159,21 +162,62 @@ class WebhookConnector:
         addresses = self.policy.addresses(host, port)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         failure: OSError | http.client.HTTPException | None = None
+        timed_out = False
         for address in addresses:
-            conn = _pinned(parts.scheme, host, port, address, self.timeout)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            conn = _pinned(parts.scheme, host, port, address, left)
+            # Socket timeouts bound each read, not the call: when the time is up the watchdog shuts
+            # the socket down, which ends whatever read is waiting.
+            watchdog = threading.Timer(left, conn.cut)
+            watchdog.daemon = True
+            watchdog.start()
             try:
                 conn.request(method, path, body=body, headers=headers)
                 response = conn.getresponse()
                 response.read(_RESPONSE_LIMIT)
-                return response.status, response.getheader("Location"), host
+                if not conn.was_cut:
+                    return response.status, response.getheader("Location"), host
             except (OSError, http.client.HTTPException) as error:
                 failure = error
             finally:
+                watchdog.cancel()
                 conn.close()
+            if conn.was_cut:
+                timed_out = True
+                break
+        if timed_out or failure is None:
+            raise DeliveryFailed(
+                f"`{host}` did not answer within {self.timeout:g} s (timed out)", retryable=True
+            )
         raise DeliveryFailed(f"cannot reach `{host}`: {failure}", retryable=True)
 
 
-class _PinnedHTTP(http.client.HTTPConnection):
+class _Cuttable:
+    """A connection whose socket another thread can shut down, ending any read it waits in."""
+
+    _raw: socket.socket | None = None
+    was_cut = False
+
+    def _open(self, address: IPAddress, port: int, timeout: float) -> socket.socket:
+        self._raw = socket.create_connection((str(address), port), timeout)
+        if self.was_cut:  # cut while connecting
+            self._raw.close()
+            raise TimeoutError("timed out")
+        return self._raw
+
+    def cut(self) -> None:
+        self.was_cut = True
+        if self._raw is not None:
+            try:
+                self._raw.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+
+class _PinnedHTTP(_Cuttable, http.client.HTTPConnection):
     """Connects to an address checked beforehand; the Host header keeps the URL's host."""
 
     def __init__(self, host: str, port: int, address: IPAddress, timeout: float) -> None:
@@ -181,21 +225,21 @@ class _PinnedHTTP(http.client.HTTPConnection):
         self._address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((str(self._address), self.port), self.timeout)
+        self.sock = self._open(self._address, self.port, self.timeout)
 
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
+class _PinnedHTTPS(_Cuttable, http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, address: IPAddress, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
         self._address = address
 
     def connect(self) -> None:
-        sock = socket.create_connection((str(self._address), self.port), self.timeout)
+        sock = self._open(self._address, self.port, self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 def _pinned(
     scheme: str, host: str, port: int, address: IPAddress, timeout: float
-) -> http.client.HTTPConnection:
+) -> _PinnedHTTP | _PinnedHTTPS:
     kind = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
     return kind(host, port, address, timeout)
