@@ -120,8 +120,9 @@ class WebhookConnector:
     # -- HTTP ------------------------------------------------------------------------------------------
 
     def call(self, method: str, url: str, body: bytes | None, key: str, kind: str = "webhook") -> int:
-        """Make one request, following redirects (each target checked again); returns the final 2xx
-        status or raises DeliveryFailed (retryable for timeouts, 408, 425, 429 and 5xx)."""
+        """Make one request, following redirects (each target checked again), all within `timeout`
+        seconds (name lookups aside); returns the final 2xx status or raises DeliveryFailed
+        (retryable for timeouts, 408, 425, 429 and 5xx)."""
         headers = {
             "User-Agent": "qunflow-webhook/1",
             KEY_HEADER: key,
