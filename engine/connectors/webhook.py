@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import re
 import socket
 import ssl
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import msgspec
 
@@ -38,6 +39,7 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRY_STATUSES = frozenset({408, 425, 429})
 _RESPONSE_LIMIT = 64 * 1024
+_NOT_URL_ASCII = re.compile(r"[^\x21-\x7e]+")
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -161,7 +163,7 @@ class WebhookConnector:
         except ValueError:
             raise DeliveryFailed(f"refused to call `{url}`: bad port", False) from None
         addresses = self.policy.addresses(host, port)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        path = _ascii((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         failure: OSError | http.client.HTTPException | None = None
         timed_out = False
         for address in addresses:
@@ -194,6 +196,12 @@ class WebhookConnector:
                 f"`{host}` did not answer within {self.timeout:g} s (timed out)", retryable=True
             )
         raise DeliveryFailed(f"cannot reach `{host}`: {failure}", retryable=True)
+
+
+def _ascii(target: str) -> str:
+    """The request target with non-ASCII, space and control characters percent-encoded (UTF-8), as a
+    browser sends `/会员` from an address bar; everything else, existing escapes included, is kept."""
+    return _NOT_URL_ASCII.sub(lambda m: quote(m.group(0), safe=""), target)
 
 
 class _Cuttable:

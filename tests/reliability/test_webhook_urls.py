@@ -102,6 +102,12 @@ def test_the_operator_text_is_kept_as_written(receiver: Receiver) -> None:
     assert target == "/a/b%20c?x=1&y=/z"
 
 
+def test_non_ascii_in_the_operator_text_is_sent_percent_encoded(receiver: Receiver) -> None:
+    target = _called(receiver.base + "/会员/{{ member.id }}?来源=群", "小林", {}, receiver)
+
+    assert target == "/%E4%BC%9A%E5%91%98/%E5%B0%8F%E6%9E%97?%E6%9D%A5%E6%BA%90=%E7%BE%A4"
+
+
 @pytest.mark.parametrize(
     "url",
     [
