@@ -16,8 +16,9 @@ from litestar.response import Redirect, Template
 from qunflow.engine.clock import from_us
 from qunflow.engine.store.accounts import ROLES, USER_ROLES
 
+from .api.accounts import refuse_removing_oneself
 from .api.params import TokenId, UserName
-from .auth import ADMIN, allow, services_of
+from .auth import ADMIN, allow, principal, services_of
 from .pages import page_context
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -61,6 +62,7 @@ class AdminController(Controller):
 
     @post("/users/{name:str}/delete")
     async def delete_user(self, request: Request[Any, Any, Any], name: UserName) -> Response[Any]:
+        refuse_removing_oneself(await principal(request), name)
         await anyio.to_thread.run_sync(services_of(request).accounts.delete_user, name)
         return Redirect("/admin", status_code=303)
 

@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 from .admin import AdminController
 from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
+from .headers import add_security_headers
 from .pages import PageController, static_files
 from .services import Services
 from .worker import ServeWorker
@@ -88,6 +89,7 @@ def create_app(
         ),
         request_max_body_size=max_body_size,
         lifespan=[lifespan],
+        before_send=[add_security_headers],
         debug=debug,
     )
     app.state.services = services

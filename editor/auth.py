@@ -12,8 +12,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -31,6 +29,7 @@ from litestar.response import Redirect, Template
 from qunflow.engine.store.accounts import SESSION_LIFETIME_US, User
 
 from .services import Services
+from .throttle import LoginFailures
 
 ADMIN = frozenset({"admin"})
 WRITE = frozenset({"admin", "operator"})
@@ -195,34 +194,6 @@ def _secure(request: Request[Any, Any, Any]) -> bool:
     return request.url.scheme == "https"
 
 
-class LoginFailures:
-    """Recent failed sign-ins per user name (this process): after `limit` within `window`, refuse more
-    attempts until the oldest of them is older than `window`, so passwords cannot be guessed quickly."""
-
-    def __init__(self, limit: int = 10, window: float = 600.0, clock: Callable[[], float] = time.monotonic):
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, name: str) -> deque[float]:
-        times = self._failures.setdefault(name, deque())
-        while times and times[0] <= self.clock() - self.window:
-            times.popleft()
-        return times
-
-    def blocked(self, name: str) -> bool:
-        return len(self._recent(name)) >= self.limit
-
-    def failed(self, name: str) -> None:
-        if len(self._failures) > 100_000:  # names are chosen by strangers: never let this grow unbounded
-            self._failures.clear()
-        self._recent(name).append(self.clock())
-
-    def forget(self, name: str) -> None:
-        self._failures.pop(name, None)
-
-
 class LoginController(Controller):
     path = ""
     include_in_schema = False
@@ -250,8 +221,9 @@ class LoginController(Controller):
                 request, data.next, error="页面已过期，请重试 (the form expired, try again)", status=403
             )
         name = data.username[:100]
+        client = request.client.host if request.client else ""
         failures: LoginFailures = request.app.state.login_failures
-        if failures.blocked(name):
+        if failures.blocked(client, name):
             return self._page(
                 request,
                 data.next,
@@ -262,11 +234,11 @@ class LoginController(Controller):
             services.accounts.authenticate, name, data.password[:1000]
         )
         if user is None:
-            failures.failed(name)
+            failures.failed(client, name)
             return self._page(
                 request, data.next, error="用户名或密码不正确 (wrong username or password)", status=401
             )
-        failures.forget(name)
+        failures.forget(client, name)
         session_id = await anyio.to_thread.run_sync(
             services.accounts.open_session, user.name, services.now_us()
         )

@@ -8,7 +8,7 @@ is reached except the documented member fields.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -96,8 +96,9 @@ def _resolve_parts(parts: Sequence[str], scope: Mapping[str, Any]) -> Any:
     return value
 
 
-def render(template: str, scope: Mapping[str, Any]) -> str:
-    """Fill `{{ dotted.path }}` placeholders; anything else in braces renders empty."""
+def render(template: str, scope: Mapping[str, Any], escape: Callable[[str], str] | None = None) -> str:
+    """Fill `{{ dotted.path }}` placeholders; anything else in braces renders empty. `escape`, when
+    given, is applied to each placeholder's text (never to the template's own text)."""
     if "{{" not in template:
         return template
     out = []
@@ -110,7 +111,8 @@ def render(template: str, scope: Mapping[str, Any]) -> str:
             continue
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        out.append("、".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value))
+        text = "、".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+        out.append(text if escape is None else escape(text))
     return "".join(out)
 
 

@@ -16,7 +16,7 @@ from qunflow.engine.localtime import local_moment
 
 from .actions import message_payload
 from .common import Name, Names
-from .quota import capped_until, quiet_until
+from .quota import capped_until, outside_quiet_hours, quiet_until
 
 MIDNIGHT = time(0, 0)
 Positive = Annotated[timedelta, Meta(extra_json_schema={"format": "duration"})]
@@ -119,9 +119,10 @@ class AddFriend(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ports=("next", "blocked"),
     title={"zh": "添加好友", "en": "Add friend"},
     description={
-        "zh": "由员工号池中第一个未达当日上限的账号发好友申请；全部满额则次日再试；黑名单走「拦截」",
+        "zh": "由员工号池中第一个未达当日上限的账号发好友申请；"
+        "全部满额则次日（静默时段结束后）再试；黑名单走「拦截」",
         "en": "Send a friend request from the first staff account under its daily limit; when all are full, "
-        "try again the next day; blacklisted members go to `blocked`",
+        "try again the next day (after the flow's quiet hours); blacklisted members go to `blocked`",
     },
     icon="user-plus",
 )
@@ -141,7 +142,9 @@ def add_friend(ctx: Context, config: AddFriend) -> Outcome:
         if sent[staff] < config.daily_limit:
             ctx.deliver("friend_request", {"staff": staff})
             return NEXT
-    return WaitUntil(local_moment(today + timedelta(days=1), MIDNIGHT, ctx.tz))
+    # Every account is at its limit: try again when the next local day begins, but not inside the
+    # flow's quiet hours (a staff phone should not ring at midnight): then when they end.
+    return WaitUntil(outside_quiet_hours(ctx, local_moment(today + timedelta(days=1), MIDNIGHT, ctx.tz)))
 
 
 class AssignTask(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

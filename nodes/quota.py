@@ -15,15 +15,22 @@ from qunflow.engine.localtime import in_window, next_time_of_day, parse_time
 _TICK = timedelta(microseconds=1)
 
 
-def quiet_until(ctx: Context) -> datetime | None:
-    """The end of the flow's quiet hours if now is inside them, else None."""
+def quiet_until(ctx: Context, at: datetime | None = None) -> datetime | None:
+    """The end of the flow's quiet hours if `at` (default: now) is inside them, else None."""
     quiet = ctx.settings.quiet_hours
     if quiet is None:
         return None
+    moment = ctx.now if at is None else at
     start, end = parse_time(quiet.start), parse_time(quiet.end)
-    if start == end or not in_window(ctx.now, start, end, ctx.tz):
+    if start == end or not in_window(moment, start, end, ctx.tz):
         return None
-    return next_time_of_day(ctx.now, end, ctx.tz)
+    return next_time_of_day(moment, end, ctx.tz)
+
+
+def outside_quiet_hours(ctx: Context, at: datetime) -> datetime:
+    """`at`, or the end of the flow's quiet hours when `at` falls inside them: when something the
+    engine chose to put off (not the member's own timing) may go without waking anyone."""
+    return quiet_until(ctx, at) or at
 
 
 def capped_until(ctx: Context, members: Sequence[str]) -> dict[str, datetime]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import anyio
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.params import JSONBody
 
+from qunflow.engine.errors import Conflict
 from qunflow.engine.store.accounts import TokenInfo, User
 
-from ..auth import ADMIN, allow
+from ..auth import ADMIN, Principal, allow, principal
 from ..services import ServicesDep
 from .params import TokenId, UserName
 
@@ -37,6 +39,13 @@ class CreatedToken(msgspec.Struct):
     info: TokenInfo
 
 
+def refuse_removing_oneself(who: Principal | None, name: str) -> None:
+    """An admin signed in as `name` may not remove that account (409): another admin must, so nobody
+    locks themselves out by a slip, whatever form or route the request comes through."""
+    if who is not None and who.via == "session" and who.name == name:
+        raise Conflict(f"`{name}` is your own account: another admin can remove it (不能删除自己的账号)")
+
+
 class AccountController(Controller):
     path = "/api"
     tags = ["accounts"]
@@ -61,11 +70,13 @@ class AccountController(Controller):
 
     @delete(
         "/users/{name:str}",
-        sync_to_thread=True,
-        summary="Remove a user and end their sessions; 409 for the last admin",
+        summary="Remove a user and end their sessions; 409 for the last admin or one's own account",
     )
-    def delete_user(self, services: ServicesDep, name: UserName) -> None:
-        services.accounts.delete_user(name)
+    async def delete_user(
+        self, request: Request[Any, Any, Any], services: ServicesDep, name: UserName
+    ) -> None:
+        refuse_removing_oneself(await principal(request), name)
+        await anyio.to_thread.run_sync(services.accounts.delete_user, name)
 
     @get("/tokens", sync_to_thread=True, summary="API tokens (never the tokens themselves)")
     def list_tokens(self, services: ServicesDep) -> list[TokenInfo]:

@@ -112,7 +112,7 @@ def refusal(address: IPAddress) -> str | None:
         if why is not None:
             return why
     if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
-        address = ipaddress.IPv6Address(address.exploded.split("%")[0])
+        address = ipaddress.IPv6Address(int(address))  # the same address without its zone
     if address in METADATA:
         return "cloud metadata"
     checks = (
@@ -160,7 +160,13 @@ class AddressPolicy:
 
     def addresses(self, host: str, port: int) -> list[IPAddress]:
         """Every address `host` stands for, each checked; raises AddressRefused if any is refused
-        (a name that resolves to one public and one private address is refused too)."""
+        (a name that resolves to one public and one private address is refused too). An address with
+        a zone (`[fe80::1%25eth0]`) is refused whatever it is: it names an interface of this server."""
+        if "%" in host:
+            raise AddressRefused(
+                f"refused to call `{host[:100]}`: an address with a zone (%) names a network interface"
+                " of this server / 拒绝访问带网络接口标识（%）的地址"
+            )
         literal = ip_literal(host)
         if literal is not None:
             found: list[IPAddress] = [literal]

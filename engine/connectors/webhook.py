@@ -9,7 +9,8 @@ at, payload}` POSTed there (a bridge to WeCom or a CRM, say). Every request carr
 - `X-Qunflow-Signature: sha256=<hex>`: HMAC-SHA256 of the exact body bytes with the shared secret.
 
 Addresses are checked by :class:`AddressPolicy` before connecting and again on every redirect; the
-connection goes to the checked address, with connect and read timeouts.
+connection goes to the checked address. `timeout` bounds the whole call, redirects included: a server
+that trickles its answer a byte at a time is cut off when the time is up, not at each quiet read.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import re
 import socket
 import ssl
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import msgspec
 
@@ -36,6 +39,7 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRY_STATUSES = frozenset({408, 425, 429})
 _RESPONSE_LIMIT = 64 * 1024
+_NOT_URL_ASCII = re.compile(r"[^\x21-\x7e]+")
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -118,8 +122,9 @@ class WebhookConnector:
     # -- HTTP ------------------------------------------------------------------------------------------
 
     def call(self, method: str, url: str, body: bytes | None, key: str, kind: str = "webhook") -> int:
-        """Make one request, following redirects (each target checked again); returns the final 2xx
-        status or raises DeliveryFailed (retryable for timeouts, 408, 425, 429 and 5xx)."""
+        """Make one request, following redirects (each target checked again), all within `timeout`
+        seconds (name lookups aside); returns the final 2xx status or raises DeliveryFailed
+        (retryable for timeouts, 408, 425, 429 and 5xx)."""
         headers = {
             "User-Agent": "qunflow-webhook/1",
             KEY_HEADER: key,
@@ -128,8 +133,9 @@ class WebhookConnector:
         }
         if body is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
+        deadline = time.monotonic() + self.timeout
         for _ in range(self.max_redirects + 1):
-            status, location, host = self._exchange(method, url, body, headers)
+            status, location, host = self._exchange(method, url, body, headers, deadline)
             if status in _REDIRECTS and location:
                 url = urljoin(url, location)
                 if status == 303 or (status in (301, 302) and method != "GET"):
@@ -144,7 +150,7 @@ class WebhookConnector:
         raise DeliveryFailed(f"more than {self.max_redirects} redirects from `{url}`", retryable=False)
 
     def _exchange(
-        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str], deadline: float
     ) -> tuple[int, str | None, str]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
@@ -157,23 +163,70 @@ class WebhookConnector:
         except ValueError:
             raise DeliveryFailed(f"refused to call `{url}`: bad port", False) from None
         addresses = self.policy.addresses(host, port)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        path = _ascii((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         failure: OSError | http.client.HTTPException | None = None
+        timed_out = False
         for address in addresses:
-            conn = _pinned(parts.scheme, host, port, address, self.timeout)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            conn = _pinned(parts.scheme, host, port, address, left)
+            # Socket timeouts bound each read, not the call: when the time is up the watchdog shuts
+            # the socket down, which ends whatever read is waiting.
+            watchdog = threading.Timer(left, conn.cut)
+            watchdog.daemon = True
+            watchdog.start()
             try:
                 conn.request(method, path, body=body, headers=headers)
                 response = conn.getresponse()
                 response.read(_RESPONSE_LIMIT)
-                return response.status, response.getheader("Location"), host
+                if not conn.was_cut:
+                    return response.status, response.getheader("Location"), host
             except (OSError, http.client.HTTPException) as error:
                 failure = error
             finally:
+                watchdog.cancel()
                 conn.close()
+            if conn.was_cut:
+                timed_out = True
+                break
+        if timed_out or failure is None:
+            raise DeliveryFailed(
+                f"`{host}` did not answer within {self.timeout:g} s (timed out)", retryable=True
+            )
         raise DeliveryFailed(f"cannot reach `{host}`: {failure}", retryable=True)
 
 
-class _PinnedHTTP(http.client.HTTPConnection):
+def _ascii(target: str) -> str:
+    """The request target with non-ASCII, space and control characters percent-encoded (UTF-8), as a
+    browser sends `/会员` from an address bar; everything else, existing escapes included, is kept."""
+    return _NOT_URL_ASCII.sub(lambda m: quote(m.group(0), safe=""), target)
+
+
+class _Cuttable:
+    """A connection whose socket another thread can shut down, ending any read it waits in."""
+
+    _raw: socket.socket | None = None
+    was_cut = False
+
+    def _open(self, address: IPAddress, port: int, timeout: float) -> socket.socket:
+        self._raw = socket.create_connection((str(address), port), timeout)
+        if self.was_cut:  # cut while connecting
+            self._raw.close()
+            raise TimeoutError("timed out")
+        return self._raw
+
+    def cut(self) -> None:
+        self.was_cut = True
+        if self._raw is not None:
+            try:
+                self._raw.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+
+class _PinnedHTTP(_Cuttable, http.client.HTTPConnection):
     """Connects to an address checked beforehand; the Host header keeps the URL's host."""
 
     def __init__(self, host: str, port: int, address: IPAddress, timeout: float) -> None:
@@ -181,21 +234,21 @@ class _PinnedHTTP(http.client.HTTPConnection):
         self._address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((str(self._address), self.port), self.timeout)
+        self.sock = self._open(self._address, self.port, self.timeout)
 
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
+class _PinnedHTTPS(_Cuttable, http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, address: IPAddress, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
         self._address = address
 
     def connect(self) -> None:
-        sock = socket.create_connection((str(self._address), self.port), self.timeout)
+        sock = self._open(self._address, self.port, self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 def _pinned(
     scheme: str, host: str, port: int, address: IPAddress, timeout: float
-) -> http.client.HTTPConnection:
+) -> _PinnedHTTP | _PinnedHTTPS:
     kind = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
     return kind(host, port, address, timeout)

@@ -67,10 +67,8 @@ def test_a_refused_account_form_says_why_on_a_page(client, sign_in) -> None:
         headers={"Accept": "text/html"},
     )
     assert short.status_code == 422 and "password: at least 8 characters" in short.text
-    last = client.post(
-        "/admin/users/admin-user/delete", data={"_csrf": csrf}, headers={"Accept": "text/html"}
-    )
-    assert last.status_code == 409 and "last admin" in last.text
+    own = client.post("/admin/users/admin-user/delete", data={"_csrf": csrf}, headers={"Accept": "text/html"})
+    assert own.status_code == 409 and "your own account" in own.text
     stale = client.post("/admin/users", data={"name": "y", "password": PASSWORD, "_csrf": "stale"})
     assert stale.status_code == 403
 
@@ -91,3 +89,30 @@ def test_a_token_made_on_the_page_is_shown_once_works_and_can_be_revoked(client,
     )
     assert revoked.status_code == 303
     assert client.post("/api/events", json=joined("e-2", "m-1"), headers=bearer(token)).status_code == 401
+
+
+def test_an_admin_cannot_remove_their_own_account_by_any_route(client, sign_in, services: Services) -> None:
+    # Another admin exists, so only the "not oneself" rule can refuse.
+    services.accounts.create_user("second-admin", PASSWORD, "admin", services.now_us())
+    csrf = sign_in("admin")
+    page_csrf = csrf_of(client.get("/admin").text)
+
+    by_form = client.post("/admin/users/admin-user/delete", data={"_csrf": page_csrf})
+    assert by_form.status_code == 409 and "your own account" in by_form.text
+    by_api = client.delete("/api/users/admin-user", headers={"X-CSRF-Token": csrf})
+    assert by_api.status_code == 409 and "your own account" in by_api.text
+    assert services.accounts.get_user("admin-user") is not None
+    assert client.get("/admin").status_code == 200  # still signed in
+
+    # Another admin may remove it (through a token here).
+    _, token = services.accounts.create_token("admin", services.now_us(), "ops")
+    assert client.delete("/api/users/admin-user", headers=bearer(token)).status_code == 204
+    assert services.accounts.get_user("admin-user") is None
+
+
+def test_the_last_admin_cannot_be_removed(client, services: Services) -> None:
+    services.accounts.create_user("only-admin", PASSWORD, "admin", services.now_us())
+    _, token = services.accounts.create_token("admin", services.now_us(), "ops")
+
+    last = client.delete("/api/users/only-admin", headers=bearer(token))
+    assert last.status_code == 409 and "last admin" in last.text

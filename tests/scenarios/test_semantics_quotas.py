@@ -196,7 +196,7 @@ def test_broadcast_to_groups_posts_in_each_and_waits_out_quiet_hours() -> None:
     ]
 
 
-def befriend(timezone: str = "Asia/Shanghai") -> dict[str, Any]:
+def befriend(timezone: str = "Asia/Shanghai", settings: dict[str, Any] | None = None) -> dict[str, Any]:
     return flow(
         "f",
         [
@@ -206,6 +206,7 @@ def befriend(timezone: str = "Asia/Shanghai") -> dict[str, Any]:
         ],
         [("t", "add"), ("add", "blocked", "blocked")],
         timezone=timezone,
+        settings=settings or {},
     )
 
 
@@ -224,6 +225,32 @@ def test_staff_daily_limit_counts_per_local_day_and_defers_to_the_next_day() -> 
     # Blacklisted: never a friend request, the run leaves by `blocked`.
     assert "blocked" in report["members"]["m5"]["tags"]
     assert runs(report) == {"done": 6}
+
+
+def test_friend_requests_held_by_the_daily_limit_wait_out_the_quiet_hours() -> None:
+    # A day's leads use up both accounts by 10:00; the rest go the next day, when the quiet
+    # hours (22:00-08:00) end, not at midnight. Requests under the limit are not held (DESIGN §5).
+    leads = [event(f"l{i}", "lead", "2026-11-22T10:00:00+08:00", member=f"m{i}") for i in range(4)]
+    leads += [event(f"n{i}", "lead", "2026-11-22T23:30:00+08:00", member=f"n{i}") for i in range(2)]
+    report = run(befriend(settings={"quiet_hours": QUIET}), leads)
+    got = [(d["member"], d["payload"]["staff"], d["at"]) for d in sent(report, "add")]
+    assert got == [
+        ("m0", "s1", "2026-11-22T10:00:00+08:00"),
+        ("m1", "s1", "2026-11-22T10:00:00+08:00"),
+        ("m2", "s2", "2026-11-22T10:00:00+08:00"),
+        ("m3", "s2", "2026-11-22T10:00:00+08:00"),
+        ("n0", "s1", "2026-11-23T08:00:00+08:00"),
+        ("n1", "s1", "2026-11-23T08:00:00+08:00"),
+    ]
+    assert runs(report) == {"done": 6}
+
+
+def test_held_friend_requests_go_at_midnight_or_when_the_quiet_hours_around_it_end() -> None:
+    leads = [event(f"l{i}", "lead", "2026-11-22T21:00:00+08:00", member=f"m{i}") for i in range(5)]
+    report = run(befriend(settings={"quiet_hours": {"start": "01:00", "end": "07:00"}}), leads)
+    assert times(report, "add")["m4"] == "2026-11-23T00:00:00+08:00"
+    report = run(befriend(settings={"quiet_hours": {"start": "21:30", "end": "06:30"}}), leads)
+    assert times(report, "add")["m4"] == "2026-11-23T06:30:00+08:00"
 
 
 def test_staff_daily_limit_day_follows_the_flow_timezone() -> None:

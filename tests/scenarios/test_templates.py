@@ -7,7 +7,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from kit import runs, sent, tags
+from documents import event
+from kit import run, runs, sent, tags
 
 from qunflow.engine import compile_flow, default_registry
 from qunflow.engine.event import decode_event_lines
@@ -153,19 +154,60 @@ def test_points_for_interaction_are_redeemed_for_a_coupon_at_100() -> None:
     assert at(report, "coupon") == [("m-1", "2026-11-22T09:02:00+08:00")]
     assert sent(report, "tell")[0]["payload"]["text"].endswith("剩余 3 分～")
     assert report["members"]["m-1"]["points"] == 4  # 97 +1 +5 −100 +1
-    assert report["members"]["m-2"]["points"] == 15
+
+
+def test_points_cannot_be_farmed_by_repeated_check_ins_or_flooding() -> None:
+    report = play("points-coupon")
+    # m-2 checks in 20 times on the 22nd: +5 once; again on the 23rd: +5 (the tag is cleared at 0:00).
+    assert report["members"]["m-2"]["points"] == 10 + 5 + 5
+    # m-3 posts 30 messages in 30 minutes: +1 for the first 20; a day later chat counts again.
+    assert report["members"]["m-3"]["points"] == 20 + 1
+    assert [d["member"] for d in sent(report, "coupon")] == ["m-1"]
+    assert "今日已签到" not in tags(report, "m-2")  # cleared at 0:00 each day
+
+
+def test_twenty_check_ins_in_twenty_minutes_do_not_earn_the_coupon() -> None:
+    # The defect as reported: with 20 check-ins at 5 points, a member reached 100 in 20 minutes.
+    farm = [
+        event(
+            f"c{i}",
+            "message",
+            f"2026-11-22T10:{i:02d}:00+08:00",
+            member="m-9",
+            group="g",
+            data={"text": "签到"},
+        )
+        for i in range(20)
+    ]
+    report = run(load_template("points-coupon"), farm, "P1D")
+    assert report["members"]["m-9"]["points"] == 5
+    assert sent(report, "coupon") == []
 
 
 def test_spend_tiers_layer_first_purchase_repurchase_and_high_value() -> None:
     report = play("spend-tiers")
     grades = {m: report["members"][m]["grade"] for m in ("m-1", "m-2", "m-3")}
-    assert grades == {"m-1": "B", "m-2": "A", "m-3": "S"}
-    assert tags(report, "m-2") == ["复购", "首购"]
+    assert grades == {"m-1": "B", "m-2": "S", "m-3": "S"}
+    # Each member carries the tag of their tier only: the one being left is removed.
+    assert tags(report, "m-1") == ["首购"]
+    assert tags(report, "m-2") == ["高价值"]  # 首购, then 复购, then 高价值 (129 + 89 + 1899)
+    assert tags(report, "m-3") == ["高价值"]
     assert at(report, "repeat_coupon") == [
         ("m-1", "2026-11-22T10:00:00+08:00"),
         ("m-2", "2026-11-22T11:00:00+08:00"),
     ]
     assert report["members"]["m-3"]["groups"] == ["vip-1"]
+    assert sorted(report["members"]["m-2"]["groups"]) == ["vip-1"]
+
+
+def test_spend_tiers_never_leave_two_tier_tags_at_once() -> None:
+    orders = [
+        event("o1", "purchase", "2026-11-22T10:00:00+08:00", member="m-7", data={"amount": 50}),
+        event("o2", "purchase", "2026-11-23T10:00:00+08:00", member="m-7", data={"amount": 60}),
+    ]
+    report = run(load_template("spend-tiers"), orders, "P3D")
+    assert report["members"]["m-7"]["grade"] == "A"
+    assert tags(report, "m-7") == ["复购"]
 
 
 def test_lifecycle_moves_a_member_from_prospect_to_koc() -> None:

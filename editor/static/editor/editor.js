@@ -59,6 +59,10 @@ const state = {
   future: [],
   form: null,
   overlay: {}, // node id -> text shown in its badge (preview counts or live stats)
+  // Each node's config, by drawflow id. Drawflow turns every key of a node's data into a CSS
+  // selector (`[df-config-body-first name]`), which throws on keys like "first name" or "a.b"; so
+  // drawflow holds only what it draws (id, type, label, ports) and the config lives here.
+  configs: new Map(),
 };
 
 // ---------- the API ----------
@@ -112,7 +116,7 @@ function refreshPorts(dfId) {
   portTimers[dfId] = setTimeout(async () => {
     const node = state.df.getNodeFromId(dfId);
     if (!node) return;
-    const result = await api("POST", "/editor/ports", { type: node.data.type, config: node.data.config });
+    const result = await api("POST", "/editor/ports", { type: node.data.type, config: state.configs.get(dfId) || {} });
     if (result.ok && Array.isArray(result.data?.ports)) setPorts(dfId, result.data.ports);
   }, 250);
 }
@@ -169,11 +173,12 @@ function freshId(type) {
 
 function addNode(node) {
   const nodeType = typeOf(node.type);
-  const data = { id: node.id, type: node.type, config: node.config || {}, label: node.label || "", ports: portsFor(node.type, node.id) };
+  const data = { id: node.id, type: node.type, label: node.label || "", ports: portsFor(node.type, node.id) };
   const inputs = nodeType.kind === "trigger" ? 0 : 1;
   const x = node.position?.x ?? 80;
   const y = node.position?.y ?? 80;
   const dfId = state.df.addNode(node.type, inputs, data.ports.length, x, y, `qf-kind-${nodeType.kind}`, data, "");
+  state.configs.set(dfId, node.config || {});
   drawNode(dfId);
   const element = nodeElement(dfId);
   element.tabIndex = 0;
@@ -214,7 +219,7 @@ function exportFlow() {
   const list = allNodes().sort((a, b) => a.id - b.id);
   for (const node of list) ids[node.id] = node.data.id;
   for (const node of list) {
-    const entry = { id: node.data.id, type: node.data.type, config: node.data.config || {} };
+    const entry = { id: node.data.id, type: node.data.type, config: state.configs.get(node.id) || {} };
     if (node.data.label) entry.label = node.data.label;
     entry.position = { x: Math.round(node.pos_x), y: Math.round(node.pos_y) };
     nodes.push(entry);
@@ -233,6 +238,7 @@ function exportFlow() {
 function loadFlow(document) {
   state.loading = true;
   state.df.clear();
+  state.configs.clear();
   state.document = document;
   const dfIds = {};
   for (const node of document.nodes || []) dfIds[node.id] = addNode(node);
@@ -340,7 +346,7 @@ function nodePanel(dfId, node) {
   });
   const labelInput = el("input", { id: "qf-node-label", type: "text", value: data.label || "", maxlength: "200",
     oninput: () => update(dfId, { label: labelInput.value }) });
-  const form = buildForm(nodeType.schema, data.config, t, () => {
+  const form = buildForm(nodeType.schema, state.configs.get(dfId) || {}, t, () => {
     update(dfId, { config: form.value() });
   });
   state.form = form;
@@ -384,16 +390,17 @@ function connectionsEditor(dfId, node) {
   return box;
 }
 
-function update(dfId, patch) {
+function update(dfId, { config, ...patch }) {
   const node = state.df.getNodeFromId(dfId);
   const data = { ...node.data, ...patch };
+  if (config !== undefined) state.configs.set(dfId, config);
   if (patch.id && patch.id !== node.data.id) {
     state.problems = state.problems.filter((p) => p.node !== node.data.id);
     delete state.overlay[node.data.id];
   }
   state.df.updateNodeDataFromId(dfId, data);
   drawNode(dfId);
-  if (patch.config && typeOf(data.type).dynamic_ports) refreshPorts(dfId);
+  if (config !== undefined && typeOf(data.type).dynamic_ports) refreshPorts(dfId);
   changed();
 }
 
@@ -668,7 +675,7 @@ async function start() {
     if (element && Number(element.id.slice(5)) === state.selected && $("#qf-panel-body").hidden) showTab("node");
   });
   df.on("nodeUnselected", () => { if (state.selected !== null) { state.selected = null; document.querySelectorAll(".qf-selected").forEach((n) => n.classList.remove("qf-selected")); showPanel(); } });
-  df.on("nodeRemoved", (id) => { if (Number(id) === state.selected) { state.selected = null; showPanel(); } changed(); });
+  df.on("nodeRemoved", (id) => { state.configs.delete(Number(id)); if (Number(id) === state.selected) { state.selected = null; showPanel(); } changed(); });
   df.on("nodeMoved", changed);
   df.on("connectionCreated", (c) => {
     // A trigger starts a journey: nothing may lead into it.
