@@ -40,17 +40,18 @@ def coupons(engine: Engine, clock: SimClock) -> Engine:
     return engine
 
 
-def test_pending_deliveries_are_sent_once_with_their_keys(
+def test_pending_deliveries_are_recorded_once_with_their_keys(
     coupons: Engine, store: Store, clock: SimClock
 ) -> None:
     recording = RecordingConnector()
     dispatcher = Dispatcher(store, recording, clock=clock)
 
-    assert dispatcher.drain().sent == 2
+    # The recording connector keeps them: nothing left the server, so nothing is called sent.
+    assert dispatcher.drain().recorded == 2
     assert dispatcher.drain().leased == 0
 
     rows = store.deliveries(flow_id="storm")
-    assert [(r["status"], r["attempts"], r["error"]) for r in rows] == [("sent", 1, None)] * 2
+    assert [(r["status"], r["attempts"], r["error"]) for r in rows] == [("recorded", 1, None)] * 2
     assert sorted(recording.received) == sorted(r["key"] for r in rows)
     sent = recording.received[rows[0]["key"]]
     assert (sent.kind, sent.payload, sent.member, sent.at) == (
@@ -141,10 +142,10 @@ def test_a_leased_delivery_waits_for_its_lease_and_a_late_outcome_is_ignored(
 
     assert other.dispatch().leased == 0
     clock.advance_to(clock.now() + timedelta(seconds=30))
-    assert other.dispatch().sent == 2
+    assert other.dispatch().recorded == 2
 
     assert store.settle_deliveries("dead", [Settled(d.id, "failed", error="late") for d in held]) == 0
-    assert [r["status"] for r in store.deliveries(flow_id="storm")] == ["sent", "sent"]
+    assert [r["status"] for r in store.deliveries(flow_id="storm")] == ["recorded", "recorded"]
     assert [r["attempts"] for r in store.deliveries(flow_id="storm")] == [2, 2]
 
 
@@ -159,7 +160,7 @@ def test_threads_send_a_batch_at_once(coupons: Engine, store: Store, clock: SimC
     recording = RecordingConnector()
     dispatcher = Dispatcher(store, recording, clock=clock, threads=4)
     try:
-        assert dispatcher.drain().sent == 2
+        assert dispatcher.drain().recorded == 2
     finally:
         dispatcher.close()
     assert len(recording.received) == 2
