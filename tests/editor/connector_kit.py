@@ -82,7 +82,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.requests.append({"headers": dict(self.headers), "body": json.loads(body or b"null")})
+                receiver.requests.append(
+                    {"headers": dict(self.headers), "raw": body, "body": json.loads(body or b"null")}
+                )
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
