@@ -81,13 +81,16 @@ def _properties(schema: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
 
 
 def _shape(prop: dict[str, Any]) -> tuple[str, bool]:
-    """The field's input type (`text`, `number`, `integer`, `boolean`, `lines`) and whether it is nullable."""
+    """The field's input (`text`, `number`, `integer`, `boolean`, `lines`, `json`) and whether it is
+    nullable."""
     choices = prop.get("anyOf") or [prop]
     nullable = any(c.get("type") == "null" for c in choices)
     main = next((c for c in choices if c.get("type") != "null"), {})
     kind = main.get("type")
-    if kind == "array":
+    if kind == "array" and (main.get("items") or {}).get("type") == "string":
         return "lines", nullable
+    if kind in ("array", "object") or "$ref" in main:
+        return "json", nullable  # a nested setting (e.g. a limit with count and period) as JSON text
     if kind in ("number", "integer", "boolean"):
         return kind, nullable
     return "text", nullable
@@ -102,6 +105,8 @@ def form_fields(schema: dict[str, Any], options: dict[str, Any] | None, secrets:
         value = (options or {}).get(name, prop.get("default"))
         if kind == "lines":
             value = "\n".join(str(v) for v in value or [])
+        elif kind == "json":
+            value = "" if value is None else msgspec.json.encode(value).decode()
         fields.append(
             {
                 "name": name,
@@ -125,6 +130,11 @@ def options_from_form(schema: dict[str, Any], form: dict[str, str]) -> dict[str,
             options[name] = name in form
         elif kind == "lines":
             options[name] = [line.strip() for line in text.splitlines() if line.strip()]
+        elif kind == "json" and text:
+            try:
+                options[name] = msgspec.json.decode(text)
+            except msgspec.DecodeError:
+                raise SettingInvalid(name, "not valid JSON") from None
         elif not text:
             if nullable:
                 options[name] = None

@@ -8,7 +8,9 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
+import msgspec
 import pytest
 from api_helpers import bearer
 from connector_kit import coupon_and_message_flow, make_tiny_distribution, signup
@@ -17,8 +19,11 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from qunflow.editor.app import create_app
+from qunflow.editor.connectors_page import form_fields, options_from_form
 from qunflow.editor.services import Services
 from qunflow.engine import Registry, SimClock, Store
+from qunflow.engine.connectors import SettingInvalid
+from qunflow.engine.connectors.settings import options_schema
 from qunflow.engine.outbox import open_dispatcher
 from qunflow.engine.store import schema as t
 
@@ -280,3 +285,36 @@ def test_a_plain_signing_key_from_an_older_version_is_sealed_in_place(
         assert services.vault.open(stored) == plain
     finally:
         services.close()
+
+
+class Limit(msgspec.Struct, frozen=True):
+    count: int
+    per: Literal["day", "week", "month"] = "day"
+
+
+class NestedOptions(msgspec.Struct, frozen=True):
+    corp_id: str
+    agent_id: int = 0
+    mass_send_limit: Limit = Limit(4, "month")
+    tags: list[str] = []
+
+
+def test_the_page_form_handles_nested_options_as_json() -> None:
+    schema = options_schema(NestedOptions)
+    fields = {f["name"]: f for f in form_fields(schema, None, [])}
+    assert (fields["mass_send_limit"]["kind"], fields["tags"]["kind"]) == ("json", "lines")
+    assert msgspec.json.decode(fields["mass_send_limit"]["value"]) == {"count": 4, "per": "month"}
+    form = {
+        "corp_id": "ww1",
+        "agent_id": "1000002",
+        "mass_send_limit": '{"count": 1, "per": "week"}',
+        "tags": "a\nb",
+    }
+    assert options_from_form(schema, form) == {
+        "corp_id": "ww1",
+        "agent_id": 1000002,
+        "mass_send_limit": {"count": 1, "per": "week"},
+        "tags": ["a", "b"],
+    }
+    with pytest.raises(SettingInvalid, match="mass_send_limit"):
+        options_from_form(schema, {**form, "mass_send_limit": "{"})
