@@ -208,6 +208,27 @@ class LeaseStore:
         with self.transaction() as conn:
             return conn.execute(stmt, rows).rowcount
 
+    def confirm_deliveries(
+        self, references: Sequence[str], status: str, at: int, error: str | None = None
+    ) -> int:
+        """Settle the deliveries awaiting confirmation under these outside references (a WeCom
+        `msgid`) as `sent` or `failed`; others are left alone, so a late or repeated report changes
+        nothing. Returns how many were settled."""
+        if status not in (SENT, FAILED):
+            raise ValueError(f"a confirmation settles a delivery as sent or failed, not {status}")
+        if not references:
+            return 0
+        c = t.deliveries.c
+        values: dict[str, Any] = {"status": status, "error": error}
+        if status == SENT:
+            values["sent_at"] = at
+        with self.transaction() as conn:
+            return conn.execute(
+                update(t.deliveries)
+                .where(c.reference.in_(list(references)), c.status == AWAITING_CONFIRMATION)
+                .values(**values)
+            ).rowcount
+
     def next_delivery_attempt(self) -> int | None:
         """When the earliest pending delivery is next due (microseconds), if any is pending."""
         c = t.deliveries.c
