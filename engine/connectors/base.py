@@ -2,8 +2,9 @@
 
 A connector *type* is a plug-in (DESIGN §19): a class found through the entry point group
 `qunflow.connectors` that declares its `name`, its options as a msgspec `Struct` (`Options`; secret
-fields typed :data:`Secret`), the delivery `kinds` it can make, and a classmethod `open(options,
-context)` that makes a working connector from stored options. `send` says what became of a delivery
+fields typed :data:`Secret`), the delivery `kinds` it can make (optionally narrowed by its options
+with a classmethod `kinds_for(options)`), and a classmethod `open(options, context)` that makes a
+working connector from stored options. `send` says what became of a delivery
 by what it returns (:class:`Made`; `None` means sent) or raises (:class:`DeliveryFailed`).
 """
 

@@ -188,9 +188,15 @@ class ConnectorSettings:
             if kind not in self.types[name].kinds:
                 raise SettingInvalid(kind, f"connector `{name}` cannot make `{kind}` deliveries")
             try:
-                self.options(name, stored.get(name, {}))
+                options = self.options(name, stored.get(name, {}))
             except SettingInvalid:
                 raise SettingInvalid(kind, f"connector `{name}` is not configured yet") from None
+            # A connector may make some kinds only with some options (the webhook's endpoint URL).
+            kinds_for = getattr(self.types[name], "kinds_for", None)
+            if kinds_for is not None and kind not in kinds_for(options):
+                raise SettingInvalid(
+                    kind, f"connector `{name}` cannot make `{kind}` deliveries with its options"
+                )
         with self.store.transaction() as conn:
             conn.execute(delete(t.connector_routes))
             if routes:

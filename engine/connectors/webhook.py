@@ -93,6 +93,11 @@ class WebhookConnector:
         self._lock = threading.Lock()
 
     @classmethod
+    def kinds_for(cls, options: WebhookOptions) -> frozenset[str]:
+        """What it can make with these options: other kinds only with an endpoint `url`."""
+        return cls.kinds if options.url else frozenset({"webhook"})
+
+    @classmethod
     def open(cls, options: WebhookOptions, context: ConnectorContext) -> WebhookConnector:
         if options.url is not None:
             _check_url(options.url)

@@ -140,6 +140,9 @@ def test_routes_are_checked_and_apply_without_a_restart(
         "invite: connector `tiny` cannot make `invite` deliveries",
     )
     assert routes({"parcel": "tiny"})["field"] == "parcel"
+    client.put("/api/connectors/webhook", json={"secret": SECRET}, headers=admin)
+    no_url = routes({"webhook": "webhook", "coupon": "webhook"})
+    assert (no_url["field"], "options" in no_url["message"]) == ("coupon", True)  # no endpoint url
     assert routes({"coupon": "nobody"})["field"] == "coupon"
     assert services.connectors.routes() == {}
 
