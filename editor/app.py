@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 from .admin import AdminController
 from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
+from .connectors_page import ConnectorsPage
 from .headers import add_security_headers
 from .pages import PageController, static_files
 from .services import Services
@@ -61,6 +62,7 @@ def create_app(
         LoginController,
         PageController,
         AdminController,
+        ConnectorsPage,
         static_files(),
         *extra_routes,
     ]

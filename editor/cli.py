@@ -215,7 +215,6 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     import logging
-    import os
     import signal
 
     from sqlalchemy.engine import make_url
@@ -224,15 +223,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from qunflow.engine.worker import WorkerOptions, open_worker
 
     options = WorkerOptions(
-        db=args.db,
-        lease=args.lease,
-        poll=args.poll,
-        batch=args.batch,
-        connector=args.connector,
-        webhook_url=args.webhook_url,
-        webhook_secret=os.environ.get("QUNFLOW_WEBHOOK_SECRET") or None,
-        allow=tuple(args.allow or ()),
-        send_threads=args.send_threads,
+        db=args.db, lease=args.lease, poll=args.poll, batch=args.batch, send_threads=args.send_threads
     )
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(message)s")
@@ -303,26 +294,17 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
     serve.add_argument("--demo", action="store_true", help="load the flow templates and a demo community")
 
-    worker = sub.add_parser("worker", help="an extra worker beside `serve` (PostgreSQL); 后台执行进程")
+    worker = sub.add_parser(
+        "worker",
+        help="an extra worker beside `serve` (PostgreSQL); 后台执行进程",
+        description="Steps due runs and sends deliveries through the connectors an admin configured "
+        "(连接器, /admin/connectors), like `serve`. Secrets are read with QUNFLOW_SECRET_KEY, or the key "
+        "file qunflow.key in the working directory (PostgreSQL) or beside the SQLite file.",
+    )
     worker.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
     worker.add_argument("--lease", type=float, default=30.0, help="seconds a claimed batch is held (30)")
     worker.add_argument("--poll", type=float, default=1.0, help="longest idle sleep in seconds (default 1)")
     worker.add_argument("--batch", type=int, default=500, help="runs per batch (default 500)")
-    worker.add_argument(
-        "--connector",
-        default="recording",
-        choices=("recording", "webhook"),
-        help="where deliveries other than action.webhook go (default: recording)",
-    )
-    worker.add_argument(
-        "--webhook-url", help="where --connector webhook posts (signed with QUNFLOW_WEBHOOK_SECRET)"
-    )
-    worker.add_argument(
-        "--allow",
-        action="append",
-        metavar="NETWORK",
-        help="let webhooks reach this private network or address, e.g. 10.0.0.0/8 (repeatable)",
-    )
     worker.add_argument("--send-threads", type=int, default=4, help="deliveries sent at once (default 4)")
     worker.add_argument("--verbose", action="store_true", help="log database outages and retries")
 

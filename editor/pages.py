@@ -54,6 +54,7 @@ async def page_context(request: Request[Any, Any, Any], **values: Any) -> dict[s
     """What every page template gets: language, translator, who is signed in, the CSRF token."""
     language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
     who = await principal(request)
+    delivering = who is None or await anyio.to_thread.run_sync(services_of(request).connectors.delivering)
     return {
         "lang": language,
         "languages": LANGUAGES,
@@ -66,6 +67,8 @@ async def page_context(request: Request[Any, Any, Any], **values: Any) -> dict[s
         "path": request.url.path,
         "when": _when,
         "as_json": _as_json,
+        # False while no route leads to a connector that sends: the pages say nothing is sent.
+        "delivering": delivering,
         **values,
     }
 

@@ -1,7 +1,9 @@
-"""What the web app works with: the store, the engine, the accounts, and one writer at a time."""
+"""What the web app works with: the store, the engine, the accounts, the connector settings, the
+secret key, and one writer at a time."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -10,7 +12,9 @@ from litestar.di import NamedDependency
 
 from qunflow.engine import Clock, Engine, RealClock, Registry, Store, default_registry
 from qunflow.engine.clock import to_us
+from qunflow.engine.connectors import ConnectorContext, ConnectorSettings, ConnectorType
 from qunflow.engine.store.accounts import Accounts
+from qunflow.engine.vault import Vault, kept_secret
 
 T = TypeVar("T")
 
@@ -18,12 +22,25 @@ T = TypeVar("T")
 class Services:
     """The app's engine and store. Engine writes go through :meth:`write`, one at a time per process."""
 
-    def __init__(self, store: Store, registry: Registry | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry | None = None,
+        clock: Clock | None = None,
+        *,
+        vault: Vault | None = None,
+        connector_types: dict[str, ConnectorType] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock or RealClock()
         self.engine = Engine(store, registry or default_registry(), self.clock)
         self.accounts = Accounts(store)
-        self.signing_key = self.accounts.signing_key()
+        self.vault = vault or Vault.for_database(store.url)
+        # Kept sealed with the other secrets (DESIGN §19), never in plain text in the database.
+        self.signing_key = bytes.fromhex(
+            kept_secret(store, self.vault, "signing_key", lambda: secrets.token_hex(32))
+        )
+        self.connectors = ConnectorSettings(store, self.vault, connector_types)
         # SQLite has one writer; serialising here keeps request threads and the worker from queueing
         # inside the database, and costs nothing on PostgreSQL at this scale.
         self._write_lock = threading.Lock()
@@ -37,6 +54,9 @@ class Services:
     @property
     def registry(self) -> Registry:
         return self.engine.registry
+
+    def connector_context(self) -> ConnectorContext:
+        return ConnectorContext(self.store, self.clock)
 
     def now_us(self) -> int:
         return to_us(self.clock.now())

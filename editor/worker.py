@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import anyio
 
+from qunflow.engine.outbox import open_dispatcher, owner_name
 from qunflow.engine.worker import Worker
 
 from .services import Services
@@ -25,7 +26,12 @@ class ServeWorker:
         self.services = services
         self.poll = poll
         self._wake = threading.Event()
-        self.worker = Worker(services.engine, poll=poll, wait=self._sleep)
+        owner = owner_name("worker")
+        # The same dispatcher as `qunflow worker`'s: through the connectors admins configured.
+        dispatcher = open_dispatcher(
+            services.store, services.clock, settings=services.connectors, owner=owner
+        )
+        self.worker = Worker(services.engine, dispatcher, owner=owner, poll=poll, wait=self._sleep)
         self._thread: threading.Thread | None = None
 
     def poke(self) -> None:
@@ -56,3 +62,4 @@ class ServeWorker:
         if self._thread is not None:
             await anyio.to_thread.run_sync(self._thread.join)
             self._thread = None
+        self.worker.dispatcher.close()

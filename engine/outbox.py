@@ -2,11 +2,17 @@
 
 A step writes its deliveries to the `deliveries` table (status `pending`) in the transaction that
 moves its run. The dispatcher leases a batch of due pending deliveries (other dispatchers skip them
-until the lease runs out), hands each to its connector with its idempotency key, and records the
-outcome: `sent`; `pending` again with the next attempt after an exponential backoff; or `failed` with
-the reason (a permanent error, or too many attempts). Sending is at least once: a dispatcher that dies
-after a call but before recording it leaves the delivery to be sent again after the lease, with the
-same key, so the connector or the receiver makes the effect once.
+until the lease runs out), hands each to the connector its kind is routed to, with its idempotency
+key, and records the outcome the connector reports: `sent`, `recorded` (nothing left the server),
+`awaiting_confirmation` or `skipped` (DESIGN §19); `pending` again with the next attempt after
+an exponential backoff; or `failed` with the reason (a permanent error, or too many attempts).
+
+Sending is at least once: a dispatcher that dies after a call but before recording it leaves the
+delivery to be sent again after the lease, with the same key, so the connector or the receiver makes
+the effect once.
+
+`qunflow serve` and `qunflow worker` build their dispatcher one way, :func:`open_dispatcher`: routes
+and connector options as admins configured them, looked at again before each batch.
 """
 
 from __future__ import annotations
@@ -22,9 +28,30 @@ from datetime import datetime, timedelta
 import msgspec
 
 from .clock import Clock, RealClock, from_us, to_us
-from .connectors import Connector, Delivery, DeliveryFailed, RecordingConnector
+from .connectors import (
+    MADE_SENT,
+    ConfiguredRoutes,
+    Connector,
+    ConnectorContext,
+    ConnectorSettings,
+    Delivery,
+    DeliveryFailed,
+    FixedRoutes,
+    Made,
+    Router,
+)
 from .store import Store
-from .store.leases import FAILED, PENDING, SENT, LeasedDelivery, Settled
+from .store.leases import (
+    AWAITING_CONFIRMATION,
+    FAILED,
+    PENDING,
+    RECORDED,
+    SENT,
+    SKIPPED,
+    LeasedDelivery,
+    Settled,
+)
+from .vault import Vault
 
 log = logging.getLogger("qunflow.outbox")
 
@@ -49,19 +76,31 @@ class RetryPolicy(msgspec.Struct, frozen=True):
 class DispatchResult(msgspec.Struct):
     leased: int = 0
     sent: int = 0
+    recorded: int = 0
+    awaiting_confirmation: int = 0
+    skipped: int = 0
     retrying: int = 0
     failed: int = 0
 
     def add(self, other: DispatchResult) -> None:
-        self.leased += other.leased
-        self.sent += other.sent
-        self.retrying += other.retrying
-        self.failed += other.failed
+        for field in self.__struct_fields__:
+            setattr(self, field, getattr(self, field) + getattr(other, field))
+
+
+_COUNTED = {
+    SENT: "sent",
+    RECORDED: "recorded",
+    AWAITING_CONFIRMATION: "awaiting_confirmation",
+    SKIPPED: "skipped",
+    PENDING: "retrying",
+    FAILED: "failed",
+}
 
 
 class Dispatcher:
-    """Sends the outbox. `connector` takes every kind without a route of its own in `routes`
-    (`{"webhook": WebhookConnector(...)}`)."""
+    """Sends the outbox through `router` (see :func:`open_dispatcher`). For tests and tools, a fixed
+    set instead: `connector` takes every kind without a connector of its own in `routes`
+    (`{"webhook": WebhookConnector(...)}`); the recording connector by default."""
 
     def __init__(
         self,
@@ -69,6 +108,7 @@ class Dispatcher:
         connector: Connector | None = None,
         *,
         routes: Mapping[str, Connector] | None = None,
+        router: Router | None = None,
         clock: Clock | None = None,
         owner: str | None = None,
         lease: timedelta = timedelta(seconds=30),
@@ -77,8 +117,7 @@ class Dispatcher:
         threads: int = 1,
     ) -> None:
         self.store = store
-        self.connector: Connector = connector or RecordingConnector()
-        self.routes = dict(routes or {})
+        self.router: Router = router or FixedRoutes(connector, routes)
         self.clock = clock or RealClock()
         self.owner = owner or owner_name("dispatcher")
         self.lease = lease
@@ -99,19 +138,22 @@ class Dispatcher:
         result = DispatchResult(leased=len(leased))
         if not leased:
             return result
+        # Settings changed by an admin (any process) apply from this batch on.
+        self.router.refresh()
         sends = self._pool.map(self._send, leased) if self._pool is not None else map(self._send, leased)
         outcomes: list[Settled] = []
         for held, failure in zip(leased, sends, strict=True):
             outcomes.append(self._outcome(held, failure, moment))
         for outcome in outcomes:
-            if outcome.status == SENT:
-                result.sent += 1
-            elif outcome.status == PENDING:
-                result.retrying += 1
-            else:
-                result.failed += 1
+            field = _COUNTED[outcome.status]
+            setattr(result, field, getattr(result, field) + 1)
         self.store.settle_deliveries(self.owner, outcomes)
+        self._settled(leased, outcomes)
         return result
+
+    def _settled(self, leased: list[LeasedDelivery], outcomes: list[Settled]) -> None:
+        """After a batch's outcomes are stored: the one place where what follows a settled delivery
+        goes (the `after_delivery` hook, for each outcome that is not `pending`)."""
 
     def drain(self, now: datetime | None = None) -> DispatchResult:
         """Dispatch batches until no delivery is due at `now`."""
@@ -129,7 +171,7 @@ class Dispatcher:
 
     # -- one delivery ----------------------------------------------------------------------------------
 
-    def _send(self, held: LeasedDelivery) -> DeliveryFailed | None:
+    def _send(self, held: LeasedDelivery) -> Made | DeliveryFailed:
         delivery = Delivery(
             key=held.key,
             kind=held.kind,
@@ -140,19 +182,27 @@ class Dispatcher:
             run=held.run,
             at=from_us(held.at),
         )
-        connector = self.routes.get(held.kind, self.connector)
+        connector = self.router.connector_for(held.kind)
         try:
-            connector.send(delivery)
+            made = connector.send(delivery)
         except DeliveryFailed as error:
             return error
         except Exception as error:  # a connector's bug fails the attempt, never the dispatcher
             log.exception("connector %s raised on delivery %s", connector.name, held.key)
             return DeliveryFailed(f"{connector.name}: {type(error).__name__}: {error}", retryable=True)
-        return None
+        if made is None:
+            return MADE_SENT
+        if not isinstance(made, Made) or made.status not in _MADE_STATUSES:
+            return DeliveryFailed(f"{connector.name}: send returned {type(made).__name__}", retryable=True)
+        return made
 
-    def _outcome(self, held: LeasedDelivery, failure: DeliveryFailed | None, moment: datetime) -> Settled:
-        if failure is None:
-            return Settled(held.id, SENT, sent_at=to_us(self.clock.now()))
+    def _outcome(self, held: LeasedDelivery, result: Made | DeliveryFailed, moment: datetime) -> Settled:
+        if isinstance(result, Made):
+            sent_at = to_us(self.clock.now()) if result.status == SENT else None
+            return Settled(
+                held.id, result.status, sent_at=sent_at, reason=result.reason, reference=result.reference
+            )
+        failure = result
         reason = str(failure)
         if failure.retryable and held.attempts < self.policy.max_attempts:
             again = moment + self.policy.delay(held.attempts)
@@ -162,4 +212,25 @@ class Dispatcher:
         return Settled(held.id, FAILED, error=reason)
 
 
-__all__ = ["DispatchResult", "Dispatcher", "RetryPolicy", "owner_name"]
+_MADE_STATUSES = frozenset({SENT, RECORDED, AWAITING_CONFIRMATION, SKIPPED})
+
+
+def open_dispatcher(
+    store: Store,
+    clock: Clock,
+    *,
+    vault: Vault | None = None,
+    settings: ConnectorSettings | None = None,
+    owner: str | None = None,
+    lease: timedelta = timedelta(seconds=30),
+    threads: int = 4,
+) -> Dispatcher:
+    """The dispatcher of `qunflow serve` and `qunflow worker`: through the routes and connector
+    options admins configured (`settings`, or read with `vault`'s key), seen again when they change."""
+    if settings is None:
+        settings = ConnectorSettings(store, vault or Vault.for_database(store.url))
+    router = ConfiguredRoutes(settings, ConnectorContext(store, clock))
+    return Dispatcher(store, router=router, clock=clock, owner=owner, lease=lease, threads=threads)
+
+
+__all__ = ["DispatchResult", "Dispatcher", "RetryPolicy", "open_dispatcher", "owner_name"]

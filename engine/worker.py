@@ -123,40 +123,31 @@ def _first_line(error: BaseException) -> str:
 
 
 class WorkerOptions(msgspec.Struct, frozen=True):
-    """What `qunflow worker` is told on its command line and in its environment."""
+    """What `qunflow worker` is told on its command line. Where deliveries go is not among them: the
+    worker sends through the connectors admins configured, as `qunflow serve` does (DESIGN §19)."""
 
     db: str
     lease: float = 30.0
     poll: float = 1.0
     batch: int = 500
-    connector: str = "recording"  # or "webhook"
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
-    allow: tuple[str, ...] = ()
     send_threads: int = 4
 
 
 def open_worker(options: WorkerOptions) -> Worker:
     """A worker on its own store, engine and dispatcher, as the options say."""
-    from .connectors import Connector, RecordingConnector, Unavailable, WebhookConnector
     from .errors import UserError
+    from .outbox import open_dispatcher
     from .store import Store
+    from .vault import Vault
 
-    for name, value in (("--lease", options.lease), ("--poll", options.poll), ("--batch", options.batch)):
+    for name, value in (
+        ("--lease", options.lease),
+        ("--poll", options.poll),
+        ("--batch", options.batch),
+        ("--send-threads", options.send_threads),
+    ):
         if value <= 0:
             raise UserError(f"{name} must be positive, not {value}")
-    if options.connector not in ("recording", "webhook"):
-        raise UserError(f"--connector must be recording or webhook, not `{options.connector}`")
-    webhook: Connector
-    if options.webhook_secret:
-        webhook = WebhookConnector(options.webhook_secret, options.webhook_url, allow=options.allow)
-    elif options.connector == "webhook":
-        raise UserError("--connector webhook needs the signing secret in QUNFLOW_WEBHOOK_SECRET")
-    else:
-        webhook = Unavailable("webhook", "webhook deliveries need QUNFLOW_WEBHOOK_SECRET set for the worker")
-    if options.connector == "webhook" and not options.webhook_url:
-        raise UserError("--connector webhook needs --webhook-url (where non-webhook deliveries are sent)")
-    default: Connector = webhook if options.connector == "webhook" else RecordingConnector()
     try:
         store = Store.open(options.db)
     except DBAPIError as error:
@@ -164,11 +155,10 @@ def open_worker(options: WorkerOptions) -> Worker:
     engine = Engine(store, batch_size=options.batch)
     owner = owner_name("worker")
     lease = timedelta(seconds=options.lease)
-    dispatcher = Dispatcher(
+    dispatcher = open_dispatcher(
         store,
-        default,
-        routes={"webhook": webhook},
-        clock=engine.clock,
+        engine.clock,
+        vault=Vault.for_database(store.url),
         owner=owner,
         lease=lease,
         threads=options.send_threads,

@@ -15,6 +15,10 @@ from qunflow.engine import Engine, Registry, SimClock, Store, default_registry
 
 PG_ENV = "QUNFLOW_TEST_POSTGRES_URL"
 
+# One secret key for the tests and the processes they start, so that no key file is left in the
+# working directory by tests on PostgreSQL; the key file itself has tests of its own.
+os.environ.setdefault("QUNFLOW_SECRET_KEY", "Jw4o9a7c1JHq1l0s3Zc2oY1lq0V5pX6m9tW8rE7yU2Q=")
+
 
 @pytest.fixture
 def clock() -> SimClock:

@@ -12,7 +12,14 @@ from .params import FlowFilter, Limit, MemberFilter, Offset, text_filter
 from .views import DeliveryPage, DeliveryView, page_next
 
 KindFilter = Annotated[str | None, text_filter("kind", "delivery kind: message, coupon, invite, ...")]
-StatusFilter = Annotated[str | None, text_filter("status", "pending, sent, failed")]
+StatusFilter = Annotated[
+    str | None,
+    text_filter(
+        "status",
+        "pending, sent, failed, recorded (kept by the recording connector: not sent), "
+        "awaiting_confirmation, skipped",
+    ),
+]
 
 
 class DeliveryController(Controller):

@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException, PermissionDeniedException, Valida
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from qunflow.engine.connectors import SettingInvalid
 from qunflow.engine.errors import Conflict, EventInvalid, FlowInvalid, NotFound, UserError
 
 from ..auth import CsrfRefused, LoginRequired
@@ -74,6 +75,8 @@ def _answer(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
         return _json(422, "flow_invalid", str(error), problems=msgspec.to_builtins(error.problems))
     if isinstance(error, EventInvalid):
         return _json(422, "event_invalid", str(error), field=error.field, index=error.index)
+    if isinstance(error, SettingInvalid):
+        return _json(422, "setting_invalid", str(error), field=error.field)
     if isinstance(error, BadBody):
         return _json(400, "malformed", str(error))
     if isinstance(error, RecursionError):  # raised by the JSON decoder on absurdly deep nesting

@@ -52,7 +52,8 @@ def member_detail(services: Services, member_id: str) -> MemberDetail:
             node=d["node"],
             status=d["status"],
             id=str(d["id"]),
-            data=d["payload"],
+            # Why a skipped delivery was not made (quota, budget) belongs on the line.
+            data={**d["payload"], "reason": d["reason"]} if d["reason"] else d["payload"],
         )
         for d in store.delivery_page(limit=TIMELINE_LIMIT, member_id=member_id)
     ]

@@ -16,6 +16,7 @@ FlowId = Annotated[str, PathParameter(pattern=FLOW_ID_PATTERN, description="flow
 MemberId = Annotated[str, PathParameter(pattern=TEXT_PATTERN, max_length=200, description="member id")]
 RunId = Annotated[int, PathParameter(ge=1, le=BIGINT_MAX, description="run id")]
 TokenId = Annotated[int, PathParameter(ge=1, le=BIGINT_MAX, description="token id")]
+ConnectorName = Annotated[str, PathParameter(pattern=TEXT_PATTERN, max_length=100, description="connector")]
 UserName = Annotated[str, PathParameter(pattern=TEXT_PATTERN, max_length=100, description="user name")]
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="page size")]
 Offset = Annotated[int, QueryParameter(ge=0, le=10_000_000, description="items to skip")]

@@ -126,9 +126,12 @@ class DeliveryView(msgspec.Struct):
     member: str | None
     kind: str
     payload: dict[str, Any]
+    # pending, sent, failed, recorded (kept by the recording connector: nothing left the server),
+    # awaiting_confirmation, skipped (with `reason`: quota, budget)
     status: str
     attempts: int
     error: str | None
+    reason: str | None = None
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> DeliveryView:

@@ -138,9 +138,7 @@ def parse_allow_list(entries: Iterable[str]) -> list[IPNetwork]:
         try:
             networks.append(ipaddress.ip_network(text, strict=False))
         except ValueError:
-            raise UserError(
-                f"allow-list entry `{entry}` is not an IP address or network like 10.0.0.0/8"
-            ) from None
+            raise UserError(f"allow: `{entry}` is not an IP address or network like 10.0.0.0/8") from None
     return networks
 
 

@@ -1,13 +1,30 @@
-"""What every connector is: something that makes one delivery's effect in the outside world."""
+"""What every connector is: something that makes one delivery's effect in the outside world.
+
+A connector *type* is a plug-in (DESIGN §19): a class found through the entry point group
+`qunflow.connectors` that declares its `name`, its options as a msgspec `Struct` (`Options`; secret
+fields typed :data:`Secret`), the delivery `kinds` it can make (optionally narrowed by its options
+with a classmethod `kinds_for(options)`), and a classmethod `open(options, context)` that makes a
+working connector from stored options. `send` says what became of a delivery
+by what it returns (:class:`Made`; `None` means sent) or raises (:class:`DeliveryFailed`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 
 import msgspec
 
 from ..errors import QunflowError
+from ..store.leases import AWAITING_CONFIRMATION, RECORDED, SENT, SKIPPED
+
+SECRET_MARK = "secret"
+Secret = Annotated[str, msgspec.Meta(extra={SECRET_MARK: True})]
+"""An option that is a secret: stored encrypted, never logged, shown back only as `********`."""
+
+# The delivery kinds of DESIGN §5, and the kinds routes may name (§19): those plus `welcome` and `tag`.
+DELIVERY_KINDS = ("message", "coupon", "invite", "remove", "friend_request", "task", "webhook")
+ROUTABLE_KINDS = (*DELIVERY_KINDS, "welcome", "tag")
 
 
 class Delivery(msgspec.Struct, frozen=True):
@@ -24,13 +41,57 @@ class Delivery(msgspec.Struct, frozen=True):
     at: datetime | None = None
 
 
+class Made(msgspec.Struct, frozen=True):
+    """What a connector made of a delivery: `sent`, `recorded` (kept here, nothing left the server),
+    `awaiting_confirmation` (with the outside system's `reference`) or `skipped` (with a `reason`)."""
+
+    status: str
+    reason: str | None = None
+    reference: str | None = None
+
+
+MADE_SENT = Made(SENT)
+MADE_RECORDED = Made(RECORDED)
+
+
+def awaiting_confirmation(reference: str) -> Made:
+    """Handed over; a person confirms it later (the delivery settles as sent or failed then)."""
+    return Made(AWAITING_CONFIRMATION, reference=reference)
+
+
+def skipped(reason: str) -> Made:
+    """Deliberately not made: `quota`, `budget`."""
+    return Made(SKIPPED, reason=reason)
+
+
 class Connector(Protocol):
     """Sends deliveries. `send` returns when the effect is made (or was made before under the same
-    key) and raises :class:`DeliveryFailed` when it is not; it may be called from several threads."""
+    key), saying how (`None` is sent), and raises :class:`DeliveryFailed` when it is not; it may be
+    called from several threads."""
 
     name: str
 
-    def send(self, delivery: Delivery) -> None: ...
+    def send(self, delivery: Delivery) -> Made | None: ...
+
+
+class ConnectorContext:
+    """What a connector type gets besides its options when it is opened: the store (a connector may
+    keep its own records there, such as a quota ledger) and the clock."""
+
+    def __init__(self, store: Any, clock: Any) -> None:
+        self.store = store
+        self.clock = clock
+
+
+class ConnectorType(Protocol):
+    """A connector plug-in, as the entry point group `qunflow.connectors` names it."""
+
+    name: ClassVar[str]
+    kinds: ClassVar[frozenset[str]]
+    Options: ClassVar[type[msgspec.Struct]]
+
+    @classmethod
+    def open(cls, options: Any, context: ConnectorContext) -> Connector: ...
 
 
 class DeliveryFailed(QunflowError):
@@ -52,12 +113,13 @@ class AddressRefused(DeliveryFailed):
 
 
 class Unavailable:
-    """Stands in for a connector that is not configured: each delivery fails with `reason`, as a
-    retryable failure, so deliveries made before the configuration is fixed are not lost."""
+    """Stands in for a connector that cannot be opened (its options no longer decode, its secrets
+    cannot be decrypted): each delivery fails with `reason`, as a retryable failure, so deliveries
+    made before the configuration is fixed are not lost."""
 
     def __init__(self, name: str, reason: str) -> None:
         self.name = name
         self.reason = reason
 
-    def send(self, delivery: Delivery) -> None:
+    def send(self, delivery: Delivery) -> Made | None:
         raise DeliveryFailed(self.reason, retryable=True)

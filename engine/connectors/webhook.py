@@ -11,6 +11,7 @@ at, payload}` POSTed there (a bridge to WeCom or a CRM, say). Every request carr
 Addresses are checked by :class:`AddressPolicy` before connecting and again on every redirect; the
 connection goes to the checked address. `timeout` bounds the whole call, redirects included: a server
 that trickles its answer a byte at a time is cut off when the time is up, not at each quiet read.
+Which loopback or private destinations are allowed is the admin's `allow` option (DESIGN §14, §19).
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Annotated, ClassVar
 from urllib.parse import quote, urljoin, urlsplit
 
 import msgspec
 
 from ..errors import UserError
 from .addresses import AddressPolicy, IPAddress, Resolver, system_resolver
-from .base import Delivery, DeliveryFailed
+from .base import ROUTABLE_KINDS, ConnectorContext, Delivery, DeliveryFailed, Made, Secret
 
 SIGNATURE_HEADER = "X-Qunflow-Signature"
 KEY_HEADER = "Idempotency-Key"
@@ -52,8 +54,25 @@ def verify(secret: bytes, body: bytes, header: str | None) -> bool:
     return header is not None and hmac.compare_digest(sign(secret, body), header)
 
 
+class WebhookOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`secret` signs every request; `url` receives the deliveries of kinds other than `webhook` (as a
+    signed envelope); `allow` lists the loopback or private networks flows' webhooks may call."""
+
+    secret: Annotated[Secret, msgspec.Meta(min_length=8, max_length=500, description="signing secret")]
+    url: Annotated[str, msgspec.Meta(max_length=2000, description="endpoint for other kinds")] | None = None
+    allow: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=100)]],
+        msgspec.Meta(max_length=100, description="allowed private networks, e.g. 10.0.0.0/8"),
+    ] = []
+    timeout: Annotated[float, msgspec.Meta(gt=0, le=120, description="seconds")] = 10.0
+
+
 class WebhookConnector:
-    name = "webhook"
+    name: ClassVar[str] = "webhook"
+    title: ClassVar[dict[str, str]] = {"zh": "Webhook（HTTP 回调）", "en": "Webhook (HTTP)"}
+    # `webhook` deliveries go to their own URL; every other kind needs the `url` option.
+    kinds: ClassVar[frozenset[str]] = frozenset(ROUTABLE_KINDS)
+    Options: ClassVar[type[msgspec.Struct]] = WebhookOptions
 
     def __init__(
         self,
@@ -67,7 +86,7 @@ class WebhookConnector:
         remember: int = 100_000,
     ) -> None:
         if not secret:
-            raise UserError("the webhook connector needs a signing secret (QUNFLOW_WEBHOOK_SECRET)")
+            raise UserError("secret: the webhook connector needs a signing secret")
         self.secret = secret.encode() if isinstance(secret, str) else secret
         self.url = url
         self.policy = AddressPolicy(allow, resolver)
@@ -77,18 +96,30 @@ class WebhookConnector:
         self._delivered: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
+    @classmethod
+    def kinds_for(cls, options: WebhookOptions) -> frozenset[str]:
+        """What it can make with these options: other kinds only with an endpoint `url`."""
+        return cls.kinds if options.url else frozenset({"webhook"})
+
+    @classmethod
+    def open(cls, options: WebhookOptions, context: ConnectorContext) -> WebhookConnector:
+        if options.url is not None:
+            _check_url(options.url)
+        return cls(options.secret, options.url, allow=options.allow, timeout=options.timeout)
+
     # -- the connector ---------------------------------------------------------------------------------
 
-    def send(self, delivery: Delivery) -> None:
+    def send(self, delivery: Delivery) -> Made | None:
         with self._lock:
             if delivery.key in self._delivered:
-                return
+                return None
         method, url, body = self._request_for(delivery)
         self.call(method, url, body, delivery.key, delivery.kind)
         with self._lock:
             self._delivered[delivery.key] = None
             while len(self._delivered) > self._remember:
                 self._delivered.popitem(last=False)
+        return None
 
     def _request_for(self, delivery: Delivery) -> tuple[str, str, bytes | None]:
         if delivery.kind == "webhook":
@@ -224,6 +255,12 @@ class _Cuttable:
                 self._raw.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass  # already closed
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"url: `{url}` is not an http or https URL")
 
 
 class _PinnedHTTP(_Cuttable, http.client.HTTPConnection):

@@ -217,20 +217,6 @@ class Accounts:
         with self.store.transaction() as conn:
             conn.execute(delete(t.sessions).where(t.sessions.c.digest == digest(session_id)))
 
-    # -- the app's secrets ----------------------------------------------------------------------------
-
-    def signing_key(self) -> bytes:
-        """The key that signs session cookies and CSRF tokens; made once, shared by every process."""
-        c = t.app_secrets.c
-        with self.store.engine.connect() as conn:
-            value = conn.execute(select(c.value).where(c.name == "signing_key")).scalar()
-        if value is None:
-            stmt = self.store._insert(t.app_secrets).on_conflict_do_nothing(index_elements=["name"])
-            with self.store.transaction() as conn:
-                conn.execute(stmt.values(name="signing_key", value=secrets.token_hex(32)))
-                value = conn.execute(select(c.value).where(c.name == "signing_key")).scalar()
-        return bytes.fromhex(value)
-
 
 __all__ = ["ROLES", "USER_ROLES", "Accounts", "Role", "TokenInfo", "User", "digest"]
 

@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 
 S = TypeVar("S", bound=Select[Any])
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+# Settled without a call out (DESIGN §19): the recording connector kept it, nothing left the server.
+RECORDED = "recorded"
+# Handed over, but a person must still confirm it (a WeCom mass send); sent or failed later.
+AWAITING_CONFIRMATION = "awaiting_confirmation"
+# Deliberately not made, with a reason (`quota`, `budget`).
+SKIPPED = "skipped"
+DELIVERY_STATUSES = (PENDING, SENT, FAILED, RECORDED, AWAITING_CONFIRMATION, SKIPPED)
 
 
 class LeasedDelivery(msgspec.Struct, frozen=True):
@@ -49,10 +56,12 @@ class Settled(msgspec.Struct, frozen=True):
     """What became of one leased delivery."""
 
     id: int
-    status: str  # pending (try again at next_attempt_at), sent or failed
+    status: str  # pending (try again at next_attempt_at), or one of the settled DELIVERY_STATUSES
     next_attempt_at: int | None = None
     error: str | None = None
     sent_at: int | None = None
+    reason: str | None = None  # skipped: why (`quota`, `budget`)
+    reference: str | None = None  # awaiting_confirmation: the outside system's id for it
 
 
 class LeaseStore:
@@ -179,6 +188,8 @@ class LeaseStore:
                 next_attempt_at=bindparam("b_next"),
                 error=bindparam("b_error"),
                 sent_at=bindparam("b_sent"),
+                reason=bindparam("b_reason"),
+                reference=bindparam("b_reference"),
                 lease_owner=None,
             )
         )
@@ -189,11 +200,34 @@ class LeaseStore:
                 "b_next": o.next_attempt_at,
                 "b_error": o.error,
                 "b_sent": o.sent_at,
+                "b_reason": o.reason,
+                "b_reference": o.reference,
             }
             for o in outcomes
         ]
         with self.transaction() as conn:
             return conn.execute(stmt, rows).rowcount
+
+    def confirm_deliveries(
+        self, references: Sequence[str], status: str, at: int, error: str | None = None
+    ) -> int:
+        """Settle the deliveries awaiting confirmation under these outside references (a WeCom
+        `msgid`) as `sent` or `failed`; others are left alone, so a late or repeated report changes
+        nothing. Returns how many were settled."""
+        if status not in (SENT, FAILED):
+            raise ValueError(f"a confirmation settles a delivery as sent or failed, not {status}")
+        if not references:
+            return 0
+        c = t.deliveries.c
+        values: dict[str, Any] = {"status": status, "error": error}
+        if status == SENT:
+            values["sent_at"] = at
+        with self.transaction() as conn:
+            return conn.execute(
+                update(t.deliveries)
+                .where(c.reference.in_(list(references)), c.status == AWAITING_CONFIRMATION)
+                .values(**values)
+            ).rowcount
 
     def next_delivery_attempt(self) -> int | None:
         """When the earliest pending delivery is next due (microseconds), if any is pending."""

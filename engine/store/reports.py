@@ -25,7 +25,7 @@ _decode = msgspec.json.decode
 _d = t.deliveries.c
 # A delivery as read: its columns, and the keys they go by.
 _DELIVERY_FIELDS = (_d.id, _d.key, _d.at, _d.flow_id, _d.node, _d.run_id, _d.member_id, _d.kind, _d.payload)
-_DELIVERY_FIELDS += (_d.status, _d.attempts, _d.error)
+_DELIVERY_FIELDS += (_d.status, _d.attempts, _d.error, _d.reason)
 _DELIVERY_KEYS = (
     "id",
     "key",
@@ -39,6 +39,7 @@ _DELIVERY_KEYS = (
     "status",
     "attempts",
     "error",
+    "reason",
 )
 
 _RANKS = {"active": 4, "waiting": 3, "failed": 2, "exited": 1}

@@ -138,13 +138,17 @@ deliveries = Table(
     Column("kind", String(50), nullable=False),
     Column("payload", Text, nullable=False),
     Column("at", BigInteger, nullable=False),
-    Column("status", String(10), nullable=False, default="pending"),
+    # pending, sent, failed, recorded, awaiting_confirmation, skipped (engine.store.leases)
+    Column("status", String(30), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", BigInteger),
     Column("error", Text),
     # The dispatcher holding the delivery while it sends it (see engine.outbox), and when it was sent.
     Column("lease_owner", String(100)),
     Column("sent_at", BigInteger),
+    # Why a delivery was skipped (`quota`, `budget`); the outside system's id while it awaits confirmation.
+    Column("reason", String(50)),
+    Column("reference", String(200)),
     Index("ix_deliveries_status", "status", "next_attempt_at"),
     Index("ix_deliveries_member", "member_id"),
 )
@@ -197,6 +201,7 @@ sessions = Table(
     Column("expires_at", BigInteger, nullable=False),
 )
 
+# The app's own secrets (the session signing key), each sealed with the secret key (engine.vault).
 app_secrets = Table(
     "app_secrets",
     metadata,
@@ -223,4 +228,22 @@ schedule_fires = Table(
     Column("firing", BigInteger),
     Column("cursor", String(200)),
     PrimaryKeyConstraint("flow_id", "node"),
+)
+
+# -- connectors (DESIGN §19): what admins configured, and where each delivery kind goes ---------------
+
+connector_settings = Table(
+    "connector_settings",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    # JSON object of the connector's options; secret fields sealed with the secret key (engine.vault).
+    Column("options", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+connector_routes = Table(
+    "connector_routes",
+    metadata,
+    Column("kind", String(50), primary_key=True),
+    Column("connector", String(100), nullable=False),
 )

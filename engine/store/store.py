@@ -83,6 +83,8 @@ class Store(CommunityStore, LeaseStore, ReportStore):
         if url.startswith("sqlite"):
             bind_nulls_cheaply()
             memory = url in ("sqlite://", "sqlite:///:memory:")
+            if not memory:
+                _create_private(url)
             engine = create_engine(
                 url,
                 poolclass=StaticPool if memory else None,
@@ -455,6 +457,24 @@ _ENTRY_HISTORY_SQL = (
     "SELECT flow_id, member_id, SUM(CASE WHEN status IN ('active', 'waiting') THEN 1 ELSE 0 END), "
     "MAX(started_at) FROM runs WHERE member_id IN ({ids}) GROUP BY flow_id, member_id"
 )
+
+
+def _create_private(url: str) -> None:
+    """Make a new SQLite database file readable by its owner only (0600): it holds password hashes
+    and sealed secrets. SQLite gives its -wal and -shm files the same mode."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # a missing folder or no permission: connecting says so, as one clear error
 
 
 def _dialect_insert(dialect: str) -> Any:

@@ -38,6 +38,10 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("GET", "/api/tokens", None, ADMIN),
     ("POST", "/api/tokens", {"role": "ingest", "label": "crm"}, ADMIN),
     ("DELETE", "/api/tokens/999", None, ADMIN),
+    ("GET", "/api/connectors", None, ADMIN),
+    ("PUT", "/api/connectors/webhook", {"secret": "a-signing-secret"}, ADMIN),
+    ("PUT", "/api/connectors/nobody-here", {}, ADMIN),
+    ("PUT", "/api/connectors/routes", {"webhook": "webhook"}, ADMIN),
     ("GET", "/", None, READ),
 ]
 IDS = [f"{method} {path}" for method, path, _, _ in MATRIX]

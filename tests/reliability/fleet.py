@@ -19,8 +19,15 @@ from typing import Any
 
 from sqlalchemy import text
 
-from qunflow.engine import Engine, Event, Store
-from qunflow.engine.connectors import KEY_HEADER, SIGNATURE_HEADER, verify
+from qunflow.engine import Engine, Event, RealClock, Store
+from qunflow.engine.connectors import (
+    KEY_HEADER,
+    SIGNATURE_HEADER,
+    ConnectorContext,
+    ConnectorSettings,
+    verify,
+)
+from qunflow.engine.vault import Vault
 
 SECRET = "fault-test-secret"
 
@@ -98,6 +105,19 @@ class Receiver:
         self.server.server_close()
 
 
+def route_to_receiver(db: str, url: str) -> None:
+    """Configure the webhook connector, as an admin would, to post every kind to `url` on loopback."""
+    store = Store.open(db)
+    try:
+        settings = ConnectorSettings(store, Vault.for_database(db))
+        context = ConnectorContext(store, RealClock())
+        options = {"secret": SECRET, "url": url, "allow": ["127.0.0.1/32"]}
+        settings.configure("webhook", options, context, 0)
+        settings.set_routes(dict.fromkeys(("coupon", "message", "webhook"), "webhook"))
+    finally:
+        store.close()
+
+
 def qunflow_command() -> list[str]:
     script = Path(sys.executable).with_name("qunflow")
     return [str(script)] if script.exists() else [sys.executable, "-m", "qunflow.editor.cli"]
@@ -129,16 +149,9 @@ class Fleet:
             "--poll",
             str(self.poll),
         ]
-        if self.receiver is not None:
-            command += [
-                "--connector",
-                "webhook",
-                "--webhook-url",
-                self.receiver.url,
-                "--allow",
-                "127.0.0.1/32",
-            ]
-        env = {**os.environ, "QUNFLOW_WEBHOOK_SECRET": SECRET}
+        if self.receiver is not None and not self.started:
+            route_to_receiver(self.db, self.receiver.url)
+        env = dict(os.environ)
         log = open(self.logs / f"worker-{slot}-{self.started}.log", "wb")  # noqa: SIM115 - the process keeps it
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()

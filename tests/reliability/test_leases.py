@@ -104,8 +104,8 @@ def test_the_worker_loop_sleeps_by_the_injected_clock(engine: Engine, store: Sto
     assert sleeps == [25.0, 25.0, 10.0]
     assert store.journey_statuses("storm")["storm"]["waiting"] == 1
     done = worker.round()
-    assert (done.stepped, done.dispatch.sent) == (1, 1)
-    assert [d["status"] for d in store.deliveries(flow_id="storm")] == ["sent"]
+    assert (done.stepped, done.dispatch.recorded) == (1, 1)
+    assert [d["status"] for d in store.deliveries(flow_id="storm")] == ["recorded"]
 
 
 def to_us_delta(span: timedelta) -> int:

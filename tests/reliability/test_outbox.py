@@ -9,7 +9,15 @@ from fleet import delay_flow
 
 from qunflow.engine import Engine, Event, SimClock, Store
 from qunflow.engine.clock import to_us
-from qunflow.engine.connectors import Delivery, DeliveryFailed, RecordingConnector, Unavailable
+from qunflow.engine.connectors import (
+    Delivery,
+    DeliveryFailed,
+    Made,
+    RecordingConnector,
+    Unavailable,
+    awaiting_confirmation,
+    skipped,
+)
 from qunflow.engine.outbox import Dispatcher, RetryPolicy
 from qunflow.engine.store.leases import Settled
 
@@ -40,17 +48,18 @@ def coupons(engine: Engine, clock: SimClock) -> Engine:
     return engine
 
 
-def test_pending_deliveries_are_sent_once_with_their_keys(
+def test_pending_deliveries_are_recorded_once_with_their_keys(
     coupons: Engine, store: Store, clock: SimClock
 ) -> None:
     recording = RecordingConnector()
     dispatcher = Dispatcher(store, recording, clock=clock)
 
-    assert dispatcher.drain().sent == 2
+    # The recording connector keeps them: nothing left the server, so nothing is called sent.
+    assert dispatcher.drain().recorded == 2
     assert dispatcher.drain().leased == 0
 
     rows = store.deliveries(flow_id="storm")
-    assert [(r["status"], r["attempts"], r["error"]) for r in rows] == [("sent", 1, None)] * 2
+    assert [(r["status"], r["attempts"], r["error"]) for r in rows] == [("recorded", 1, None)] * 2
     assert sorted(recording.received) == sorted(r["key"] for r in rows)
     sent = recording.received[rows[0]["key"]]
     assert (sent.kind, sent.payload, sent.member, sent.at) == (
@@ -141,10 +150,10 @@ def test_a_leased_delivery_waits_for_its_lease_and_a_late_outcome_is_ignored(
 
     assert other.dispatch().leased == 0
     clock.advance_to(clock.now() + timedelta(seconds=30))
-    assert other.dispatch().sent == 2
+    assert other.dispatch().recorded == 2
 
     assert store.settle_deliveries("dead", [Settled(d.id, "failed", error="late") for d in held]) == 0
-    assert [r["status"] for r in store.deliveries(flow_id="storm")] == ["sent", "sent"]
+    assert [r["status"] for r in store.deliveries(flow_id="storm")] == ["recorded", "recorded"]
     assert [r["attempts"] for r in store.deliveries(flow_id="storm")] == [2, 2]
 
 
@@ -159,7 +168,52 @@ def test_threads_send_a_batch_at_once(coupons: Engine, store: Store, clock: SimC
     recording = RecordingConnector()
     dispatcher = Dispatcher(store, recording, clock=clock, threads=4)
     try:
-        assert dispatcher.drain().sent == 2
+        assert dispatcher.drain().recorded == 2
     finally:
         dispatcher.close()
     assert len(recording.received) == 2
+
+
+def test_a_connector_says_what_became_of_each_delivery(
+    coupons: Engine, store: Store, clock: SimClock
+) -> None:
+    class Mass:
+        """Hands m-0's coupon over for a person to confirm, and skips m-1's (over its quota)."""
+
+        name = "mass"
+
+        def send(self, delivery: Delivery) -> Made:
+            if delivery.member == "m-0":
+                return awaiting_confirmation(f"msg-{delivery.member}")
+            return skipped("quota")
+
+    done = Dispatcher(store, Mass(), clock=clock).drain()
+    assert (done.awaiting_confirmation, done.skipped, done.sent) == (1, 1, 0)
+    rows = {r["member"]: r for r in store.deliveries(flow_id="storm")}
+    assert (rows["m-0"]["status"], rows["m-1"]["status"], rows["m-1"]["reason"]) == (
+        "awaiting_confirmation",
+        "skipped",
+        "quota",
+    )
+
+    # The confirmation arrives later, under the outside reference; a repeated one changes nothing.
+    now = to_us(clock.now())
+    assert store.confirm_deliveries(["msg-m-0", "msg-m-1"], "sent", now) == 1
+    assert store.confirm_deliveries(["msg-m-0"], "failed", now, "not a friend") == 0
+    assert {r["member"]: r["status"] for r in store.deliveries(flow_id="storm")} == {
+        "m-0": "sent",
+        "m-1": "skipped",
+    }
+
+
+def test_a_connector_that_returns_nonsense_fails_the_attempt(
+    coupons: Engine, store: Store, clock: SimClock
+) -> None:
+    class Odd:
+        name = "odd"
+
+        def send(self, delivery: Delivery) -> object:
+            return "ok"
+
+    assert Dispatcher(store, Odd(), clock=clock).dispatch().retrying == 2  # type: ignore[arg-type]
+    assert store.deliveries(flow_id="storm")[0]["error"] == "odd: send returned str"

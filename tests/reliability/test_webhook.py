@@ -172,7 +172,7 @@ def test_a_slow_endpoint_times_out_retryably(server: Server) -> None:
 
 
 def test_the_connector_needs_a_secret() -> None:
-    with pytest.raises(UserError, match="QUNFLOW_WEBHOOK_SECRET"):
+    with pytest.raises(UserError, match="signing secret"):
         WebhookConnector("", "http://127.0.0.1/")
 
 

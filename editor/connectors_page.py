@@ -1,0 +1,152 @@
+"""`/admin/connectors`: the connectors page for admins (DESIGN §19), beside `/api/connectors`.
+
+Where each delivery kind goes, and each connector's options, in plain forms generated from the
+connector's options schema. Secrets are shown as `********`; a secret left as `********` is kept.
+The webhook connector's `allow` option is where admins allow loopback or private destinations.
+A refused form comes back as a page saying why (the app's error handler).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Redirect, Template
+
+from qunflow.engine.connectors import SettingInvalid
+
+from .api.connectors import connectors_view
+from .api.params import ConnectorName
+from .auth import ADMIN, allow, services_of
+from .pages import page_context
+
+ROUTE_FIELD = "route."
+
+
+class ConnectorsPage(Controller):
+    path = "/admin/connectors"
+    guards = [allow(ADMIN)]
+    include_in_schema = False
+
+    @get("")
+    async def connectors(self, request: Request[Any, Any, Any]) -> Template:
+        view = await anyio.to_thread.run_sync(connectors_view, services_of(request))
+        cards = [
+            {**msgspec.structs.asdict(c), "fields": form_fields(c.schema, c.options, c.secrets)}
+            for c in view.connectors
+        ]
+        context = await page_context(request, view=view, cards=cards)
+        return Template("pages/connectors.html", context=context)
+
+    @post("/routes")
+    async def set_routes(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await request.form()
+        routes = {
+            key[len(ROUTE_FIELD) :]: value
+            for key, value in form.items()
+            if key.startswith(ROUTE_FIELD) and isinstance(value, str) and value
+        }
+        services = services_of(request)
+        await anyio.to_thread.run_sync(services.write, services.connectors.set_routes, routes)
+        return Redirect("/admin/connectors", status_code=303)
+
+    @post("/{name:str}")
+    async def configure(self, request: Request[Any, Any, Any], name: ConnectorName) -> Response[Any]:
+        services = services_of(request)
+        view = await anyio.to_thread.run_sync(connectors_view, services)
+        card = next((c for c in view.connectors if c.name == name), None)
+        if card is None:
+            raise SettingInvalid("name", f"no connector `{name}`")
+        form = await request.form()
+        options = options_from_form(card.schema, {k: v for k, v in form.items() if isinstance(v, str)})
+        await anyio.to_thread.run_sync(
+            services.write,
+            services.connectors.configure,
+            name,
+            options,
+            services.connector_context(),
+            services.now_us(),
+        )
+        return Redirect(f"/admin/connectors#connector-{name}", status_code=303)
+
+
+def _properties(schema: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    definitions = schema.get("$defs") or {}
+    body = schema
+    if "$ref" in schema:
+        body = definitions.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    return body.get("properties") or {}, set(body.get("required") or ())
+
+
+def _shape(prop: dict[str, Any]) -> tuple[str, bool]:
+    """The field's input (`text`, `number`, `integer`, `boolean`, `lines`, `json`) and whether it is
+    nullable."""
+    choices = prop.get("anyOf") or [prop]
+    nullable = any(c.get("type") == "null" for c in choices)
+    main = next((c for c in choices if c.get("type") != "null"), {})
+    kind = main.get("type")
+    if kind == "array" and (main.get("items") or {}).get("type") == "string":
+        return "lines", nullable
+    if kind in ("array", "object") or "$ref" in main:
+        return "json", nullable  # a nested setting (e.g. a limit with count and period) as JSON text
+    if kind in ("number", "integer", "boolean"):
+        return kind, nullable
+    return "text", nullable
+
+
+def form_fields(schema: dict[str, Any], options: dict[str, Any] | None, secrets: list[str]) -> list[dict]:
+    """One form field per option: its name, input type, current value (secrets masked) and hint."""
+    properties, required = _properties(schema)
+    fields = []
+    for name, prop in properties.items():
+        kind, _ = _shape(prop)
+        value = (options or {}).get(name, prop.get("default"))
+        if kind == "lines":
+            value = "\n".join(str(v) for v in value or [])
+        elif kind == "json":
+            value = "" if value is None else msgspec.json.encode(value).decode()
+        fields.append(
+            {
+                "name": name,
+                "kind": "password" if name in secrets else kind,
+                "value": "" if value is None else value,
+                "required": name in required,
+                "description": prop.get("description") or "",
+            }
+        )
+    return fields
+
+
+def options_from_form(schema: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
+    """The options a submitted form stands for, typed by the schema; a bad number names its field."""
+    properties, _ = _properties(schema)
+    options: dict[str, Any] = {}
+    for name, prop in properties.items():
+        kind, nullable = _shape(prop)
+        text = form.get(name, "").strip()
+        if kind == "boolean":
+            options[name] = name in form
+        elif kind == "lines":
+            options[name] = [line.strip() for line in text.splitlines() if line.strip()]
+        elif kind == "json" and text:
+            try:
+                options[name] = msgspec.json.decode(text)
+            except msgspec.DecodeError:
+                raise SettingInvalid(name, "not valid JSON") from None
+        elif not text:
+            if nullable:
+                options[name] = None
+            # otherwise left out: the default applies, or the option is missing and named so
+        elif kind in ("number", "integer"):
+            try:
+                options[name] = int(text) if kind == "integer" else float(text)
+            except ValueError:
+                raise SettingInvalid(name, f"`{text}` is not a number") from None
+        else:
+            options[name] = text
+    return options
+
+
+__all__ = ["ConnectorsPage", "form_fields", "options_from_form"]
