@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 from .admin import AdminController
 from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
+from .inputs import refuse_nul_input
 from .pages import PageController, static_files
 from .services import Services
 from .worker import ServeWorker
@@ -87,6 +88,7 @@ def create_app(
             security=[{"token": []}],
         ),
         request_max_body_size=max_body_size,
+        before_request=refuse_nul_input,
         lifespan=[lifespan],
         debug=debug,
     )

@@ -20,6 +20,7 @@ from .compiler import compile_flow
 from .engine import Engine, settled
 from .errors import UserError
 from .event import Event
+from .limits import moment_problem
 from .member import GroupRecord, MemberRecord
 from .registry import Registry, default_registry
 from .run import STATUSES, WAITING, Run
@@ -36,6 +37,14 @@ def parse_moment(text: str, option: str) -> datetime:
         raise UserError(f"{option}: `{text}` is not a timestamp like 2026-12-01T00:00:00+08:00") from None
     if moment.tzinfo is None:
         raise UserError(f"{option}: `{text}` needs a UTC offset, like 2026-12-01T00:00:00+08:00")
+    return checked_moment(moment, option)
+
+
+def checked_moment(moment: datetime, option: str) -> datetime:
+    """`moment` if the engine can compute with it (engine.limits); else one line naming the option."""
+    problem = moment_problem(moment)
+    if problem:
+        raise UserError(f"{option}: {problem}")
     return moment
 
 
@@ -48,7 +57,10 @@ def parse_until(text: str, start: datetime | None) -> datetime:
             raise UserError(f"--until: `{text}` is not an ISO 8601 duration like P30D") from None
         if start is None:
             raise UserError("--until: a duration needs --start or at least one event to count from")
-        return start + span
+        try:
+            return checked_moment(start + span, "--until")
+        except OverflowError:
+            raise UserError(f"--until: `{text}` after the start is past the year 9999") from None
     return parse_moment(text, "--until")
 
 
@@ -74,11 +86,13 @@ def simulate(
     if len(set(ids)) != len(ids):
         raise UserError("two flows share the id " + next(i for i in ids if ids.count(i) > 1))
     ordered = sorted(events, key=lambda e: e.at)
+    if start is not None:
+        checked_moment(start, "--start")
     if start is None:
         start = ordered[0].at if ordered else None
     elif ordered and ordered[0].at < start:
         raise UserError(f"--start: the first event ({ordered[0].id}) comes before {start.isoformat()}")
-    end = until if isinstance(until, datetime) else parse_until(until, start)
+    end = checked_moment(until, "--until") if isinstance(until, datetime) else parse_until(until, start)
     clock = SimClock(start or end)
     store = Store.open(store_url)
     try:

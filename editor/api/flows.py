@@ -15,7 +15,7 @@ from qunflow.engine.errors import EventInvalid, UserError
 from qunflow.engine.event import convert_events
 from qunflow.engine.member import GroupRecord, MemberRecord
 from qunflow.engine.run import STATUSES
-from qunflow.engine.simulate import parse_until, simulate
+from qunflow.engine.simulate import checked_moment, parse_until, simulate
 
 from ..auth import READ, WRITE, allow
 from ..services import Services, ServicesDep
@@ -176,7 +176,10 @@ class FlowController(Controller):
             events = convert_events(data.events)
         except EventInvalid as error:
             field = f"events[{error.index}].{error.field}" if error.field else f"events[{error.index}]"
-            raise EventInvalid(str(error), index=error.index, field=field) from None
+            message = str(error).removeprefix(f"event {error.index}: ")
+            raise EventInvalid(message, index=error.index, field=field) from None
+        if data.start is not None:
+            checked_moment(data.start, "start")
         start = data.start or min((e.at for e in events), default=None)
         try:
             until = parse_until(data.until, start)
