@@ -92,6 +92,8 @@ def decode_events(body: bytes) -> list[Event]:
         raw = msgspec.json.decode(body)
     except msgspec.DecodeError as error:
         raise EventInvalid(f"malformed JSON: {error}") from None
+    except RecursionError:
+        raise EventInvalid("malformed JSON: it nests too deeply") from None
     return convert_events(raw)
 
 
