@@ -275,3 +275,34 @@ def test_points_beyond_the_store_are_one_line(capsys, tmp_path) -> None:
     csv_file = tmp_path / "members.csv"
     csv_file.write_text(f"id,points\nm-1,{2**63}\n")
     assert clean_exit(capsys, "import", csv_file, "--db", f"sqlite:///{tmp_path / 'q.db'}") == 1
+
+
+def joining(at: str) -> str:
+    return json.dumps({"id": "e", "type": "member_joined", "member": "m", "group": "g", "at": at}) + "\n"
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-12:00"])
+def test_extreme_dates_are_one_line_naming_the_option_or_field(capsys, tmp_path, moment) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(joining("2026-11-22T10:00:00+08:00"))
+    for option in ("--until", "--start"):
+        other = ["--until", "P1D"] if option == "--start" else []
+        assert clean_exit(capsys, "simulate", "--flow", FLOW, "--events", events, option, moment, *other) == 1
+    far = tmp_path / "far.jsonl"
+    far.write_text(joining(moment))
+    assert clean_exit(capsys, "simulate", "--flow", FLOW, "--events", far, "--until", "P1D") == 1
+
+
+def test_messages_name_what_is_wrong(capsys, tmp_path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(joining("9999-12-31T23:59:59-12:00"))
+    main(["simulate", "--flow", str(FLOW), "--events", str(events), "--until", "P1D"])
+    err = capsys.readouterr().err
+    assert "line 1" in err and "at:" in err
+    members = tmp_path / "members.jsonl"
+    members.write_text(json.dumps({"id": "m-1", "points": 2**63}) + "\n")
+    events.write_text(joining("2026-11-22T10:00:00Z"))
+    args = ["--flow", str(FLOW), "--events", str(events), "--members", str(members), "--until", "P1D"]
+    main(["simulate", *args])
+    err = capsys.readouterr().err
+    assert "points" in err and len(err.strip().splitlines()) == 1
