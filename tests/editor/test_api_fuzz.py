@@ -35,6 +35,7 @@ class Fuzzed:
         self.services = services
         self.app = create_app(services, worker=False, max_body_size=256 * 1024)
         self.token = services.accounts.create_token("admin", services.now_us(), "fuzz")[1]
+        self.schema: Any = None
         self.statuses: dict[int, int] = {}  # answers by class (2 for 2xx, ...)
         services.engine.save_draft(welcome_flow("welcome"))
         services.engine.publish("welcome")
@@ -67,7 +68,7 @@ def fuzzed(store_url: str, registry: Registry, clock: SimClock) -> Iterator[Fuzz
 
 
 def test_no_request_gets_a_server_error(fuzzed: Fuzzed) -> None:
-    schema = schemathesis.openapi.from_asgi("/schema/openapi.json", fuzzed.app)
+    schema = fuzzed.schema = schemathesis.openapi.from_asgi("/schema/openapi.json", fuzzed.app)
     failures: list[str] = []
     tried: dict[str, int] = {}
     for result in schema.get_all_operations():
@@ -110,3 +111,22 @@ def check(fuzzed: Fuzzed, case: Any) -> None:
     assert "Traceback" not in body and 'File "' not in body
     if before is not None and 400 <= response.status_code < 500:
         assert fuzzed.counts() == before, f"refused {case.method} {case.formatted_path} stored something"
+    if response.status_code < 300 and case.path == "/api/events":
+        read_back(fuzzed, case.body)
+
+
+def read_back(fuzzed: Fuzzed, body: Any) -> None:
+    """What an accepted event stored must read back: a bad moment or amount that got in would
+    answer 500 on every later read of its member (#13.4), not on the POST itself."""
+    events = body if isinstance(body, list) else [body]
+    members = {e["member"] for e in events if isinstance(e, dict) and isinstance(e.get("member"), str)}
+    reads = [fuzzed.schema["/api/runs"]["GET"].Case(), fuzzed.schema["/api/deliveries"]["GET"].Case()]
+    reads += [
+        fuzzed.schema["/api/members/{member_id}"]["GET"].Case(path_parameters={"member_id": m})
+        for m in members
+    ]
+    for read in reads:
+        answer = read.call(headers={"Authorization": f"Bearer {fuzzed.token}"})
+        assert answer.status_code < 500, (
+            f"GET {read.formatted_path} after accepting {body!r}: {answer.status_code}"
+        )
