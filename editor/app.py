@@ -20,6 +20,7 @@ from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
 from .connectors_page import ConnectorsPage
 from .headers import add_security_headers
+from .inputs import refuse_nul_input
 from .pages import PageController, static_files
 from .services import Services
 from .worker import ServeWorker
@@ -90,6 +91,7 @@ def create_app(
             security=[{"token": []}],
         ),
         request_max_body_size=max_body_size,
+        before_request=refuse_nul_input,
         lifespan=[lifespan],
         before_send=[add_security_headers],
         debug=debug,

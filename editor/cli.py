@@ -20,26 +20,49 @@ def _read(path: str, what: str) -> bytes:
         raise UserError(f"{what} {path}: {error.strerror or error}") from None
 
 
+def _json(data: bytes | str, where: str, kind: Any = Any) -> Any:
+    """Decoded JSON, or one UserError line saying where it is not usable."""
+    try:
+        return msgspec.json.decode(data, type=kind)
+    except msgspec.ValidationError as error:  # a subclass of DecodeError: catch it first
+        raise UserError(f"{where}: {error}") from None
+    except msgspec.DecodeError as error:
+        raise UserError(f"{where}: not valid JSON: {error}") from None
+    except RecursionError:
+        raise UserError(f"{where}: the JSON nests too deeply") from None
+
+
 def _lines(path: str, kind: type, what: str) -> list[Any]:
     items = []
     for number, line in enumerate(_read(path, what).decode("utf-8", "replace").splitlines(), start=1):
         if line.strip():
-            try:
-                items.append(msgspec.json.decode(line, type=kind))
-            except (msgspec.DecodeError, msgspec.ValidationError) as error:
-                raise UserError(f"{path} line {number}: {error}") from None
+            items.append(_json(line, f"{path} line {number}", kind))
     return items
+
+
+def _open_store(url: str) -> Any:
+    """The store at `--db`, or one UserError line saying why it cannot be opened."""
+    from qunflow.engine import Store
+
+    return _opened(Store.open, url)
+
+
+def _opened(open_: Callable[[str], Any], url: str) -> Any:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return open_(url)
+    except SQLAlchemyError as error:
+        reason = getattr(error, "orig", None) or error
+        raise UserError(f"--db {url}: cannot open the database: {str(reason).splitlines()[0]}") from None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from qunflow.engine import check, default_registry
 
     document = _read(args.flow, "flow")
-    try:
-        msgspec.json.decode(document)
-    except msgspec.DecodeError as error:
-        # Not a flow at all: one error line on stderr, like a missing file.
-        raise UserError(f"flow {args.flow}: not valid JSON: {error}") from None
+    # Not a flow at all: one error line on stderr, like a missing file.
+    _json(document, f"flow {args.flow}")
     _, _, problems = check(document, default_registry())
     if args.json:
         print(msgspec.json.encode(problems).decode())
@@ -57,10 +80,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     flows = []
     for path in args.flow:
-        try:
-            flows.append(msgspec.json.decode(_read(path, "flow")))
-        except msgspec.DecodeError as error:
-            raise UserError(f"flow {path}: not valid JSON: {error}") from None
+        flows.append(_json(_read(path, "flow"), f"flow {path}"))
     events = decode_event_lines(_read(args.events, "events").decode("utf-8", "replace"), args.events)
     members = _lines(args.members, MemberRecord, "members") if args.members else []
     groups = _lines(args.groups, GroupRecord, "groups") if args.groups else []
@@ -97,12 +117,19 @@ def _print_summary(result: dict[str, Any], out: str) -> None:
             table.add_row(node, str(count))
         console.print(table)
     kinds: dict[str, int] = {}
+    reached: set[str] = set()  # the members who got a delivery, not every member the report knows
+    to_groups = 0
     for delivery in result["deliveries"]:
         kinds[delivery["kind"]] = kinds.get(delivery["kind"], 0) + 1
+        if delivery["member"] is None:
+            to_groups += 1
+        else:
+            reached.add(delivery["member"])
+    groups = f" and {to_groups} to groups" if to_groups else ""
     console.print(
         f"{len(result['deliveries'])} deliveries ("
         + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
-        + f") to {len(result['members'])} members; full report in {out}"
+        + f") to {len(reached)} members{groups}; full report in {out}"
     )
 
 
@@ -139,7 +166,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     password = os.environ.get("QUNFLOW_ADMIN_PASSWORD")
     if password is not None and len(password) < 8:
         raise UserError("QUNFLOW_ADMIN_PASSWORD: at least 8 characters")
-    services = Services.open(args.db)
+    services = _opened(Services.open, args.db)
     generated = services.accounts.ensure_admin(password, services.now_us())
     if generated:
         print(f"created user admin with password {generated}  (shown once; 只显示这一次)", flush=True)
@@ -165,11 +192,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from qunflow.engine import RealClock, Store
+    from qunflow.engine import RealClock
     from qunflow.engine.clock import to_us
     from qunflow.engine.store.accounts import Accounts
 
-    store = Store.open(args.db)
+    store = _open_store(args.db)
     try:
         _, token = Accounts(store).create_token(args.role, to_us(RealClock().now()), args.label)
     finally:
@@ -181,14 +208,14 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from qunflow.engine import RealClock, Store
+    from qunflow.engine import RealClock
     from qunflow.engine.clock import to_us
 
     from .importer import read_members
 
     records = read_members(args.file)  # every line checked before anything is written
     now = to_us(RealClock().now())
-    store = Store.open(args.db)
+    store = _open_store(args.db)
     try:
         with Progress(transient=True) as progress:
             task = progress.add_task("导入成员 importing members", total=len(records))
@@ -201,10 +228,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_user(args: argparse.Namespace) -> int:
     """`qunflow user password NAME`: a new password, printed once (a forgotten admin password)."""
-    from qunflow.engine import Store
     from qunflow.engine.store.accounts import Accounts
 
-    store = Store.open(args.db)
+    store = _open_store(args.db)
     try:
         password = Accounts(store).new_password(args.name)
     finally:

@@ -21,6 +21,8 @@ import msgspec
 from qunflow.engine.errors import UserError, validation_message
 from qunflow.engine.member import MemberRecord
 
+from .inputs import NUL_REFUSED, find_nul
+
 LISTS = ("tags", "groups")
 SEPARATOR = ";"
 
@@ -43,6 +45,9 @@ def read_members(path: str) -> list[MemberRecord]:
         raise UserError(f"{path}: give a .csv or .jsonl file")
     found: dict[str, MemberRecord] = {}
     for number, row in rows:
+        nul = find_nul(row)
+        if nul:
+            raise UserError(f"{path} line {number}: {nul}: {NUL_REFUSED}")
         try:
             record = msgspec.convert(row, MemberRecord, strict=False)
         except msgspec.ValidationError as error:
@@ -60,6 +65,8 @@ def _json_rows(path: str, text: str) -> Iterator[tuple[int, Any]]:
                 yield number, msgspec.json.decode(line)
             except msgspec.DecodeError as error:
                 raise UserError(f"{path} line {number}: not valid JSON: {error}") from None
+            except RecursionError:
+                raise UserError(f"{path} line {number}: the JSON nests too deeply") from None
 
 
 def _csv_rows(path: str, text: str) -> Iterator[tuple[int, dict[str, Any]]]:

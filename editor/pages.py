@@ -18,10 +18,12 @@ import anyio
 import msgspec
 from litestar import Controller, Request, Response, Router, get, post
 from litestar.enums import RequestEncodingType
+from litestar.file_system import BaseLocalFileSystem
 from litestar.params import Body, FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND
+from litestar.types import FileInfo, PathType
 
 from qunflow.engine.errors import NotFound, UserError
 from qunflow.engine.run import FAILED, STATUSES
@@ -43,10 +45,23 @@ DISPLAY_TIMEZONE = ZoneInfo("Asia/Shanghai")
 STATIC_DIRECTORY = Path(__file__).parent / "static"
 
 
+class StaticDirectory(BaseLocalFileSystem):
+    """The local file system, where a path with a NUL character (`/static/%00`) is simply not found:
+    the operating system refuses such a name with ValueError, which would otherwise be a 500."""
+
+    async def info(self, path: PathType, **kwargs: Any) -> FileInfo:
+        if "\x00" in str(path):
+            raise FileNotFoundError(path)
+        return await super().info(path, **kwargs)
+
+
 def static_files() -> Router:
     """`/static/...`: the editor's scripts, styles and vendored libraries."""
     return create_static_files_router(
-        path=STATIC_PATH, directories=[STATIC_DIRECTORY], include_in_schema=False
+        path=STATIC_PATH,
+        directories=[STATIC_DIRECTORY],
+        file_system=StaticDirectory(),
+        include_in_schema=False,
     )
 
 

@@ -19,6 +19,7 @@ from .clock import to_us
 from .community import Community, Made
 from .context import Context
 from .event import Event
+from .limits import MAX_COUNT, MAX_MONEY
 from .member import Member
 from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
 from .run import ACTIVE, DONE, EXITED, FAILED, WAITING, Run
@@ -139,8 +140,9 @@ class Batch:
             if member.leave_group(event.group):  # type: ignore[arg-type]
                 community.group_changed(event.group, -1)  # type: ignore[arg-type]
         elif kind == "purchase":
-            member.total_spend += float(event.data.get("amount", 0))
-            member.order_count += 1
+            # Bounded so that no number of purchases overflows the columns (engine.limits).
+            member.total_spend = min(MAX_MONEY, member.total_spend + float(event.data.get("amount", 0)))
+            member.order_count = min(MAX_COUNT, member.order_count + 1)
             member.dirty = True
         elif kind == "message":
             member.last_message_at = at

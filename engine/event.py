@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from .errors import EventInvalid, validation_message
+from .limits import MAX_MONEY, moment_problem
 
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
 Text = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -52,14 +53,17 @@ def _check(event: Event, index: int | None) -> Event:
     def bad(field: str, message: str) -> EventInvalid:
         return EventInvalid(f"{field}: {message}", index=index, field=field)
 
+    late = moment_problem(event.at)
+    if late:
+        raise bad("at", late)
     if event.type in MEMBER_EVENTS and event.member is None:
         raise bad("member", f"a `{event.type}` event needs a member")
     if event.type in GROUP_EVENTS and event.group is None:
         raise bad("group", f"a `{event.type}` event needs a group")
     if event.type == "purchase":
         amount = event.data.get("amount", 0)
-        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
-            raise bad("data.amount", "must be a number ≥ 0")
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or not 0 <= amount <= MAX_MONEY:
+            raise bad("data.amount", f"must be a number from 0 to {MAX_MONEY:,}")
     if event.type == "task_completed" and event.data.get("outcome") not in ("done", "skipped"):
         raise bad("data.outcome", "must be `done` or `skipped`")
     if event.member is None and event.profile is not None:
@@ -88,6 +92,8 @@ def decode_events(body: bytes) -> list[Event]:
         raw = msgspec.json.decode(body)
     except msgspec.DecodeError as error:
         raise EventInvalid(f"malformed JSON: {error}") from None
+    except RecursionError:
+        raise EventInvalid("malformed JSON: it nests too deeply") from None
     return convert_events(raw)
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from .limits import MAX_COUNT, MAX_MONEY, MAX_POINTS
+
 
 class Member:
     """One community member. Steps change it through its methods; `dirty` tells the store."""
@@ -157,9 +159,9 @@ class MemberRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tags: list[str] = []
     attributes: dict[str, Any] = {}
     groups: list[str] = []
-    points: Annotated[int, Meta(ge=0)] = 0
-    total_spend: Annotated[float, Meta(ge=0)] = 0
-    order_count: Annotated[int, Meta(ge=0)] = 0
+    points: Annotated[int, Meta(ge=0, le=MAX_POINTS)] = 0
+    total_spend: Annotated[float, Meta(ge=0, le=MAX_MONEY)] = 0
+    order_count: Annotated[int, Meta(ge=0, le=MAX_COUNT)] = 0
     grade: Literal["S", "A", "B", "C"] | None = None
     stage: Literal["prospect", "customer", "member", "koc"] | None = None
     blacklisted: bool = False

@@ -20,6 +20,7 @@ from .compiler import compile_flow
 from .engine import Engine, settled
 from .errors import UserError
 from .event import Event
+from .limits import moment_problem
 from .member import GroupRecord, MemberRecord
 from .registry import Registry, default_registry
 from .run import STATUSES, WAITING, Run
@@ -36,6 +37,14 @@ def parse_moment(text: str, option: str) -> datetime:
         raise UserError(f"{option}: `{text}` is not a timestamp like 2026-12-01T00:00:00+08:00") from None
     if moment.tzinfo is None:
         raise UserError(f"{option}: `{text}` needs a UTC offset, like 2026-12-01T00:00:00+08:00")
+    return checked_moment(moment, option)
+
+
+def checked_moment(moment: datetime, option: str) -> datetime:
+    """`moment` if the engine can compute with it (engine.limits); else one line naming the option."""
+    problem = moment_problem(moment)
+    if problem:
+        raise UserError(f"{option}: {problem}")
     return moment
 
 
@@ -48,8 +57,31 @@ def parse_until(text: str, start: datetime | None) -> datetime:
             raise UserError(f"--until: `{text}` is not an ISO 8601 duration like P30D") from None
         if start is None:
             raise UserError("--until: a duration needs --start or at least one event to count from")
-        return start + span
+        try:
+            return checked_moment(start + span, "--until")
+        except OverflowError:
+            raise UserError(f"--until: `{text}` after the start is past the year 9999") from None
     return parse_moment(text, "--until")
+
+
+class WorkLimit(msgspec.Struct, frozen=True):
+    """How much a simulation may do before it stops early (a preview answers within a request).
+
+    Counted in work, not time, so that the same input always stops at the same place: `moments` the
+    simulated clock stops at (each wake, cron fire or batch of events), `steps` runs stepped or
+    started and events taken."""
+
+    moments: int
+    steps: int
+
+
+class Truncated(msgspec.Struct, frozen=True):
+    """Where a simulation stopped early: which limit (`moments` or `steps`), how large it was, and
+    the simulated moment reached; nothing after it is in the report."""
+
+    reason: str
+    limit: int
+    at: str
 
 
 def simulate(
@@ -62,23 +94,28 @@ def simulate(
     store_url: str = "sqlite://",
     start: datetime | None = None,
     elsewhere: Collection[str] = (),
+    limit: WorkLimit | None = None,
 ) -> dict[str, Any]:
     """Run flows on events under a simulated clock and report deliveries, members, runs and nodes.
 
     The clock starts at `start`, or else at the first event (a flow run only by its cron schedule
     needs `start`). Nodes may name the flows simulated and those `elsewhere`, which do not run here
-    (a preview's neighbours): starting one of those is starting a flow that is not live."""
+    (a preview's neighbours): starting one of those is starting a flow that is not live. With a
+    `limit`, the simulation stops early when it is reached and the report says so under `truncated`
+    (absent otherwise)."""
     registry = registry or default_registry()
     plans = [compile_flow(doc, registry) for doc in flows]
     ids = [p.flow.id for p in plans]
     if len(set(ids)) != len(ids):
         raise UserError("two flows share the id " + next(i for i in ids if ids.count(i) > 1))
     ordered = sorted(events, key=lambda e: e.at)
+    if start is not None:
+        checked_moment(start, "--start")
     if start is None:
         start = ordered[0].at if ordered else None
     elif ordered and ordered[0].at < start:
         raise UserError(f"--start: the first event ({ordered[0].id}) comes before {start.isoformat()}")
-    end = until if isinstance(until, datetime) else parse_until(until, start)
+    end = checked_moment(until, "--until") if isinstance(until, datetime) else parse_until(until, start)
     clock = SimClock(start or end)
     store = Store.open(store_url)
     try:
@@ -91,30 +128,47 @@ def simulate(
         for flow_id in ids:
             engine.publish(flow_id, elsewhere)
         with settled():
-            drive(engine, clock, ordered, end)
-            return report(store, plans)
+            truncated = drive(engine, clock, ordered, end, limit)
+            result = report(store, plans)
+        if truncated is not None:
+            zone = plans[0].tz if plans else None
+            result["truncated"] = msgspec.to_builtins(
+                Truncated(truncated[0], truncated[1], clock.now().astimezone(zone).isoformat())
+            )
+        return result
     finally:
         store.close()
 
 
-def drive(engine: Engine, clock: SimClock, events: Sequence[Event], until: datetime) -> None:
-    """Feed events in time order and step due runs in between, jumping the clock; stop at `until`."""
+def drive(
+    engine: Engine, clock: SimClock, events: Sequence[Event], until: datetime, limit: WorkLimit | None = None
+) -> tuple[str, int] | None:
+    """Feed events in time order and step due runs in between, jumping the clock; stop at `until`,
+    or early when `limit` is reached: then returns which limit, and its size."""
     index = 0
+    moments = steps = 0
     while True:
+        if limit is not None and moments >= limit.moments:
+            return "moments", limit.moments
+        if limit is not None and steps >= limit.steps:
+            return "steps", limit.steps
+        moments += 1
         next_event = events[index].at if index < len(events) else None
         wake = engine.next_wake()
         if next_event is not None and (wake is None or next_event <= wake):
             if next_event > until:
-                return
-            index, reached = replay(engine, events, index, until)
+                return None
+            taken, reached = replay(engine, events, index, until)
+            steps += taken - index
+            index = taken
             clock.advance_to(reached)
         elif wake is not None:
             if wake > until:
-                return
+                return None
             clock.advance_to(wake)
-            engine.run_due()
+            steps += engine.run_due()
         else:
-            return
+            return None
 
 
 def replay(engine: Engine, events: Sequence[Event], start: int, until: datetime) -> tuple[int, datetime]:

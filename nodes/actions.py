@@ -8,6 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from qunflow.engine import EXIT, NEXT, Context, FlowRef, Go, NoConfig, Outcome, Template, WaitUntil, action
+from qunflow.engine.limits import MAX_POINTS
 
 from .common import Name, Names
 from .quota import message_gate
@@ -63,7 +64,7 @@ def set_attribute(ctx: Context, config: SetAttribute) -> Outcome:
 
 
 class AddPoints(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    points: int
+    points: Annotated[int, Meta(ge=-MAX_POINTS, le=MAX_POINTS)]
     reason: str | None = None
 
 
@@ -75,7 +76,7 @@ class AddPoints(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 )
 def add_points(ctx: Context, config: AddPoints) -> Outcome:
     if ctx.member is not None:
-        ctx.member.set("points", max(0, ctx.member.points + config.points))
+        ctx.member.set("points", min(MAX_POINTS, max(0, ctx.member.points + config.points)))
     return NEXT
 
 

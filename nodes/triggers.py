@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -11,6 +10,7 @@ from msgspec import Meta
 from qunflow.engine import Comparison, Context, holds, trigger
 
 from .common import Names, where_scope
+from .patterns import PatternRefused, compile_pattern, search
 
 
 def _allows(wanted: list[str] | None, value: object) -> bool:
@@ -92,13 +92,11 @@ class MessagePosted(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         if self.match == "regex":
-            for keyword in self.keywords or ():
+            for index, keyword in enumerate(self.keywords or ()):
                 try:
-                    re.compile(keyword)
-                except re.error as error:
-                    raise ValueError(
-                        f"keyword `{keyword}` is not a valid regular expression: {error}"
-                    ) from None
+                    compile_pattern(keyword)
+                except PatternRefused as refused:
+                    raise ValueError(f"keywords[{index}]: {refused}") from None
 
 
 @trigger(
@@ -121,15 +119,8 @@ def message(ctx: Context, config: MessagePosted) -> bool:
     if config.match == "all":
         return all(k in text for k in config.keywords)
     if config.match == "regex":
-        return any(_search(k, text) for k in config.keywords)
+        return any(search(k, text) for k in config.keywords)
     return any(k in text for k in config.keywords)
-
-
-def _search(pattern: str, text: str) -> bool:
-    try:
-        return re.search(pattern, text[:10_000]) is not None
-    except re.error:
-        return False
 
 
 class Purchased(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

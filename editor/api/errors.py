@@ -1,9 +1,10 @@
 """The one place where errors become HTTP answers.
 
 Every answer is JSON `{"error": code, "message": text, ...}` naming what is wrong (the field, the
-node). Flow problems are 422 with the full `problems` list; a bad event is 422 naming the field;
-malformed bodies are 400; unknown things 404; wrong states 409; oversized bodies 413. An error the
-input did not cause is logged and answered 500 without details.
+node). Flow problems are 422 with the full `problems` list; a bad event is 422 naming the field, and
+so is a body field out of its type or range; malformed bodies are 400; unknown things 404; wrong
+states 409; oversized bodies 413. An error the input did not cause is logged and answered 500
+without details.
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ def _answer(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
         problems = error.extra if isinstance(error.extra, list) else []
         fields = ", ".join(str(p.get("key")) for p in problems if isinstance(p, dict) and p.get("key"))
         message = f"{error.detail}: {fields}" if fields else error.detail
+        # A body that decoded but has a field out of its type or range is invalid (422), as a bad
+        # flow or event is; a malformed body, query or path stays a bad request (400).
+        named = [p for p in problems if isinstance(p, dict) and p.get("key") and p.get("source") == "body"]
+        if named and len(named) == len(problems):
+            return _json(422, "invalid", message, field=named[0]["key"], problems=problems)
         return _json(400, "bad_request", message, problems=problems)
     if isinstance(error, HTTPException) and error.status_code == 413:
         limit = request.route_handler.resolve_request_max_body_size()

@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 from litestar import Controller, Request, post
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
 from qunflow.engine.errors import EventInvalid
 from qunflow.engine.event import convert_events
@@ -23,7 +23,9 @@ _EVENT = Schema(
     properties={
         "id": Schema(type=OpenAPIType.STRING, description="idempotency key"),
         "type": Schema(type=OpenAPIType.STRING, examples=["member_joined"]),
-        "at": Schema(type=OpenAPIType.STRING, format=None, description="ISO 8601 with an offset"),
+        "at": Schema(
+            type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME, description="ISO 8601 with an offset"
+        ),
         "member": Schema(type=OpenAPIType.STRING),
         "group": Schema(type=OpenAPIType.STRING),
         "channel": Schema(type=OpenAPIType.STRING),

@@ -15,7 +15,7 @@ from qunflow.engine.errors import EventInvalid, UserError
 from qunflow.engine.event import convert_events
 from qunflow.engine.member import GroupRecord, MemberRecord
 from qunflow.engine.run import STATUSES
-from qunflow.engine.simulate import parse_until, simulate
+from qunflow.engine.simulate import WorkLimit, checked_moment, parse_until, simulate
 
 from ..auth import READ, WRITE, allow
 from ..services import Services, ServicesDep
@@ -33,9 +33,12 @@ from .views import (
     iso,
 )
 
-# A preview runs in the request: keep its simulated span and size bounded.
+# A preview runs in the request: keep its simulated span, its size and its work bounded (an
+# every-minute cron over a year would be half a million fires). Past the work limit the preview
+# stops early and says where, under `truncated`.
 PREVIEW_MAX_SPAN = timedelta(days=366)
 PREVIEW_MAX_EVENTS = 20_000
+PREVIEW_LIMIT = WorkLimit(moments=1_000, steps=100_000)
 
 FlowBody = Annotated[dict[str, Any], Body(title="flow", description="a flow document (DESIGN §4)")]
 OptionalFlowBody = Annotated[
@@ -162,7 +165,9 @@ class FlowController(Controller):
         sync_to_thread=True,
         status_code=200,
         summary="Run the draft on sample events under a simulated clock",
-        description="The answer is the `simulate` report (DESIGN §7). Nothing is stored.",
+        description="The answer is the `simulate` report (DESIGN §7). Nothing is stored. A preview "
+        "that would take too much work (more than 1,000 clock stops or 100,000 steps) stops early: "
+        "the report then has `truncated: {reason, limit, at}` and covers the time up to `at` only.",
     )
     def preview(
         self, services: ServicesDep, flow_id: FlowId, data: JSONBody[PreviewRequest]
@@ -176,7 +181,10 @@ class FlowController(Controller):
             events = convert_events(data.events)
         except EventInvalid as error:
             field = f"events[{error.index}].{error.field}" if error.field else f"events[{error.index}]"
-            raise EventInvalid(str(error), index=error.index, field=field) from None
+            message = str(error).removeprefix(f"event {error.index}: ")
+            raise EventInvalid(message, index=error.index, field=field) from None
+        if data.start is not None:
+            checked_moment(data.start, "start")
         start = data.start or min((e.at for e in events), default=None)
         try:
             until = parse_until(data.until, start)
@@ -194,6 +202,7 @@ class FlowController(Controller):
                 services.registry,
                 start=data.start,
                 elsewhere=services.engine.flow_ids(),
+                limit=PREVIEW_LIMIT,
             )
         except UserError as error:
             if not str(error).startswith("--"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -14,7 +14,12 @@ from qunflow.engine.run import Run
 
 
 def iso(us: int | None) -> datetime | None:
-    return from_us(us) if us is not None else None
+    if us is None:
+        return None
+    try:
+        return from_us(us)
+    except OverflowError:  # a row stored before moments were checked at the door (engine.limits)
+        return (datetime.min if us < 0 else datetime.max).replace(tzinfo=UTC)
 
 
 class FlowSummary(msgspec.Struct):

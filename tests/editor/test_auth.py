@@ -133,7 +133,7 @@ def test_an_admin_gives_a_new_password_and_the_old_sessions_end(client, sign_in,
     assert services.accounts.authenticate("operator-user", PASSWORD) is None
     assert services.accounts.authenticate("operator-user", "a new one 2") is not None
     short = client.post("/api/users/operator-user/password", json={"password": "short"}, headers=admin)
-    assert short.status_code == 400 and "password" in short.json()["message"]
+    assert short.status_code == 422 and "password" in short.json()["message"]
     assert (
         client.post("/api/users/nobody/password", json={"password": "long enough"}, headers=admin).status_code
         == 404

@@ -542,7 +542,13 @@ async function runPreview() {
   for (const [node, count] of Object.entries(counts)) overlay[node] = { text: `▶ ${count}`, title: t("{n} members entered in the preview", { n: count }) };
   setOverlay(overlay);
   const deliveries = result.data.deliveries || [];
+  const truncated = result.data.truncated;
+  const stopped = truncated
+    ? t("The preview stopped early at {at}: it reached its limit of {limit} {reason}. Shorten the time span or use fewer events to see the rest.",
+      { at: String(truncated.at).slice(0, 16).replace("T", " "), limit: truncated.limit, reason: truncated.reason === "steps" ? t("steps") : t("clock stops") })
+    : null;
   $("#qf-preview-result").replaceChildren(
+    ...(stopped ? [el("p", { class: "qf-warning", role: "alert", text: stopped })] : []),
     el("p", { text: t("{n} deliveries would be made", { n: deliveries.length }) }),
     el("table", { class: "qf-table" },
       el("thead", {}, el("tr", {}, ...["Time", "Node", "Member", "Content"].map((h) => el("th", { text: t(h) })))),
@@ -551,7 +557,7 @@ async function runPreview() {
         el("td", { text: d.member || "" }),
         el("td", { text: `${t(d.kind)}: ${d.payload?.text ?? Object.values(d.payload || {}).join(", ")}` })))))
   );
-  say(t("Preview done: counts are shown on the nodes"), "ok");
+  say(stopped || t("Preview done: counts are shown on the nodes"), stopped ? "error" : "ok");
 }
 
 let liveTimer = null;
