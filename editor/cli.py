@@ -165,9 +165,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from qunflow.editor.accounts import Accounts
     from qunflow.engine import RealClock, Store
     from qunflow.engine.clock import to_us
-    from qunflow.engine.store.accounts import Accounts
 
     store = Store.open(args.db)
     try:
@@ -201,8 +201,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_user(args: argparse.Namespace) -> int:
     """`qunflow user password NAME`: a new password, printed once (a forgotten admin password)."""
+    from qunflow.editor.accounts import Accounts
     from qunflow.engine import Store
-    from qunflow.engine.store.accounts import Accounts
 
     store = Store.open(args.db)
     try:

@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 from litestar.di import NamedDependency
 
+from qunflow.editor.accounts import Accounts
 from qunflow.engine import Clock, Engine, RealClock, Registry, Store, default_registry
 from qunflow.engine.clock import to_us
-from qunflow.engine.store.accounts import Accounts
 
 T = TypeVar("T")
 

@@ -29,7 +29,6 @@ Op = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"]
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 _PATH = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_\-]+)*$")
-_MISSING = object()
 
 
 class Comparison(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

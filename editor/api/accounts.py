@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, delete, get, post
 from litestar.params import JSONBody
 
-from qunflow.engine.store.accounts import TokenInfo, User
+from qunflow.editor.accounts import TokenInfo, User
 
 from ..auth import ADMIN, allow
 from ..services import ServicesDep

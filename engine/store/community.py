@@ -75,17 +75,6 @@ class CommunityStore(DriverStore):
                 return dict(row)
         return None
 
-    def next_schedule_fire(self, keys: Iterable[ScheduleKey]) -> int | None:
-        """The earliest moment one of these scheduled triggers is due."""
-        wanted = set(keys)
-        if not wanted:
-            return None
-        c = t.schedule_fires.c
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(c.flow_id, c.node, func.coalesce(c.firing, c.next_fire)))
-            times = [at for flow_id, node, at in rows if (flow_id, node) in wanted and at is not None]
-        return min(times, default=None)
-
     # -- audiences ---------------------------------------------------------------------------------
 
     def audience_page(
