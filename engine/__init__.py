@@ -2,6 +2,7 @@
 
 from .clock import Clock, RealClock, SimClock
 from .compiler import Plan, PlanNode, check, compile_flow
+from .config import NoConfig
 from .context import Context
 from .engine import Engine, IngestResult, settle
 from .errors import EventInvalid, FlowInvalid, NotFound, Problem, QunflowError, UserError
@@ -10,7 +11,7 @@ from .fields import Comparison, FieldPath, Template, compare, holds, resolve
 from .flow import Flow, FlowRef, TimeOfDay
 from .member import Member
 from .outcome import EXIT, FALSE, NEXT, TRUE, Exit, Fail, Go, Outcome, WaitFor, WaitUntil, branch
-from .registry import NoConfig, NodeType, Registry, action, condition, default_registry, trigger, wait
+from .registry import NodeType, Registry, action, condition, default_registry, trigger, wait
 from .store import Store
 
 __all__ = [

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-import msgspec
 from msgspec import Meta
 
+from .config import Config
 from .member import Member
 
 MEMBER_FIELDS = Member.FIELDS
@@ -31,7 +31,7 @@ _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 _PATH = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_\-]+)*$")
 
 
-class Comparison(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Comparison(Config):
     field: FieldPath
     op: Op = "eq"
     value: Any = None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
+
+from .config import Grade, Stage
 
 
 class Member:
@@ -160,8 +162,8 @@ class MemberRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     points: Annotated[int, Meta(ge=0)] = 0
     total_spend: Annotated[float, Meta(ge=0)] = 0
     order_count: Annotated[int, Meta(ge=0)] = 0
-    grade: Literal["S", "A", "B", "C"] | None = None
-    stage: Literal["prospect", "customer", "member", "koc"] | None = None
+    grade: Grade | None = None
+    stage: Stage | None = None
     blacklisted: bool = False
 
     def to_member(self, first_seen: int) -> Member:
