@@ -295,7 +295,7 @@ class Batch:
         self._cause = 0
 
     def _advance(self, run: Run, wake: dict[str, Any] | None) -> None:
-        plan = self.flows.plan(run.flow_id, run.version)
+        plan = self.flows.plan(run.flow_id, run.version, self.conn)
         nodes = plan.nodes
         member = self.members.get(run.member_id) if run.member_id else None
         ctx = self.ctx
@@ -403,7 +403,7 @@ class Batch:
 
     def _exit_journey(self, run: Run) -> None:
         """`action.exit` ends the whole journey, forked branches included."""
-        plan = self.flows.plan(run.flow_id, run.version)
+        plan = self.flows.plan(run.flow_id, run.version, self.conn)
         if not plan.forks:
             return
         others = {r.id: r for r in self.store.live_journey_runs(self.conn, run.journey)}

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+from sqlalchemy import Connection
 
 from .batch import Batch
 from .clock import Clock, RealClock, from_us, to_us
@@ -62,11 +63,14 @@ class FlowCache:
                 triggers.setdefault(event_type, []).extend((plan, node) for node in nodes)
         self._triggers = triggers
 
-    def plan(self, flow_id: str, version: int) -> Plan:
+    def plan(self, flow_id: str, version: int, conn: Connection | None = None) -> Plan:
+        """The plan of a version, compiled once. Inside a transaction, pass its connection: a version
+        not yet compiled (a run on an older one, first met after a restart) is then read through it.
+        On SQLite a second connection would wait for the write lock this transaction holds."""
         key = (flow_id, version)
         plan = self._plans.get(key)
         if plan is None:
-            document = self.store.version_document(flow_id, version)
+            document = self.store.version_document(flow_id, version, conn)
             plan = self._plans[key] = compile_flow(document, self.registry, version)
         return plan
 

@@ -245,13 +245,16 @@ class Store(CommunityStore, LeaseStore, ReportStore):
             )
             return [(r[0], r[1]) for r in rows]
 
-    def version_document(self, flow_id: str, version: int) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            text = conn.execute(
-                select(t.flow_versions.c.document).where(
-                    t.flow_versions.c.flow_id == flow_id, t.flow_versions.c.version == version
-                )
-            ).scalar()
+    def version_document(self, flow_id: str, version: int, conn: Connection | None = None) -> dict[str, Any]:
+        """A published version's document; through `conn` when given (a read inside a transaction)."""
+        stmt = select(t.flow_versions.c.document).where(
+            t.flow_versions.c.flow_id == flow_id, t.flow_versions.c.version == version
+        )
+        if conn is not None:
+            text = conn.execute(stmt).scalar()
+        else:
+            with self.engine.connect() as own:
+                text = own.execute(stmt).scalar()
         if text is None:
             raise NotFound(f"no version {version} of flow `{flow_id}`")
         return _decode(text)
