@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import Connection
 
-from .clock import to_us
+from .clock import from_us, to_us
 from .community import Community, Made
 from .context import Context
 from .event import Event
+from .hooks import BatchDone, RunFailed
 from .member import Member
 from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
 from .run import ACTIVE, DONE, EXITED, FAILED, WAITING, Run
@@ -26,7 +26,8 @@ from .store.community import group_deltas
 
 if TYPE_CHECKING:
     from .compiler import Plan, PlanNode
-    from .engine import Engine
+    from .flow_cache import FlowCache
+    from .store.protocol import BatchStore, Tx
 
 log = logging.getLogger("qunflow.engine")
 
@@ -53,11 +54,16 @@ def event_view(event: Event, seq: int | None = None, at: str | None = None) -> d
 
 
 class Batch:
-    def __init__(self, engine: Engine, conn: Connection, now: datetime, member_ids: Iterable[str]) -> None:
-        self.engine = engine
-        self.store = engine.store
-        self.flows = engine.flows
-        self._triggers = engine.flows.by_event
+    """One transaction's worth of stepping, for the members `member_ids` (loaded at once) and those
+    its events bring. Built on a store transaction (`conn`) at the moment `now`; nothing is written
+    until :meth:`flush`."""
+
+    def __init__(
+        self, store: BatchStore, flows: FlowCache, conn: Tx, now: datetime, member_ids: Iterable[str]
+    ) -> None:
+        self.store = store
+        self.flows = flows
+        self._triggers = flows.by_event
         self.conn = conn
         self.now = now
         self.now_us = to_us(now)
@@ -108,44 +114,6 @@ class Batch:
         if member is None:
             member = self.members[member_id] = Member(member_id, first_seen=at, is_new=True)
         return member
-
-    def apply_event(self, event: Event, member: Member | None, at: int) -> None:
-        """Update the member from an event (DESIGN §5 "Order": before any trigger or resume)."""
-        community = self.community
-        if event.group is not None:
-            community.groups_seen.add(event.group)
-        if member is None:
-            return
-        profile = event.profile
-        if profile is not None:
-            if profile.name is not None and profile.name != member.name:
-                member.name = profile.name
-                member.dirty = True
-            if profile.channel is not None and profile.channel != member.channel:
-                member.channel = profile.channel
-                member.dirty = True
-            for key, value in (profile.attributes or {}).items():
-                member.set(f"attributes.{key}", value)
-            if profile.tags:
-                member.add_tags(profile.tags)
-        if event.channel is not None and member.channel is None:
-            member.channel = event.channel
-            member.dirty = True
-        kind = event.type
-        if kind == "member_joined":
-            if member.join_group(event.group):  # type: ignore[arg-type]
-                community.group_changed(event.group, +1)  # type: ignore[arg-type]
-        elif kind == "member_left":
-            if member.leave_group(event.group):  # type: ignore[arg-type]
-                community.group_changed(event.group, -1)  # type: ignore[arg-type]
-        elif kind == "purchase":
-            member.total_spend += float(event.data.get("amount", 0))
-            member.order_count += 1
-            member.dirty = True
-        elif kind == "message":
-            member.last_message_at = at
-            member.dirty = True
-            community.posted(member.id, at)
 
     # -- runs ----------------------------------------------------------------------------------------
 
@@ -264,7 +232,7 @@ class Batch:
         )
         view = event_view(event, seq, self._time_text(event.at, at))
         member = self.member(event.member, at) if event.member is not None else None
-        self.apply_event(event, member, at)
+        self.community.apply_event(event, member, at)
         resumable = self._waiting.pop((event.member, event.type), None) if member is not None else None
         if member is not None and member.tags_added:
             self.fire_tag_added(member)
@@ -501,6 +469,29 @@ class Batch:
         store.write_runs(conn, self.runs.values())
         store.insert_deliveries(conn, self.deliveries)
         store.add_counts(conn, self.counts)
+
+    def done(self) -> BatchDone:
+        """What the batch did, for hooks (call after :meth:`flush`)."""
+        statuses: Counter[str] = Counter()
+        failed: list[RunFailed] = []
+        for run in self.runs.values():
+            statuses[run.status] += 1
+            if run.status == FAILED:
+                failed.append(
+                    RunFailed(
+                        run.id,
+                        run.journey,
+                        run.flow_id,
+                        run.version,
+                        run.node,
+                        run.member_id,
+                        run.error or "",
+                        from_us(run.ended_at if run.ended_at is not None else self.now_us),
+                    )
+                )
+        return BatchDone(
+            self.now, len(self.events), dict(statuses), len(self.deliveries), dict(self.counts), tuple(failed)
+        )
 
 
 _NEXT = Go("next")

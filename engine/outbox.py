@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -23,6 +23,7 @@ import msgspec
 
 from .clock import Clock, RealClock, from_us, to_us
 from .connectors import Connector, Delivery, DeliveryFailed, RecordingConnector
+from .hooks import HookChain, Hooks
 from .store import Store
 from .store.leases import FAILED, PENDING, SENT, LeasedDelivery, Settled
 
@@ -75,6 +76,7 @@ class Dispatcher:
         batch_size: int = 100,
         policy: RetryPolicy | None = None,
         threads: int = 1,
+        hooks: Iterable[Hooks] = (),
     ) -> None:
         self.store = store
         self.connector: Connector = connector or RecordingConnector()
@@ -85,6 +87,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.policy = policy or RetryPolicy()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="qunflow-send") if threads > 1 else None
+        self.hooks = HookChain(hooks)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -111,6 +114,8 @@ class Dispatcher:
             else:
                 result.failed += 1
         self.store.settle_deliveries(self.owner, outcomes)
+        for held, outcome in zip(leased, outcomes, strict=True):
+            self.hooks.after_delivery(held, outcome)
         return result
 
     def drain(self, now: datetime | None = None) -> DispatchResult:

@@ -18,13 +18,11 @@ from ..member import Member
 from ..run import LIVE
 from . import schema as t
 from .driver import DriverStore
+from .protocol import Entering, ScheduleKey
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine as SAEngine
 
-ScheduleKey = tuple[str, str]
-# A flow that members are about to enter, and its re-entry interval in microseconds (None: once).
-Entering = tuple[str, int | None]
 _decode = msgspec.json.decode
 
 

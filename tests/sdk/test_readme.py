@@ -20,7 +20,7 @@ def python_blocks(section: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", body, flags=re.S)
 
 
-@pytest.mark.parametrize("section", ["Writing a node"])
+@pytest.mark.parametrize("section", ["Hooks", "Writing a node"])
 def test_the_readme_examples_run_verbatim(section: str) -> None:
     blocks = python_blocks(section)
     assert blocks, f"the README has no Python example under `{section}`"

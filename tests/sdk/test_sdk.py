@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
@@ -83,5 +84,5 @@ def test_a_plain_struct_that_is_not_frozen_is_refused_at_declaration() -> None:
 def test_outcomes_compare_by_what_they_say() -> None:
     assert sdk.Go("next") == sdk.NEXT and sdk.branch(True) == sdk.Go("true") != sdk.FALSE
     assert sdk.Fail("x") == sdk.Fail("x") != sdk.Fail("y")
-    assert sdk.WaitFor("purchase") != sdk.WaitUntil(__import__("datetime").datetime(2026, 1, 1))
+    assert sdk.WaitFor("purchase") != sdk.WaitUntil(datetime(2026, 1, 1))
     assert len({sdk.Go("a"), sdk.Go("a"), sdk.EXIT}) == 2
