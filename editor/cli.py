@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from qunflow.engine.errors import QunflowError, UserError
+from qunflow.engine.member import PROFILE
 
 
 def _read(path: str, what: str) -> bytes:
@@ -329,10 +330,10 @@ def parser() -> argparse.ArgumentParser:
     imports = sub.add_parser(
         "import",
         help="members from a .csv or .jsonl file, all or none; 导入成员",
-        description="Create or update members. CSV: a header row of member fields (id, name, channel, "
-        "tags, groups, points, total_spend, order_count, grade, stage, blacklisted, attributes.<key>); "
-        "tags and groups separated by `;`. JSON Lines: one member object a line. An import is not an "
-        "event: it starts no flow.",
+        description="Create or update members. CSV: a header row of member fields (id, "
+        + ", ".join(f.name for f in PROFILE)
+        + ", attributes.<key>); tags and groups separated by `;`. JSON Lines: one member object a "
+        "line. An import is not an event: it starts no flow.",
     )
     imports.add_argument("file", help="members.csv or members.jsonl (UTF-8)")
     imports.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")

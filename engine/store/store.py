@@ -32,6 +32,7 @@ from .rows import (
     EVENT_COLUMNS,
     MEMBER_COLUMNS,
     MEMBER_FIELDS,
+    NEW_RUN_COLUMNS,
     RUN_COLUMNS,
     RUN_FIELDS,
     event_from_row,
@@ -41,6 +42,7 @@ from .rows import (
     member_values,
     run_from_row,
     run_from_values,
+    run_insert_values,
     run_values,
     to_json,
 )
@@ -393,12 +395,12 @@ class Store(CommunityStore, LeaseStore, ReportStore):
                 continue
             row = run_values(r)
             if r.is_new:
-                new.append((*row[:-2], r.id, r.journey, r.flow_id, r.version, r.member_id, r.started_at))
+                new.append(run_insert_values(r))
             else:
                 changed.append((row, r.stored, r.id))
             r.stored = row
             r.dirty = r.is_new = False
-        self._bulk(conn, "runs", _NEW_RUN_COLUMNS, new)
+        self._bulk(conn, "runs", NEW_RUN_COLUMNS, new)
         self._update_changed(conn, "runs", RUN_COLUMNS, changed)
 
     def live_journey_runs(self, conn: Connection, journey: int) -> list[Run]:
@@ -438,9 +440,6 @@ class Store(CommunityStore, LeaseStore, ReportStore):
 
 # Statements a batch runs every time, built once (building them costs more than running them).
 _RUN_FIELDS = ", ".join(RUN_FIELDS)
-# A new run holds no lease, so its insert leaves out the lease columns (the last two of RUN_COLUMNS):
-# the sqlite3 driver binds a NULL at three times the cost of an int.
-_NEW_RUN_COLUMNS = (*RUN_COLUMNS[:-2], "id", "journey", "flow_id", "version", "member_id", "started_at")
 # Due runs that no worker holds, in the order they became due.
 _DUE_SQL = (
     "SELECT " + _RUN_FIELDS + " FROM runs "
