@@ -9,6 +9,7 @@ from .errors import EventInvalid, FlowInvalid, NotFound, Problem, QunflowError, 
 from .event import Event, Profile, decode_event_lines, decode_events
 from .fields import Comparison, FieldPath, Template, compare, holds, resolve
 from .flow import Flow, FlowRef, TimeOfDay
+from .hooks import BatchDone, Hooks, RunFailed
 from .member import Member
 from .outcome import EXIT, FALSE, NEXT, TRUE, Exit, Fail, Go, Outcome, WaitFor, WaitUntil, branch
 from .registry import NodeType, Registry, action, condition, default_registry, trigger, wait
@@ -19,6 +20,7 @@ __all__ = [
     "FALSE",
     "NEXT",
     "TRUE",
+    "BatchDone",
     "Clock",
     "Comparison",
     "Context",
@@ -32,6 +34,7 @@ __all__ = [
     "FlowInvalid",
     "FlowRef",
     "Go",
+    "Hooks",
     "IngestResult",
     "Member",
     "NoConfig",
@@ -45,6 +48,7 @@ __all__ = [
     "QunflowError",
     "RealClock",
     "Registry",
+    "RunFailed",
     "SimClock",
     "Store",
     "Template",

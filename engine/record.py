@@ -15,11 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple, get_args
 
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
 # The default of a field that has none: it must be given.
-REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
-# How a store keeps a field: `text`, `string:<length>`, `int`, `bigint`, `float`, `bool`, `json`
-# (a list or an object as JSON text, NULL when empty).
-COLUMN_KINDS = ("text", "string", "int", "bigint", "float", "bool", "json")
+REQUIRED: Any = _Required()
 
 
 class Field(NamedTuple):
@@ -30,6 +33,8 @@ class Field(NamedTuple):
     type: Any
     # The default (REQUIRED: none); a list or dict default is a fresh empty one each time.
     default: Any = None
+    # How a store keeps it: `text`, `string:<length>`, `int`, `bigint`, `float`, `bool`, or `json`
+    # (a list or an object as JSON text, NULL when empty).
     column: str = "text"
 
     @property
@@ -77,4 +82,4 @@ def init_function(
     return generate("__init__", source, {})
 
 
-__all__ = ["COLUMN_KINDS", "REQUIRED", "Field", "generate", "init_function", "names"]
+__all__ = ["REQUIRED", "Field", "generate", "init_function", "names"]
