@@ -19,10 +19,9 @@ from .community import Community, Made
 from .context import Context
 from .event import Event
 from .hooks import BatchDone, RunFailed
-from .member import Member
+from .member import Member, group_deltas
 from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
 from .run import ACTIVE, DONE, EXITED, FAILED, WAITING, Run
-from .store.community import group_deltas
 
 if TYPE_CHECKING:
     from .compiler import Plan, PlanNode

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import msgspec
@@ -146,6 +147,22 @@ MemberRecord = msgspec.defstruct(
     frozen=True,
     forbid_unknown_fields=True,
 )
+
+
+def group_deltas(members: Iterable[Member]) -> dict[str, int]:
+    """How each group's member count moves when these members are written."""
+    deltas: dict[str, int] = {}
+    for member in members:
+        before = member.stored_groups
+        if not member.dirty or list(before) == member.groups:
+            continue
+        for group in member.groups:
+            if group not in before:
+                deltas[group] = deltas.get(group, 0) + 1
+        for group in before:
+            if group not in member.groups:
+                deltas[group] = deltas.get(group, 0) - 1
+    return deltas
 
 
 class GroupRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

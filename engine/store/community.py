@@ -191,19 +191,3 @@ class CommunityStore(DriverStore):
 
 def _jsonb(column: Any) -> Any:
     return cast(func.coalesce(column, "[]"), postgresql.JSONB)
-
-
-def group_deltas(members: Iterable[Member]) -> dict[str, int]:
-    """How each group's member count moves when these members are written."""
-    deltas: dict[str, int] = {}
-    for member in members:
-        before = member.stored_groups
-        if not member.dirty or list(before) == member.groups:
-            continue
-        for group in member.groups:
-            if group not in before:
-                deltas[group] = deltas.get(group, 0) + 1
-        for group in before:
-            if group not in member.groups:
-                deltas[group] = deltas.get(group, 0) - 1
-    return deltas

@@ -20,10 +20,10 @@ from sqlalchemy.pool import StaticPool
 
 from ..clock import from_us
 from ..errors import Conflict, NotFound, UserError
-from ..member import Member
+from ..member import Member, group_deltas
 from ..run import LIVE, Run
 from . import schema as t
-from .community import CommunityStore, group_deltas
+from .community import CommunityStore
 from .driver import bind_nulls_cheaply
 from .leases import LeaseStore
 from .reports import ReportStore
