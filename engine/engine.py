@@ -16,7 +16,7 @@ from .compiler import Plan, compile_flow
 from .errors import Conflict
 from .event import Event
 from .flow_cache import FlowCache
-from .hooks import HookChain, Hooks
+from .hooks import BatchDone, HookChain, Hooks
 from .registry import Registry, default_registry
 from .run import FAILED
 from .schedule import Scheduler
@@ -102,14 +102,15 @@ class Engine:
             chunk = events[start : start + self.batch_size]
             # Two processes may take in the same events at once: the one that commits second fails
             # on the unique event id, rolls back whole, and finds them known on its second try.
-            accepted, batch = retrying(lambda chunk=chunk: self._ingest_batch(chunk), conflicts=True)
-            self.committed(batch)
+            accepted, done = retrying(lambda chunk=chunk: self._ingest_batch(chunk), conflicts=True)
+            self.committed(done)
             result.accepted += accepted
             result.duplicate += len(chunk) - accepted
         return result
 
-    def _ingest_batch(self, events: Sequence[Event]) -> tuple[int, Batch | None]:
-        """Take in a batch of events at the clock's time; returns how many were new, and the batch."""
+    def _ingest_batch(self, events: Sequence[Event]) -> tuple[int, BatchDone | None]:
+        """Take in a batch of events at the clock's time; returns how many were new, and what to tell
+        the hooks once it commits."""
         with self.store.transaction() as conn:
             opened = self.event_batch(conn, events)
             if opened is None:
@@ -123,7 +124,7 @@ class Engine:
                     seq += 1
                     accepted += 1
             batch.flush()
-            return accepted, batch
+            return accepted, self.hooks.summary(batch)
 
     def event_batch(
         self, conn: Any, events: Sequence[Event], also: Sequence[str] = ()
@@ -158,8 +159,8 @@ class Engine:
         stepped = 0
         more = True
         while more:
-            count, more, batch = retrying(lambda: self._claim_and_step(now_us, moment))
-            self.committed(batch)
+            count, more, done = retrying(lambda: self._claim_and_step(now_us, moment))
+            self.committed(done)
             stepped += count
         return stepped + self.scheduler.fire_due(moment)
 
@@ -167,15 +168,15 @@ class Engine:
         """Fire the cron schedules due at `now` (default: the clock's); returns how many runs started."""
         return self.scheduler.fire_due(now or self.clock.now())
 
-    def _claim_and_step(self, now_us: int, moment: datetime) -> tuple[int, bool, Batch | None]:
+    def _claim_and_step(self, now_us: int, moment: datetime) -> tuple[int, bool, BatchDone | None]:
         """Step one batch of due runs; returns how many, whether more may be due already (a full
-        batch, or a run the batch parked until a moment already come), and the batch."""
+        batch, or a run the batch parked until a moment already come), and what to tell the hooks."""
         with self.store.transaction() as conn:
             runs = self.store.claim_due(conn, now_us, self.batch_size)
             batch = self._step_runs(conn, runs, moment)
             earliest = batch.earliest_wake if batch is not None else None
             more = len(runs) == self.batch_size or (earliest is not None and earliest <= now_us)
-            return len(runs), more, batch
+            return len(runs), more, self.hooks.summary(batch)
 
     def step_leased(self, owner: str, lease: timedelta, now: datetime | None = None) -> LeasedBatch:
         """Lease one batch of due runs to `owner` for `lease`, step them and commit (engine.worker).
@@ -189,13 +190,13 @@ class Engine:
         if not ids:
             return LeasedBatch()
 
-        def step() -> tuple[int, Batch | None]:
+        def step() -> tuple[int, BatchDone | None]:
             with self.store.transaction() as conn:
                 runs = self.store.take_leased(conn, ids, owner, now_us)
-                return len(runs), self._step_runs(conn, runs, moment)
+                return len(runs), self.hooks.summary(self._step_runs(conn, runs, moment))
 
-        stepped, batch = retrying(step)
-        self.committed(batch)
+        stepped, done = retrying(step)
+        self.committed(done)
         return LeasedBatch(len(ids), stepped)
 
     def _step_runs(self, conn: Any, runs: list[Any], moment: datetime) -> Batch | None:
@@ -211,10 +212,10 @@ class Engine:
         batch.flush()
         return batch
 
-    def committed(self, batch: Batch | None) -> None:
-        """Tell the hooks of a batch that has committed (nothing to do without hooks)."""
-        if batch is not None and self.hooks:
-            self.hooks.after_batch(batch.done())
+    def committed(self, done: BatchDone | None) -> None:
+        """Tell the hooks what a batch did, once it has committed (`HookChain.summary`)."""
+        if done is not None:
+            self.hooks.after_batch(done)
 
     def next_wake(self) -> datetime | None:
         """The next moment a run wakes or a cron schedule fires."""
@@ -236,7 +237,8 @@ class Engine:
             batch.resume(run, None)
             batch.process()
             batch.flush()
-        self.committed(batch)
+            done = self.hooks.summary(batch)
+        self.committed(done)
 
     def _now_us(self) -> int:
         return to_us(self.clock.now())

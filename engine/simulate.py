@@ -20,6 +20,7 @@ from .compiler import compile_flow
 from .engine import Engine, settled
 from .errors import UserError
 from .event import Event
+from .hooks import BatchDone
 from .member import GroupRecord, MemberRecord
 from .registry import Registry, default_registry
 from .run import STATUSES, WAITING, Run
@@ -122,8 +123,8 @@ def replay(engine: Engine, events: Sequence[Event], start: int, until: datetime)
     on its own would: up to `until`, the next cron fire, or a moment the batch cannot step in
     order (see `Replay`). Returns the index of the first event not taken and the moment reached."""
     replay = Replay(engine, events, start, until, engine.scheduler.next_fire())
-    taken, reached, batch = retrying(replay.run, conflicts=True)
-    engine.committed(batch)
+    taken, reached, done = retrying(replay.run, conflicts=True)
+    engine.committed(done)
     return taken, reached
 
 
@@ -158,9 +159,9 @@ class Replay:
             last_run = min(last_run, to_us(events[end].at) - 1)
         self.last_run = last_run
 
-    def run(self) -> tuple[int, datetime, Batch | None]:
-        """The index of the first event not taken, the moment reached, and the batch (written, not
-        committed; None when every event was known already)."""
+    def run(self) -> tuple[int, datetime, BatchDone | None]:
+        """The index of the first event not taken, the moment reached, and what to tell the hooks
+        once the batch commits."""
         with self.engine.store.transaction() as conn:
             due = self._claim(conn)
             opened = self.engine.event_batch(
@@ -171,7 +172,7 @@ class Replay:
             batch, known, seq = opened
             taken = self._step(batch, known, due, seq)
             batch.flush()
-            return self.start + taken, batch.now, batch
+            return self.start + taken, batch.now, self.engine.hooks.summary(batch)
 
     def _claim(self, conn: Any) -> list[Run]:
         """The stored runs due by the last moment this batch may step one, in the order they became due."""
