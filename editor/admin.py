@@ -13,8 +13,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
+from qunflow.editor.accounts import ROLES, USER_ROLES
 from qunflow.engine.clock import from_us
-from qunflow.engine.store.accounts import ROLES, USER_ROLES
 
 from .api.accounts import refuse_removing_oneself
 from .api.params import TokenId, UserName

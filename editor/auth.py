@@ -26,7 +26,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 
-from qunflow.engine.store.accounts import SESSION_LIFETIME_US, User
+from qunflow.editor.accounts import SESSION_LIFETIME_US, User
 
 from .services import Services
 from .throttle import LoginFailures

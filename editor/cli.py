@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from qunflow.engine.errors import QunflowError, UserError
+from qunflow.engine.member import PROFILE
 
 
 def _read(path: str, what: str) -> bytes:
@@ -192,9 +193,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from qunflow.editor.accounts import Accounts
     from qunflow.engine import RealClock
     from qunflow.engine.clock import to_us
-    from qunflow.engine.store.accounts import Accounts
 
     store = _open_store(args.db)
     try:
@@ -228,7 +229,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_user(args: argparse.Namespace) -> int:
     """`qunflow user password NAME`: a new password, printed once (a forgotten admin password)."""
-    from qunflow.engine.store.accounts import Accounts
+    from qunflow.editor.accounts import Accounts
 
     store = _open_store(args.db)
     try:
@@ -337,10 +338,10 @@ def parser() -> argparse.ArgumentParser:
     imports = sub.add_parser(
         "import",
         help="members from a .csv or .jsonl file, all or none; 导入成员",
-        description="Create or update members. CSV: a header row of member fields (id, name, channel, "
-        "tags, groups, points, total_spend, order_count, grade, stage, blacklisted, attributes.<key>); "
-        "tags and groups separated by `;`. JSON Lines: one member object a line. An import is not an "
-        "event: it starts no flow.",
+        description="Create or update members. CSV: a header row of member fields (id, "
+        + ", ".join(f.name for f in PROFILE)
+        + ", attributes.<key>); tags and groups separated by `;`. JSON Lines: one member object a "
+        "line. An import is not an event: it starts no flow.",
     )
     imports.add_argument("file", help="members.csv or members.jsonl (UTF-8)")
     imports.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")

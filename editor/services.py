@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 from litestar.di import NamedDependency
 
+from qunflow.editor.accounts import Accounts
 from qunflow.engine import Clock, Engine, RealClock, Registry, Store, default_registry
 from qunflow.engine.clock import to_us
 from qunflow.engine.connectors import ConnectorContext, ConnectorSettings, ConnectorType
-from qunflow.engine.store.accounts import Accounts
 from qunflow.engine.vault import Vault, kept_secret
 
 T = TypeVar("T")

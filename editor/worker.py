@@ -29,7 +29,11 @@ class ServeWorker:
         owner = owner_name("worker")
         # The same dispatcher as `qunflow worker`'s: through the connectors admins configured.
         dispatcher = open_dispatcher(
-            services.store, services.clock, settings=services.connectors, owner=owner
+            services.store,
+            services.clock,
+            settings=services.connectors,
+            owner=owner,
+            hooks=services.engine.hooks,
         )
         self.worker = Worker(services.engine, dispatcher, owner=owner, poll=poll, wait=self._sleep)
         self._thread: threading.Thread | None = None

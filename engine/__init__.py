@@ -2,15 +2,17 @@
 
 from .clock import Clock, RealClock, SimClock
 from .compiler import Plan, PlanNode, check, compile_flow
+from .config import NoConfig
 from .context import Context
 from .engine import Engine, IngestResult, settle
 from .errors import EventInvalid, FlowInvalid, NotFound, Problem, QunflowError, UserError
 from .event import Event, Profile, decode_event_lines, decode_events
 from .fields import Comparison, FieldPath, Template, compare, holds, resolve
 from .flow import Flow, FlowRef, TimeOfDay
+from .hooks import BatchDone, Hooks, RunFailed
 from .member import Member
 from .outcome import EXIT, FALSE, NEXT, TRUE, Exit, Fail, Go, Outcome, WaitFor, WaitUntil, branch
-from .registry import NoConfig, NodeType, Registry, action, condition, default_registry, trigger, wait
+from .registry import NodeType, Registry, action, condition, default_registry, trigger, wait
 from .store import Store
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "FALSE",
     "NEXT",
     "TRUE",
+    "BatchDone",
     "Clock",
     "Comparison",
     "Context",
@@ -31,6 +34,7 @@ __all__ = [
     "FlowInvalid",
     "FlowRef",
     "Go",
+    "Hooks",
     "IngestResult",
     "Member",
     "NoConfig",
@@ -44,6 +48,7 @@ __all__ = [
     "QunflowError",
     "RealClock",
     "Registry",
+    "RunFailed",
     "SimClock",
     "Store",
     "Template",

@@ -5,29 +5,26 @@ Every given filter must hold; an audience with no filter is every member the sto
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-import msgspec
 from msgspec import Meta
 
+from .config import Config, Grade, Names, Stage
 from .member import Member
 
 DAY_US = 86_400 * 1_000_000
 
-Label = Annotated[str, Meta(min_length=1, max_length=200)]
-Labels = Annotated[list[Label], Meta(min_length=1, extra_json_schema={"format": "tags"})]
+Labels = Annotated[Names, Meta(min_length=1)]
 
 
-class Audience(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Audience(Config):
     tags_all: Labels | None = None
     tags_any: Labels | None = None
     tags_none: Labels | None = None
     # Members in any of these groups.
     groups: Labels | None = None
-    grades: Annotated[list[Literal["S", "A", "B", "C"]], Meta(min_length=1)] | None = None
-    stages: Annotated[list[Literal["prospect", "customer", "member", "koc"]], Meta(min_length=1)] | None = (
-        None
-    )
+    grades: Annotated[list[Grade], Meta(min_length=1)] | None = None
+    stages: Annotated[list[Stage], Meta(min_length=1)] | None = None
     # No `message` event for at least this many days (counted from first seen if they never posted).
     inactive_days: Annotated[int, Meta(ge=1, le=3650)] | None = None
     min_spend: Annotated[float, Meta(ge=0)] | None = None

@@ -13,21 +13,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import Connection
 
-from .clock import to_us
+from .clock import from_us, to_us
 from .community import Community, Made
 from .context import Context
 from .event import Event
-from .limits import MAX_COUNT, MAX_MONEY
-from .member import Member
+from .hooks import BatchDone, RunFailed
+from .member import Member, group_deltas
 from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
 from .run import ACTIVE, DONE, EXITED, FAILED, WAITING, Run
-from .store.community import group_deltas
 
 if TYPE_CHECKING:
     from .compiler import Plan, PlanNode
-    from .engine import Engine
+    from .flow_cache import FlowCache
+    from .store.protocol import BatchStore, Tx
 
 log = logging.getLogger("qunflow.engine")
 
@@ -54,11 +53,16 @@ def event_view(event: Event, seq: int | None = None, at: str | None = None) -> d
 
 
 class Batch:
-    def __init__(self, engine: Engine, conn: Connection, now: datetime, member_ids: Iterable[str]) -> None:
-        self.engine = engine
-        self.store = engine.store
-        self.flows = engine.flows
-        self._triggers = engine.flows.by_event
+    """One transaction's worth of stepping, for the members `member_ids` (loaded at once) and those
+    its events bring. Built on a store transaction (`conn`) at the moment `now`; nothing is written
+    until :meth:`flush`."""
+
+    def __init__(
+        self, store: BatchStore, flows: FlowCache, conn: Tx, now: datetime, member_ids: Iterable[str]
+    ) -> None:
+        self.store = store
+        self.flows = flows
+        self._triggers = flows.by_event
         self.conn = conn
         self.now = now
         self.now_us = to_us(now)
@@ -110,45 +114,6 @@ class Batch:
             member = self.members[member_id] = Member(member_id, first_seen=at, is_new=True)
         return member
 
-    def apply_event(self, event: Event, member: Member | None, at: int) -> None:
-        """Update the member from an event (DESIGN §5 "Order": before any trigger or resume)."""
-        community = self.community
-        if event.group is not None:
-            community.groups_seen.add(event.group)
-        if member is None:
-            return
-        profile = event.profile
-        if profile is not None:
-            if profile.name is not None and profile.name != member.name:
-                member.name = profile.name
-                member.dirty = True
-            if profile.channel is not None and profile.channel != member.channel:
-                member.channel = profile.channel
-                member.dirty = True
-            for key, value in (profile.attributes or {}).items():
-                member.set(f"attributes.{key}", value)
-            if profile.tags:
-                member.add_tags(profile.tags)
-        if event.channel is not None and member.channel is None:
-            member.channel = event.channel
-            member.dirty = True
-        kind = event.type
-        if kind == "member_joined":
-            if member.join_group(event.group):  # type: ignore[arg-type]
-                community.group_changed(event.group, +1)  # type: ignore[arg-type]
-        elif kind == "member_left":
-            if member.leave_group(event.group):  # type: ignore[arg-type]
-                community.group_changed(event.group, -1)  # type: ignore[arg-type]
-        elif kind == "purchase":
-            # Bounded so that no number of purchases overflows the columns (engine.limits).
-            member.total_spend = min(MAX_MONEY, member.total_spend + float(event.data.get("amount", 0)))
-            member.order_count = min(MAX_COUNT, member.order_count + 1)
-            member.dirty = True
-        elif kind == "message":
-            member.last_message_at = at
-            member.dirty = True
-            community.posted(member.id, at)
-
     # -- runs ----------------------------------------------------------------------------------------
 
     def history(self) -> dict[tuple[str, str], list[int]]:
@@ -191,9 +156,9 @@ class Batch:
             plan.flow.id,
             plan.version,
             member_id,
+            now,
             node.id,
             ACTIVE,
-            now,
             now,
             None,
             None,
@@ -266,7 +231,7 @@ class Batch:
         )
         view = event_view(event, seq, self._time_text(event.at, at))
         member = self.member(event.member, at) if event.member is not None else None
-        self.apply_event(event, member, at)
+        self.community.apply_event(event, member, at)
         resumable = self._waiting.pop((event.member, event.type), None) if member is not None else None
         if member is not None and member.tags_added:
             self.fire_tag_added(member)
@@ -297,7 +262,7 @@ class Batch:
         self._cause = 0
 
     def _advance(self, run: Run, wake: dict[str, Any] | None) -> None:
-        plan = self.flows.plan(run.flow_id, run.version)
+        plan = self.flows.plan(run.flow_id, run.version, self.conn)
         nodes = plan.nodes
         member = self.members.get(run.member_id) if run.member_id else None
         ctx = self.ctx
@@ -377,10 +342,10 @@ class Batch:
             run.flow_id,
             run.version,
             run.member_id,
+            run.started_at,
             node_id,
             ACTIVE,
             self.now_us,
-            run.started_at,
             event_seq=run.event_seq,
             vars=dict(run.vars) if run.vars else None,
             is_new=True,
@@ -405,7 +370,7 @@ class Batch:
 
     def _exit_journey(self, run: Run) -> None:
         """`action.exit` ends the whole journey, forked branches included."""
-        plan = self.flows.plan(run.flow_id, run.version)
+        plan = self.flows.plan(run.flow_id, run.version, self.conn)
         if not plan.forks:
             return
         others = {r.id: r for r in self.store.live_journey_runs(self.conn, run.journey)}
@@ -503,6 +468,29 @@ class Batch:
         store.write_runs(conn, self.runs.values())
         store.insert_deliveries(conn, self.deliveries)
         store.add_counts(conn, self.counts)
+
+    def done(self) -> BatchDone:
+        """What the batch did, for hooks (call after :meth:`flush`)."""
+        statuses: Counter[str] = Counter()
+        failed: list[RunFailed] = []
+        for run in self.runs.values():
+            statuses[run.status] += 1
+            if run.status == FAILED:
+                failed.append(
+                    RunFailed(
+                        run.id,
+                        run.journey,
+                        run.flow_id,
+                        run.version,
+                        run.node,
+                        run.member_id,
+                        run.error or "",
+                        from_us(run.ended_at if run.ended_at is not None else self.now_us),
+                    )
+                )
+        return BatchDone(
+            self.now, len(self.events), dict(statuses), len(self.deliveries), dict(self.counts), tuple(failed)
+        )
 
 
 _NEXT = Go("next")

@@ -1,5 +1,6 @@
-"""What a step batch sees of the community around its members: groups and their sizes, the messages
-members posted, the deliveries that quotas count, and audiences.
+"""What a step batch sees of the community around its members: what an event changes on its member
+(the rules of DESIGN §5 "Order"), groups and their sizes, the messages members posted, the
+deliveries that quotas count, and audiences.
 
 Everything is read from the store on first need, once a batch, and kept up to date with the batch's
 own changes, so that steps see the community as it will be once the batch is written.
@@ -10,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
+from .event import Event
+from .limits import MAX_COUNT, MAX_MONEY
 from .member import Member
 
 if TYPE_CHECKING:
     from .audience import Audience
-    from .store import Store
+    from .store.protocol import BatchStore, Tx
 
 # This batch's deliveries of one kind, as (time, flow, member, payload).
 Made = Sequence[tuple[int, str, str | None, dict[str, Any]]]
@@ -24,7 +25,7 @@ Made = Sequence[tuple[int, str, str | None, dict[str, Any]]]
 
 class Community:
     def __init__(
-        self, store: Store, conn: Connection, members: dict[str, Member], member_ids: list[str]
+        self, store: BatchStore, conn: Tx, members: dict[str, Member], member_ids: list[str]
     ) -> None:
         self.store = store
         self.conn = conn
@@ -53,6 +54,49 @@ class Community:
         self._sent_since: int | None = None
         self._sent_extra: set[str] = set()
         self._recent: dict[str, tuple[int, list[tuple[int, dict[str, Any]]]]] = {}
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def apply_event(self, event: Event, member: Member | None, at: int) -> None:
+        """Update the member from an event (DESIGN §5 "Order"): its profile, its channel (the first
+        one seen), its groups (`member_joined`, `member_left`), its spend and order count
+        (`purchase`) and its last activity (`message`). The batch calls this before any trigger
+        fires or any waiting run resumes on the event, so both see the member as the event left it."""
+        if event.group is not None:
+            self.groups_seen.add(event.group)
+        if member is None:
+            return
+        profile = event.profile
+        if profile is not None:
+            if profile.name is not None and profile.name != member.name:
+                member.name = profile.name
+                member.dirty = True
+            if profile.channel is not None and profile.channel != member.channel:
+                member.channel = profile.channel
+                member.dirty = True
+            for key, value in (profile.attributes or {}).items():
+                member.set(f"attributes.{key}", value)
+            if profile.tags:
+                member.add_tags(profile.tags)
+        if event.channel is not None and member.channel is None:
+            member.channel = event.channel
+            member.dirty = True
+        kind = event.type
+        if kind == "member_joined":
+            if member.join_group(event.group):  # type: ignore[arg-type]
+                self.group_changed(event.group, +1)  # type: ignore[arg-type]
+        elif kind == "member_left":
+            if member.leave_group(event.group):  # type: ignore[arg-type]
+                self.group_changed(event.group, -1)  # type: ignore[arg-type]
+        elif kind == "purchase":
+            # Bounded so that no number of purchases overflows the columns (engine.limits).
+            member.total_spend = min(MAX_MONEY, member.total_spend + float(event.data.get("amount", 0)))
+            member.order_count = min(MAX_COUNT, member.order_count + 1)
+            member.dirty = True
+        elif kind == "message":
+            member.last_message_at = at
+            member.dirty = True
+            self.posted(member.id, at)
 
     # -- messages ------------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from .clock import from_us, to_us
@@ -17,8 +17,33 @@ from .workdays import DayKind, day_allowed
 
 if TYPE_CHECKING:
     from .audience import Audience
-    from .batch import Batch
+    from .community import Community, Made
     from .compiler import Plan, PlanNode
+
+
+class Stepping(Protocol):
+    """What a context asks of the batch that steps it (`engine.batch.Batch`)."""
+
+    community: Community
+    now: datetime
+    now_us: int
+
+    def run_event(self, run: Run) -> dict[str, Any] | None: ...
+
+    def made(self, kind: str) -> Made: ...
+
+    def deliver(
+        self,
+        flow_id: str,
+        node_id: str,
+        run_id: int,
+        member_id: str | None,
+        kind: str,
+        payload: dict[str, Any],
+        key: str,
+    ) -> None: ...
+
+    def start_other_flow(self, flow_id: str, run: Run, member: Member | None) -> bool: ...
 
 
 class Scope(Mapping[str, Any]):
@@ -63,7 +88,7 @@ class Context:
 
     __slots__ = ("_batch", "_community", "_made", "member", "node", "now", "plan", "run", "wake_event")
 
-    def __init__(self, batch: Batch) -> None:
+    def __init__(self, batch: Stepping) -> None:
         self._batch = batch
         self._community = batch.community
         self.now: datetime = batch.now

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,18 +12,14 @@ import msgspec
 
 from .batch import Batch
 from .clock import Clock, RealClock, from_us, to_us
-from .compiler import Plan, PlanNode, compile_flow
+from .compiler import Plan, compile_flow
 from .errors import Conflict
 from .event import Event
+from .flow_cache import FlowCache
+from .hooks import BatchDone, HookChain, Hooks
 from .registry import Registry, default_registry
 from .run import FAILED
-from .schedule import (
-    ScheduleCache,
-    fire_due_schedules,
-    next_schedule_fire,
-    restart_schedules,
-    sync_schedules,
-)
+from .schedule import Scheduler
 from .store import Store
 from .store.retry import retrying
 
@@ -41,49 +37,11 @@ class LeasedBatch(msgspec.Struct, frozen=True):
     stepped: int = 0
 
 
-class FlowCache:
-    """Compiled plans by (flow, version), and the live flows' triggers by event type."""
-
-    def __init__(self, store: Store, registry: Registry) -> None:
-        self.store = store
-        self.registry = registry
-        self._plans: dict[tuple[str, int], Plan] = {}
-        self._live: dict[str, Plan] = {}
-        self._triggers: dict[str, list[tuple[Plan, PlanNode]]] = {}
-        self.reload()
-
-    def reload(self) -> None:
-        """Re-read which flow versions are live (after a publish, pause or resume)."""
-        self._live = {flow_id: self.plan(flow_id, version) for flow_id, version in self.store.live_flows()}
-        triggers: dict[str, list[tuple[Plan, PlanNode]]] = {}
-        for flow_id in sorted(self._live):
-            plan = self._live[flow_id]
-            for event_type, nodes in plan.triggers.items():
-                triggers.setdefault(event_type, []).extend((plan, node) for node in nodes)
-        self._triggers = triggers
-
-    def plan(self, flow_id: str, version: int) -> Plan:
-        key = (flow_id, version)
-        plan = self._plans.get(key)
-        if plan is None:
-            document = self.store.version_document(flow_id, version)
-            plan = self._plans[key] = compile_flow(document, self.registry, version)
-        return plan
-
-    def live_plan(self, flow_id: str) -> Plan | None:
-        return self._live.get(flow_id)
-
-    def live_plans(self) -> list[Plan]:
-        return [self._live[k] for k in sorted(self._live)]
-
-    @property
-    def by_event(self) -> Mapping[str, Sequence[tuple[Plan, PlanNode]]]:
-        """The live flows' trigger nodes by the event type that may fire them."""
-        return self._triggers
-
-
 class Engine:
-    """Runs published flows on a store. The caller drives it: `ingest`, `run_due`, repeat."""
+    """Runs published flows on a store. The caller drives it: `ingest`, `run_due`, repeat.
+
+    `hooks` are told of every batch once it has committed, and of every run it failed (see
+    :mod:`engine.hooks` for the order and what they receive)."""
 
     def __init__(
         self,
@@ -91,13 +49,15 @@ class Engine:
         registry: Registry | None = None,
         clock: Clock | None = None,
         batch_size: int = 500,
+        hooks: Iterable[Hooks] = (),
     ) -> None:
         self.store = store
         self.registry = registry or default_registry()
         self.clock = clock or RealClock()
         self.batch_size = batch_size
+        self.hooks = HookChain(hooks)
         self.flows = FlowCache(store, self.registry)
-        self.schedule_cache = ScheduleCache()
+        self.scheduler = Scheduler(store, self.flows, batch_size, self.hooks)
 
     # -- flows ---------------------------------------------------------------------------------------
 
@@ -114,7 +74,7 @@ class Engine:
         compile_flow(draft, self.registry, flows=self.flow_ids() | set(elsewhere))
         version = self.store.publish(flow_id, draft, self._now_us())
         self.flows.reload()
-        sync_schedules(self, self.clock.now())
+        self.scheduler.sync(self.clock.now())
         return version
 
     def flow_ids(self) -> set[str]:
@@ -131,7 +91,7 @@ class Engine:
         self.store.set_paused(flow_id, paused)
         self.flows.reload()
         if resumed:
-            restart_schedules(self, flow_id, self.clock.now())
+            self.scheduler.restart(flow_id, self.clock.now())
 
     # -- events --------------------------------------------------------------------------------------
 
@@ -142,17 +102,19 @@ class Engine:
             chunk = events[start : start + self.batch_size]
             # Two processes may take in the same events at once: the one that commits second fails
             # on the unique event id, rolls back whole, and finds them known on its second try.
-            accepted = retrying(lambda chunk=chunk: self._ingest_batch(chunk), conflicts=True)
+            accepted, done = retrying(lambda chunk=chunk: self._ingest_batch(chunk), conflicts=True)
+            self.committed(done)
             result.accepted += accepted
             result.duplicate += len(chunk) - accepted
         return result
 
-    def _ingest_batch(self, events: Sequence[Event]) -> int:
-        """Take in a batch of events at the clock's time; returns how many were new."""
+    def _ingest_batch(self, events: Sequence[Event]) -> tuple[int, BatchDone | None]:
+        """Take in a batch of events at the clock's time; returns how many were new, and what to tell
+        the hooks once it commits."""
         with self.store.transaction() as conn:
             opened = self.event_batch(conn, events)
             if opened is None:
-                return 0
+                return 0, None
             batch, known, seq = opened
             accepted = 0
             for event in events:
@@ -162,7 +124,7 @@ class Engine:
                     seq += 1
                     accepted += 1
             batch.flush()
-            return accepted
+            return accepted, self.hooks.summary(batch)
 
     def event_batch(
         self, conn: Any, events: Sequence[Event], also: Sequence[str] = ()
@@ -183,7 +145,7 @@ class Engine:
         if not fresh:
             return None
         members = {e.member for e in events if e.member is not None and e.id in fresh}.union(also)
-        batch = Batch(self, conn, self.clock.now(), members)
+        batch = Batch(store, self.flows, conn, self.clock.now(), members)
         batch.await_events(event_waits)
         return batch, known, store.allocate(conn, "events", len(fresh))
 
@@ -197,18 +159,24 @@ class Engine:
         stepped = 0
         more = True
         while more:
-            count, more = retrying(lambda: self._claim_and_step(now_us, moment))
+            count, more, done = retrying(lambda: self._claim_and_step(now_us, moment))
+            self.committed(done)
             stepped += count
-        return stepped + fire_due_schedules(self, moment)
+        return stepped + self.scheduler.fire_due(moment)
 
-    def _claim_and_step(self, now_us: int, moment: datetime) -> tuple[int, bool]:
-        """Step one batch of due runs; returns how many, and whether more may be due already (a full
-        batch, or a run the batch parked until a moment already come)."""
+    def fire_schedules(self, now: datetime | None = None) -> int:
+        """Fire the cron schedules due at `now` (default: the clock's); returns how many runs started."""
+        return self.scheduler.fire_due(now or self.clock.now())
+
+    def _claim_and_step(self, now_us: int, moment: datetime) -> tuple[int, bool, BatchDone | None]:
+        """Step one batch of due runs; returns how many, whether more may be due already (a full
+        batch, or a run the batch parked until a moment already come), and what to tell the hooks."""
         with self.store.transaction() as conn:
             runs = self.store.claim_due(conn, now_us, self.batch_size)
-            earliest = self._step_runs(conn, runs, moment)
+            batch = self._step_runs(conn, runs, moment)
+            earliest = batch.earliest_wake if batch is not None else None
             more = len(runs) == self.batch_size or (earliest is not None and earliest <= now_us)
-            return len(runs), more
+            return len(runs), more, self.hooks.summary(batch)
 
     def step_leased(self, owner: str, lease: timedelta, now: datetime | None = None) -> LeasedBatch:
         """Lease one batch of due runs to `owner` for `lease`, step them and commit (engine.worker).
@@ -222,33 +190,38 @@ class Engine:
         if not ids:
             return LeasedBatch()
 
-        def step() -> int:
+        def step() -> tuple[int, BatchDone | None]:
             with self.store.transaction() as conn:
                 runs = self.store.take_leased(conn, ids, owner, now_us)
-                self._step_runs(conn, runs, moment)
-                return len(runs)
+                return len(runs), self.hooks.summary(self._step_runs(conn, runs, moment))
 
-        return LeasedBatch(len(ids), retrying(step))
+        stepped, done = retrying(step)
+        self.committed(done)
+        return LeasedBatch(len(ids), stepped)
 
-    def _step_runs(self, conn: Any, runs: list[Any], moment: datetime) -> int | None:
-        """Step claimed runs (their rows locked) in one batch; returns the earliest wake time of a run
-        it parked."""
+    def _step_runs(self, conn: Any, runs: list[Any], moment: datetime) -> Batch | None:
+        """Step claimed runs (their rows locked) in one batch, written but not committed."""
         if not runs:
             return None
         members = {r.member_id for r in runs if r.member_id is not None}
         self.store.lock_members(conn, members)
-        batch = Batch(self, conn, moment, members)
+        batch = Batch(self.store, self.flows, conn, moment, members)
         for run in runs:
             batch.resume(run, None)
         batch.process()
         batch.flush()
-        return batch.earliest_wake
+        return batch
+
+    def committed(self, done: BatchDone | None) -> None:
+        """Tell the hooks what a batch did, once it has committed (`HookChain.summary`)."""
+        if done is not None:
+            self.hooks.after_batch(done)
 
     def next_wake(self) -> datetime | None:
         """The next moment a run wakes or a cron schedule fires."""
         at = self.store.next_wake()
         wake = from_us(at) if at is not None else None
-        fire = next_schedule_fire(self)
+        fire = self.scheduler.next_fire()
         return min(wake, fire) if wake is not None and fire is not None else wake or fire
 
     def retry(self, run_id: int) -> None:
@@ -257,18 +230,21 @@ class Engine:
             run = self.store.get_run(conn, run_id)
             if run.status != FAILED:
                 raise Conflict(f"run {run_id} is {run.status}, not failed")
-            batch = Batch(self, conn, self.clock.now(), [run.member_id] if run.member_id else [])
+            members = [run.member_id] if run.member_id else []
+            batch = Batch(self.store, self.flows, conn, self.clock.now(), members)
             run.error = None
             run.ended_at = None
             batch.resume(run, None)
             batch.process()
             batch.flush()
+            done = self.hooks.summary(batch)
+        self.committed(done)
 
     def _now_us(self) -> int:
         return to_us(self.clock.now())
 
 
-__all__ = ["Engine", "FlowCache", "IngestResult", "LeasedBatch", "settle", "settled"]
+__all__ = ["Engine", "IngestResult", "LeasedBatch", "settle", "settled"]
 
 
 def settle() -> None:

@@ -7,8 +7,6 @@ place each.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 
@@ -64,12 +62,6 @@ class Conflict(UserError):
     """That cannot be done in the current state."""
 
 
-class StepFailed(QunflowError):
-    """A node's step raised or returned a failure."""
-
-    retryable = True
-
-
 def validation_message(error: msgspec.ValidationError) -> tuple[str, str]:
     """Split msgspec's "message - at `$.a.b[0]`" into (path "a.b[0]", message)."""
     text = str(error)
@@ -78,7 +70,3 @@ def validation_message(error: msgspec.ValidationError) -> tuple[str, str]:
         return "", text
     path = where.rstrip("`").removeprefix("$").removeprefix(".")
     return path, message
-
-
-def join_path(*parts: Any) -> str:
-    return ".".join(str(p) for p in parts if p not in ("", None)).replace(".[", "[")

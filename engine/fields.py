@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-import msgspec
 from msgspec import Meta
 
+from .config import Config
 from .member import Member
 
 MEMBER_FIELDS = Member.FIELDS
@@ -29,10 +29,9 @@ Op = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"]
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 _PATH = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_\-]+)*$")
-_MISSING = object()
 
 
-class Comparison(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Comparison(Config):
     field: FieldPath
     op: Op = "eq"
     value: Any = None

@@ -2,49 +2,53 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
+from .config import Grade, Stage
 from .limits import MAX_COUNT, MAX_MONEY, MAX_POINTS
+from .record import REQUIRED, Field, init_function, names
+
+# A member's profile, declared once: what an import sets, the API shows and paths read
+# (`member.points`), in the order of the store's columns. Everything else is made from it: the
+# class's slots and `__init__`, `MemberRecord`, the store's columns and rows, the API's view.
+KEY = Field("id", Annotated[str, Meta(min_length=1, max_length=200)], REQUIRED, "string:200")
+PROFILE: tuple[Field, ...] = (
+    Field("name", str | None),
+    Field("channel", str | None),
+    Field("tags", list[str], [], "json"),
+    Field("groups", list[str], [], "json"),
+    Field("attributes", dict[str, Any], {}, "json"),
+    Field("points", Annotated[int, Meta(ge=0, le=MAX_POINTS)], 0, "bigint"),
+    Field("total_spend", Annotated[float, Meta(ge=0, le=MAX_MONEY)], 0, "float"),
+    Field("order_count", Annotated[int, Meta(ge=0, le=MAX_COUNT)], 0, "int"),
+    Field("grade", Grade | None, None, "string:8"),
+    Field("stage", Stage | None, None, "string:20"),
+    Field("blacklisted", bool, False, "bool"),
+)
+# What the engine keeps of a member's activity (never imported): when the store first saw them, and
+# when they last posted a message.
+ACTIVITY: tuple[Field, ...] = (
+    Field("first_seen", int, 0, "bigint"),
+    Field("last_message_at", int | None, None, "bigint"),
+)
 
 
 class Member:
     """One community member. Steps change it through its methods; `dirty` tells the store."""
 
     # The fields a template or condition may read (see engine.fields.resolve).
-    FIELDS = frozenset(
-        {
-            "id",
-            "name",
-            "points",
-            "total_spend",
-            "order_count",
-            "grade",
-            "stage",
-            "channel",
-            "tags",
-            "groups",
-            "blacklisted",
-            "attributes",
-        }
-    )
+    FIELDS = frozenset({"id", *names(PROFILE)})
+    # What `set` may change: the profile's plain values (tags, groups and attributes have methods of
+    # their own, and so does blacklisting).
+    SETTABLE = frozenset(f.name for f in PROFILE if not f.json and f.name != "blacklisted")
     __slots__ = (
         "id",
-        "name",
-        "channel",
-        "tags",
-        "groups",
-        "attributes",
-        "points",
-        "total_spend",
-        "order_count",
-        "grade",
-        "stage",
-        "blacklisted",
-        "first_seen",
-        "last_message_at",
+        *names(PROFILE),
+        *names(ACTIVITY),
         "dirty",
         "is_new",
         "tags_added",
@@ -52,47 +56,21 @@ class Member:
         "stored",
     )
 
-    def __init__(
-        self,
-        id: str,
-        name: str | None = None,
-        channel: str | None = None,
-        tags: list[str] | None = None,
-        groups: list[str] | None = None,
-        attributes: dict[str, Any] | None = None,
-        points: int = 0,
-        total_spend: float = 0,
-        order_count: int = 0,
-        grade: str | None = None,
-        stage: str | None = None,
-        blacklisted: bool = False,
-        first_seen: int = 0,
-        last_message_at: int | None = None,
-        is_new: bool = False,
-    ) -> None:
-        self.id = id
-        self.name = name
-        self.channel = channel
-        self.tags = tags if tags is not None else []
-        self.groups = groups if groups is not None else []
-        self.attributes = attributes if attributes is not None else {}
-        self.points = points
-        self.total_spend = total_spend
-        self.order_count = order_count
-        self.grade = grade
-        self.stage = stage
-        self.blacklisted = blacklisted
-        self.first_seen = first_seen
-        self.last_message_at = last_message_at
-        self.is_new = is_new
-        # The groups as the store has them, to count group sizes beside in-batch changes.
-        self.stored_groups: tuple[str, ...] = () if is_new else tuple(self.groups)
-        self.dirty = is_new
-        # The member's columns as the store has them (see engine.store.rows.MEMBER_COLUMNS), when
-        # known: only the columns that differ are written back.
-        self.stored: tuple[Any, ...] | None = None
-        # Tags added since the engine last looked: they fire `tag_added` triggers.
-        self.tags_added: list[str] = []
+    # Member(id, *PROFILE, *ACTIVITY, is_new=False), by position or by name.
+    __init__ = init_function(
+        [KEY, *PROFILE, *ACTIVITY],
+        {"is_new": False},
+        [
+            # The groups as the store has them, to count group sizes beside in-batch changes.
+            "self.stored_groups = () if is_new else tuple(self.groups)",
+            "self.dirty = is_new",
+            # The member's columns as the store has them (engine.store.rows.MEMBER_COLUMNS), when
+            # known: only the columns that differ are written back.
+            "self.stored = None",
+            # Tags added since the engine last looked: they fire `tag_added` triggers.
+            "self.tags_added = []",
+        ],
+    )
 
     def add_tags(self, tags: list[str]) -> None:
         for tag in tags:
@@ -128,7 +106,7 @@ class Member:
             if self.attributes.get(key, _UNSET) != value:
                 self.attributes = {**self.attributes, key: value}
                 self.dirty = True
-        elif field in ("name", "channel", "grade", "stage", "points", "total_spend", "order_count"):
+        elif field in self.SETTABLE:
             if getattr(self, field) != value:
                 setattr(self, field, value)
                 self.dirty = True
@@ -150,39 +128,42 @@ class Member:
 _UNSET = object()
 
 
-class MemberRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A member as imported (`--members`, `qunflow import`)."""
+def _to_member(self: Any, first_seen: int) -> Member:
+    """The member as the engine holds it, new to the store."""
+    values = {f.name: getattr(self, f.name) for f in PROFILE}
+    values["tags"] = list(dict.fromkeys(values["tags"]))
+    values["groups"] = list(dict.fromkeys(values["groups"]))
+    values["attributes"] = dict(values["attributes"])
+    return Member(self.id, **values, first_seen=first_seen, is_new=True)
 
-    id: Annotated[str, Meta(min_length=1, max_length=200)]
-    name: str | None = None
-    channel: str | None = None
-    tags: list[str] = []
-    attributes: dict[str, Any] = {}
-    groups: list[str] = []
-    points: Annotated[int, Meta(ge=0, le=MAX_POINTS)] = 0
-    total_spend: Annotated[float, Meta(ge=0, le=MAX_MONEY)] = 0
-    order_count: Annotated[int, Meta(ge=0, le=MAX_COUNT)] = 0
-    grade: Literal["S", "A", "B", "C"] | None = None
-    stage: Literal["prospect", "customer", "member", "koc"] | None = None
-    blacklisted: bool = False
 
-    def to_member(self, first_seen: int) -> Member:
-        return Member(
-            self.id,
-            name=self.name,
-            channel=self.channel,
-            tags=list(dict.fromkeys(self.tags)),
-            groups=list(dict.fromkeys(self.groups)),
-            attributes=dict(self.attributes),
-            points=self.points,
-            total_spend=self.total_spend,
-            order_count=self.order_count,
-            grade=self.grade,
-            stage=self.stage,
-            blacklisted=self.blacklisted,
-            first_seen=first_seen,
-            is_new=True,
-        )
+MemberRecord = msgspec.defstruct(
+    "MemberRecord",
+    [
+        ("id", Annotated[str, Meta(min_length=1, max_length=200)]),
+        *((f.name, f.type, f.default) for f in PROFILE),
+    ],
+    namespace={"to_member": _to_member, "__doc__": "A member as imported (`--members`, `qunflow import`)."},
+    module=__name__,
+    frozen=True,
+    forbid_unknown_fields=True,
+)
+
+
+def group_deltas(members: Iterable[Member]) -> dict[str, int]:
+    """How each group's member count moves when these members are written."""
+    deltas: dict[str, int] = {}
+    for member in members:
+        before = member.stored_groups
+        if not member.dirty or list(before) == member.groups:
+            continue
+        for group in member.groups:
+            if group not in before:
+                deltas[group] = deltas.get(group, 0) + 1
+        for group in before:
+            if group not in member.groups:
+                deltas[group] = deltas.get(group, 0) - 1
+    return deltas
 
 
 class GroupRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

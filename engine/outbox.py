@@ -21,7 +21,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -40,6 +40,7 @@ from .connectors import (
     Made,
     Router,
 )
+from .hooks import HookChain, Hooks
 from .store import Store
 from .store.leases import (
     AWAITING_CONFIRMATION,
@@ -115,6 +116,7 @@ class Dispatcher:
         batch_size: int = 100,
         policy: RetryPolicy | None = None,
         threads: int = 1,
+        hooks: Iterable[Hooks] = (),
     ) -> None:
         self.store = store
         self.router: Router = router or FixedRoutes(connector, routes)
@@ -124,6 +126,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.policy = policy or RetryPolicy()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="qunflow-send") if threads > 1 else None
+        self.hooks = HookChain(tuple(hooks))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -154,6 +157,9 @@ class Dispatcher:
     def _settled(self, leased: list[LeasedDelivery], outcomes: list[Settled]) -> None:
         """After a batch's outcomes are stored: the one place where what follows a settled delivery
         goes (the `after_delivery` hook, for each outcome that is not `pending`)."""
+        for held, outcome in zip(leased, outcomes, strict=True):
+            if outcome.status != PENDING:
+                self.hooks.after_delivery(held, outcome)
 
     def drain(self, now: datetime | None = None) -> DispatchResult:
         """Dispatch batches until no delivery is due at `now`."""
@@ -224,13 +230,17 @@ def open_dispatcher(
     owner: str | None = None,
     lease: timedelta = timedelta(seconds=30),
     threads: int = 4,
+    hooks: Iterable[Hooks] = (),
 ) -> Dispatcher:
     """The dispatcher of `qunflow serve` and `qunflow worker`: through the routes and connector
-    options admins configured (`settings`, or read with `vault`'s key), seen again when they change."""
+    options admins configured (`settings`, or read with `vault`'s key), seen again when they change;
+    `hooks` hear of each settled delivery (the engine's own, so one list serves both)."""
     if settings is None:
         settings = ConnectorSettings(store, vault or Vault.for_database(store.url))
     router = ConfiguredRoutes(settings, ConnectorContext(store, clock))
-    return Dispatcher(store, router=router, clock=clock, owner=owner, lease=lease, threads=threads)
+    return Dispatcher(
+        store, router=router, clock=clock, owner=owner, lease=lease, threads=threads, hooks=hooks
+    )
 
 
 __all__ = ["DispatchResult", "Dispatcher", "RetryPolicy", "open_dispatcher", "owner_name"]

@@ -6,7 +6,18 @@ from datetime import datetime
 
 
 class Outcome:
+    """A step's command. Outcomes compare equal when they say the same (tests compare them)."""
+
     __slots__ = ()
+
+    def _key(self) -> tuple[object, ...]:
+        return ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._key()))
 
 
 class Go(Outcome):
@@ -16,6 +27,9 @@ class Go(Outcome):
 
     def __init__(self, port: str) -> None:
         self.port = port
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.port,)
 
     def __repr__(self) -> str:
         return f"Go({self.port!r})"
@@ -28,6 +42,9 @@ class WaitUntil(Outcome):
 
     def __init__(self, at: datetime) -> None:
         self.at = at
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.at,)
 
     def __repr__(self) -> str:
         return f"WaitUntil({self.at.isoformat()})"
@@ -44,6 +61,9 @@ class WaitFor(Outcome):
     def __init__(self, event: str, until: datetime | None = None) -> None:
         self.event = event
         self.until = until
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.event, self.until)
 
     def __repr__(self) -> str:
         return f"WaitFor({self.event!r}, until={self.until})"
@@ -62,6 +82,9 @@ class Fail(Outcome):
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.reason,)
 
     def __repr__(self) -> str:
         return f"Fail({self.reason!r})"

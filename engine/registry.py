@@ -1,7 +1,7 @@
 """The node API (DESIGN §10): a config Struct, a function, and a decorator that states the rest.
 
-    class AddTag(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-        tags: list[str]
+    class AddTag(Config):
+        tags: Names
 
     @action("action.add_tag", title={"zh": "打标签", "en": "Add tag"}, icon="tag")
     def add_tag(ctx: Context, config: AddTag) -> Outcome:
@@ -39,10 +39,6 @@ ENTRY_POINT_GROUP = "qunflow.nodes"
 
 class NodeDeclarationError(QunflowError):
     """A node type is declared wrongly."""
-
-
-class NoConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The config of a node that has no settings."""
 
 
 Ports = Sequence[str] | Callable[[Any], Sequence[str]]

@@ -4,82 +4,61 @@ from __future__ import annotations
 
 from typing import Any
 
+from .record import REQUIRED, Field, init_function, names
+
 # The one documented state enum.
 ACTIVE, WAITING, DONE, EXITED, FAILED = "active", "waiting", "done", "exited", "failed"
 STATUSES = (ACTIVE, WAITING, DONE, EXITED, FAILED)
 LIVE = (ACTIVE, WAITING)
 
 
+# A run's fields, declared once, in the order `Run(...)` takes them: those written when the run is
+# made, then its state, which steps change. The store's columns and rows are made from them.
+IDENTITY: tuple[Field, ...] = (
+    Field("id", int, REQUIRED, "bigint"),
+    # The first run of a journey; runs forked from it at a node with several successors share it.
+    Field("journey", int, REQUIRED, "bigint"),
+    Field("flow_id", str, REQUIRED, "string:100"),
+    Field("version", int, REQUIRED, "int"),
+    Field("member_id", str | None, REQUIRED, "string:200"),
+    Field("started_at", int, REQUIRED, "bigint"),
+)
+STATE: tuple[Field, ...] = (
+    Field("node", str, REQUIRED, "string:100"),
+    Field("status", str, REQUIRED, "string:10"),
+    Field("entered_at", int, REQUIRED, "bigint"),
+    # Set only while waiting: the wake time and/or the awaited event type.
+    Field("wake_at", int | None, None, "bigint"),
+    Field("wait_event", str | None, None, "string:200"),
+    # Order in which runs became due at equal wake times.
+    Field("due_seq", int | None, None, "bigint"),
+    Field("event_seq", int | None, None, "bigint"),
+    Field("vars", dict[str, Any] | None, None, "json"),
+    Field("ended_at", int | None, None, "bigint"),
+    Field("error", str | None, None, "text"),
+)
+
+
 class Run:
-    __slots__ = (
-        "id",
-        "journey",
-        "flow_id",
-        "version",
-        "member_id",
-        "node",
-        "status",
-        "entered_at",
-        "wake_at",
-        "wait_event",
-        "due_seq",
-        "event_seq",
-        "vars",
-        "started_at",
-        "ended_at",
-        "error",
-        "is_new",
-        "dirty",
-        "event",
-        "stored",
-    )
+    """One run. `Run(*IDENTITY, *STATE, is_new=False)`, by position or by name."""
+
+    __slots__ = (*names(IDENTITY), *names(STATE), "is_new", "dirty", "event", "stored")
 
     # Fields a template may read as `run.<field>`.
     FIELDS = frozenset({"id", "vars", "node", "status"})
 
-    def __init__(
-        self,
-        id: int,
-        journey: int,
-        flow_id: str,
-        version: int,
-        member_id: str | None,
-        node: str,
-        status: str,
-        entered_at: int,
-        started_at: int,
-        wake_at: int | None = None,
-        wait_event: str | None = None,
-        due_seq: int | None = None,
-        event_seq: int | None = None,
-        vars: dict[str, Any] | None = None,
-        ended_at: int | None = None,
-        error: str | None = None,
-        is_new: bool = False,
-    ) -> None:
-        self.id = id
-        self.journey = journey
-        self.flow_id = flow_id
-        self.version = version
-        self.member_id = member_id
-        self.node = node
-        self.status = status
-        self.entered_at = entered_at
-        self.started_at = started_at
-        self.wake_at = wake_at
-        self.wait_event = wait_event
-        self.due_seq = due_seq
-        self.event_seq = event_seq
-        self.vars = vars
-        self.ended_at = ended_at
-        self.error = error
-        self.is_new = is_new
-        self.dirty = is_new
-        # The event that started or last resumed the run, when loaded (for `event.*` paths).
-        self.event: Any = None
-        # The run's columns as the store has them (see engine.store.rows.RUN_COLUMNS), when known:
-        # only the columns that differ are written back.
-        self.stored: tuple[Any, ...] | None = None
+    __init__ = init_function(
+        [*IDENTITY, *STATE],
+        {"is_new": False},
+        [
+            "self.dirty = is_new",
+            # The event that started or last resumed the run, when loaded (for `event.*` paths).
+            "self.event = None",
+            # The run's columns as the store has them (see engine.store.rows.RUN_COLUMNS), when
+            # known: only the columns that differ are written back.
+            "self.stored = None",
+        ],
+    )
 
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.flow_id}@{self.version} {self.member_id} {self.node} {self.status}>"

@@ -20,11 +20,11 @@ from .compiler import compile_flow
 from .engine import Engine, settled
 from .errors import UserError
 from .event import Event
+from .hooks import BatchDone
 from .limits import moment_problem
 from .member import GroupRecord, MemberRecord
 from .registry import Registry, default_registry
 from .run import STATUSES, WAITING, Run
-from .schedule import next_schedule_fire
 from .store import Store
 from .store.retry import retrying
 
@@ -176,8 +176,10 @@ def replay(engine: Engine, events: Sequence[Event], start: int, until: datetime)
     stored runs that wake between them at their wake time, just as taking each event and each wake
     on its own would: up to `until`, the next cron fire, or a moment the batch cannot step in
     order (see `Replay`). Returns the index of the first event not taken and the moment reached."""
-    batch = Replay(engine, events, start, until, next_schedule_fire(engine))
-    return retrying(batch.run, conflicts=True)
+    replay = Replay(engine, events, start, until, engine.scheduler.next_fire())
+    taken, reached, done = retrying(replay.run, conflicts=True)
+    engine.committed(done)
+    return taken, reached
 
 
 class Replay:
@@ -211,18 +213,20 @@ class Replay:
             last_run = min(last_run, to_us(events[end].at) - 1)
         self.last_run = last_run
 
-    def run(self) -> tuple[int, datetime]:
+    def run(self) -> tuple[int, datetime, BatchDone | None]:
+        """The index of the first event not taken, the moment reached, and what to tell the hooks
+        once the batch commits."""
         with self.engine.store.transaction() as conn:
             due = self._claim(conn)
             opened = self.engine.event_batch(
                 conn, self.chunk, [r.member_id for r in due if r.member_id is not None]
             )
             if opened is None:
-                return self.start + len(self.chunk), self.chunk[-1].at
+                return self.start + len(self.chunk), self.chunk[-1].at, None
             batch, known, seq = opened
             taken = self._step(batch, known, due, seq)
             batch.flush()
-            return self.start + taken, batch.now
+            return self.start + taken, batch.now, self.engine.hooks.summary(batch)
 
     def _claim(self, conn: Any) -> list[Run]:
         """The stored runs due by the last moment this batch may step one, in the order they became due."""

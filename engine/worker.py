@@ -21,7 +21,6 @@ from sqlalchemy.exc import DBAPIError
 
 from .engine import Engine
 from .outbox import Dispatcher, DispatchResult, owner_name
-from .schedule import fire_due_schedules
 from .store.retry import is_transient
 
 log = logging.getLogger("qunflow.worker")
@@ -56,7 +55,9 @@ class Worker:
     ) -> None:
         self.engine = engine
         self.owner = owner or owner_name("worker")
-        self.dispatcher = dispatcher or Dispatcher(engine.store, clock=engine.clock, owner=self.owner)
+        self.dispatcher = dispatcher or Dispatcher(
+            engine.store, clock=engine.clock, owner=self.owner, hooks=engine.hooks
+        )
         self.lease = lease
         self.poll = poll
         self.reload_every = reload_every
@@ -69,7 +70,7 @@ class Worker:
         """One round at `now` (default: the clock's now)."""
         moment = now or self.engine.clock.now()
         leased = self.engine.step_leased(self.owner, self.lease, moment)
-        fired = fire_due_schedules(self.engine, moment)
+        fired = self.engine.fire_schedules(moment)
         dispatched = self.dispatcher.dispatch(moment)
         return Round(leased.leased, leased.stepped, fired, dispatched)
 
@@ -162,6 +163,7 @@ def open_worker(options: WorkerOptions) -> Worker:
         owner=owner,
         lease=lease,
         threads=options.send_threads,
+        hooks=engine.hooks,
     )
     return Worker(engine, dispatcher, owner=owner, lease=lease, poll=timedelta(seconds=options.poll))
 

@@ -1,6 +1,6 @@
 """The built-in node library. It uses exactly the API a custom node package uses."""
 
-from qunflow.engine import Registry
+from qunflow.sdk import Registry
 
 from . import actions, community, conditions, schedule, triggers, waits, webhook
 

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import msgspec
 from msgspec import Meta
 
-from qunflow.engine import EXIT, NEXT, Context, FlowRef, Go, NoConfig, Outcome, Template, WaitUntil, action
-from qunflow.engine.limits import MAX_POINTS
+from qunflow.sdk import (
+    EXIT,
+    MAX_POINTS,
+    NEXT,
+    Config,
+    Context,
+    FlowRef,
+    Go,
+    Grade,
+    Name,
+    Names,
+    NoConfig,
+    Outcome,
+    Stage,
+    Template,
+    WaitUntil,
+    action,
+)
 
-from .common import Name, Names
 from .quota import message_gate
 
 Tags = Annotated[Names, Meta(min_length=1)]
 
 
-class TagsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class TagsConfig(Config):
     tags: Tags
 
 
@@ -44,7 +58,7 @@ def remove_tag(ctx: Context, config: TagsConfig) -> Outcome:
     return NEXT
 
 
-class SetAttribute(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class SetAttribute(Config):
     # `city`, `attributes.city` or `member.attributes.city` all name the attribute `city`.
     field: Annotated[str, Meta(pattern=r"^(member\.)?(attributes\.)?[A-Za-z0-9_\-]{1,100}$")]
     value: Any = None
@@ -63,7 +77,7 @@ def set_attribute(ctx: Context, config: SetAttribute) -> Outcome:
     return NEXT
 
 
-class AddPoints(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class AddPoints(Config):
     points: Annotated[int, Meta(ge=-MAX_POINTS, le=MAX_POINTS)]
     reason: str | None = None
 
@@ -80,8 +94,8 @@ def add_points(ctx: Context, config: AddPoints) -> Outcome:
     return NEXT
 
 
-class SetGrade(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    grade: Literal["S", "A", "B", "C"]
+class SetGrade(Config):
+    grade: Grade
 
 
 @action(
@@ -96,8 +110,8 @@ def set_grade(ctx: Context, config: SetGrade) -> Outcome:
     return NEXT
 
 
-class SetStage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    stage: Literal["prospect", "customer", "member", "koc"]
+class SetStage(Config):
+    stage: Stage
 
 
 @action(
@@ -112,7 +126,7 @@ def set_stage(ctx: Context, config: SetStage) -> Outcome:
     return NEXT
 
 
-class SendMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class SendMessage(Config):
     text: Template | None = None
     # An id in the shared script library (话术库).
     content: Name | None = None
@@ -155,7 +169,7 @@ def send_message(ctx: Context, config: SendMessage) -> Outcome:
     return NEXT
 
 
-class SendCoupon(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class SendCoupon(Config):
     coupon: Name
 
 
@@ -173,7 +187,7 @@ def send_coupon(ctx: Context, config: SendCoupon) -> Outcome:
     return NEXT
 
 
-class InviteToGroup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class InviteToGroup(Config):
     groups: Annotated[Names, Meta(min_length=1)]
     capacity: Annotated[int, Meta(ge=1, le=500)] = 200
 
@@ -204,7 +218,7 @@ def invite_to_group(ctx: Context, config: InviteToGroup) -> Outcome:
     return NEXT
 
 
-class StartFlow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class StartFlow(Config):
     flow: FlowRef
 
 

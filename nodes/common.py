@@ -1,15 +1,10 @@
-"""Config pieces several built-in nodes share."""
+"""What several built-in nodes share: `where` filters' scope (`Name`/`Names` come from the SDK)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from msgspec import Meta
-
-from qunflow.engine import Context
-
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-Names = Annotated[list[Name], Meta(extra_json_schema={"format": "tags"})]
+from qunflow.sdk import Context
 
 
 def where_scope(ctx: Context) -> dict[str, Any]:

@@ -7,22 +7,34 @@ from collections import Counter
 from datetime import time, timedelta
 from typing import Annotated, Literal
 
-import msgspec
 from msgspec import Meta
 
-from qunflow.engine import NEXT, Context, Fail, Go, Outcome, Template, WaitFor, WaitUntil, action
-from qunflow.engine.audience import Audience
-from qunflow.engine.localtime import local_moment
+from qunflow.sdk import (
+    NEXT,
+    Audience,
+    Config,
+    Context,
+    Duration,
+    Fail,
+    Go,
+    Name,
+    Names,
+    Outcome,
+    Template,
+    WaitFor,
+    WaitUntil,
+    action,
+    local_moment,
+)
 
 from .actions import message_payload
-from .common import Name, Names
 from .quota import capped_until, outside_quiet_hours, quiet_until
 
 MIDNIGHT = time(0, 0)
-Positive = Annotated[timedelta, Meta(extra_json_schema={"format": "duration"})]
+Positive = Duration
 
 
-class Broadcast(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Broadcast(Config):
     audience: Audience
     text: Template | None = None
     # An id in the shared script library (话术库).
@@ -79,7 +91,7 @@ def broadcast(ctx: Context, config: Broadcast) -> Outcome:
     return WaitUntil(min(capped.values()))
 
 
-class RemoveFromGroup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class RemoveFromGroup(Config):
     # Default: the group of the event that started the run (the group where the spam was posted).
     group: Name | None = None
     blacklist: bool = False
@@ -108,7 +120,7 @@ def remove_from_group(ctx: Context, config: RemoveFromGroup) -> Outcome:
     return NEXT
 
 
-class AddFriend(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class AddFriend(Config):
     # The staff accounts to send from, in order: the first under its daily limit sends.
     staff: Annotated[Names, Meta(min_length=1)]
     daily_limit: Annotated[int, Meta(ge=1, le=500)] = 20
@@ -147,7 +159,7 @@ def add_friend(ctx: Context, config: AddFriend) -> Outcome:
     return WaitUntil(outside_quiet_hours(ctx, local_moment(today + timedelta(days=1), MIDNIGHT, ctx.tz)))
 
 
-class AssignTask(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class AssignTask(Config):
     title: Template
     staff: Name | None = None
     # How long the staff member has; with `wait`, the run leaves by `overdue` then.

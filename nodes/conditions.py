@@ -5,21 +5,30 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-import msgspec
 from msgspec import Meta
 
-from qunflow.engine import Context, FieldPath, Go, Outcome, TimeOfDay, branch, compare, condition
-from qunflow.engine.fields import Op
-from qunflow.engine.localtime import in_window, parse_time
-from qunflow.engine.workdays import DayKind
-
-from .common import Names
+from qunflow.sdk import (
+    Config,
+    Context,
+    DayKind,
+    FieldPath,
+    Go,
+    Names,
+    Op,
+    Outcome,
+    TimeOfDay,
+    Weekday,
+    branch,
+    compare,
+    condition,
+    in_window,
+    parse_time,
+)
 
 Port = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_\-]{1,40}$")]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
-class HasTag(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class HasTag(Config):
     tags: Annotated[Names, Meta(min_length=1)]
     mode: Literal["any", "all"] = "any"
 
@@ -36,7 +45,7 @@ def has_tag(ctx: Context, config: HasTag) -> Outcome:
     return branch(test(t in tags for t in config.tags))
 
 
-class Active(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Active(Config):
     within: timedelta
     min_messages: Annotated[int, Meta(ge=1)] = 1
 
@@ -54,7 +63,7 @@ def active(ctx: Context, config: Active) -> Outcome:
     return branch(ctx.message_count(ctx.now - config.within) >= config.min_messages)
 
 
-class Attribute(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Attribute(Config):
     field: FieldPath
     op: Op = "eq"
     value: Any = None
@@ -73,7 +82,7 @@ def attribute(ctx: Context, config: Attribute) -> Outcome:
     return branch(compare(config.op, ctx.get(config.field), config.value))
 
 
-class InGroup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class InGroup(Config):
     groups: Annotated[Names, Meta(min_length=1)]
 
 
@@ -87,13 +96,13 @@ def in_group(ctx: Context, config: InGroup) -> Outcome:
     return branch(ctx.in_any_group(config.groups))
 
 
-class Case(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Case(Config):
     port: Port
     op: Op = "eq"
     value: Any = None
 
 
-class Switch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Switch(Config):
     field: FieldPath
     cases: Annotated[list[Case], Meta(min_length=1)]
 
@@ -121,12 +130,12 @@ def switch(ctx: Context, config: Switch) -> Outcome:
     return Go("default")
 
 
-class Branch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Branch(Config):
     port: Port
     percent: Annotated[float, Meta(ge=0, le=100)]
 
 
-class Split(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Split(Config):
     branches: Annotated[list[Branch], Meta(min_length=2)]
 
     def __post_init__(self) -> None:
@@ -158,7 +167,7 @@ def split(ctx: Context, config: Split) -> Outcome:
     return Go(config.branches[-1].port)
 
 
-class TimeWindow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class TimeWindow(Config):
     start: TimeOfDay
     end: TimeOfDay
     days: list[Weekday] | None = None

@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from qunflow.engine import Context
-from qunflow.engine.localtime import in_window, next_time_of_day, parse_time
+from qunflow.sdk import Context, in_window, next_time_of_day, parse_time
 
 # A delivery made at `d` counts while `now < d + per`: it is in the window when `d > now - per`.
 _TICK = timedelta(microseconds=1)

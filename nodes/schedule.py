@@ -9,18 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import msgspec
 from msgspec import Meta
 
-from qunflow.engine import Context, trigger
-from qunflow.engine.audience import Audience
-from qunflow.engine.schedule import valid_cron
-from qunflow.engine.workdays import DayKind
+from qunflow.sdk import Audience, Config, Context, DayKind, trigger, valid_cron
 
 Cron = Annotated[str, Meta(min_length=9, max_length=200, extra_json_schema={"format": "cron"})]
 
 
-class Schedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Schedule(Config):
     # Five fields: minute hour day-of-month month day-of-week, e.g. `0 8 * * *` for 08:00 daily.
     cron: Cron
     audience: Audience | None = None

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import msgspec
 from msgspec import Meta
 
-from qunflow.engine import Comparison, Context, holds, trigger
+from qunflow.sdk import Comparison, Config, Context, Names, holds, trigger
 
-from .common import Names, where_scope
+from .common import where_scope
 from .patterns import PatternRefused, compile_pattern, search
 
 
@@ -30,7 +29,7 @@ def _group_matches(ctx: Context, groups: list[str] | None, group_tags: list[str]
     return False
 
 
-class ContactAdded(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class ContactAdded(Config):
     channels: Names | None = None
     staff: Names | None = None
 
@@ -50,7 +49,7 @@ def contact_added(ctx: Context, config: ContactAdded) -> bool:
     return _allows(config.channels, event["channel"]) and _allows(config.staff, event["data"].get("staff"))
 
 
-class MemberJoined(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class MemberJoined(Config):
     groups: Names | None = None
     group_tags: Names | None = None
     channels: Names | None = None
@@ -69,7 +68,7 @@ def member_joined(ctx: Context, config: MemberJoined) -> bool:
     )
 
 
-class MemberLeft(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class MemberLeft(Config):
     groups: Names | None = None
     group_tags: Names | None = None
 
@@ -85,7 +84,7 @@ def member_left(ctx: Context, config: MemberLeft) -> bool:
     return _group_matches(ctx, config.groups, config.group_tags)
 
 
-class MessagePosted(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class MessagePosted(Config):
     groups: Names | None = None
     keywords: Names | None = None
     match: Literal["any", "all", "regex"] = "any"
@@ -123,7 +122,7 @@ def message(ctx: Context, config: MessagePosted) -> bool:
     return any(k in text for k in config.keywords)
 
 
-class Purchased(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Purchased(Config):
     min_amount: Annotated[float, Meta(ge=0)] | None = None
     products: Names | None = None
 
@@ -145,7 +144,7 @@ def purchase(ctx: Context, config: Purchased) -> bool:
     return _allows(config.products, data.get("product"))
 
 
-class TagAdded(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class TagAdded(Config):
     tags: Annotated[Names, Meta(min_length=1)]
 
 
@@ -160,7 +159,7 @@ def tag_added(ctx: Context, config: TagAdded) -> bool:
     return ctx.event["data"].get("tag") in config.tags
 
 
-class CustomEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class CustomEvent(Config):
     event: Annotated[str, Meta(min_length=1, max_length=200)]
     where: Comparison | list[Comparison] | None = None
 

@@ -3,34 +3,36 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
-import msgspec
 from msgspec import Meta
 
-from qunflow.engine import (
+from qunflow.sdk import (
     NEXT,
     Comparison,
+    Config,
     Context,
+    DayKind,
+    Duration,
     Fail,
     Go,
     Outcome,
     TimeOfDay,
     WaitFor,
     WaitUntil,
+    Weekday,
     holds,
+    next_time_of_day,
+    parse_time,
     wait,
 )
-from qunflow.engine.localtime import next_time_of_day, parse_time
-from qunflow.engine.workdays import DayKind
 
 from .common import where_scope
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-Positive = Annotated[timedelta, Meta(extra_json_schema={"format": "duration"})]
+Positive = Duration
 
 
-class Delay(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Delay(Config):
     duration: Positive
 
     def __post_init__(self) -> None:
@@ -49,7 +51,7 @@ def delay(ctx: Context, config: Delay) -> Outcome:
     return NEXT if ctx.now >= due else WaitUntil(due)
 
 
-class UntilTime(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class UntilTime(Config):
     time: TimeOfDay
     days: Annotated[list[Weekday], Meta(min_length=1)] | None = None
     # `workday`: only on working days under the flow's calendar (调休 included); `offday`: only on days off.
@@ -73,7 +75,7 @@ def until_time(ctx: Context, config: UntilTime) -> Outcome:
     return NEXT if ctx.now >= due else WaitUntil(due)
 
 
-class ForEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class ForEvent(Config):
     event: Annotated[str, Meta(min_length=1, max_length=200)]
     timeout: Positive
     where: Comparison | list[Comparison] | None = None

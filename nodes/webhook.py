@@ -7,16 +7,14 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
-import msgspec
 from msgspec import Meta
 
-from qunflow.engine import NEXT, Context, Outcome, action
-from qunflow.engine.fields import render
+from qunflow.sdk import NEXT, Config, Context, Outcome, action, render
 
 Url = Annotated[str, Meta(max_length=2000, extra_json_schema={"format": "uri"})]
 
 
-class Webhook(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Webhook(Config):
     url: Url
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     # JSON to send; string values may hold placeholders like {{ member.id }}.

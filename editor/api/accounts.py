@@ -9,8 +9,8 @@ import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.params import JSONBody
 
+from qunflow.editor.accounts import TokenInfo, User
 from qunflow.engine.errors import Conflict
-from qunflow.engine.store.accounts import TokenInfo, User
 
 from ..auth import ADMIN, Principal, allow, principal
 from ..services import ServicesDep

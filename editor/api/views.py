@@ -9,7 +9,7 @@ import msgspec
 
 from qunflow.engine.clock import from_us
 from qunflow.engine.errors import Problem
-from qunflow.engine.member import Member
+from qunflow.engine.member import PROFILE, Member
 from qunflow.engine.run import Run
 
 
@@ -150,40 +150,27 @@ class DeliveryPage(msgspec.Struct):
     next_offset: int | None
 
 
-class MemberView(msgspec.Struct):
-    id: str
-    name: str | None
-    channel: str | None
-    tags: list[str]
-    groups: list[str]
-    attributes: dict[str, Any]
-    points: int
-    total_spend: float
-    order_count: int
-    grade: str | None
-    stage: str | None
-    blacklisted: bool
-    first_seen: datetime | None
-    last_message_at: datetime | None
+def _member_view(cls: type, m: Member) -> Any:
+    return cls(
+        id=m.id,
+        **{f.name: getattr(m, f.name) for f in PROFILE},
+        first_seen=iso(m.first_seen),
+        last_message_at=iso(m.last_message_at),
+    )
 
-    @classmethod
-    def of(cls, m: Member) -> MemberView:
-        return cls(
-            id=m.id,
-            name=m.name,
-            channel=m.channel,
-            tags=m.tags,
-            groups=m.groups,
-            attributes=m.attributes,
-            points=m.points,
-            total_spend=m.total_spend,
-            order_count=m.order_count,
-            grade=m.grade,
-            stage=m.stage,
-            blacklisted=m.blacklisted,
-            first_seen=iso(m.first_seen),
-            last_message_at=iso(m.last_message_at),
-        )
+
+# A member as the API shows it: the profile as declared in the engine, and the activity as times.
+MemberView = msgspec.defstruct(
+    "MemberView",
+    [
+        ("id", str),
+        *((f.name, f.type) for f in PROFILE),
+        ("first_seen", datetime | None),
+        ("last_message_at", datetime | None),
+    ],
+    namespace={"of": classmethod(_member_view)},
+    module=__name__,
+)
 
 
 class TimelineEntry(msgspec.Struct):
@@ -200,7 +187,7 @@ class TimelineEntry(msgspec.Struct):
 
 
 class MemberDetail(msgspec.Struct):
-    member: MemberView
+    member: MemberView  # type: ignore[valid-type]
     timeline: list[TimelineEntry]
 
 

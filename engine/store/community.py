@@ -18,13 +18,11 @@ from ..member import Member
 from ..run import LIVE
 from . import schema as t
 from .driver import DriverStore
+from .protocol import Entering, ScheduleKey
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine as SAEngine
 
-ScheduleKey = tuple[str, str]
-# A flow that members are about to enter, and its re-entry interval in microseconds (None: once).
-Entering = tuple[str, int | None]
 _decode = msgspec.json.decode
 
 
@@ -74,17 +72,6 @@ class CommunityStore(DriverStore):
             if (row["flow_id"], row["node"]) in wanted:
                 return dict(row)
         return None
-
-    def next_schedule_fire(self, keys: Iterable[ScheduleKey]) -> int | None:
-        """The earliest moment one of these scheduled triggers is due."""
-        wanted = set(keys)
-        if not wanted:
-            return None
-        c = t.schedule_fires.c
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(c.flow_id, c.node, func.coalesce(c.firing, c.next_fire)))
-            times = [at for flow_id, node, at in rows if (flow_id, node) in wanted and at is not None]
-        return min(times, default=None)
 
     # -- audiences ---------------------------------------------------------------------------------
 
@@ -204,19 +191,3 @@ class CommunityStore(DriverStore):
 
 def _jsonb(column: Any) -> Any:
     return cast(func.coalesce(column, "[]"), postgresql.JSONB)
-
-
-def group_deltas(members: Iterable[Member]) -> dict[str, int]:
-    """How each group's member count moves when these members are written."""
-    deltas: dict[str, int] = {}
-    for member in members:
-        before = member.stored_groups
-        if not member.dirty or list(before) == member.groups:
-            continue
-        for group in member.groups:
-            if group not in before:
-                deltas[group] = deltas.get(group, 0) + 1
-        for group in before:
-            if group not in member.groups:
-                deltas[group] = deltas.get(group, 0) - 1
-    return deltas

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -17,7 +20,33 @@ from sqlalchemy import (
     text,
 )
 
+from ..member import ACTIVITY, KEY, PROFILE
+from ..record import REQUIRED, Field
+from ..run import IDENTITY, STATE
+
 metadata = MetaData()
+
+_KINDS = {"text": Text, "int": Integer, "bigint": BigInteger, "float": Float, "bool": Boolean, "json": Text}
+
+
+def columns(fields: Sequence[Field], primary_key: bool = False) -> list[Column[Any]]:
+    """The columns of fields declared in the engine (a member's, a run's), in their order."""
+    made: list[Column[Any]] = []
+    for field in fields:
+        kind, _, size = field.column.partition(":")
+        sql = String(int(size)) if kind == "string" else _KINDS[kind]()
+        default = None if field.nullable or field.default is REQUIRED else field.default
+        made.append(
+            Column(
+                field.name,
+                sql,
+                primary_key=primary_key,
+                nullable=primary_key is False and field.nullable,
+                default=default,
+            )
+        )
+    return made
+
 
 # A 64-bit id. On SQLite it is declared INTEGER so that, as the primary key, it is the table's rowid:
 # a BIGINT key would be a second b-tree beside the rowid, written on every insert and searched before
@@ -48,20 +77,8 @@ flow_versions = Table(
 members = Table(
     "members",
     metadata,
-    Column("id", String(200), primary_key=True),
-    Column("name", Text),
-    Column("channel", Text),
-    Column("tags", Text),  # JSON list
-    Column("groups", Text),  # JSON list
-    Column("attributes", Text),  # JSON object
-    Column("points", BigInteger, nullable=False, default=0),
-    Column("total_spend", Float, nullable=False, default=0),
-    Column("order_count", Integer, nullable=False, default=0),
-    Column("grade", String(8)),
-    Column("stage", String(20)),
-    Column("blacklisted", Boolean, nullable=False, default=False),
-    Column("first_seen", BigInteger, nullable=False),
-    Column("last_message_at", BigInteger),
+    *columns([KEY], primary_key=True),
+    *columns([*PROFILE, *ACTIVITY]),
 )
 
 groups = Table(
@@ -93,24 +110,7 @@ runs = Table(
     "runs",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=False),
-    # The first run of a journey; runs forked from it at a node with several successors share it.
-    Column("journey", BigInteger, nullable=False),
-    Column("flow_id", String(100), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("member_id", String(200)),
-    Column("node", String(100), nullable=False),
-    Column("status", String(10), nullable=False),
-    Column("entered_at", BigInteger, nullable=False),
-    # Set only while waiting: the wake time and/or the awaited event type.
-    Column("wake_at", BigInteger),
-    Column("wait_event", String(200)),
-    # Order in which runs became due at equal wake times.
-    Column("due_seq", BigInteger),
-    Column("event_seq", BigInteger),
-    Column("vars", Text),  # JSON object, absent when empty
-    Column("started_at", BigInteger, nullable=False),
-    Column("ended_at", BigInteger),
-    Column("error", Text),
+    *columns([*IDENTITY[1:], *STATE]),
     # A worker's claim on a due run (see engine.worker): who holds it and until when.
     Column("lease_owner", String(100)),
     Column("lease_until", BigInteger),

@@ -20,10 +20,10 @@ from sqlalchemy.pool import StaticPool
 
 from ..clock import from_us
 from ..errors import Conflict, NotFound, UserError
-from ..member import Member
+from ..member import Member, group_deltas
 from ..run import LIVE, Run
 from . import schema as t
-from .community import CommunityStore, group_deltas
+from .community import CommunityStore
 from .driver import bind_nulls_cheaply
 from .leases import LeaseStore
 from .reports import ReportStore
@@ -32,6 +32,7 @@ from .rows import (
     EVENT_COLUMNS,
     MEMBER_COLUMNS,
     MEMBER_FIELDS,
+    NEW_RUN_COLUMNS,
     RUN_COLUMNS,
     RUN_FIELDS,
     event_from_row,
@@ -41,6 +42,7 @@ from .rows import (
     member_values,
     run_from_row,
     run_from_values,
+    run_insert_values,
     run_values,
     to_json,
 )
@@ -247,13 +249,16 @@ class Store(CommunityStore, LeaseStore, ReportStore):
             )
             return [(r[0], r[1]) for r in rows]
 
-    def version_document(self, flow_id: str, version: int) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            text = conn.execute(
-                select(t.flow_versions.c.document).where(
-                    t.flow_versions.c.flow_id == flow_id, t.flow_versions.c.version == version
-                )
-            ).scalar()
+    def version_document(self, flow_id: str, version: int, conn: Connection | None = None) -> dict[str, Any]:
+        """A published version's document; through `conn` when given (a read inside a transaction)."""
+        stmt = select(t.flow_versions.c.document).where(
+            t.flow_versions.c.flow_id == flow_id, t.flow_versions.c.version == version
+        )
+        if conn is not None:
+            text = conn.execute(stmt).scalar()
+        else:
+            with self.engine.connect() as own:
+                text = own.execute(stmt).scalar()
         if text is None:
             raise NotFound(f"no version {version} of flow `{flow_id}`")
         return _decode(text)
@@ -392,12 +397,12 @@ class Store(CommunityStore, LeaseStore, ReportStore):
                 continue
             row = run_values(r)
             if r.is_new:
-                new.append((*row[:-2], r.id, r.journey, r.flow_id, r.version, r.member_id, r.started_at))
+                new.append(run_insert_values(r))
             else:
                 changed.append((row, r.stored, r.id))
             r.stored = row
             r.dirty = r.is_new = False
-        self._bulk(conn, "runs", _NEW_RUN_COLUMNS, new)
+        self._bulk(conn, "runs", NEW_RUN_COLUMNS, new)
         self._update_changed(conn, "runs", RUN_COLUMNS, changed)
 
     def live_journey_runs(self, conn: Connection, journey: int) -> list[Run]:
@@ -437,9 +442,6 @@ class Store(CommunityStore, LeaseStore, ReportStore):
 
 # Statements a batch runs every time, built once (building them costs more than running them).
 _RUN_FIELDS = ", ".join(RUN_FIELDS)
-# A new run holds no lease, so its insert leaves out the lease columns (the last two of RUN_COLUMNS):
-# the sqlite3 driver binds a NULL at three times the cost of an int.
-_NEW_RUN_COLUMNS = (*RUN_COLUMNS[:-2], "id", "journey", "flow_id", "version", "member_id", "started_at")
 # Due runs that no worker holds, in the order they became due.
 _DUE_SQL = (
     "SELECT " + _RUN_FIELDS + " FROM runs "

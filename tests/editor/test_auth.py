@@ -9,13 +9,13 @@ import pytest
 from api_helpers import PASSWORD, bearer, joined, login_csrf
 from sqlalchemy import select
 
+from qunflow.editor.accounts import Accounts
 from qunflow.editor.auth import SESSION_COOKIE
 from qunflow.editor.cli import main
 from qunflow.editor.services import Services
 from qunflow.engine.errors import UserError
 from qunflow.engine.store import Store
 from qunflow.engine.store import schema as t
-from qunflow.engine.store.accounts import Accounts
 
 
 def set_cookie_headers(answer) -> list[str]:
@@ -201,7 +201,7 @@ def test_the_first_start_creates_admin_once(services: Services) -> None:
 def test_two_first_starts_at_once_make_one_admin(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two `qunflow serve` starting together on one PostgreSQL database: both find no user, both try
     to make `admin`; one does, the other is told so (it used to fail on the unique name)."""
-    from qunflow.engine.store import accounts
+    from qunflow.editor import accounts
 
     both_checked = threading.Barrier(2, timeout=20)
     hasher = accounts._hasher

@@ -14,6 +14,8 @@ from documents import flow, node
 
 from qunflow.engine import Member, NotFound, Store
 from qunflow.engine.audience import Audience
+from qunflow.engine.member import ACTIVITY, PROFILE
+from qunflow.engine.record import names
 from qunflow.engine.run import Run
 from qunflow.engine.store import journey_status
 
@@ -44,9 +46,9 @@ def new_run(
         "f",
         1,
         member,
+        0,
         "w",
         status,
-        0,
         0,
         wake_at=wake_at,
         wait_event=wait_event,
@@ -136,22 +138,7 @@ def full_member(id: str) -> Member:
 
 
 def same_member(a: Member, b: Member) -> None:
-    fields = (
-        "id",
-        "name",
-        "channel",
-        "tags",
-        "groups",
-        "attributes",
-        "points",
-        "total_spend",
-        "order_count",
-        "grade",
-        "stage",
-        "blacklisted",
-        "first_seen",
-        "last_message_at",
-    )
+    fields = ("id", *names(PROFILE), *names(ACTIVITY))
     assert {f: getattr(a, f) for f in fields} == {f: getattr(b, f) for f in fields}
 
 

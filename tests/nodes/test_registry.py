@@ -140,7 +140,7 @@ def readme_node_example() -> str:
 
 def test_the_readme_example_node_runs_in_a_flow(registry: Registry) -> None:
     namespace: dict[str, Any] = {"__name__": "readme_example"}
-    exec(compile(readme_node_example(), "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    exec(compile(readme_node_example(), "README.md", "exec", dont_inherit=True), namespace)  # noqa: S102
     namespace["register"](registry)
     custom = [t for t in registry if t.type not in BUILT_INS]
     assert len(custom) == 1

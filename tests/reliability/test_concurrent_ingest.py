@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from fleet import qunflow_command, wait_until
 
+from qunflow.editor.accounts import Accounts
 from qunflow.engine import Engine, RealClock, Store
 from qunflow.engine.clock import to_us
-from qunflow.engine.store.accounts import Accounts
 
 EVENTS = 1_000
 MEMBERS = 250  # four events each: re-entry `always`, so acting on an event twice shows as a run more

@@ -17,9 +17,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import Conflict, NotFound, UserError
-from . import schema as t
-from .store import Store
+from qunflow.engine.errors import Conflict, NotFound, UserError
+from qunflow.engine.store import Store
+from qunflow.engine.store import schema as t
 
 Role = Literal["admin", "operator", "viewer", "ingest"]
 ROLES: tuple[str, ...] = ("admin", "operator", "viewer", "ingest")

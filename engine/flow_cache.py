@@ -1,0 +1,60 @@
+"""The flow cache: compiled plans by flow version, and the live flows' triggers by event type.
+
+Plans are immutable and shared by every run on their version; a version is compiled the first time a
+run on it is stepped (or when it goes live) and kept for the life of the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .compiler import Plan, PlanNode, compile_flow
+from .registry import Registry
+from .store.protocol import FlowSource, Tx
+
+
+class FlowCache:
+    """Compiled plans by (flow, version), and the live flows' triggers by event type."""
+
+    def __init__(self, store: FlowSource, registry: Registry) -> None:
+        self.store = store
+        self.registry = registry
+        self._plans: dict[tuple[str, int], Plan] = {}
+        self._live: dict[str, Plan] = {}
+        self._triggers: dict[str, list[tuple[Plan, PlanNode]]] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read which flow versions are live (after a publish, pause or resume)."""
+        self._live = {flow_id: self.plan(flow_id, version) for flow_id, version in self.store.live_flows()}
+        triggers: dict[str, list[tuple[Plan, PlanNode]]] = {}
+        for flow_id in sorted(self._live):
+            plan = self._live[flow_id]
+            for event_type, nodes in plan.triggers.items():
+                triggers.setdefault(event_type, []).extend((plan, node) for node in nodes)
+        self._triggers = triggers
+
+    def plan(self, flow_id: str, version: int, conn: Tx | None = None) -> Plan:
+        """The plan of a version, compiled once. Inside a transaction, pass its connection: a version
+        not yet compiled (a run on an older one, first met after a restart) is then read through it.
+        On SQLite a second connection would wait for the write lock this transaction holds."""
+        key = (flow_id, version)
+        plan = self._plans.get(key)
+        if plan is None:
+            document = self.store.version_document(flow_id, version, conn)
+            plan = self._plans[key] = compile_flow(document, self.registry, version)
+        return plan
+
+    def live_plan(self, flow_id: str) -> Plan | None:
+        return self._live.get(flow_id)
+
+    def live_plans(self) -> list[Plan]:
+        return [self._live[k] for k in sorted(self._live)]
+
+    @property
+    def by_event(self) -> Mapping[str, Sequence[tuple[Plan, PlanNode]]]:
+        """The live flows' trigger nodes by the event type that may fire them."""
+        return self._triggers
+
+
+__all__ = ["FlowCache"]
