@@ -157,11 +157,10 @@ def _port(text: str) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    import uvicorn
-
     from qunflow.editor.app import create_app
     from qunflow.editor.demo import load_demo
     from qunflow.editor.services import Services
+    from qunflow.editor.shutdown import serve_until_stopped
     from qunflow.engine import settle
 
     password = os.environ.get("QUNFLOW_ADMIN_PASSWORD")
@@ -186,7 +185,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         app = create_app(services)
         settle()
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        serve_until_stopped(app, args.host, args.port)
     finally:
         services.close()
     return 0
@@ -242,11 +241,10 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     import logging
-    import signal
 
     from sqlalchemy.engine import make_url
 
-    from qunflow.engine import settle
+    from qunflow.engine import settle, shutdown
     from qunflow.engine.worker import WorkerOptions, open_worker
 
     options = WorkerOptions(
@@ -255,13 +253,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(message)s")
     worker = open_worker(options)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: worker.stop.set())
+    shutdown.on_signals(worker.stop.set)
     shown = make_url(worker.engine.store.url).render_as_string(hide_password=True)
     print(f"qunflow worker {worker.owner} on {shown}: lease {args.lease}s, poll {args.poll}s", flush=True)
     try:
         settle()
-        worker.run()
+        shutdown.run_beside_signals(worker.run, "qunflow-worker")
     finally:
         worker.dispatcher.close()
         worker.engine.store.close()

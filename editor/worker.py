@@ -59,10 +59,14 @@ class ServeWorker:
         self._thread.start()
         self.services.on_change = self.poke
 
-    async def stop(self) -> None:
-        self.services.on_change = lambda: None
+    def halt(self) -> None:
+        """Stop after the round under way (safe from any thread and from a signal handler)."""
         self.worker.stop.set()
         self._wake.set()
+
+    async def stop(self) -> None:
+        self.services.on_change = lambda: None
+        self.halt()
         if self._thread is not None:
             await anyio.to_thread.run_sync(self._thread.join)
             self._thread = None

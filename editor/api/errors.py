@@ -3,7 +3,9 @@
 Every answer is JSON `{"error": code, "message": text, ...}` naming what is wrong (the field, the
 node). Flow problems are 422 with the full `problems` list; a bad event is 422 naming the field, and
 so is a body field out of its type or range; malformed bodies are 400; unknown things 404; wrong
-states 409; oversized bodies 413. An error the input did not cause is logged and answered 500
+states 409; oversized bodies 413. A database that is busy (SQLite's write lock held too long) or out
+of reach is 503: nothing of the request is stored, and sending it again later is safe. An error the
+input did not cause is logged and answered 500
 without details.
 """
 
@@ -18,9 +20,11 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, PermissionDeniedException, ValidationException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError
 
 from qunflow.engine.connectors import SettingInvalid
 from qunflow.engine.errors import Conflict, EventInvalid, FlowInvalid, NotFound, UserError
+from qunflow.engine.store.retry import is_transient
 
 from ..auth import CsrfRefused, LoginRequired
 from ..i18n import LANGUAGE_COOKIE, choose_language, translator
@@ -39,6 +43,8 @@ _HTTP_CODES = {
     422: "invalid",
     429: "too_many_requests",
 }
+# A 503's message: the database is busy (SQLite's write lock) or out of reach.
+BUSY = "the database is busy; try again shortly (数据库繁忙，请稍后再试)"
 
 
 class BadBody(UserError):
@@ -113,6 +119,14 @@ def _answer(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
         return _json(413, "too_large", f"the body is larger than the limit of {limit} bytes")
     if isinstance(error, HTTPException) and error.status_code < 500:
         return _json(error.status_code, _HTTP_CODES.get(error.status_code, "error"), error.detail)
+    if isinstance(error, DBAPIError) and is_transient(error):
+        log.warning("database busy or unavailable on %s %s: %s", request.method, request.url.path, error.orig)
+        return Response(
+            {"error": "unavailable", "message": BUSY},
+            status_code=503,
+            media_type="application/json",
+            headers={"Retry-After": "5"},
+        )
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     return _json(HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error (内部错误)")
 

@@ -4,17 +4,19 @@ Concurrent batches on PostgreSQL can meet in a deadlock or a serialization failu
 rolled back), two ingesters can insert the same new event or member at once (a unique violation in
 the one that commits second), and a database restart breaks every open connection. In each case the
 whole transaction has rolled back, nothing of it is stored, and running it again from the start is
-safe.
+safe. Once the process is stopping (:mod:`engine.shutdown`), a failed transaction is not run again.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ..shutdown import STOPPING
 
 T = TypeVar("T")
 log = logging.getLogger("qunflow.store")
@@ -53,15 +55,19 @@ def retrying(
     attempts: int = 6,
     conflicts: bool = False,
     pause: float = 0.05,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] | None = None,
+    stop: threading.Event = STOPPING,
 ) -> T:
     """Call `work` (one whole transaction) until it succeeds, at most `attempts` times, pausing a
-    little longer after each transient failure; any other error, or the last one, is raised."""
+    little longer after each transient failure; any other error, or the last one, is raised. Once
+    `stop` is set (by default: the process is stopping) the pause ends at once and the error that
+    ended the last attempt is raised: nothing of it was stored."""
+    wait = sleep or stop.wait
     for attempt in range(1, attempts + 1):
         try:
             return work()
         except Exception as error:
-            if attempt == attempts or not is_transient(error, conflicts):
+            if attempt == attempts or not is_transient(error, conflicts) or stop.is_set():
                 raise
             # A conflict between ingesters is expected; anything else is worth seeing in the log.
             level = logging.WARNING if is_transient(error) else logging.INFO
@@ -72,7 +78,9 @@ def retrying(
                 attempt,
                 attempts,
             )
-            sleep(pause * 2 ** (attempt - 1))
+            wait(pause * 2 ** (attempt - 1))
+            if stop.is_set():
+                raise
     raise AssertionError("unreachable")
 
 

@@ -1,7 +1,10 @@
 """The store: one narrow interface over SQLAlchemy Core, on SQLite (WAL) or PostgreSQL.
 
 Everything the engine writes in a step batch goes through one connection in one transaction
-(:meth:`Store.transaction`); the methods that take `conn` are the pieces of such a batch.
+(:meth:`Store.transaction`); the methods that take `conn` are the pieces of such a batch. Reads
+outside a batch use `store.engine.connect()`: on SQLite they take no lock, so a long write never holds
+them up. A SQLite URL may end in `?timeout=SECONDS`: how long a writer waits for the write lock
+(default 30).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, create_engine, event, func, insert, make_url, select, update
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
@@ -72,6 +75,8 @@ class Store(CommunityStore, LeaseStore, ReportStore):
         except (ArgumentError, ImportError, ValueError) as error:
             raise UserError(f"cannot use database URL `{url}`: {error}") from None
         self.dialect = self.engine.dialect.name
+        # Writes go through `transaction` (and so this engine); `engine.connect()` is for reads.
+        self._writer = self.engine.execution_options(**{_WRITER: True})
         self._insert = _dialect_insert(self.dialect)
         self._mark = "?" if self.dialect == "sqlite" else "%s"
         self._sql: dict[tuple[Any, ...], str] = {}
@@ -87,10 +92,13 @@ class Store(CommunityStore, LeaseStore, ReportStore):
             memory = url in ("sqlite://", "sqlite:///:memory:")
             if not memory:
                 _create_private(url)
+            parsed = make_url(url)
+            # How long a writer waits for the write lock (`?timeout=` seconds in the URL, default 30).
+            busy_ms = int(float(parsed.query.get("timeout", 30)) * 1000)
             engine = create_engine(
-                url,
+                parsed.difference_update_query(["timeout"]),
                 poolclass=StaticPool if memory else None,
-                connect_args={"check_same_thread": False, "timeout": 30},
+                connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
             )
 
             @event.listens_for(engine, "connect")
@@ -101,12 +109,17 @@ class Store(CommunityStore, LeaseStore, ReportStore):
                 if not memory:
                     cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
-                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
                 cursor.close()
 
             @event.listens_for(engine, "begin")
             def _begin(conn: Connection) -> None:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                # A writer takes the write lock at once: one that read first could find its snapshot
+                # stale when it came to write. A reader takes no lock, and in WAL mode never waits for
+                # a writer, however long the writer holds on.
+                conn.exec_driver_sql(
+                    "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITER) else "BEGIN"
+                )
 
             return engine
         return create_engine(url, pool_pre_ping=True)
@@ -124,7 +137,7 @@ class Store(CommunityStore, LeaseStore, ReportStore):
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
@@ -133,8 +146,10 @@ class Store(CommunityStore, LeaseStore, ReportStore):
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        """A write transaction: committed on leaving, rolled back on an error. On SQLite it holds the
+        write lock from its start; reads outside it (`engine.connect()`) never wait for it."""
         try:
-            with self.engine.begin() as conn:
+            with self._writer.begin() as conn:
                 yield conn
         except BaseException:
             # Ids reserved inside a rolled-back transaction were never reserved.
@@ -452,6 +467,8 @@ _EVENT_WAITS_SQL = (
     "SELECT " + _RUN_FIELDS + " FROM runs WHERE wait_event IS NOT NULL AND member_id IN ({ids}) ORDER BY id"
 )
 ID_BLOCK = 10_000
+# The execution option that marks a connection of `Store.transaction` (a writer).
+_WRITER = "qunflow_writer"
 # The hottest reads, as SQL for the driver itself; `{ids}` becomes the markers of an id list.
 _GROUPS_SQL = "SELECT id, name, kind, tags FROM groups WHERE id IN ({ids})"
 _MEMBERS_SQL = "SELECT " + ", ".join(MEMBER_FIELDS) + " FROM members WHERE id IN ({ids})"

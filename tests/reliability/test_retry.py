@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 
 import psycopg
 import pytest
@@ -50,3 +52,23 @@ def test_retrying_runs_the_work_again_until_it_succeeds_or_gives_up() -> None:
 
     with pytest.raises(psycopg.errors.DeadlockDetected):
         retrying(always, attempts=2, sleep=pauses.append)
+
+
+def test_a_stop_cuts_the_pause_short_and_starts_no_further_attempt() -> None:
+    stop = threading.Event()
+    calls: list[float] = []
+
+    def locked() -> None:
+        calls.append(time.monotonic())
+        raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+
+    threading.Timer(0.2, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        retrying(locked, pause=30, stop=stop)  # the first pause would be 30 s
+    assert len(calls) == 1
+    assert time.monotonic() - started < 5
+
+    with pytest.raises(OperationalError):
+        retrying(locked, stop=stop)  # stopping already: the failed attempt is the last
+    assert len(calls) == 2
