@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 from .admin import AdminController
 from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
+from .community_pages import GroupPages
 from .pages import PageController, static_files
 from .services import Services
 from .worker import ServeWorker
@@ -60,6 +61,7 @@ def create_app(
         LoginController,
         PageController,
         AdminController,
+        GroupPages,
         static_files(),
         *extra_routes,
     ]

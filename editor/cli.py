@@ -184,18 +184,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     from qunflow.engine import RealClock, Store
     from qunflow.engine.clock import to_us
 
-    from .importer import read_members
+    from .importer import KINDS, kind_of, read_records
 
-    records = read_members(args.file)  # every line checked before anything is written
+    kind = KINDS[args.kind or kind_of(args.file)]
+    records = read_records(args.file, kind)  # every line checked before anything is written
     now = to_us(RealClock().now())
     store = Store.open(args.db)
     try:
         with Progress(transient=True) as progress:
-            task = progress.add_task("导入成员 importing members", total=len(records))
-            store.put_members([r.to_member(now) for r in records], done=lambda n: progress.advance(task, n))
+            task = progress.add_task(f"导入{kind.title} importing {kind.name}", total=len(records))
+            kind.write(store, records, now, lambda n: progress.advance(task, n))
     finally:
         store.close()
-    print(f"imported {len(records)} members from {args.file} (已导入 {len(records)} 位成员)")
+    print(f"imported {len(records)} {kind.name} from {args.file} (已导入 {len(records)} 个{kind.title})")
     return 0
 
 
@@ -328,13 +329,17 @@ def parser() -> argparse.ArgumentParser:
 
     imports = sub.add_parser(
         "import",
-        help="members from a .csv or .jsonl file, all or none; 导入成员",
-        description="Create or update members. CSV: a header row of member fields (id, name, channel, "
-        "tags, groups, points, total_spend, order_count, grade, stage, blacklisted, attributes.<key>); "
-        "tags and groups separated by `;`. JSON Lines: one member object a line. An import is not an "
+        help="members or groups from a .csv or .jsonl file, all or none; 导入成员、群",
+        description="Create or update members or groups (a file named groups*.csv|jsonl holds groups). "
+        "CSV: a header row of fields; members: id, name, channel, tags, groups, points, total_spend, "
+        "order_count, grade, stage, blacklisted, attributes.<key>; groups: id, name, tags, kind, "
+        "capacity, owner. Lists separated by `;`. JSON Lines: one object a line. An import is not an "
         "event: it starts no flow.",
     )
-    imports.add_argument("file", help="members.csv or members.jsonl (UTF-8)")
+    imports.add_argument("file", help="members.csv, groups.csv or .jsonl (UTF-8)")
+    imports.add_argument(
+        "--kind", choices=("members", "groups"), help="what the file holds (default: from its name)"
+    )
     imports.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
 
     user = sub.add_parser("user", help="users; 用户")

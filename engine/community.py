@@ -39,6 +39,8 @@ class Community:
         self._groups_read: set[str] = set()
         # Group sizes: as stored (every group, read once when a node first asks) plus this batch's moves.
         self._stored_sizes: dict[str, int] | None = None
+        # Groups with a capacity of their own (DESIGN §15), read with the sizes.
+        self._capacities: dict[str, int] = {}
         self._group_moves: dict[str, int] = {}
         self._shrinks = 0
         # Where the last scan of a pool stopped: pool id -> (pool, capacity, index, shrinks then).
@@ -85,7 +87,9 @@ class Community:
                 self.groups.update(self.store.load_groups(self.conn, sorted(wanted)))
                 self._groups_read |= wanted
             found = self.groups.get(group_id)
-        return found if found is not None else {"id": group_id, "name": None, "tags": [], "kind": None}
+        if found is None:
+            return {"id": group_id, "name": None, "tags": [], "kind": None, "capacity": None, "owner": None}
+        return found
 
     def group_size(self, group_id: str) -> int:
         return self._sizes_stored().get(group_id, 0) + self._group_moves.get(group_id, 0)
@@ -93,10 +97,12 @@ class Community:
     def _sizes_stored(self) -> dict[str, int]:
         if self._stored_sizes is None:
             self._stored_sizes = self.store.group_sizes(self.conn)
+            self._capacities = self.store.group_capacities(self.conn)
         return self._stored_sizes
 
     def first_with_room(self, groups: Sequence[str], capacity: int) -> str | None:
-        """The first of `groups` below `capacity`. Groups only fill up within a batch unless someone
+        """The first of `groups` below its capacity: the group's own when it has one, else `capacity`
+        (the node's). Groups only fill up within a batch unless someone
         leaves, so a pool's scan resumes where the last one stopped until a group shrinks. Pools are
         known by identity (the entry keeps the pool alive, so its id cannot be taken by another)."""
         found = self._pool_scans.get(id(groups))
@@ -105,9 +111,10 @@ class Community:
             start = found[2]
         # group_size, inline: a scan may check many groups of a pool in a row.
         stored, moves = self._sizes_stored(), self._group_moves
+        own = self._capacities
         for index in range(start, len(groups)):
             group = groups[index]
-            if stored.get(group, 0) + moves.get(group, 0) < capacity:
+            if stored.get(group, 0) + moves.get(group, 0) < (own.get(group, capacity) if own else capacity):
                 self._pool_scans[id(groups)] = (groups, capacity, index, self._shrinks)
                 return group
         self._pool_scans[id(groups)] = (groups, capacity, len(groups), self._shrinks)

@@ -183,10 +183,19 @@ class MemberRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         )
 
 
-class GroupRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A group as imported (`--groups`)."""
+# Text the database takes: no NUL (PostgreSQL refuses it).
+Text = Annotated[str, Meta(max_length=200, pattern=r"^[^\x00]*$")]
+Label = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+GROUP_KINDS = ("traffic", "conversion", "fans", "flash_sale", "vip", "other")
 
-    id: Annotated[str, Meta(min_length=1, max_length=200)]
-    name: str | None = None
-    tags: list[str] = []
-    kind: str | None = None
+
+class GroupRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A group as registered (`--groups`, `qunflow import`, `POST /api/groups`; DESIGN §15)."""
+
+    id: Label
+    name: Text | None = None
+    tags: list[Label] = []
+    kind: Literal["traffic", "conversion", "fans", "flash_sale", "vip", "other"] | None = None
+    # The group's own size cap for `action.invite_to_group` (WeCom customer groups hold up to 2000).
+    capacity: Annotated[int, Meta(ge=1, le=2000)] | None = None
+    owner: Label | None = None  # a staff id

@@ -5,6 +5,7 @@ from .deliveries import DeliveryController
 from .errors import EXCEPTION_HANDLERS
 from .events import EventController
 from .flows import FlowController
+from .groups import GroupController
 from .members import MemberController
 from .nodes import NodeController
 from .runs import RunController
@@ -15,6 +16,7 @@ CONTROLLERS = [
     EventController,
     RunController,
     MemberController,
+    GroupController,
     DeliveryController,
     AccountController,
 ]

@@ -198,3 +198,22 @@ class MemberDetail(msgspec.Struct):
 
 def page_next(count: int, limit: int, offset: int) -> int | None:
     return offset + limit if count == limit else None
+
+
+class GroupView(msgspec.Struct):
+    """A group as registered, with how many members the store knows in it."""
+
+    id: str
+    name: str | None
+    tags: list[str]
+    kind: str | None
+    capacity: int | None
+    owner: str | None
+    members: int
+
+
+class GroupPage(msgspec.Struct):
+    items: list[GroupView]
+    limit: int
+    offset: int
+    next_offset: int | None

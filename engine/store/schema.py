@@ -73,6 +73,9 @@ groups = Table(
     Column("tags", Text),  # JSON list
     # How many members the store knows in the group, kept up to date as members join and leave.
     Column("member_count", BigInteger, nullable=False, default=0, server_default="0"),
+    # The group's own size cap for `action.invite_to_group` (absent: the node's), and its owner (staff id).
+    Column("capacity", Integer),
+    Column("owner", String(200)),
 )
 
 events = Table(
