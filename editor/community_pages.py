@@ -69,7 +69,7 @@ class GroupPages(Controller):
     async def groups(
         self,
         request: Request[Any, Any, Any],
-        q: Annotated[str | None, text_filter("q", "a part of the id or name")] = None,
+        q: Annotated[str | None, text_filter("q", "a part of the id or name", r"^[^\x00]*$")] = None,
         offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
         imported: Annotated[int | None, Parameter(ge=0, required=False)] = None,
     ) -> Template:

@@ -29,7 +29,7 @@ GroupBody = Annotated[
     dict[str, Any],
     Body(title="group", description=f"{_FIELDS}; an `id` must be the path's"),
 ]
-QueryFilter = Annotated[str | None, text_filter("q", "a part of the id or name, any case")]
+QueryFilter = Annotated[str | None, text_filter("q", "a part of the id or name, any case", r"^[^\x00]*$")]
 TagFilter = Annotated[str | None, text_filter("tag", "groups with this tag")]
 KindFilter = Annotated[str | None, text_filter("kind", "traffic, conversion, fans, flash_sale, vip, other")]
 
