@@ -18,7 +18,7 @@ from litestar.types import ControllerRouterHandler
 from .admin import AdminController
 from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
-from .community_pages import GroupPages
+from .community_pages import ContentPages, GroupPages
 from .pages import PageController, static_files
 from .services import Services
 from .worker import ServeWorker
@@ -62,6 +62,7 @@ def create_app(
         PageController,
         AdminController,
         GroupPages,
+        ContentPages,
         static_files(),
         *extra_routes,
     ]

@@ -51,6 +51,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from qunflow.engine.content import ContentItem
     from qunflow.engine.event import decode_event_lines
     from qunflow.engine.member import GroupRecord, MemberRecord
     from qunflow.engine.simulate import encode_report, parse_moment, simulate
@@ -64,9 +65,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     events = decode_event_lines(_read(args.events, "events").decode("utf-8", "replace"), args.events)
     members = _lines(args.members, MemberRecord, "members") if args.members else []
     groups = _lines(args.groups, GroupRecord, "groups") if args.groups else []
+    content = _lines(args.content, ContentItem, "content") if args.content else []
     try:
         start = parse_moment(args.start, "--start") if args.start else None
-        result = simulate(flows, events, args.until, members=members, groups=groups, start=start)
+        result = simulate(
+            flows, events, args.until, members=members, groups=groups, start=start, content=content
+        )
     except QunflowError as error:
         problems = getattr(error, "problems", None)
         if problems:
@@ -278,6 +282,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--events", required=True, help="events, JSON Lines")
     sim.add_argument("--members", help="members, JSON Lines")
     sim.add_argument("--groups", help="groups, JSON Lines")
+    sim.add_argument("--content", help="content library items (话术库), JSON Lines")
     sim.add_argument(
         "--until", required=True, help="ISO 8601 timestamp, or a duration after the start (P30D)"
     )
@@ -329,16 +334,20 @@ def parser() -> argparse.ArgumentParser:
 
     imports = sub.add_parser(
         "import",
-        help="members or groups from a .csv or .jsonl file, all or none; 导入成员、群",
-        description="Create or update members or groups (a file named groups*.csv|jsonl holds groups). "
+        help="members, groups or content items from a .csv or .jsonl file, all or none; 导入成员、群、话术",
+        description="Create or update members, groups or content items (a file named groups*.csv|jsonl "
+        "holds groups, content*.jsonl content items). "
         "CSV: a header row of fields; members: id, name, channel, tags, groups, points, total_spend, "
         "order_count, grade, stage, blacklisted, attributes.<key>; groups: id, name, tags, kind, "
-        "capacity, owner. Lists separated by `;`. JSON Lines: one object a line. An import is not an "
+        "capacity, owner; content: id, title, kind, text, media.url, link.url, ... Lists separated by `;`. "
+        "JSON Lines: one object a line. An import is not an "
         "event: it starts no flow.",
     )
-    imports.add_argument("file", help="members.csv, groups.csv or .jsonl (UTF-8)")
+    imports.add_argument("file", help="members.csv, groups.csv, content.jsonl, ... (UTF-8)")
     imports.add_argument(
-        "--kind", choices=("members", "groups"), help="what the file holds (default: from its name)"
+        "--kind",
+        choices=("members", "groups", "content"),
+        help="what the file holds (default: from its name)",
     )
     imports.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
 

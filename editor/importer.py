@@ -1,12 +1,14 @@
-"""Imports: members and groups from a CSV or JSON Lines file into the store, all of them or none.
+"""Imports: members, groups and content items from a CSV or JSON Lines file into the store, all of
+them or none.
 
 One reader for the command line (`qunflow import`) and the pages' uploads: every line is checked
 before anything is written, and a problem names the line and the field.
 
 JSON Lines: one object a line, as `qunflow simulate --members` / `--groups` take them. CSV (UTF-8, with
 or without a BOM, as spreadsheet programs write it): a header row naming the record's fields; list
-fields (`tags`, `groups`) hold several values separated by `;`; for members a column
-`attributes.<key>` sets that attribute; an empty cell leaves the field at its default. A member
+fields (`tags`, `groups`) hold several values separated by `;`; a column `<field>.<key>` sets one key
+of an object field (a member's `attributes.city`, a content item's `media.url`); an empty cell leaves
+the field at its default. A member
 already stored takes the file's profile and keeps what the engine saw of it (first seen, last
 message); a group keeps its member count. An import is not an event: it starts no flow.
 """
@@ -23,6 +25,7 @@ from typing import Any
 import msgspec
 
 from qunflow.engine import Store
+from qunflow.engine.content import ContentItem
 from qunflow.engine.errors import UserError, validation_message
 from qunflow.engine.member import GroupRecord, MemberRecord
 
@@ -37,7 +40,8 @@ class Importable:
     one: str  # what a record is called in a problem: "member"
     record: type[msgspec.Struct]
     lists: tuple[str, ...]
-    attributes: bool
+    # Object fields whose keys CSV columns `<field>.<key>` set.
+    nested: tuple[str, ...]
     # Writes the checked records in one transaction; the callback hears how many are written.
     write: Callable[[Store, list[Any], int, Callable[[int], None] | None], None]
     title: str  # for the progress bar and the summary line, in 简体中文
@@ -51,17 +55,24 @@ def _write_groups(store: Store, records: list[Any], now: int, done: Callable[[in
     store.put_groups(records, done=done)
 
 
+def _write_content(store: Store, records: list[Any], now: int, done: Callable[[int], None] | None) -> None:
+    store.put_content(records, now, done=done)
+
+
 KINDS: dict[str, Importable] = {
     "members": Importable(
-        "members", "member", MemberRecord, ("tags", "groups"), True, _write_members, "成员"
+        "members", "member", MemberRecord, ("tags", "groups"), ("attributes",), _write_members, "成员"
     ),
-    "groups": Importable("groups", "group", GroupRecord, ("tags",), False, _write_groups, "群"),
+    "groups": Importable("groups", "group", GroupRecord, ("tags",), (), _write_groups, "群"),
+    "content": Importable(
+        "content", "content item", ContentItem, (), ("media", "link", "miniprogram"), _write_content, "话术"
+    ),
 }
 
 
 def kind_of(path: str) -> str:
-    """The kind a file holds, from its name: `groups.csv`, `groups-2026.jsonl` hold groups; any other
-    name holds members."""
+    """The kind a file holds, from its name: `groups.csv`, `groups-2026.jsonl` hold groups,
+    `content*.jsonl` content items; any other name holds members."""
     stem = Path(path).name.lower()
     for name in KINDS:
         if name != "members" and stem.startswith(name):
@@ -128,7 +139,7 @@ def _csv_rows(label: str, text: str, kind: Importable) -> Iterator[tuple[int, di
         raise UserError(f"{label} line 1: not CSV: {error}") from None
     known = set(kind.record.__struct_fields__)
     for name in header:
-        if name not in known and not (kind.attributes and name.startswith("attributes.")):
+        if name not in known and name.partition(".")[0] not in kind.nested:
             raise UserError(f"{label} line 1: unknown column `{name}` (columns: {', '.join(sorted(known))})")
     if "id" not in header:
         raise UserError(f"{label} line 1: the header needs an `id` column")
@@ -152,8 +163,9 @@ def _csv_rows(label: str, text: str, kind: Importable) -> Iterator[tuple[int, di
                 continue
             if name in kind.lists:
                 row[name] = [part.strip() for part in cell.split(SEPARATOR) if part.strip()]
-            elif name.startswith("attributes."):
-                row.setdefault("attributes", {})[name.removeprefix("attributes.")] = cell
+            elif "." in name:
+                field, _, key = name.partition(".")
+                row.setdefault(field, {})[key] = cell
             else:
                 row[name] = cell
         yield reader.line_num, row

@@ -2,6 +2,7 @@
 
 from .clock import Clock, RealClock, SimClock
 from .compiler import Plan, PlanNode, check, compile_flow
+from .content import ContentItem, ContentRef
 from .context import Context
 from .engine import Engine, IngestResult, settle
 from .errors import EventInvalid, FlowInvalid, NotFound, Problem, QunflowError, UserError
@@ -20,6 +21,8 @@ __all__ = [
     "TRUE",
     "Clock",
     "Comparison",
+    "ContentItem",
+    "ContentRef",
     "Context",
     "Engine",
     "Event",

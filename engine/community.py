@@ -16,6 +16,7 @@ from .member import Member
 
 if TYPE_CHECKING:
     from .audience import Audience
+    from .content import ContentItem
     from .store import Store
 
 # This batch's deliveries of one kind, as (time, flow, member, payload).
@@ -55,6 +56,8 @@ class Community:
         self._sent_since: int | None = None
         self._sent_extra: set[str] = set()
         self._recent: dict[str, tuple[int, list[tuple[int, dict[str, Any]]]]] = {}
+        # Content items the batch's nodes send, read once each.
+        self._content: dict[str, ContentItem | None] = {}
 
     # -- messages ------------------------------------------------------------------------------------
 
@@ -133,6 +136,14 @@ class Community:
         self._group_moves[group_id] = self._group_moves.get(group_id, 0) + delta
         if delta < 0:
             self._shrinks += 1
+
+    # -- content -----------------------------------------------------------------------------------
+
+    def content(self, item_id: str) -> ContentItem | None:
+        """A content item of the library, or None when there is no such item (any more)."""
+        if item_id not in self._content:
+            self._content[item_id] = self.store.load_content(self.conn, [item_id]).get(item_id)
+        return self._content[item_id]
 
     # -- quotas and audiences --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .audience import Audience
     from .batch import Batch
     from .compiler import Plan, PlanNode
+    from .content import ContentItem
 
 
 class Scope(Mapping[str, Any]):
@@ -130,6 +131,10 @@ class Context:
     def group(self, group_id: str) -> dict[str, Any]:
         """A group's id, name, kind and tags (a group only seen in events has none)."""
         return self._community.group(group_id)
+
+    def content(self, item_id: str) -> ContentItem | None:
+        """An item of the content library (话术库), or None when there is no such item."""
+        return self._community.content(item_id)
 
     def get(self, path: str) -> Any:
         """The value at a field path (`member.points`, `event.data.amount`, `run.vars.x`)."""

@@ -17,6 +17,7 @@ import msgspec
 from .batch import Batch
 from .clock import SimClock, from_us, to_us
 from .compiler import compile_flow
+from .content import ContentItem
 from .engine import Engine, settled
 from .errors import UserError
 from .event import Event
@@ -62,12 +63,14 @@ def simulate(
     store_url: str = "sqlite://",
     start: datetime | None = None,
     elsewhere: Collection[str] = (),
+    content: Sequence[ContentItem] = (),
 ) -> dict[str, Any]:
     """Run flows on events under a simulated clock and report deliveries, members, runs and nodes.
 
     The clock starts at `start`, or else at the first event (a flow run only by its cron schedule
     needs `start`). Nodes may name the flows simulated and those `elsewhere`, which do not run here
-    (a preview's neighbours): starting one of those is starting a flow that is not live."""
+    (a preview's neighbours): starting one of those is starting a flow that is not live. Nodes may
+    name the `content` items (the library of the simulated store)."""
     registry = registry or default_registry()
     plans = [compile_flow(doc, registry) for doc in flows]
     ids = [p.flow.id for p in plans]
@@ -86,6 +89,7 @@ def simulate(
         store.put_members([m.to_member(to_us(clock.now())) for m in members])
         with store.transaction() as conn:
             store.upsert_groups(conn, [msgspec.to_builtins(g) for g in groups])
+        store.put_content(content, to_us(clock.now()))
         for doc in flows:  # every draft first: the flows may start one another
             engine.save_draft(doc)
         for flow_id in ids:

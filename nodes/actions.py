@@ -7,7 +7,21 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from qunflow.engine import EXIT, NEXT, Context, FlowRef, Go, NoConfig, Outcome, Template, WaitUntil, action
+from qunflow.engine import (
+    EXIT,
+    NEXT,
+    ContentItem,
+    ContentRef,
+    Context,
+    Fail,
+    FlowRef,
+    Go,
+    NoConfig,
+    Outcome,
+    Template,
+    WaitUntil,
+    action,
+)
 
 from .common import Name, Names
 from .quota import message_gate
@@ -113,8 +127,8 @@ def set_stage(ctx: Context, config: SetStage) -> Outcome:
 
 class SendMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     text: Template | None = None
-    # An id in the shared script library (话术库).
-    content: Name | None = None
+    # An item of the content library (话术库): its text is the message, and the delivery carries it.
+    content: ContentRef | None = None
     to: Literal["member", "group"] = "member"
     group: Name | None = None
 
@@ -125,13 +139,32 @@ class SendMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("`group` is needed when sending to a group")
 
 
-def message_payload(ctx: Context, text: str | None, content: str | None, to: str, group: str | None) -> dict:
+def message_payload(
+    ctx: Context, text: str | None, item: ContentItem | None, to: str, group: str | None
+) -> dict[str, Any]:
+    """A `message` delivery's payload (DESIGN §15): `text` rendered — the node's, or the content
+    item's — and the item itself under `content`."""
+    if item is not None:
+        text = item.text
     payload: dict[str, Any] = {"text": ctx.render(text, group) if text is not None else "", "to": to}
     if group is not None:
         payload["group"] = group
-    if content is not None:
-        payload["content"] = content
+    if item is not None:
+        payload["content"] = item.payload()
     return payload
+
+
+def content_item(ctx: Context, ref: str | None) -> ContentItem | Fail | None:
+    """The item a node names (None when it names none), or the failure when the library lost it
+    after the flow was published."""
+    if ref is None:
+        return None
+    item = ctx.content(ref)
+    return (
+        item
+        if item is not None
+        else Fail(f"config.content: there is no content item `{ref}` (话术库中没有这一条)")
+    )
 
 
 @action(
@@ -150,7 +183,10 @@ def send_message(ctx: Context, config: SendMessage) -> Outcome:
     held = message_gate(ctx, member)
     if held is not None:
         return WaitUntil(held)
-    ctx.deliver("message", message_payload(ctx, config.text, config.content, config.to, config.group))
+    item = content_item(ctx, config.content)
+    if isinstance(item, Fail):
+        return item
+    ctx.deliver("message", message_payload(ctx, config.text, item, config.to, config.group))
     return NEXT
 
 

@@ -10,11 +10,11 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from qunflow.engine import NEXT, Context, Fail, Go, Outcome, Template, WaitFor, WaitUntil, action
+from qunflow.engine import NEXT, ContentRef, Context, Fail, Go, Outcome, Template, WaitFor, WaitUntil, action
 from qunflow.engine.audience import Audience
 from qunflow.engine.localtime import local_moment
 
-from .actions import message_payload
+from .actions import content_item, message_payload
 from .common import Name, Names
 from .quota import capped_until, quiet_until
 
@@ -25,8 +25,8 @@ Positive = Annotated[timedelta, Meta(extra_json_schema={"format": "duration"})]
 class Broadcast(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     audience: Audience
     text: Template | None = None
-    # An id in the shared script library (话术库).
-    content: Name | None = None
+    # An item of the content library (话术库): its text is the message, and each delivery carries it.
+    content: ContentRef | None = None
     # `member`: one private message per member in the audience; `group`: one post in each of
     # `audience.groups`.
     to: Literal["member", "group"] = "member"
@@ -52,16 +52,20 @@ def broadcast(ctx: Context, config: Broadcast) -> Outcome:
     held = quiet_until(ctx)
     if held is not None:
         return WaitUntil(held)
+    item = content_item(ctx, config.content)
+    if isinstance(item, Fail):
+        return item
+    text = item.text if item is not None else config.text
     if config.to == "group":
         for group in config.audience.groups or ():
-            payload = message_payload(ctx, config.text, config.content, "group", group)
+            payload = message_payload(ctx, config.text, item, "group", group)
             ctx.deliver("message", payload, key=group)
         return NEXT
     # Recipients over the frequency cap wait in the run's vars with their rendered message and are
     # sent when the cap allows; the step is called again then.
     pending_key = f"_broadcast.{ctx.node_id}"
     pending: dict[str, str] = ctx.vars.get(pending_key) or {
-        member.id: ctx.render_for(member, config.text) if config.text is not None else ""
+        member.id: ctx.render_for(member, text) if text is not None else ""
         for member in ctx.audience(config.audience)
     }
     capped = capped_until(ctx, sorted(pending))
@@ -69,8 +73,8 @@ def broadcast(ctx: Context, config: Broadcast) -> Outcome:
         if member_id in capped:
             continue
         payload: dict[str, object] = {"text": pending.pop(member_id), "to": "member"}
-        if config.content is not None:
-            payload["content"] = config.content
+        if item is not None:
+            payload["content"] = item.payload()
         ctx.deliver("message", payload, member=member_id, key=member_id)
     if not pending:
         ctx.vars.pop(pending_key, None)

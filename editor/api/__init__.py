@@ -1,6 +1,7 @@
 """The JSON API (DESIGN §11): one controller per resource, and the one error mapping."""
 
 from .accounts import AccountController
+from .content import ContentController
 from .deliveries import DeliveryController
 from .errors import EXCEPTION_HANDLERS
 from .events import EventController
@@ -17,6 +18,7 @@ CONTROLLERS = [
     RunController,
     MemberController,
     GroupController,
+    ContentController,
     DeliveryController,
     AccountController,
 ]

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from qunflow.engine.clock import from_us
+from qunflow.engine.content import ContentItem
 from qunflow.engine.errors import Problem
 from qunflow.engine.member import Member
 from qunflow.engine.run import Run
@@ -214,6 +215,13 @@ class GroupView(msgspec.Struct):
 
 class GroupPage(msgspec.Struct):
     items: list[GroupView]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class ContentPage(msgspec.Struct):
+    items: list[ContentItem]
     limit: int
     offset: int
     next_offset: int | None

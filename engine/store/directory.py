@@ -1,4 +1,5 @@
-"""The community data operators keep by hand (DESIGN §15): groups, as listed, registered and removed.
+"""The community data operators keep by hand (DESIGN §15): groups and the content library, as listed,
+registered and removed.
 
 A mixin of :class:`engine.store.Store`. Registering is all or nothing: a list of groups is written in
 one transaction. A group's member count is the engine's (kept as members join and leave) and is
@@ -10,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from sqlalchemy import Connection, delete, func, select
 
+from ..content import ContentItem
 from ..errors import Conflict, NotFound
 from ..member import GroupRecord
 from . import schema as t
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 # The columns a registration sets; `member_count` is the engine's.
 GROUP_FIELDS = ("name", "kind", "tags", "capacity", "owner")
 CHUNK = 1000
+_encode = msgspec.json.encode
+_decode = msgspec.json.decode
 
 
 def group_row(record: GroupRecord) -> dict[str, Any]:
@@ -127,3 +132,92 @@ class DirectoryStore:
         """The groups that have a capacity of their own, with it."""
         c = t.groups.c
         return dict(conn.execute(select(c.id, c.capacity).where(c.capacity.is_not(None))).tuples().all())
+
+    # -- the content library -----------------------------------------------------------------------
+
+    def put_content(
+        self, items: Sequence[ContentItem], now: int, done: Callable[[int], None] | None = None
+    ) -> None:
+        """Create or replace content items, all in one transaction: every one of them or none."""
+        latest = {item.id: item for item in items}
+        rows = [
+            {"id": i.id, "title": i.title, "kind": i.kind, "item": _encode(i).decode(), "updated_at": now}
+            for i in latest.values()
+        ]
+        if not rows:
+            return
+        stmt = self._insert(t.content)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"], set_={c: stmt.excluded[c] for c in ("title", "kind", "item", "updated_at")}
+        )
+        with self.transaction() as conn:
+            for start in range(0, len(rows), CHUNK):
+                conn.execute(stmt, rows[start : start + CHUNK])
+                if done is not None:
+                    done(len(rows[start : start + CHUNK]))
+
+    def get_content(self, item_id: str) -> ContentItem:
+        with self.engine.connect() as conn:
+            found = self.load_content(conn, [item_id])
+        if item_id not in found:
+            raise NotFound(f"no content item `{item_id}` (话术库中没有这一条)")
+        return found[item_id]
+
+    def load_content(self, conn: Connection, ids: Sequence[str] | None = None) -> dict[str, ContentItem]:
+        """The items of `ids` that exist (default: the whole library), by id."""
+        c = t.content.c
+        stmt = select(c.id, c.item)
+        if ids is not None:
+            stmt = stmt.where(c.id.in_(list(ids)))
+        return {row.id: _decode(row.item, type=ContentItem) for row in conn.execute(stmt)}
+
+    def content_index(self) -> dict[str, ContentItem]:
+        """The whole library (what nodes may name), by id."""
+        with self.engine.connect() as conn:
+            return self.load_content(conn)
+
+    def list_content(
+        self, q: str | None = None, kind: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[ContentItem]:
+        """Items in id order; `q` finds a part of the id, title or text (any case)."""
+        c = t.content.c
+        stmt = select(c.item)
+        if q:
+            needle = q.lower()
+            stmt = stmt.where(
+                func.lower(c.id).contains(needle, autoescape=True)
+                | func.lower(c.title).contains(needle, autoescape=True)
+                | func.lower(c.item).contains(needle, autoescape=True)
+            )
+        if kind:
+            stmt = stmt.where(c.kind == kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(c.id).limit(limit).offset(offset)).scalars().all()
+        return [_decode(row, type=ContentItem) for row in rows]
+
+    def flows_using_content(self, conn: Connection, item_id: str) -> list[str]:
+        """The published flows (live or paused) whose live version names the item."""
+        f, v = t.flows.c, t.flow_versions.c
+        rows = conn.execute(
+            select(f.id, v.document)
+            .join(t.flow_versions, (v.flow_id == f.id) & (v.version == f.live_version))
+            .order_by(f.id)
+        )
+        using = []
+        for flow_id, document in rows:
+            nodes = _decode(document).get("nodes") or []
+            if any(isinstance(n, dict) and (n.get("config") or {}).get("content") == item_id for n in nodes):
+                using.append(flow_id)
+        return using
+
+    def delete_content(self, item_id: str) -> None:
+        """Remove an item; refused (409, naming them) while a published flow sends it."""
+        with self.transaction() as conn:
+            using = self.flows_using_content(conn, item_id)
+            if using:
+                raise Conflict(
+                    f"content item `{item_id}` is used by the published flows {', '.join(using)} "
+                    "(已发布的流程正在使用，不能删除)"
+                )
+            if not conn.execute(delete(t.content).where(t.content.c.id == item_id)).rowcount:
+                raise NotFound(f"no content item `{item_id}` (话术库中没有这一条)")

@@ -78,6 +78,17 @@ groups = Table(
     Column("owner", String(200)),
 )
 
+# The content library (话术库): each item whole, as JSON, with what it is searched and listed by.
+content = Table(
+    "content",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("item", Text, nullable=False),  # JSON object: engine.content.ContentItem
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 events = Table(
     "events",
     metadata,

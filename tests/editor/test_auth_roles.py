@@ -37,6 +37,11 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("PUT", "/api/groups/g-1", {"name": "一群"}, WRITE),
     ("DELETE", "/api/groups/g-1", None, WRITE),
     ("GET", "/groups", None, READ),
+    ("GET", "/api/content", None, READ),
+    ("POST", "/api/content", {"id": "c-1", "title": "欢迎", "text": "你好"}, WRITE),
+    ("GET", "/api/content/c-1", None, READ),
+    ("PUT", "/api/content/c-1", {"title": "欢迎", "text": "您好"}, WRITE),
+    ("DELETE", "/api/content/c-1", None, WRITE),
     ("GET", "/api/users", None, ADMIN),
     ("POST", "/api/users", {"name": "new-viewer", "password": "long enough", "role": "viewer"}, ADMIN),
     ("POST", "/api/users/nobody-here/password", {"password": "long enough"}, ADMIN),
@@ -101,7 +106,7 @@ def test_the_matrix_covers_every_api_route(app: Litestar) -> None:
     covered = {(m, p.split("?")[0]) for m, p, _, _ in MATRIX}
     concrete = {
         "{flow_id:str}": "welcome", "{run_id:int}": "1", "{member_id:str}": "m-1", "{token_id:int}": "999",
-        "{name:str}": "nobody-here", "{group_id:str}": "g-1",
+        "{name:str}": "nobody-here", "{group_id:str}": "g-1", "{item_id:str}": "c-1",
     }  # fmt: skip
     missing = []
     for route in app.routes:

@@ -83,3 +83,46 @@ def test_a_group_is_removed_only_when_no_member_is_in_it(store: Store) -> None:
     with pytest.raises(NotFound):
         store.delete_group("g-2")
     assert store.get_group("g-1")["members"] == 1
+
+
+def test_the_content_library_is_stored_searched_and_guarded_by_published_flows(store: Store) -> None:
+    from qunflow.engine import ContentItem, Engine
+    from qunflow.engine.content import Media
+
+    script = ContentItem("welcome-script", "欢迎话术", text="{{ member.name }}，欢迎！")
+    poster = ContentItem("poster_100%", "海报", kind="image", media=Media("https://cdn.example.com/p.png"))
+    written: list[int] = []
+    store.put_content([script, poster, script], 1, done=written.append)
+    assert written == [2]
+    assert store.get_content("poster_100%") == poster
+    assert [i.id for i in store.list_content()] == ["poster_100%", "welcome-script"]
+    assert [i.id for i in store.list_content(q="欢迎")] == ["welcome-script"]
+    assert [i.id for i in store.list_content(q="MEMBER.NAME")] == ["welcome-script"]  # the text, any case
+    assert [i.id for i in store.list_content(q="0%")] == ["poster_100%"]
+    assert [i.id for i in store.list_content(kind="image")] == ["poster_100%"]
+    assert set(store.content_index()) == {"poster_100%", "welcome-script"}
+
+    engine = Engine(store)
+    document = {
+        "id": "send",
+        "nodes": [
+            {"id": "t", "type": "trigger.member_joined", "config": {}},
+            {"id": "m", "type": "action.send_message", "config": {"content": "welcome-script"}},
+        ],
+        "edges": [{"from": "t", "to": "m"}],
+    }
+    engine.save_draft(document)
+    store.put_content([ContentItem("spare", "备用", text="hi")], 2)
+    spare = {
+        **document,
+        "id": "draft-only",
+        "nodes": [document["nodes"][0], {**document["nodes"][1], "config": {"content": "spare"}}],
+    }
+    engine.save_draft(spare)
+    store.delete_content("spare")  # a draft does not hold an item: it is checked when published
+    engine.publish("send")
+    with pytest.raises(Conflict, match="send"):
+        store.delete_content("welcome-script")
+    store.delete_content("poster_100%")
+    with pytest.raises(NotFound):
+        store.get_content("poster_100%")
