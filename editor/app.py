@@ -19,6 +19,7 @@ from .admin import AdminController
 from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
 from .community_pages import ContentPages, GroupPages
+from .directory_pages import StaffPages, TagPages
 from .pages import PageController, static_files
 from .services import Services
 from .worker import ServeWorker
@@ -63,6 +64,8 @@ def create_app(
         AdminController,
         GroupPages,
         ContentPages,
+        StaffPages,
+        TagPages,
         static_files(),
         *extra_routes,
     ]

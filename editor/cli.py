@@ -53,7 +53,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from qunflow.engine.content import ContentItem
     from qunflow.engine.event import decode_event_lines
-    from qunflow.engine.member import GroupRecord, MemberRecord
+    from qunflow.engine.member import GroupRecord, MemberRecord, StaffRecord
     from qunflow.engine.simulate import encode_report, parse_moment, simulate
 
     flows = []
@@ -66,10 +66,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     members = _lines(args.members, MemberRecord, "members") if args.members else []
     groups = _lines(args.groups, GroupRecord, "groups") if args.groups else []
     content = _lines(args.content, ContentItem, "content") if args.content else []
+    staff = _lines(args.staff, StaffRecord, "staff") if args.staff else []
     try:
         start = parse_moment(args.start, "--start") if args.start else None
         result = simulate(
-            flows, events, args.until, members=members, groups=groups, start=start, content=content
+            flows,
+            events,
+            args.until,
+            members=members,
+            groups=groups,
+            start=start,
+            content=content,
+            staff=staff,
         )
     except QunflowError as error:
         problems = getattr(error, "problems", None)
@@ -283,6 +291,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--members", help="members, JSON Lines")
     sim.add_argument("--groups", help="groups, JSON Lines")
     sim.add_argument("--content", help="content library items (话术库), JSON Lines")
+    sim.add_argument("--staff", help="staff accounts (员工) with their daily friend limits, JSON Lines")
     sim.add_argument(
         "--until", required=True, help="ISO 8601 timestamp, or a duration after the start (P30D)"
     )
@@ -334,19 +343,20 @@ def parser() -> argparse.ArgumentParser:
 
     imports = sub.add_parser(
         "import",
-        help="members, groups or content items from a .csv or .jsonl file, all or none; 导入成员、群、话术",
-        description="Create or update members, groups or content items (a file named groups*.csv|jsonl "
-        "holds groups, content*.jsonl content items). "
+        help="members, groups, staff, tags or content from a .csv or .jsonl file, all or none; 导入",
+        description="Create or update members, groups, staff, tags or content items (a file named "
+        "groups*.csv|jsonl holds groups; likewise staff*, tags*, content*). "
         "CSV: a header row of fields; members: id, name, channel, tags, groups, points, total_spend, "
         "order_count, grade, stage, blacklisted, attributes.<key>; groups: id, name, tags, kind, "
-        "capacity, owner; content: id, title, kind, text, media.url, link.url, ... Lists separated by `;`. "
+        "capacity, owner; staff: id, name, daily_friend_limit; tags: name, category, color; content: id, "
+        "title, kind, text, media.url, link.url, ... Lists separated by `;`. "
         "JSON Lines: one object a line. An import is not an "
         "event: it starts no flow.",
     )
     imports.add_argument("file", help="members.csv, groups.csv, content.jsonl, ... (UTF-8)")
     imports.add_argument(
         "--kind",
-        choices=("members", "groups", "content"),
+        choices=("members", "groups", "staff", "tags", "content"),
         help="what the file holds (default: from its name)",
     )
     imports.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")

@@ -27,7 +27,7 @@ import msgspec
 from qunflow.engine import Store
 from qunflow.engine.content import ContentItem
 from qunflow.engine.errors import UserError, validation_message
-from qunflow.engine.member import GroupRecord, MemberRecord
+from qunflow.engine.member import GroupRecord, MemberRecord, StaffRecord, TagRecord
 
 SEPARATOR = ";"
 
@@ -55,6 +55,14 @@ def _write_groups(store: Store, records: list[Any], now: int, done: Callable[[in
     store.put_groups(records, done=done)
 
 
+def _write_staff(store: Store, records: list[Any], now: int, done: Callable[[int], None] | None) -> None:
+    store.put_staff(records, done=done)
+
+
+def _write_tags(store: Store, records: list[Any], now: int, done: Callable[[int], None] | None) -> None:
+    store.put_tags(records, done=done)
+
+
 def _write_content(store: Store, records: list[Any], now: int, done: Callable[[int], None] | None) -> None:
     store.put_content(records, now, done=done)
 
@@ -64,6 +72,8 @@ KINDS: dict[str, Importable] = {
         "members", "member", MemberRecord, ("tags", "groups"), ("attributes",), _write_members, "成员"
     ),
     "groups": Importable("groups", "group", GroupRecord, ("tags",), (), _write_groups, "群"),
+    "staff": Importable("staff", "staff member", StaffRecord, (), (), _write_staff, "员工"),
+    "tags": Importable("tags", "tag", TagRecord, (), (), _write_tags, "标签"),
     "content": Importable(
         "content", "content item", ContentItem, (), ("media", "link", "miniprogram"), _write_content, "话术"
     ),
@@ -71,8 +81,8 @@ KINDS: dict[str, Importable] = {
 
 
 def kind_of(path: str) -> str:
-    """The kind a file holds, from its name: `groups.csv`, `groups-2026.jsonl` hold groups,
-    `content*.jsonl` content items; any other name holds members."""
+    """The kind a file holds, from its name: `groups.csv`, `groups-2026.jsonl` hold groups; likewise
+    `staff*`, `tags*` and `content*`; any other name holds members."""
     stem = Path(path).name.lower()
     for name in KINDS:
         if name != "members" and stem.startswith(name):
@@ -117,8 +127,9 @@ def parse_records(label: str, data: bytes, kind: Importable) -> list[Any]:
         except msgspec.ValidationError as error:
             field, message = validation_message(error)
             raise UserError(f"{label} line {number}: {field or kind.one}: {message}") from None
-        found.pop(record.id, None)  # a later line wins, and takes the later place
-        found[record.id] = record
+        key = getattr(record, "id", None) or record.name  # tags are known by name
+        found.pop(key, None)  # a later line wins, and takes the later place
+        found[key] = record
     return list(found.values())
 
 
@@ -141,8 +152,9 @@ def _csv_rows(label: str, text: str, kind: Importable) -> Iterator[tuple[int, di
     for name in header:
         if name not in known and name.partition(".")[0] not in kind.nested:
             raise UserError(f"{label} line 1: unknown column `{name}` (columns: {', '.join(sorted(known))})")
-    if "id" not in header:
-        raise UserError(f"{label} line 1: the header needs an `id` column")
+    key = "id" if "id" in known else "name"
+    if key not in header:
+        raise UserError(f"{label} line 1: the header needs an `{key}` column")
     while True:
         try:
             cells = next(reader, None)

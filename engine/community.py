@@ -58,6 +58,8 @@ class Community:
         self._recent: dict[str, tuple[int, list[tuple[int, dict[str, Any]]]]] = {}
         # Content items the batch's nodes send, read once each.
         self._content: dict[str, ContentItem | None] = {}
+        # Staff accounts' own daily friend-request limits, read on first need.
+        self._staff_limits: dict[str, int] | None = None
 
     # -- messages ------------------------------------------------------------------------------------
 
@@ -144,6 +146,12 @@ class Community:
         if item_id not in self._content:
             self._content[item_id] = self.store.load_content(self.conn, [item_id]).get(item_id)
         return self._content[item_id]
+
+    def staff_limit(self, staff_id: str, default: int) -> int:
+        """A staff account's daily friend-request limit: its own when it has one, else `default`."""
+        if self._staff_limits is None:
+            self._staff_limits = self.store.staff_limits(self.conn)
+        return self._staff_limits.get(staff_id, default)
 
     # -- quotas and audiences --------------------------------------------------------------------------
 

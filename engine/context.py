@@ -132,6 +132,10 @@ class Context:
         """A group's id, name, kind and tags (a group only seen in events has none)."""
         return self._community.group(group_id)
 
+    def staff_limit(self, staff_id: str, default: int) -> int:
+        """A staff account's daily friend-request limit: its own (DESIGN §15) or else `default`."""
+        return self._community.staff_limit(staff_id, default)
+
     def content(self, item_id: str) -> ContentItem | None:
         """An item of the content library (话术库), or None when there is no such item."""
         return self._community.content(item_id)

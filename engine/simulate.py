@@ -21,7 +21,7 @@ from .content import ContentItem
 from .engine import Engine, settled
 from .errors import UserError
 from .event import Event
-from .member import GroupRecord, MemberRecord
+from .member import GroupRecord, MemberRecord, StaffRecord
 from .registry import Registry, default_registry
 from .run import STATUSES, WAITING, Run
 from .schedule import next_schedule_fire
@@ -64,6 +64,7 @@ def simulate(
     start: datetime | None = None,
     elsewhere: Collection[str] = (),
     content: Sequence[ContentItem] = (),
+    staff: Sequence[StaffRecord] = (),
 ) -> dict[str, Any]:
     """Run flows on events under a simulated clock and report deliveries, members, runs and nodes.
 
@@ -90,6 +91,7 @@ def simulate(
         with store.transaction() as conn:
             store.upsert_groups(conn, [msgspec.to_builtins(g) for g in groups])
         store.put_content(content, to_us(clock.now()))
+        store.put_staff(staff)
         for doc in flows:  # every draft first: the flows may start one another
             engine.save_draft(doc)
         for flow_id in ids:

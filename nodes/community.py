@@ -115,6 +115,7 @@ def remove_from_group(ctx: Context, config: RemoveFromGroup) -> Outcome:
 class AddFriend(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # The staff accounts to send from, in order: the first under its daily limit sends.
     staff: Annotated[Names, Meta(min_length=1)]
+    # For staff accounts without a `daily_friend_limit` of their own (DESIGN §15).
     daily_limit: Annotated[int, Meta(ge=1, le=500)] = 20
 
 
@@ -142,7 +143,7 @@ def add_friend(ctx: Context, config: AddFriend) -> Outcome:
         for _, p in ctx.recent_deliveries("friend_request", local_moment(today, MIDNIGHT, ctx.tz))
     )
     for staff in config.staff:
-        if sent[staff] < config.daily_limit:
+        if sent[staff] < ctx.staff_limit(staff, config.daily_limit):
             ctx.deliver("friend_request", {"staff": staff})
             return NEXT
     return WaitUntil(local_moment(today + timedelta(days=1), MIDNIGHT, ctx.tz))

@@ -10,6 +10,8 @@ from .groups import GroupController
 from .members import MemberController
 from .nodes import NodeController
 from .runs import RunController
+from .staff import StaffController
+from .tags import TagController
 
 CONTROLLERS = [
     NodeController,
@@ -19,6 +21,8 @@ CONTROLLERS = [
     MemberController,
     GroupController,
     ContentController,
+    StaffController,
+    TagController,
     DeliveryController,
     AccountController,
 ]

@@ -141,13 +141,14 @@ def refuse_nul(value: Any, path: str = "") -> None:
             refuse_nul(item, f"{path}[{index}]")
 
 
-def convert_body(value: Any, record: type[T], what: str) -> list[T]:
+def convert_body(value: Any, record: type[T], what: str, strict: bool = True) -> list[T]:
     """One record or a list of them from a decoded JSON body, every one checked before any is used;
-    a problem is a UserError naming the item and field (`groups[1].capacity: ...`)."""
+    a problem is a UserError naming the item and field (`groups[1].capacity: ...`). Forms, whose
+    values are all text, convert with `strict=False` ("12" is a number there)."""
     items = value if isinstance(value, list) else [value]
     refuse_nul(items, what)
     try:
-        return msgspec.convert(items, list[record])  # type: ignore[valid-type]
+        return msgspec.convert(items, list[record], strict=strict)  # type: ignore[valid-type]
     except msgspec.ValidationError as error:
         field, message = validation_message(error)
         if isinstance(value, list):

@@ -10,7 +10,7 @@ import msgspec
 from qunflow.engine.clock import from_us
 from qunflow.engine.content import ContentItem
 from qunflow.engine.errors import Problem
-from qunflow.engine.member import Member
+from qunflow.engine.member import Member, StaffRecord
 from qunflow.engine.run import Run
 
 
@@ -222,6 +222,13 @@ class GroupPage(msgspec.Struct):
 
 class ContentPage(msgspec.Struct):
     items: list[ContentItem]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class StaffPage(msgspec.Struct):
+    items: list[StaffRecord]
     limit: int
     offset: int
     next_offset: int | None

@@ -1,5 +1,5 @@
-"""The community data operators keep by hand (DESIGN §15): groups and the content library, as listed,
-registered and removed.
+"""The community data operators keep by hand (DESIGN §15): groups, the content library, staff and the
+tag library, as listed, registered and removed.
 
 A mixin of :class:`engine.store.Store`. Registering is all or nothing: a list of groups is written in
 one transaction. A group's member count is the engine's (kept as members join and leave) and is
@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, or_, select
 
 from ..content import ContentItem
 from ..errors import Conflict, NotFound
-from ..member import GroupRecord
+from ..member import GroupRecord, StaffRecord, TagRecord
 from . import schema as t
 from .rows import from_json, to_json
 
@@ -221,3 +221,94 @@ class DirectoryStore:
                 )
             if not conn.execute(delete(t.content).where(t.content.c.id == item_id)).rowcount:
                 raise NotFound(f"no content item `{item_id}` (话术库中没有这一条)")
+
+    # -- staff and the tag library ---------------------------------------------------------------------
+
+    def put_staff(self, records: Sequence[StaffRecord], done: Callable[[int], None] | None = None) -> None:
+        """Create or replace staff accounts, all in one transaction."""
+        self._put_records(t.staff, "id", [msgspec.to_builtins(r) | {"id": r.id} for r in records], done)
+
+    def list_staff(self, q: str | None = None, limit: int = 50, offset: int = 0) -> list[StaffRecord]:
+        """Staff in id order; `q` finds a part of the id or name (any case)."""
+        rows = self._list_records(t.staff, "id", ("id", "name"), q, {}, limit, offset)
+        return [StaffRecord(r.id, r.name, r.daily_friend_limit) for r in rows]
+
+    def get_staff(self, staff_id: str) -> StaffRecord:
+        found = self.list_staff_by_id([staff_id])
+        if not found:
+            raise NotFound(f"no staff member `{staff_id}` (没有这位员工)")
+        return found[0]
+
+    def list_staff_by_id(self, ids: Sequence[str]) -> list[StaffRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.staff).where(t.staff.c.id.in_(list(ids))).order_by(t.staff.c.id))
+            return [StaffRecord(r.id, r.name, r.daily_friend_limit) for r in rows]
+
+    def staff_limits(self, conn: Connection) -> dict[str, int]:
+        """The staff accounts that have a daily friend-request limit of their own, with it."""
+        c = t.staff.c
+        rows = conn.execute(select(c.id, c.daily_friend_limit).where(c.daily_friend_limit.is_not(None)))
+        return dict(rows.tuples().all())
+
+    def delete_staff(self, staff_id: str) -> None:
+        self._delete_record(t.staff, "id", staff_id, f"no staff member `{staff_id}` (没有这位员工)")
+
+    def put_tags(self, records: Sequence[TagRecord], done: Callable[[int], None] | None = None) -> None:
+        """Create or replace tags of the library, all in one transaction."""
+        self._put_records(t.tags, "name", [msgspec.to_builtins(r) | {"name": r.name} for r in records], done)
+
+    def list_tags(
+        self, q: str | None = None, category: str | None = None, limit: int = 500, offset: int = 0
+    ) -> list[TagRecord]:
+        """Tags in name order; `q` finds a part of the name (any case)."""
+        filters = {"category": category} if category else {}
+        rows = self._list_records(t.tags, "name", ("name",), q, filters, limit, offset)
+        return [TagRecord(r.name, r.category, r.color) for r in rows]
+
+    def delete_tag(self, name: str) -> None:
+        """Remove a tag from the library (members keep it: a tag is a member's, the library describes it)."""
+        self._delete_record(t.tags, "name", name, f"no tag `{name}` in the tag library (标签库中没有)")
+
+    def _put_records(
+        self, table: Any, key: str, rows: list[dict[str, Any]], done: Callable[[int], None] | None
+    ) -> None:
+        latest = list({row[key]: {c.name: row.get(c.name) for c in table.c} for row in rows}.values())
+        if not latest:
+            return
+        stmt = self._insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[key], set_={c.name: stmt.excluded[c.name] for c in table.c if c.name != key}
+        )
+        with self.transaction() as conn:
+            for start in range(0, len(latest), CHUNK):
+                conn.execute(stmt, latest[start : start + CHUNK])
+                if done is not None:
+                    done(len(latest[start : start + CHUNK]))
+
+    def _list_records(
+        self,
+        table: Any,
+        key: str,
+        searched: Sequence[str],
+        q: str | None,
+        filters: dict[str, Any],
+        limit: int,
+        offset: int,
+    ) -> list[Any]:
+        stmt = select(table)
+        if q:
+            needle = q.lower()
+            found = [
+                func.lower(func.coalesce(table.c[name], "")).contains(needle, autoescape=True)
+                for name in searched
+            ]
+            stmt = stmt.where(or_(*found))
+        for name, value in filters.items():
+            stmt = stmt.where(table.c[name] == value)
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt.order_by(table.c[key]).limit(limit).offset(offset)))
+
+    def _delete_record(self, table: Any, key: str, value: str, missing: str) -> None:
+        with self.transaction() as conn:
+            if not conn.execute(delete(table).where(table.c[key] == value)).rowcount:
+                raise NotFound(missing)

@@ -89,6 +89,23 @@ content = Table(
     Column("updated_at", BigInteger, nullable=False),
 )
 
+# Staff accounts (员工) that add friends and own groups, and the tag library (标签库).
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", Text),
+    Column("daily_friend_limit", Integer),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("category", String(20), nullable=False),
+    Column("color", String(7)),
+)
+
 events = Table(
     "events",
     metadata,

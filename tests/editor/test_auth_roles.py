@@ -42,6 +42,17 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("GET", "/api/content/c-1", None, READ),
     ("PUT", "/api/content/c-1", {"title": "欢迎", "text": "您好"}, WRITE),
     ("DELETE", "/api/content/c-1", None, WRITE),
+    ("GET", "/api/staff", None, READ),
+    ("POST", "/api/staff", [{"id": "s-1", "name": "小王", "daily_friend_limit": 20}], WRITE),
+    ("GET", "/api/staff/s-1", None, READ),
+    ("PUT", "/api/staff/s-1", {"name": "小王"}, WRITE),
+    ("DELETE", "/api/staff/s-1", None, WRITE),
+    ("GET", "/api/tags", None, READ),
+    ("POST", "/api/tags", {"name": "fans", "category": "behaviour"}, WRITE),
+    ("DELETE", "/api/tags/nobody-here", None, WRITE),
+    ("GET", "/content", None, READ),
+    ("GET", "/staff", None, READ),
+    ("GET", "/tags", None, READ),
     ("GET", "/api/users", None, ADMIN),
     ("POST", "/api/users", {"name": "new-viewer", "password": "long enough", "role": "viewer"}, ADMIN),
     ("POST", "/api/users/nobody-here/password", {"password": "long enough"}, ADMIN),
@@ -106,7 +117,7 @@ def test_the_matrix_covers_every_api_route(app: Litestar) -> None:
     covered = {(m, p.split("?")[0]) for m, p, _, _ in MATRIX}
     concrete = {
         "{flow_id:str}": "welcome", "{run_id:int}": "1", "{member_id:str}": "m-1", "{token_id:int}": "999",
-        "{name:str}": "nobody-here", "{group_id:str}": "g-1", "{item_id:str}": "c-1",
+        "{name:str}": "nobody-here", "{group_id:str}": "g-1", "{item_id:str}": "c-1", "{staff_id:str}": "s-1",
     }  # fmt: skip
     missing = []
     for route in app.routes:

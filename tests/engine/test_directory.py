@@ -126,3 +126,22 @@ def test_the_content_library_is_stored_searched_and_guarded_by_published_flows(s
     store.delete_content("poster_100%")
     with pytest.raises(NotFound):
         store.get_content("poster_100%")
+
+
+def test_staff_and_the_tag_library(store: Store) -> None:
+    from qunflow.engine.member import StaffRecord, TagRecord
+
+    store.put_staff([StaffRecord("s-2", "小李"), StaffRecord("s-1", "小王", 15), StaffRecord("s-2", "李")])
+    assert store.list_staff() == [StaffRecord("s-1", "小王", 15), StaffRecord("s-2", "李")]
+    assert store.list_staff(q="王") == [StaffRecord("s-1", "小王", 15)]
+    with store.transaction() as conn:
+        assert store.staff_limits(conn) == {"s-1": 15}
+    store.delete_staff("s-1")
+    with pytest.raises(NotFound):
+        store.get_staff("s-1")
+    store.put_tags([TagRecord("fans", "behaviour", "#0b7a75"), TagRecord("qr-1", "channel")])
+    assert store.list_tags(category="channel") == [TagRecord("qr-1", "channel")]
+    assert [t.name for t in store.list_tags(q="FA")] == ["fans"]
+    store.delete_tag("fans")
+    with pytest.raises(NotFound):
+        store.delete_tag("fans")

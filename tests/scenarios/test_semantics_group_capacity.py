@@ -1,10 +1,15 @@
-"""A group's own capacity (DESIGN §15): `action.invite_to_group` fills a group to its capacity when
-it has one, and to the node's for the others; simulated under the engine's clock."""
+"""A group's own capacity and a staff account's own daily limit (DESIGN §15): `invite_to_group` fills
+a group to its capacity when it has one, `add_friend` sends up to the account's limit when it has one,
+and the node's setting holds for the others; simulated under the engine's clock."""
 
 from __future__ import annotations
 
 from documents import event, flow, node
 from kit import run, sent, tags
+
+from qunflow.engine.event import convert_events
+from qunflow.engine.member import StaffRecord
+from qunflow.engine.simulate import simulate
 
 T = "2026-11-22T10:00:00+08:00"
 
@@ -67,3 +72,24 @@ def test_a_capacity_below_the_groups_size_routes_to_full() -> None:
     )
     assert [d["payload"]["group"] for d in sent(report, "vip")] == ["vip-1", "vip-2", "vip-3"]
     assert tags(report, "d") == ["full"]
+
+
+def test_a_staff_account_with_a_daily_limit_of_its_own_sends_that_many() -> None:
+    befriending = flow(
+        "friends",
+        [
+            node("t", "trigger.event", event="promote"),
+            node("add", "action.add_friend", staff=["s-1", "s-2"], daily_limit=2),
+        ],
+        [("t", "add")],
+        settings={"reentry": "always"},
+    )
+    events = convert_events(promotions("a", "b", "c", "d"))
+    report = simulate([befriending], events, "P1D", staff=[StaffRecord("s-1", "小王", 1)])
+    # d waits for the next day: both accounts are at their limits (s-1 its own 1, s-2 the node's 2).
+    assert [(d["member"], d["payload"]["staff"], d["at"][:10]) for d in sent(report, "add")] == [
+        ("a", "s-1", "2026-11-22"),
+        ("b", "s-2", "2026-11-22"),
+        ("c", "s-2", "2026-11-22"),
+        ("d", "s-1", "2026-11-23"),
+    ]

@@ -1,4 +1,4 @@
-"""community data: a group's capacity and owner; the content library
+"""community data: a group's capacity and owner; the content library; staff; the tag library
 
 Revision ID: 0003
 Revises: 0001
@@ -26,9 +26,25 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "staff",
+        sa.Column("id", sa.String(length=200), nullable=False),
+        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("daily_friend_limit", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "tags",
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("category", sa.String(length=20), nullable=False),
+        sa.Column("color", sa.String(length=7), nullable=True),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("tags")
+    op.drop_table("staff")
     op.drop_table("content")
     with op.batch_alter_table("groups", schema=None) as batch_op:
         batch_op.drop_column("owner")
