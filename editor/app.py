@@ -18,7 +18,7 @@ from litestar.types import ControllerRouterHandler
 from .admin import AdminController
 from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
-from .community_pages import ContentPages, GroupPages
+from .community_pages import ContentPages, GroupPages, MemberPages
 from .directory_pages import StaffPages, TagPages
 from .pages import PageController, static_files
 from .services import Services
@@ -64,6 +64,7 @@ def create_app(
         AdminController,
         GroupPages,
         ContentPages,
+        MemberPages,
         StaffPages,
         TagPages,
         static_files(),

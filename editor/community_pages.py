@@ -10,6 +10,7 @@ line, with the same "every line checked first, then all or nothing" rule.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import anyio
 import msgspec
@@ -20,15 +21,18 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from qunflow.engine.content import CONTENT_KINDS, ContentItem
+from qunflow.engine.edits import Edit
 from qunflow.engine.errors import NotFound, UserError
 from qunflow.engine.member import GROUP_KINDS, GroupRecord
 
 from .api.content import ItemId
 from .api.errors import convert_body
 from .api.groups import GroupId
-from .api.params import text_filter
+from .api.members import changed_by
+from .api.params import MemberId, text_filter
 from .auth import READ, WRITE, allow, services_of
 from .importer import KINDS, parse_records
+from .member_edits import edit_members
 from .pages import _missing, page_context
 
 GROUPS_PAGE = 50
@@ -231,4 +235,81 @@ class ContentPages(Controller):
         return Redirect("/content", status_code=303)
 
 
-__all__ = ["ContentPages", "GroupPages"]
+def _labels(text: str) -> list[str]:
+    """A form's list of tags: separated by `;`, `,` or `，`."""
+    return [t.strip() for t in text.replace("，", ",").replace(",", ";").split(";") if t.strip()]
+
+
+class MemberPages(Controller):
+    """The members list (search, filters, bulk changes) and the blacklist switch of a member's page;
+    the member's own page is `/members/{id}` (pages.py)."""
+
+    path = "/members"
+    include_in_schema = False
+
+    @get("", guards=[allow(READ)])
+    async def members(
+        self,
+        request: Request[Any, Any, Any],
+        q: Annotated[str | None, text_filter("q", "a part of the id or name", r"^[^\x00]*$")] = None,
+        tag: Annotated[str | None, text_filter("tag", "tag", r"^[^\x00]*$")] = None,
+        group: Annotated[str | None, text_filter("group", "group", r"^[^\x00]*$")] = None,
+        blacklisted: Annotated[
+            str | None, text_filter("blacklisted", "yes or no", r"^(|true|false)$")
+        ] = None,
+        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+        changed: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+    ) -> Template:
+        store = services_of(request).store
+        flag = {"true": True, "false": False}.get(blacklisted or "")
+        found = await anyio.to_thread.run_sync(
+            lambda: store.member_page(
+                q or None,
+                tag=tag or None,
+                group=group or None,
+                blacklisted=flag,
+                limit=GROUPS_PAGE,
+                offset=offset,
+            )
+        )
+        filters = {"q": q or "", "tag": tag or "", "group": group or "", "blacklisted": blacklisted or ""}
+        context = await page_context(
+            request,
+            members=found,
+            filters=filters,
+            offset=offset,
+            next_offset=offset + GROUPS_PAGE if len(found) == GROUPS_PAGE else None,
+            changed=changed,
+        )
+        template = "pages/members_table.html" if request.headers.get("hx-request") else "pages/members.html"
+        return Template(template, context=context)
+
+    @post("/bulk", guards=[allow(WRITE)])
+    async def bulk(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Tags added and removed, and the blacklist set or lifted, for the members ticked."""
+        form = await request.form()
+        members = [m for m in form.getall("members", []) if isinstance(m, str) and m]
+        if not members:
+            raise UserError("members: tick at least one member (请先勾选成员)")
+        blacklist = {"set": True, "lift": False}.get(str(form.get("blacklist", "")))
+        added, removed = _labels(str(form.get("add_tags", ""))), _labels(str(form.get("remove_tags", "")))
+        edit = msgspec.convert({"add_tags": added, "remove_tags": removed, "blacklist": blacklist}, Edit)
+        services = services_of(request)
+        changed = await anyio.to_thread.run_sync(edit_members, services, members, edit, changed_by(request))
+        return Redirect(f"/members?changed={changed}", status_code=303)
+
+    @post("/{member_id:str}/blacklist", guards=[allow(WRITE)])
+    async def blacklist(self, request: Request[Any, Any, Any], member_id: MemberId) -> Response[Any]:
+        """Set (`blacklist=set`) or lift (`blacklist=lift`) the member's blacklist."""
+        form = await request.form()
+        flag = {"set": True, "lift": False}.get(str(form.get("blacklist", "")))
+        if flag is None:
+            raise UserError("blacklist: `set` or `lift`")
+        services = services_of(request)
+        await anyio.to_thread.run_sync(
+            edit_members, services, [member_id], Edit(blacklist=flag), changed_by(request)
+        )
+        return Redirect(f"/members/{quote(member_id, safe='')}", status_code=303)
+
+
+__all__ = ["ContentPages", "GroupPages", "MemberPages"]

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from .clock import to_us
 from .community import Community, Made
 from .context import Context
+from .edits import EDITED, apply_edit
 from .event import Event
 from .member import Member
 from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
@@ -146,6 +147,8 @@ class Batch:
             member.last_message_at = at
             member.dirty = True
             community.posted(member.id, at)
+        elif kind == EDITED:  # a person's change (DESIGN §15); only the web app makes these
+            apply_edit(member, event.data)
 
     # -- runs ----------------------------------------------------------------------------------------
 

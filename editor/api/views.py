@@ -232,3 +232,10 @@ class StaffPage(msgspec.Struct):
     limit: int
     offset: int
     next_offset: int | None
+
+
+class MemberPage(msgspec.Struct):
+    items: list[MemberView]
+    limit: int
+    offset: int
+    next_offset: int | None

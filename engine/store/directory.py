@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, func, or_, select
 
 from ..content import ContentItem
 from ..errors import Conflict, NotFound
-from ..member import GroupRecord, StaffRecord, TagRecord
+from ..member import GroupRecord, Member, StaffRecord, TagRecord
 from . import schema as t
 from .rows import from_json, to_json
 
@@ -63,6 +63,8 @@ class DirectoryStore:
         def transaction(self) -> Any: ...
 
         def _holds_any(self, column: Any, labels: Sequence[str]) -> ColumnElement[bool]: ...
+
+        def load_members(self, conn: Connection, ids: Any) -> dict[str, Member]: ...
 
     def put_groups(self, records: Sequence[GroupRecord], done: Callable[[int], None] | None = None) -> None:
         """Create or update groups, all in one transaction: every one of them or none. A group given
@@ -132,6 +134,45 @@ class DirectoryStore:
         """The groups that have a capacity of their own, with it."""
         c = t.groups.c
         return dict(conn.execute(select(c.id, c.capacity).where(c.capacity.is_not(None))).tuples().all())
+
+    # -- members, searched -------------------------------------------------------------------------
+
+    def member_page(
+        self,
+        q: str | None = None,
+        *,
+        tag: str | None = None,
+        group: str | None = None,
+        grade: str | None = None,
+        stage: str | None = None,
+        channel: str | None = None,
+        blacklisted: bool | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Member]:
+        """Members in id order that match: `q` a part of the id or name (any case), the others exactly
+        (`tag`, `group`: the member has it)."""
+        c = t.members.c
+        stmt = select(c.id)
+        if q:
+            needle = q.lower()
+            stmt = stmt.where(
+                func.lower(c.id).contains(needle, autoescape=True)
+                | func.lower(func.coalesce(c.name, "")).contains(needle, autoescape=True)
+            )
+        for column, value in ((c.grade, grade), (c.stage, stage), (c.channel, channel)):
+            if value:
+                stmt = stmt.where(column == value)
+        if blacklisted is not None:
+            stmt = stmt.where(c.blacklisted.is_(blacklisted))
+        if tag:
+            stmt = stmt.where(self._holds_any(c.tags, [tag]))
+        if group:
+            stmt = stmt.where(self._holds_any(c.groups, [group]))
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(stmt.order_by(c.id).limit(limit).offset(offset)).scalars())
+            found = self.load_members(conn, ids)
+        return [found[i] for i in ids]
 
     # -- the content library -----------------------------------------------------------------------
 
