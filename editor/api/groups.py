@@ -13,6 +13,7 @@ from qunflow.engine.member import GROUP_KINDS, GroupRecord
 from ..auth import READ, WRITE, allow
 from ..services import Services, ServicesDep
 from .errors import convert_body
+from .export import Format, csv_download
 from .params import TEXT_PATTERN, Limit, Offset, text_filter
 from .views import GroupPage, GroupView, page_next
 
@@ -53,7 +54,13 @@ class GroupController(Controller):
         kind: KindFilter = None,
         limit: Limit = 50,
         offset: Offset = 0,
+        format: Format = None,
     ) -> GroupPage:
+        if format == "csv":
+            columns = ("id", "name", "tags", "kind", "capacity", "owner", "members")
+            return csv_download(  # type: ignore[return-value]
+                "groups", columns, lambda at, size: services.store.list_groups(q, tag, kind, size, at)
+            )
         rows = services.store.list_groups(q, tag, kind, limit, offset)
         return GroupPage([GroupView(**r) for r in rows], limit, offset, page_next(len(rows), limit, offset))
 

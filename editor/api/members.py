@@ -15,6 +15,7 @@ from qunflow.engine.edits import Edit
 from ..auth import READ, WRITE, allow
 from ..member_edits import BulkEdit, Edited, edit_members
 from ..services import Services, ServicesDep
+from .export import Format, csv_download
 from .params import Limit, MemberId, Offset, text_filter
 from .views import MemberDetail, MemberPage, MemberView, TimelineEntry, iso, page_next
 
@@ -25,6 +26,11 @@ GradeFilter = Annotated[str | None, text_filter("grade", "S, A, B or C", r"^[SAB
 StageFilter = Annotated[str | None, text_filter("stage", "prospect, customer, member or koc", r"^[a-z]+$")]
 ChannelFilter = Annotated[str | None, text_filter("channel", "source channel")]
 BlacklistFilter = Annotated[bool | None, QueryParameter(required=False, description="blacklisted or not")]
+
+
+# As `qunflow import` reads members back (attributes aside), then what the engine saw.
+MEMBER_EXPORT = ("id", "name", "channel", "tags", "groups", "points", "total_spend", "order_count", "grade",
+                 "stage", "blacklisted", "first_seen", "last_message_at")  # fmt: skip
 
 
 def changed_by(request: Request[Any, Any, Any]) -> str:
@@ -100,11 +106,19 @@ class MemberController(Controller):
         blacklisted: BlacklistFilter = None,
         limit: Limit = 50,
         offset: Offset = 0,
+        format: Format = None,
     ) -> MemberPage:
-        found = services.store.member_page(
-            q, tag=tag, group=group, grade=grade, stage=stage, channel=channel, blacklisted=blacklisted,
-            limit=limit, offset=offset,
-        )  # fmt: skip
+        filters = {"tag": tag, "group": group, "grade": grade, "stage": stage, "channel": channel,
+                   "blacklisted": blacklisted}  # fmt: skip
+        if format == "csv":
+            return csv_download(  # type: ignore[return-value]
+                "members",
+                MEMBER_EXPORT,
+                lambda at, size: [
+                    MemberView.of(m) for m in services.store.member_page(q, **filters, limit=size, offset=at)
+                ],
+            )
+        found = services.store.member_page(q, **filters, limit=limit, offset=offset)
         return MemberPage(
             [MemberView.of(m) for m in found], limit, offset, page_next(len(found), limit, offset)
         )
