@@ -308,8 +308,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--workload",
         default="w",
-        choices=("w", "http", "storm", "simulate30", "million"),
-        help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million",
+        choices=("w", "http", "storm", "simulate30", "million", "members"),
+        help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million; "
+        "members",
     )
 
     serve = sub.add_parser("serve", help="the web app and a worker in one process; 启动服务")
