@@ -6,6 +6,7 @@
 - `simulate30`: 30 simulated days of N members through every template in `flows/`.
 - `million`: N (default 1,000,000) parked members: peak RSS and store bytes.
 - `http`: ingestion over HTTP in batches of 500 (see `bench.http`).
+- `members`: pages of the members list (search, filters) over N (default 1,000,000) members.
 """
 
 from __future__ import annotations
@@ -136,6 +137,15 @@ def million(members: int, db: str | None) -> dict[str, Any]:
     return {"workload": "million", **result, "budget": budget}
 
 
+def members_list(members: int, db: str | None) -> dict[str, Any]:
+    from .members import measure
+
+    with tempfile.TemporaryDirectory(prefix="qunflow-bench-") as workdir:
+        with fresh_database(db, Path(workdir), "members") as url:
+            result = in_fresh_process(measure, members, url)
+    return {"workload": "members", **result, "budget": {"page_under_200ms": result["slowest_ms"] < 200}}
+
+
 def http(members: int, db: str | None) -> dict[str, Any]:
     from .http import measure
 
@@ -160,6 +170,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload("storm", storm, 100_000, "runs due at once and at 10,000/s: wake lateness, real clock"),
         Workload("simulate30", simulate30, 10_000, "30 simulated days of members through the templates"),
         Workload("million", million, 1_000_000, "parked members: peak RSS and store bytes"),
+        Workload("members", members_list, 1_000_000, "the members list: search and filter pages"),
     )
 }
 

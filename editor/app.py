@@ -18,7 +18,9 @@ from litestar.types import ControllerRouterHandler
 from .admin import AdminController
 from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
+from .community_pages import ContentPages, GroupPages, MemberPages
 from .connectors_page import ConnectorsPage
+from .directory_pages import StaffPages, TagPages
 from .headers import add_security_headers
 from .inputs import refuse_nul_input
 from .pages import PageController, static_files
@@ -64,6 +66,11 @@ def create_app(
         PageController,
         AdminController,
         ConnectorsPage,
+        GroupPages,
+        ContentPages,
+        MemberPages,
+        StaffPages,
+        TagPages,
         static_files(),
         *extra_routes,
     ]

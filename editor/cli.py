@@ -75,8 +75,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from qunflow.engine.content import ContentItem
     from qunflow.engine.event import decode_event_lines
-    from qunflow.engine.member import GroupRecord, MemberRecord
+    from qunflow.engine.member import GroupRecord, MemberRecord, StaffRecord
     from qunflow.engine.simulate import encode_report, parse_moment, simulate
 
     flows = []
@@ -85,9 +86,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     events = decode_event_lines(_read(args.events, "events").decode("utf-8", "replace"), args.events)
     members = _lines(args.members, MemberRecord, "members") if args.members else []
     groups = _lines(args.groups, GroupRecord, "groups") if args.groups else []
+    content = _lines(args.content, ContentItem, "content") if args.content else []
+    staff = _lines(args.staff, StaffRecord, "staff") if args.staff else []
     try:
         start = parse_moment(args.start, "--start") if args.start else None
-        result = simulate(flows, events, args.until, members=members, groups=groups, start=start)
+        result = simulate(
+            flows,
+            events,
+            args.until,
+            members=members,
+            groups=groups,
+            start=start,
+            content=content,
+            staff=staff,
+        )
     except QunflowError as error:
         problems = getattr(error, "problems", None)
         if problems:
@@ -211,18 +223,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     from qunflow.engine import RealClock
     from qunflow.engine.clock import to_us
 
-    from .importer import read_members
+    from .importer import KINDS, kind_of, read_records
 
-    records = read_members(args.file)  # every line checked before anything is written
+    kind = KINDS[args.kind or kind_of(args.file)]
+    records = read_records(args.file, kind)  # every line checked before anything is written
     now = to_us(RealClock().now())
     store = _open_store(args.db)
     try:
         with Progress(transient=True) as progress:
-            task = progress.add_task("导入成员 importing members", total=len(records))
-            store.put_members([r.to_member(now) for r in records], done=lambda n: progress.advance(task, n))
+            task = progress.add_task(f"导入{kind.title} importing {kind.name}", total=len(records))
+            kind.write(store, records, now, lambda n: progress.advance(task, n))
     finally:
         store.close()
-    print(f"imported {len(records)} members from {args.file} (已导入 {len(records)} 位成员)")
+    print(f"imported {len(records)} {kind.name} from {args.file} (已导入 {len(records)} 个{kind.title})")
     return 0
 
 
@@ -292,6 +305,8 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--events", required=True, help="events, JSON Lines")
     sim.add_argument("--members", help="members, JSON Lines")
     sim.add_argument("--groups", help="groups, JSON Lines")
+    sim.add_argument("--content", help="content library items (话术库), JSON Lines")
+    sim.add_argument("--staff", help="staff accounts (员工) with their daily friend limits, JSON Lines")
     sim.add_argument(
         "--until", required=True, help="ISO 8601 timestamp, or a duration after the start (P30D)"
     )
@@ -308,8 +323,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--workload",
         default="w",
-        choices=("w", "http", "storm", "simulate30", "million"),
-        help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million",
+        choices=("w", "http", "storm", "simulate30", "million", "members"),
+        help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million; "
+        "members",
     )
 
     serve = sub.add_parser("serve", help="the web app and a worker in one process; 启动服务")
@@ -334,13 +350,23 @@ def parser() -> argparse.ArgumentParser:
 
     imports = sub.add_parser(
         "import",
-        help="members from a .csv or .jsonl file, all or none; 导入成员",
-        description="Create or update members. CSV: a header row of member fields (id, "
+        help="members, groups, staff, tags or content from a .csv or .jsonl file, all or none; 导入",
+        description="Create or update members, groups, staff, tags or content items (a file named "
+        "groups*.csv|jsonl holds groups; likewise staff*, tags*, content*). "
+        "CSV: a header row of fields; members: id, "
         + ", ".join(f.name for f in PROFILE)
-        + ", attributes.<key>); tags and groups separated by `;`. JSON Lines: one member object a "
-        "line. An import is not an event: it starts no flow.",
+        + ", attributes.<key>; groups: id, name, tags, kind, "
+        "capacity, owner; staff: id, name, daily_friend_limit; tags: name, category, color; content: id, "
+        "title, kind, text, media.url, link.url, ... Lists separated by `;`. "
+        "JSON Lines: one object a line. An import is not an "
+        "event: it starts no flow.",
     )
-    imports.add_argument("file", help="members.csv or members.jsonl (UTF-8)")
+    imports.add_argument("file", help="members.csv, groups.csv, content.jsonl, ... (UTF-8)")
+    imports.add_argument(
+        "--kind",
+        choices=("members", "groups", "staff", "tags", "content"),
+        help="what the file holds (default: from its name)",
+    )
     imports.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
 
     user = sub.add_parser("user", help="users; 用户")

@@ -14,9 +14,10 @@ from typing import Any
 import msgspec
 
 from qunflow.engine import Engine, SimClock
+from qunflow.engine.content import ContentItem, MiniProgram
 from qunflow.engine.errors import NotFound, QunflowError
 from qunflow.engine.event import Event, convert_events, decode_event_lines
-from qunflow.engine.member import GroupRecord
+from qunflow.engine.member import GroupRecord, StaffRecord, TagRecord
 from qunflow.engine.simulate import drive
 from qunflow.flows import load_template, template_names
 
@@ -26,12 +27,30 @@ HISTORY = timedelta(days=3)
 MARKER_MEMBER = "demo-m-01"
 
 GROUPS = [
-    GroupRecord("g-fans-1", "粉丝福利 1 群", ["fans"], "fans"),
-    GroupRecord("g-fans-2", "粉丝福利 2 群", ["fans"], "fans"),
-    GroupRecord("g-traffic-1", "引流 1 群", ["traffic"], "traffic"),
-    GroupRecord("g-flash-1", "限时秒杀群", ["flash_sale"], "flash_sale"),
-    GroupRecord("vip-1", "VIP 尊享 1 群", ["vip"], "vip"),
-    GroupRecord("vip-2", "VIP 尊享 2 群", ["vip"], "vip"),
+    GroupRecord("g-fans-1", "粉丝福利 1 群", ["fans"], "fans", owner="staff-wang"),
+    GroupRecord("g-fans-2", "粉丝福利 2 群", ["fans"], "fans", owner="staff-wang"),
+    GroupRecord("g-traffic-1", "引流 1 群", ["traffic"], "traffic", owner="staff-li"),
+    GroupRecord("g-flash-1", "限时秒杀群", ["flash_sale"], "flash_sale", owner="staff-li"),
+    GroupRecord("vip-1", "VIP 尊享 1 群", ["vip"], "vip", capacity=200, owner="staff-wang"),
+    GroupRecord("vip-2", "VIP 尊享 2 群", ["vip"], "vip", capacity=200, owner="staff-wang"),
+]
+STAFF = [StaffRecord("staff-wang", "王店长", 20), StaffRecord("staff-li", "李客服", 15)]
+TAGS = [
+    TagRecord("new", "growth", "#0b7a75"),
+    TagRecord("vip", "growth", "#b45309"),
+    TagRecord("fans", "behaviour", "#2563eb"),
+    *(TagRecord(channel, "channel") for channel in ("qr-live-1122", "qr-store-07")),
+]
+CONTENT = [
+    ContentItem(
+        "welcome-script", "新人欢迎话术", text="{{ member.name }}，欢迎加入{{ group.name }}！置顶有新人券哦"
+    ),
+    ContentItem(
+        "shop-card",
+        "小程序商城卡片",
+        kind="miniprogram",
+        miniprogram=MiniProgram("wx0000000000000000", "pages/index/index?from=qunflow", "进店逛逛"),
+    ),
 ]
 NAMES = (
     "小林 阿强 王姐 陈晨 李娜 张伟 刘洋 杨帆 赵敏 黄磊 周婷 吴昊 徐静 孙悦 胡斌 朱丽 高翔 林芳 何琳 郭涛 "
@@ -136,9 +155,11 @@ def load_demo(services: Services) -> DemoSummary | None:
             loaded.append(name)
         except QunflowError:  # a template this build's nodes cannot run: show the others
             skipped.append(name)
-    groups = {g.id: g for g in [*example_groups(), *GROUPS]}
-    with services.store.transaction() as conn:
-        services.store.upsert_groups(conn, [msgspec.to_builtins(g) for g in groups.values()])
+    # The demo's community data goes in as an operator's would (the stores behind the API and imports).
+    services.store.put_groups([*example_groups(), *GROUPS])
+    services.store.put_staff(STAFF)
+    services.store.put_tags(TAGS)
+    services.store.put_content(CONTENT, services.now_us())
     events = sorted([*example_events(end), *convert_events(community_events(end))], key=lambda e: e.at)
     drive(engine, clock, events, end)
     services.engine.flows.reload()

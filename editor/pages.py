@@ -37,6 +37,7 @@ from .auth import CSRF_HEADER, READ, WRITE, allow, principal, safe_next, service
 from .changes import flow_changes
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, catalogue, choose_language, translator
 from .layout import with_layout
+from .pickers import community_choices
 from .services import Services
 
 RUNS_PAGE = 50
@@ -255,6 +256,8 @@ class PageController(Controller):
             "ports": _dynamic_ports(services, document),
             # What a setting that names a flow (`action.start_flow`) may name.
             "flows": [{"id": f["id"], "name": f["name"]} for f in flows],
+            # What settings that name groups, staff, tags or content items are offered (DESIGN §15).
+            "community": await anyio.to_thread.run_sync(community_choices, services),
         }
         context["messages"] = catalogue(context["lang"])
         return Template("editor.html", context=context)

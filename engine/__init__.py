@@ -3,6 +3,7 @@
 from .clock import Clock, RealClock, SimClock
 from .compiler import Plan, PlanNode, check, compile_flow
 from .config import NoConfig
+from .content import ContentItem, ContentRef
 from .context import Context
 from .engine import Engine, IngestResult, settle
 from .errors import EventInvalid, FlowInvalid, NotFound, Problem, QunflowError, UserError
@@ -23,6 +24,8 @@ __all__ = [
     "BatchDone",
     "Clock",
     "Comparison",
+    "ContentItem",
+    "ContentRef",
     "Context",
     "Engine",
     "Event",

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .edits import EDITED, apply_edit
 from .event import Event
 from .limits import MAX_COUNT, MAX_MONEY
 from .member import Member
 
 if TYPE_CHECKING:
     from .audience import Audience
+    from .content import ContentItem
     from .store.protocol import BatchStore, Tx
 
 # This batch's deliveries of one kind, as (time, flow, member, payload).
@@ -40,6 +42,8 @@ class Community:
         self._groups_read: set[str] = set()
         # Group sizes: as stored (every group, read once when a node first asks) plus this batch's moves.
         self._stored_sizes: dict[str, int] | None = None
+        # Groups with a capacity of their own (DESIGN §15), read with the sizes.
+        self._capacities: dict[str, int] = {}
         self._group_moves: dict[str, int] = {}
         self._shrinks = 0
         # Where the last scan of a pool stopped: pool id -> (pool, capacity, index, shrinks then).
@@ -54,6 +58,10 @@ class Community:
         self._sent_since: int | None = None
         self._sent_extra: set[str] = set()
         self._recent: dict[str, tuple[int, list[tuple[int, dict[str, Any]]]]] = {}
+        # Content items the batch's nodes send, read once each.
+        self._content: dict[str, ContentItem | None] = {}
+        # Staff accounts' own daily friend-request limits, read on first need.
+        self._staff_limits: dict[str, int] | None = None
 
     # -- events ------------------------------------------------------------------------------------
 
@@ -97,6 +105,8 @@ class Community:
             member.last_message_at = at
             member.dirty = True
             self.posted(member.id, at)
+        elif kind == EDITED:  # a person's change (DESIGN §15); only the web app makes these
+            apply_edit(member, event.data)
 
     # -- messages ------------------------------------------------------------------------------------
 
@@ -129,7 +139,9 @@ class Community:
                 self.groups.update(self.store.load_groups(self.conn, sorted(wanted)))
                 self._groups_read |= wanted
             found = self.groups.get(group_id)
-        return found if found is not None else {"id": group_id, "name": None, "tags": [], "kind": None}
+        if found is None:
+            return {"id": group_id, "name": None, "tags": [], "kind": None, "capacity": None, "owner": None}
+        return found
 
     def group_size(self, group_id: str) -> int:
         return self._sizes_stored().get(group_id, 0) + self._group_moves.get(group_id, 0)
@@ -137,10 +149,12 @@ class Community:
     def _sizes_stored(self) -> dict[str, int]:
         if self._stored_sizes is None:
             self._stored_sizes = self.store.group_sizes(self.conn)
+            self._capacities = self.store.group_capacities(self.conn)
         return self._stored_sizes
 
     def first_with_room(self, groups: Sequence[str], capacity: int) -> str | None:
-        """The first of `groups` below `capacity`. Groups only fill up within a batch unless someone
+        """The first of `groups` below its capacity: the group's own when it has one, else `capacity`
+        (the node's). Groups only fill up within a batch unless someone
         leaves, so a pool's scan resumes where the last one stopped until a group shrinks. Pools are
         known by identity (the entry keeps the pool alive, so its id cannot be taken by another)."""
         found = self._pool_scans.get(id(groups))
@@ -149,9 +163,10 @@ class Community:
             start = found[2]
         # group_size, inline: a scan may check many groups of a pool in a row.
         stored, moves = self._sizes_stored(), self._group_moves
+        own = self._capacities
         for index in range(start, len(groups)):
             group = groups[index]
-            if stored.get(group, 0) + moves.get(group, 0) < capacity:
+            if stored.get(group, 0) + moves.get(group, 0) < (own.get(group, capacity) if own else capacity):
                 self._pool_scans[id(groups)] = (groups, capacity, index, self._shrinks)
                 return group
         self._pool_scans[id(groups)] = (groups, capacity, len(groups), self._shrinks)
@@ -170,6 +185,20 @@ class Community:
         self._group_moves[group_id] = self._group_moves.get(group_id, 0) + delta
         if delta < 0:
             self._shrinks += 1
+
+    # -- content -----------------------------------------------------------------------------------
+
+    def content(self, item_id: str) -> ContentItem | None:
+        """A content item of the library, or None when there is no such item (any more)."""
+        if item_id not in self._content:
+            self._content[item_id] = self.store.load_content(self.conn, [item_id]).get(item_id)
+        return self._content[item_id]
+
+    def staff_limit(self, staff_id: str, default: int) -> int:
+        """A staff account's daily friend-request limit: its own when it has one, else `default`."""
+        if self._staff_limits is None:
+            self._staff_limits = self.store.staff_limits(self.conn)
+        return self._staff_limits.get(staff_id, default)
 
     # -- quotas and audiences --------------------------------------------------------------------------
 

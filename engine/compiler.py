@@ -6,7 +6,7 @@ networkx checks the graph here and only here; the plan the engine walks is plain
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -16,6 +16,7 @@ import msgspec
 import msgspec.inspect as mi
 import networkx as nx
 
+from .content import content_problems
 from .errors import FlowInvalid, Problem, validation_message
 from .fields import path_problem, template_problems
 from .flow import Flow, decode_flow, reentry_interval
@@ -89,9 +90,12 @@ def _structure_problem(raw: Any, error: msgspec.ValidationError) -> Problem:
     return Problem(None, path, message)
 
 
-def _format_problems(value: Any, info: Any, path: str, flows: Collection[str] | None) -> list[str]:
-    """Check values whose JSON Schema format is `template`, `field-path` or `flow-id` (when `flows`
-    are known), wherever they sit, and that no duration is beyond what a calendar can hold (ten years)."""
+def _format_problems(
+    value: Any, info: Any, path: str, flows: Collection[str] | None, content: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Check values whose JSON Schema format is `template`, `field-path`, `flow-id` (when `flows`
+    are known) or `content-id` (when the `content` library is known), wherever they sit, and that
+    no duration is beyond what a calendar can hold (ten years)."""
     if value is None:
         return []
     if isinstance(value, timedelta):
@@ -105,20 +109,26 @@ def _format_problems(value: Any, info: Any, path: str, flows: Collection[str] | 
             return [f"{path}: {problem}"] if problem else []
         if fmt == "flow-id" and flows is not None and value not in flows:
             return [f"{path}: there is no flow `{value}`"]
-        return _format_problems(value, info.type, path, flows)
+        if fmt == "content-id" and content is not None and isinstance(value, str):
+            return [f"{path}: {p}" for p in content_problems(content.get(value), value)]
+        return _format_problems(value, info.type, path, flows, content)
     if isinstance(info, mi.UnionType):
-        return [p for t in info.types for p in _format_problems(value, t, path, flows) if _fits(value, t)]
+        return [
+            p for t in info.types for p in _format_problems(value, t, path, flows, content) if _fits(value, t)
+        ]
     if isinstance(info, mi.StructType) and isinstance(value, msgspec.Struct):
         return [
             p
             for f in info.fields
             for p in _format_problems(
-                getattr(value, f.name), f.type, f"{path}.{f.encode_name}".lstrip("."), flows
+                getattr(value, f.name), f.type, f"{path}.{f.encode_name}".lstrip("."), flows, content
             )
         ]
     if isinstance(info, mi.ListType | mi.TupleType | mi.VarTupleType) and isinstance(value, list | tuple):
         item = getattr(info, "item_type", None)
-        return [p for i, v in enumerate(value) for p in _format_problems(v, item, f"{path}[{i}]", flows)]
+        return [
+            p for i, v in enumerate(value) for p in _format_problems(v, item, f"{path}[{i}]", flows, content)
+        ]
     return []
 
 
@@ -143,13 +153,17 @@ def _decode_config(node_type: NodeType, raw: dict[str, Any]) -> tuple[Any, Probl
 
 
 def check(
-    document: Any, registry: Registry, flows: Collection[str] | None = None
+    document: Any,
+    registry: Registry,
+    flows: Collection[str] | None = None,
+    content: Mapping[str, Any] | None = None,
 ) -> tuple[Flow | None, dict[str, Any], list[Problem]]:
     """Every problem of a flow at once; with the decoded flow and node configs when it decoded.
 
     `flows`: the ids of the flows there are, against which node settings that name a flow
     (`format: flow-id`, as `action.start_flow`'s) are checked; None leaves them unchecked. A flow may
-    always name itself."""
+    always name itself. `content`: the content library by id, against which settings that name an
+    item (`format: content-id`) are checked; None leaves them unchecked."""
     try:
         flow = decode_flow(document)
     except msgspec.ValidationError as error:  # a subclass of DecodeError: catch it first
@@ -187,7 +201,7 @@ def check(
             problems.append(Problem(node.id, problem.path, problem.message))
             continue
         configs[node.id] = config
-        for text in _format_problems(config, mi.type_info(node_type.config), "", known):
+        for text in _format_problems(config, mi.type_info(node_type.config), "", known, content):
             path, _, message = text.partition(": ")
             problems.append(Problem(node.id, f"config.{path}", message))
         listens = node_type.events_for(config) or node_type.cron_for(config)
@@ -248,11 +262,15 @@ def _loose(document: Any) -> Any:
 
 
 def compile_flow(
-    document: Any, registry: Registry, version: int = 0, flows: Collection[str] | None = None
+    document: Any,
+    registry: Registry,
+    version: int = 0,
+    flows: Collection[str] | None = None,
+    content: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Compile a valid flow into a plan; raise :class:`FlowInvalid` with every problem otherwise
-    (`flows`: see :func:`check`)."""
-    flow, configs, problems = check(document, registry, flows)
+    (`flows`, `content`: see :func:`check`)."""
+    flow, configs, problems = check(document, registry, flows, content)
     if problems or flow is None:
         raise FlowInvalid(problems)
     successors: dict[str, dict[str, list[str]]] = {n.id: {} for n in flow.nodes}

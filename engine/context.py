@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .audience import Audience
     from .community import Community, Made
     from .compiler import Plan, PlanNode
+    from .content import ContentItem
 
 
 class Stepping(Protocol):
@@ -163,6 +164,14 @@ class Context:
     def group(self, group_id: str) -> dict[str, Any]:
         """A group's id, name, kind and tags (a group only seen in events has none)."""
         return self._community.group(group_id)
+
+    def staff_limit(self, staff_id: str, default: int) -> int:
+        """A staff account's daily friend-request limit: its own (DESIGN §15) or else `default`."""
+        return self._community.staff_limit(staff_id, default)
+
+    def content(self, item_id: str) -> ContentItem | None:
+        """An item of the content library (话术库), or None when there is no such item."""
+        return self._community.content(item_id)
 
     def get(self, path: str) -> Any:
         """The value at a field path (`member.points`, `event.data.amount`, `run.vars.x`)."""

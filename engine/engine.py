@@ -69,9 +69,12 @@ class Engine:
 
     def publish(self, flow_id: str, elsewhere: Collection[str] = ()) -> int:
         """Freeze the draft as the next version and make it live. Nodes may name the flows of this
-        store and those `elsewhere` (a preview's store is not where its flow's neighbours live)."""
+        store and those `elsewhere` (a preview's store is not where its flow's neighbours live), and
+        the items of this store's content library."""
         draft = self.store.get_flow(flow_id).draft
-        compile_flow(draft, self.registry, flows=self.flow_ids() | set(elsewhere))
+        compile_flow(
+            draft, self.registry, flows=self.flow_ids() | set(elsewhere), content=self.store.content_index()
+        )
         version = self.store.publish(flow_id, draft, self._now_us())
         self.flows.reload()
         self.scheduler.sync(self.clock.now())

@@ -7,6 +7,8 @@ place each.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 
@@ -60,6 +62,11 @@ class NotFound(UserError):
 
 class Conflict(UserError):
     """That cannot be done in the current state."""
+
+
+def join_path(*parts: Any) -> str:
+    """A field path from its parts (`groups`, `[1]`, `capacity` → `groups[1].capacity`)."""
+    return ".".join(str(p) for p in parts if p not in ("", None)).replace(".[", "[")
 
 
 def validation_message(error: msgspec.ValidationError) -> tuple[str, str]:

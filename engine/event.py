@@ -68,6 +68,8 @@ def _check(event: Event, index: int | None) -> Event:
         raise bad("data.outcome", "must be `done` or `skipped`")
     if event.member is None and event.profile is not None:
         raise bad("profile", "a profile needs a member")
+    if event.type == "member_edited":  # engine.edits: made by the web app for a person's change
+        raise bad("type", "`member_edited` events are made by qunflow itself (use the members API)")
     return event
 
 

@@ -54,7 +54,7 @@ def path_problem(path: str) -> str | None:
     elif root == "run":
         known = frozenset({"vars"})
     elif root == "group":
-        known = frozenset({"id", "name", "tags", "kind"})
+        known = frozenset({"id", "name", "tags", "kind", "capacity", "owner"})
     else:
         return f"`{path}` starts with `{root}`; use member., event., group. or run."
     if len(parts) < 2 or parts[1] not in known:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -166,10 +166,39 @@ def group_deltas(members: Iterable[Member]) -> dict[str, int]:
     return deltas
 
 
-class GroupRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A group as imported (`--groups`)."""
+# Text the database takes: no NUL (PostgreSQL refuses it).
+Text = Annotated[str, Meta(max_length=200, pattern=r"^[^\x00]*$")]
+Label = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+GROUP_KINDS = ("traffic", "conversion", "fans", "flash_sale", "vip", "other")
 
-    id: Annotated[str, Meta(min_length=1, max_length=200)]
-    name: str | None = None
-    tags: list[str] = []
-    kind: str | None = None
+
+class GroupRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A group as registered (`--groups`, `qunflow import`, `POST /api/groups`; DESIGN §15)."""
+
+    id: Label
+    name: Text | None = None
+    tags: list[Label] = []
+    kind: Literal["traffic", "conversion", "fans", "flash_sale", "vip", "other"] | None = None
+    # The group's own size cap for `action.invite_to_group` (WeCom customer groups hold up to 2000).
+    capacity: Annotated[int, Meta(ge=1, le=2000)] | None = None
+    owner: Label | None = None  # a staff id
+
+
+class StaffRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A staff account (员工, DESIGN §15): adds friends (`action.add_friend`) and owns groups."""
+
+    id: Label
+    name: Text | None = None
+    # Friend requests this account may send a day (WeCom's rule of thumb: 20).
+    daily_friend_limit: Annotated[int, Meta(ge=1, le=1000)] | None = None
+
+
+TAG_CATEGORIES = ("channel", "behaviour", "growth", "attribute", "other")
+
+
+class TagRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A tag of the tag library (标签库, DESIGN §15): what it is about, and its colour on the pages."""
+
+    name: Label
+    category: Literal["channel", "behaviour", "growth", "attribute", "other"] = "other"
+    color: Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None

@@ -17,12 +17,13 @@ import msgspec
 from .batch import Batch
 from .clock import SimClock, from_us, to_us
 from .compiler import compile_flow
+from .content import ContentItem
 from .engine import Engine, settled
 from .errors import UserError
 from .event import Event
 from .hooks import BatchDone
 from .limits import moment_problem
-from .member import GroupRecord, MemberRecord
+from .member import GroupRecord, MemberRecord, StaffRecord
 from .registry import Registry, default_registry
 from .run import STATUSES, WAITING, Run
 from .store import Store
@@ -95,14 +96,16 @@ def simulate(
     start: datetime | None = None,
     elsewhere: Collection[str] = (),
     limit: WorkLimit | None = None,
+    content: Sequence[ContentItem] = (),
+    staff: Sequence[StaffRecord] = (),
 ) -> dict[str, Any]:
     """Run flows on events under a simulated clock and report deliveries, members, runs and nodes.
 
     The clock starts at `start`, or else at the first event (a flow run only by its cron schedule
     needs `start`). Nodes may name the flows simulated and those `elsewhere`, which do not run here
-    (a preview's neighbours): starting one of those is starting a flow that is not live. With a
-    `limit`, the simulation stops early when it is reached and the report says so under `truncated`
-    (absent otherwise)."""
+    (a preview's neighbours): starting one of those is starting a flow that is not live. Nodes may
+    name the `content` items (the library of the simulated store). With a `limit`, the simulation
+    stops early when it is reached and the report says so under `truncated` (absent otherwise)."""
     registry = registry or default_registry()
     plans = [compile_flow(doc, registry) for doc in flows]
     ids = [p.flow.id for p in plans]
@@ -123,6 +126,8 @@ def simulate(
         store.put_members([m.to_member(to_us(clock.now())) for m in members])
         with store.transaction() as conn:
             store.upsert_groups(conn, [msgspec.to_builtins(g) for g in groups])
+        store.put_content(content, to_us(clock.now()))
+        store.put_staff(staff)
         for doc in flows:  # every draft first: the flows may start one another
             engine.save_draft(doc)
         for flow_id in ids:

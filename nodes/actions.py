@@ -11,7 +11,10 @@ from qunflow.sdk import (
     MAX_POINTS,
     NEXT,
     Config,
+    ContentItem,
+    ContentRef,
     Context,
+    Fail,
     FlowRef,
     Go,
     Grade,
@@ -128,8 +131,8 @@ def set_stage(ctx: Context, config: SetStage) -> Outcome:
 
 class SendMessage(Config):
     text: Template | None = None
-    # An id in the shared script library (话术库).
-    content: Name | None = None
+    # An item of the content library (话术库): its text is the message, and the delivery carries it.
+    content: ContentRef | None = None
     to: Literal["member", "group"] = "member"
     group: Name | None = None
 
@@ -140,13 +143,32 @@ class SendMessage(Config):
             raise ValueError("`group` is needed when sending to a group")
 
 
-def message_payload(ctx: Context, text: str | None, content: str | None, to: str, group: str | None) -> dict:
+def message_payload(
+    ctx: Context, text: str | None, item: ContentItem | None, to: str, group: str | None
+) -> dict[str, Any]:
+    """A `message` delivery's payload (DESIGN §15): `text` rendered — the node's, or the content
+    item's — and the item itself under `content`."""
+    if item is not None:
+        text = item.text
     payload: dict[str, Any] = {"text": ctx.render(text, group) if text is not None else "", "to": to}
     if group is not None:
         payload["group"] = group
-    if content is not None:
-        payload["content"] = content
+    if item is not None:
+        payload["content"] = item.payload()
     return payload
+
+
+def content_item(ctx: Context, ref: str | None) -> ContentItem | Fail | None:
+    """The item a node names (None when it names none), or the failure when the library lost it
+    after the flow was published."""
+    if ref is None:
+        return None
+    item = ctx.content(ref)
+    return (
+        item
+        if item is not None
+        else Fail(f"config.content: there is no content item `{ref}` (话术库中没有这一条)")
+    )
 
 
 @action(
@@ -165,7 +187,10 @@ def send_message(ctx: Context, config: SendMessage) -> Outcome:
     held = message_gate(ctx, member)
     if held is not None:
         return WaitUntil(held)
-    ctx.deliver("message", message_payload(ctx, config.text, config.content, config.to, config.group))
+    item = content_item(ctx, config.content)
+    if isinstance(item, Fail):
+        return item
+    ctx.deliver("message", message_payload(ctx, config.text, item, config.to, config.group))
     return NEXT
 
 

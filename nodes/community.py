@@ -13,6 +13,7 @@ from qunflow.sdk import (
     NEXT,
     Audience,
     Config,
+    ContentRef,
     Context,
     Duration,
     Fail,
@@ -27,7 +28,7 @@ from qunflow.sdk import (
     local_moment,
 )
 
-from .actions import message_payload
+from .actions import content_item, message_payload
 from .quota import capped_until, outside_quiet_hours, quiet_until
 
 MIDNIGHT = time(0, 0)
@@ -37,8 +38,8 @@ Positive = Duration
 class Broadcast(Config):
     audience: Audience
     text: Template | None = None
-    # An id in the shared script library (话术库).
-    content: Name | None = None
+    # An item of the content library (话术库): its text is the message, and each delivery carries it.
+    content: ContentRef | None = None
     # `member`: one private message per member in the audience; `group`: one post in each of
     # `audience.groups`.
     to: Literal["member", "group"] = "member"
@@ -64,16 +65,20 @@ def broadcast(ctx: Context, config: Broadcast) -> Outcome:
     held = quiet_until(ctx)
     if held is not None:
         return WaitUntil(held)
+    item = content_item(ctx, config.content)
+    if isinstance(item, Fail):
+        return item
+    text = item.text if item is not None else config.text
     if config.to == "group":
         for group in config.audience.groups or ():
-            payload = message_payload(ctx, config.text, config.content, "group", group)
+            payload = message_payload(ctx, config.text, item, "group", group)
             ctx.deliver("message", payload, key=group)
         return NEXT
     # Recipients over the frequency cap wait in the run's vars with their rendered message and are
     # sent when the cap allows; the step is called again then.
     pending_key = f"_broadcast.{ctx.node_id}"
     pending: dict[str, str] = ctx.vars.get(pending_key) or {
-        member.id: ctx.render_for(member, config.text) if config.text is not None else ""
+        member.id: ctx.render_for(member, text) if text is not None else ""
         for member in ctx.audience(config.audience)
     }
     capped = capped_until(ctx, sorted(pending))
@@ -81,8 +86,8 @@ def broadcast(ctx: Context, config: Broadcast) -> Outcome:
         if member_id in capped:
             continue
         payload: dict[str, object] = {"text": pending.pop(member_id), "to": "member"}
-        if config.content is not None:
-            payload["content"] = config.content
+        if item is not None:
+            payload["content"] = item.payload()
         ctx.deliver("message", payload, member=member_id, key=member_id)
     if not pending:
         ctx.vars.pop(pending_key, None)
@@ -123,6 +128,7 @@ def remove_from_group(ctx: Context, config: RemoveFromGroup) -> Outcome:
 class AddFriend(Config):
     # The staff accounts to send from, in order: the first under its daily limit sends.
     staff: Annotated[Names, Meta(min_length=1)]
+    # For staff accounts without a `daily_friend_limit` of their own (DESIGN §15).
     daily_limit: Annotated[int, Meta(ge=1, le=500)] = 20
 
 
@@ -151,7 +157,7 @@ def add_friend(ctx: Context, config: AddFriend) -> Outcome:
         for _, p in ctx.recent_deliveries("friend_request", local_moment(today, MIDNIGHT, ctx.tz))
     )
     for staff in config.staff:
-        if sent[staff] < config.daily_limit:
+        if sent[staff] < ctx.staff_limit(staff, config.daily_limit):
             ctx.deliver("friend_request", {"staff": staff})
             return NEXT
     # Every account is at its limit: try again when the next local day begins, but not inside the

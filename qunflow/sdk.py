@@ -15,6 +15,7 @@
   imported; a package hands its nodes to a `Registry` through the `qunflow.nodes` entry point group.
 - **Configs** subclass `Config` (frozen, unknown fields refused); the setting types carry what the
   validator and the editor's form need beyond the Python type: `Template`, `FieldPath`, `FlowRef`,
+  `ContentRef` (an item of the content library, 话术库),
   `TimeOfDay`, `Duration`, `Name`/`Names`, `Grade`, `Stage`, `Weekday`, `DayKind` (any day, working
   days or days off under the flow's calendar: `ctx.day_rule(on)`), `Audience`, `Comparison`; the
   bounds the store can hold (`MAX_POINTS`, `MAX_MONEY`, `MAX_COUNT`).
@@ -34,6 +35,7 @@ from msgspec import Meta
 
 from qunflow.engine.audience import Audience
 from qunflow.engine.config import Config, Duration, Grade, Name, Names, NoConfig, Stage, Weekday
+from qunflow.engine.content import ContentItem, ContentRef
 from qunflow.engine.context import Context
 from qunflow.engine.fields import Comparison, FieldPath, Op, Template, compare, holds, render, resolve
 from qunflow.engine.flow import FlowRef, TimeOfDay
@@ -69,6 +71,8 @@ __all__ = [
     "Audience",
     "Comparison",
     "Config",
+    "ContentItem",
+    "ContentRef",
     "Context",
     "DayKind",
     "Duration",

@@ -2,13 +2,17 @@
 
 from .accounts import AccountController
 from .connectors import ConnectorController
+from .content import ContentController
 from .deliveries import DeliveryController
 from .errors import EXCEPTION_HANDLERS
 from .events import EventController
 from .flows import FlowController
+from .groups import GroupController
 from .members import MemberController
 from .nodes import NodeController
 from .runs import RunController
+from .staff import StaffController
+from .tags import TagController
 
 CONTROLLERS = [
     NodeController,
@@ -16,6 +20,10 @@ CONTROLLERS = [
     EventController,
     RunController,
     MemberController,
+    GroupController,
+    ContentController,
+    StaffController,
+    TagController,
     DeliveryController,
     AccountController,
     ConnectorController,

@@ -8,6 +8,7 @@ from litestar import Controller, get
 
 from ..auth import READ, allow
 from ..services import ServicesDep
+from .export import Format, csv_download
 from .params import FlowFilter, Limit, MemberFilter, Offset, text_filter
 from .views import DeliveryPage, DeliveryView, page_next
 
@@ -36,7 +37,19 @@ class DeliveryController(Controller):
         status: StatusFilter = None,
         limit: Limit = 50,
         offset: Offset = 0,
+        format: Format = None,
     ) -> DeliveryPage:
+        if format == "csv":
+            return csv_download(  # type: ignore[return-value]
+                "deliveries",
+                DeliveryView.__struct_fields__,
+                lambda at, size: [
+                    DeliveryView.of(r)
+                    for r in services.store.delivery_page(
+                        limit=size, offset=at, flow_id=flow, member_id=member, kind=kind, status=status
+                    )
+                ],
+            )
         rows = services.store.delivery_page(
             limit=limit, offset=offset, flow_id=flow, member_id=member, kind=kind, status=status
         )

@@ -12,7 +12,7 @@ without details.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -23,13 +23,22 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError
 
 from qunflow.engine.connectors import SettingInvalid
-from qunflow.engine.errors import Conflict, EventInvalid, FlowInvalid, NotFound, UserError
+from qunflow.engine.errors import (
+    Conflict,
+    EventInvalid,
+    FlowInvalid,
+    NotFound,
+    UserError,
+    join_path,
+    validation_message,
+)
 from qunflow.engine.store.retry import is_transient
 
 from ..auth import CsrfRefused, LoginRequired
 from ..i18n import LANGUAGE_COOKIE, choose_language, translator
 
 log = logging.getLogger("qunflow.editor")
+T = TypeVar("T")
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -153,3 +162,20 @@ def refuse_nul(value: Any, path: str = "") -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             refuse_nul(item, f"{path}[{index}]")
+
+
+def convert_body(value: Any, record: type[T], what: str, strict: bool = True) -> list[T]:
+    """One record or a list of them from a decoded JSON body, every one checked before any is used;
+    a problem is a UserError naming the item and field (`groups[1].capacity: ...`). Forms, whose
+    values are all text, convert with `strict=False` ("12" is a number there)."""
+    items = value if isinstance(value, list) else [value]
+    refuse_nul(items, what)
+    try:
+        return msgspec.convert(items, list[record], strict=strict)  # type: ignore[valid-type]
+    except msgspec.ValidationError as error:
+        field, message = validation_message(error)
+        if isinstance(value, list):
+            field = join_path(what, field)
+        else:  # one record: name its field alone
+            field = field.split(".", 1)[1] if "." in field else what
+        raise UserError(f"{field}: {message}") from None

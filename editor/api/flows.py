@@ -124,7 +124,9 @@ class FlowController(Controller):
     )
     def validate(self, services: ServicesDep, flow_id: FlowId, data: OptionalFlowBody = None) -> Validation:
         document = data if data else services.store.get_flow(flow_id).draft
-        _, _, problems = check(document, services.registry, services.engine.flow_ids())
+        _, _, problems = check(
+            document, services.registry, services.engine.flow_ids(), services.store.content_index()
+        )
         return Validation(not problems, problems)
 
     @post(
@@ -203,6 +205,7 @@ class FlowController(Controller):
                 start=data.start,
                 elsewhere=services.engine.flow_ids(),
                 limit=PREVIEW_LIMIT,
+                content=list(services.store.content_index().values()),
             )
         except UserError as error:
             if not str(error).startswith("--"):

@@ -9,6 +9,7 @@ from litestar.params import QueryParameter
 
 from ..auth import READ, WRITE, allow
 from ..services import ServicesDep
+from .export import Format, csv_download
 from .params import FlowFilter, Limit, MemberFilter, Offset, RunId
 from .views import RunPage, RunView, page_next
 
@@ -30,7 +31,19 @@ class RunController(Controller):
         member: MemberFilter = None,
         limit: Limit = 50,
         offset: Offset = 0,
+        format: Format = None,
     ) -> RunPage:
+        if format == "csv":
+            return csv_download(  # type: ignore[return-value]
+                "runs",
+                RunView.__struct_fields__,
+                lambda at, size: [
+                    RunView.of(r)
+                    for r in services.store.runs(
+                        flow_id=flow, status=status, member_id=member, limit=size, offset=at
+                    )
+                ],
+            )
         runs = services.store.runs(flow_id=flow, status=status, member_id=member, limit=limit, offset=offset)
         return RunPage([RunView.of(r) for r in runs], limit, offset, page_next(len(runs), limit, offset))
 

@@ -8,8 +8,9 @@ from typing import Any
 import msgspec
 
 from qunflow.engine.clock import from_us
+from qunflow.engine.content import ContentItem
 from qunflow.engine.errors import Problem
-from qunflow.engine.member import PROFILE, Member
+from qunflow.engine.member import PROFILE, Member, StaffRecord
 from qunflow.engine.run import Run
 
 
@@ -193,3 +194,43 @@ class MemberDetail(msgspec.Struct):
 
 def page_next(count: int, limit: int, offset: int) -> int | None:
     return offset + limit if count == limit else None
+
+
+class GroupView(msgspec.Struct):
+    """A group as registered, with how many members the store knows in it."""
+
+    id: str
+    name: str | None
+    tags: list[str]
+    kind: str | None
+    capacity: int | None
+    owner: str | None
+    members: int
+
+
+class GroupPage(msgspec.Struct):
+    items: list[GroupView]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class ContentPage(msgspec.Struct):
+    items: list[ContentItem]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class StaffPage(msgspec.Struct):
+    items: list[StaffRecord]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class MemberPage(msgspec.Struct):
+    items: list[MemberView]
+    limit: int
+    offset: int
+    next_offset: int | None

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..audience import Audience
+    from ..content import ContentItem
     from ..member import Member
     from ..run import Run
 
@@ -54,11 +55,23 @@ class BatchStore(Protocol):
     def load_members(self, conn: Tx, ids: Iterable[str]) -> dict[str, Member]: ...
 
     def load_groups(self, conn: Tx, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The groups of `ids` that exist: {"id", "name", "kind", "tags"} by id."""
+        """The groups of `ids` that exist: {"id", "name", "kind", "tags", "capacity", "owner"} by id."""
         ...
 
     def group_sizes(self, conn: Tx) -> dict[str, int]:
         """How many members the store knows in each group."""
+        ...
+
+    def group_capacities(self, conn: Tx) -> dict[str, int]:
+        """The groups that have a capacity of their own (DESIGN §15), with it."""
+        ...
+
+    def load_content(self, conn: Tx, ids: Sequence[str] | None = None) -> dict[str, ContentItem]:
+        """The content items of `ids` that exist (default: the whole library), by id."""
+        ...
+
+    def staff_limits(self, conn: Tx) -> dict[str, int]:
+        """The staff accounts that have a daily friend-request limit of their own, with it."""
         ...
 
     def entry_history(self, conn: Tx, member_ids: Sequence[str]) -> dict[tuple[str, str], tuple[int, int]]:

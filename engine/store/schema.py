@@ -90,6 +90,37 @@ groups = Table(
     Column("tags", Text),  # JSON list
     # How many members the store knows in the group, kept up to date as members join and leave.
     Column("member_count", BigInteger, nullable=False, default=0, server_default="0"),
+    # The group's own size cap for `action.invite_to_group` (absent: the node's), and its owner (staff id).
+    Column("capacity", Integer),
+    Column("owner", String(200)),
+)
+
+# The content library (话术库): each item whole, as JSON, with what it is searched and listed by.
+content = Table(
+    "content",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("item", Text, nullable=False),  # JSON object: engine.content.ContentItem
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Staff accounts (员工) that add friends and own groups, and the tag library (标签库).
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", Text),
+    Column("daily_friend_limit", Integer),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("category", String(20), nullable=False),
+    Column("color", String(7)),
 )
 
 events = Table(

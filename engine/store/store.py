@@ -23,10 +23,11 @@ from sqlalchemy.pool import StaticPool
 
 from ..clock import from_us
 from ..errors import Conflict, NotFound, UserError
-from ..member import Member, group_deltas
+from ..member import GroupRecord, Member, group_deltas
 from ..run import LIVE, Run
 from . import schema as t
 from .community import CommunityStore
+from .directory import DirectoryStore, group_row
 from .driver import bind_nulls_cheaply
 from .leases import LeaseStore
 from .reports import ReportStore
@@ -47,7 +48,6 @@ from .rows import (
     run_from_values,
     run_insert_values,
     run_values,
-    to_json,
 )
 
 _encode = msgspec.json.encode
@@ -65,7 +65,7 @@ class FlowRecord(msgspec.Struct):
     versions: list[dict[str, Any]] = []
 
 
-class Store(CommunityStore, LeaseStore, ReportStore):
+class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore):
     """Tables, migrations and the batch reads and writes the engine needs."""
 
     def __init__(self, url: str) -> None:
@@ -323,8 +323,9 @@ class Store(CommunityStore, LeaseStore, ReportStore):
         self._update_changed(conn, "members", MEMBER_COLUMNS, changed)
 
     def upsert_groups(self, conn: Connection, groups: Sequence[dict[str, Any]]) -> None:
+        """Register groups inside a transaction (`simulate`, the demo); see also `put_groups`."""
         for group in groups:
-            row = {"name": group.get("name"), "kind": group.get("kind"), "tags": to_json(group.get("tags"))}
+            row = group_row(msgspec.convert(group, GroupRecord))
             stmt = self._insert(t.groups).values(id=group["id"], **row)
             conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=row))
 
@@ -345,8 +346,15 @@ class Store(CommunityStore, LeaseStore, ReportStore):
     def load_groups(self, conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The groups of `ids` that exist, by id."""
         return {
-            gid: {"id": gid, "name": name, "kind": kind, "tags": from_json(tags, [])}
-            for gid, name, kind, tags in self._select_in(conn, _GROUPS_SQL, list(ids))
+            gid: {
+                "id": gid,
+                "name": name,
+                "kind": kind,
+                "tags": from_json(tags, []),
+                "capacity": cap,
+                "owner": owner,
+            }
+            for gid, name, kind, tags, cap, owner in self._select_in(conn, _GROUPS_SQL, list(ids))
         }
 
     # -- events --------------------------------------------------------------------------------------
@@ -470,7 +478,7 @@ ID_BLOCK = 10_000
 # The execution option that marks a connection of `Store.transaction` (a writer).
 _WRITER = "qunflow_writer"
 # The hottest reads, as SQL for the driver itself; `{ids}` becomes the markers of an id list.
-_GROUPS_SQL = "SELECT id, name, kind, tags FROM groups WHERE id IN ({ids})"
+_GROUPS_SQL = "SELECT id, name, kind, tags, capacity, owner FROM groups WHERE id IN ({ids})"
 _MEMBERS_SQL = "SELECT " + ", ".join(MEMBER_FIELDS) + " FROM members WHERE id IN ({ids})"
 _ENTRY_HISTORY_SQL = (
     "SELECT flow_id, member_id, SUM(CASE WHEN status IN ('active', 'waiting') THEN 1 ELSE 0 END), "

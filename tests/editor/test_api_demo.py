@@ -31,3 +31,18 @@ def test_the_demo_loads_once(services: Services) -> None:
     assert first is not None
     assert load_demo(services) is None
     assert len(services.store.list_flows()) == len(first.flows)
+
+
+def test_the_demo_registers_its_community_data_like_an_operator_would(
+    client, services: Services, tokens
+) -> None:
+    load_demo(services)
+    auth = bearer(tokens["viewer"])
+    vip = client.get("/api/groups/vip-1", headers=auth).json()
+    assert (vip["name"], vip["capacity"], vip["owner"]) == ("VIP 尊享 1 群", 200, "staff-wang")
+    assert {s["id"] for s in client.get("/api/staff", headers=auth).json()["items"]} == {
+        "staff-li",
+        "staff-wang",
+    }
+    assert "fans" in {t["name"] for t in client.get("/api/tags", headers=auth).json()}
+    assert client.get("/api/content/welcome-script", headers=auth).json()["kind"] == "text"

@@ -134,3 +134,62 @@ def test_a_member_twice_in_a_file_is_taken_as_its_later_line(
             assert store.group_sizes(conn, ["g-1", "g-2"]) == {"g-1": 0, "g-2": 1}
     finally:
         store.close()
+
+
+def test_a_groups_file_registers_groups_and_keeps_their_member_counts(
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    members = tmp_path / "members.csv"
+    members.write_text("id,groups\nm-1,g-fans-1\n", encoding="utf-8")
+    assert run(capsys, "import", members, "--db", store_url)[0] == 0
+    path = tmp_path / "groups.csv"
+    path.write_text(
+        "\ufeffid,name,tags,kind,capacity,owner\n"
+        "g-fans-1,粉丝福利 1 群,fans; north,fans,200,s-1\n"
+        "vip-1,VIP,,vip,,\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "import", path, "--db", store_url)
+    assert (code, err) == (0, "") and "imported 2 groups" in out
+    jsonl = tmp_path / "exported.jsonl"  # a name that says nothing: --kind says it
+    jsonl.write_text('{"id": "g-9", "name": "九群", "capacity": 9}\n', encoding="utf-8")
+    assert run(capsys, "import", jsonl, "--kind", "groups", "--db", store_url)[0] == 0
+    store = Store.open(store_url)
+    try:
+        fans = store.get_group("g-fans-1")
+        assert (fans["name"], fans["tags"], fans["capacity"], fans["owner"]) == (
+            "粉丝福利 1 群",
+            ["fans", "north"],
+            200,
+            "s-1",
+        )
+        assert fans["members"] == 1
+        assert store.get_group("vip-1")["capacity"] is None
+        assert store.get_group("g-9")["capacity"] == 9
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("id,capacity\ng-1,5\ng-2,-1\n", "groups.csv line 3: capacity: Expected `int` >= 1"),
+        ("id,kind\ng-1,party\n", "groups.csv line 2: kind: Invalid enum value 'party'"),
+        ("id,points\ng-1,5\n", "groups.csv line 1: unknown column `points`"),
+        ("id,capacity\ng-1,many\n", "groups.csv line 2: capacity: Expected `int | null`, got `str`"),
+    ],
+)
+def test_a_bad_groups_file_is_one_line_exit_1_and_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, said: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'qunflow.db'}"
+    path = tmp_path / "groups.csv"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run(capsys, "import", path, "--db", url)
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and said in err, err
+    store = Store.open(url)
+    try:
+        assert store.list_groups() == []
+    finally:
+        store.close()

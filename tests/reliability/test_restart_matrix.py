@@ -18,9 +18,9 @@ from fleet import wait_until
 from processes import Serve, Worker
 from sqlalchemy import text
 
+from qunflow.editor.accounts import Accounts
 from qunflow.engine import Engine, Event, SimClock, Store
 from qunflow.engine.member import Member
-from qunflow.engine.store.accounts import Accounts
 
 WAIT = 3.0  # seconds every short wait lasts
 LIMIT = 10.0  # seconds a SIGTERM stop may take

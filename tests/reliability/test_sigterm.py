@@ -20,8 +20,8 @@ from fleet import delay_flow, wait_until
 from processes import Serve, Worker
 from sqlalchemy import text
 
+from qunflow.editor.accounts import Accounts
 from qunflow.engine import Engine, Event, SimClock, Store
-from qunflow.engine.store.accounts import Accounts
 
 LIMIT = 10.0  # seconds from SIGTERM to the end of the process (DESIGN §21)
 BACKLOG = 5_000

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from qunflow.engine import Registry
+from qunflow.engine.content import ContentItem
 from qunflow.engine.event import convert_events
 from qunflow.engine.member import GroupRecord, MemberRecord
 from qunflow.engine.simulate import simulate
@@ -20,6 +21,7 @@ def run(
     members: Sequence[dict[str, Any]] = (),
     groups: Sequence[dict[str, Any]] = (),
     registry: Registry | None = None,
+    content: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Simulate flows on events (dicts as in the JSON Lines files) and return the report."""
     documents = [flows] if isinstance(flows, dict) else list(flows)
@@ -30,6 +32,7 @@ def run(
         members=[msgspec.convert(m, MemberRecord) for m in members],
         groups=[msgspec.convert(g, GroupRecord) for g in groups],
         registry=registry,
+        content=[msgspec.convert(c, ContentItem) for c in content],
     )
 
 

@@ -136,10 +136,18 @@ def test_send_message_to_a_group_and_from_the_content_library() -> None:
         ),
         [go("m-1")],
         groups=[GROUP],
+        members=[{"id": "m-1", "name": "小林"}],
+        content=[{"id": "welcome-script", "title": "欢迎话术", "text": "{{ member.name }}，欢迎！"}],
     )
+    script = {
+        "id": "welcome-script",
+        "title": "欢迎话术",
+        "kind": "text",
+        "text": "{{ member.name }}，欢迎！",
+    }
     assert [(d["node"], d["member"], d["payload"]) for d in sent(report)] == [
         ("post", "m-1", {"text": "欢迎来到粉丝福利群", "to": "group", "group": "g-1"}),
-        ("script", "m-1", {"text": "", "to": "member", "content": "welcome-script"}),
+        ("script", "m-1", {"text": "小林，欢迎！", "to": "member", "content": script}),
     ]
 
 

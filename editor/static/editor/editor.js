@@ -1,12 +1,13 @@
 // The flow editor: a drawflow canvas over the flow document of DESIGN §4, talking to the JSON API.
 // The page embeds the draft (with positions), the UI messages and the settings as JSON; node types
 // and their config schemas come from GET /api/nodes.
-import { buildForm, el, offerFlows, showProblems } from "./forms.js";
+import { buildForm, el, offerCommunity, offerFlows, showProblems } from "./forms.js";
 import { sampleInput } from "./samples.js";
 
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
 const page = readJson("qf-page");
 offerFlows(page.flows);
+offerCommunity(page.community);
 const messages = readJson("qf-messages");
 export const t = (text, values) => {
   const translated = messages[text] || text;

@@ -17,6 +17,35 @@ export function offerFlows(list) {
   flows = list || [];
 }
 
+// The community data there is (groups, staff, tags, content items): offered wherever a setting names
+// one — by format ("content-id") or by the setting's name (`groups`, `staff`, `tags_any`, ...). Free
+// entry stays possible for things not stored yet.
+let community = { groups: [], staff: [], tags: [], content: [] };
+export function offerCommunity(data) {
+  community = { ...community, ...(data || {}) };
+}
+const PICKED_BY_NAME = {
+  groups: "groups", group: "groups", staff: "staff",
+  tags: "tags", tags_all: "tags", tags_any: "tags", tags_none: "tags",
+};
+function suggestionsFor(schema, path) {
+  if (schema.format === "content-id") return community.content.map((c) => ({ value: c.id, label: c.title }));
+  const kind = PICKED_BY_NAME[String(path || "").split(".").pop()];
+  if (!kind) return null;
+  return community[kind].map((item) => ({ value: item.id ?? item.name, label: item.name ?? item.title ?? "" }));
+}
+function datalist(id, suggestions) {
+  return el("datalist", { id }, ...suggestions.map((s) => el("option", { value: s.value, label: s.label || s.value })));
+}
+
+// What a content item sends, shown under its picker (text, or the card / file it carries).
+function contentPreview(id) {
+  const item = community.content.find((c) => c.id === id);
+  if (!item) return "";
+  const part = item.media?.name || item.media?.url || item.link?.title || item.miniprogram?.title || "";
+  return [`${item.title} · ${item.kind}`, item.text || "", part].filter(Boolean).join(" — ");
+}
+
 let uid = 0;
 const nextId = (prefix) => `${prefix}-${++uid}`;
 
@@ -89,10 +118,11 @@ function parseLoose(text) {
   return text;
 }
 
-function tagsWidget(id, value, onChange, t) {
+function tagsWidget(id, value, onChange, t, suggestions = null) {
   let tags = Array.isArray(value) ? [...value] : [];
   const list = el("span", { class: "qf-tags" });
-  const input = el("input", { id, type: "text", class: "qf-tag-input", placeholder: t("Type, then Enter"), autocomplete: "off" });
+  const listId = suggestions?.length ? nextId("choices") : null;
+  const input = el("input", { id, type: "text", class: "qf-tag-input", placeholder: t("Type, then Enter"), autocomplete: "off", list: listId });
   const draw = () => {
     list.replaceChildren(...tags.map((tag, index) => el("span", { class: "qf-tag" }, tag,
       el("button", { type: "button", class: "qf-tag-remove", "aria-label": t("Remove {tag}", { tag }), text: "×",
@@ -109,7 +139,8 @@ function tagsWidget(id, value, onChange, t) {
   });
   input.addEventListener("blur", commit);
   draw();
-  return { element: el("span", { class: "qf-tags-box" }, list, input), get: () => (tags.length ? [...tags] : undefined) };
+  return { element: el("span", { class: "qf-tags-box" }, list, input, listId ? datalist(listId, suggestions) : null),
+    get: () => (tags.length ? [...tags] : undefined) };
 }
 
 function durationWidget(id, value, onChange, t) {
@@ -172,7 +203,7 @@ function listOfObjects(id, schema, root, value, onChange, t, path) {
 function widgetFor(schema, root, id, value, onChange, t, path) {
   const current = value === undefined ? schema.default ?? undefined : value;
   if (schema.format === "tags" || (schema.type === "array" && resolve(schema.items, root).type === "string" && !resolve(schema.items, root).enum)) {
-    return tagsWidget(id, current, onChange, t);
+    return tagsWidget(id, current, onChange, t, suggestionsFor(resolve(schema.items, root), path));
   }
   if (schema.type === "array" && resolve(schema.items, root).enum) {
     return enumChecks(id, resolve(schema.items, root).enum, current, onChange);
@@ -217,6 +248,21 @@ function widgetFor(schema, root, id, value, onChange, t, path) {
       onclick: () => { area.setRangeText(p, area.selectionStart, area.selectionEnd, "end"); area.focus(); onChange(); } }));
     return { element: el("span", { class: "qf-template" }, area, el("span", { class: "qf-chips" }, ...insert)),
       get: () => area.value || undefined };
+  }
+  if (schema.type === "string" && schema.format === "content-id") {
+    // A content item: picked from the library, with a preview of what it sends.
+    const list = nextId("choices");
+    const preview = el("div", { class: "qf-hint qf-content-preview", text: contentPreview(current) });
+    const input = el("input", { id, type: "text", value: current ?? "", list, autocomplete: "off",
+      oninput: () => { preview.textContent = contentPreview(input.value); onChange(); } });
+    return { element: el("span", {}, input, datalist(list, suggestionsFor(schema, path)), preview),
+      get: () => input.value || undefined };
+  }
+  const named = schema.type === "string" ? suggestionsFor(schema, path) : null;
+  if (named) {
+    const list = nextId("choices");
+    const input = el("input", { id, type: "text", value: current ?? "", list, oninput: onChange, autocomplete: "off" });
+    return { element: el("span", {}, input, datalist(list, named)), get: () => input.value || undefined };
   }
   if (schema.type === "string") {
     const choices = schema.format === "field-path" ? FIELD_PATHS.map((p) => el("option", { value: p }))

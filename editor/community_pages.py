@@ -1,0 +1,315 @@
+"""The community pages (DESIGN §15): groups and the content library (话术库) to list, search, create,
+edit, delete and upload.
+
+Plain forms that work without scripts (a refused one comes back as a page saying why); the upload
+also works through htmx, which shows its progress and refreshes the list, and a refusal names the
+line and field of the file. Writes go through the same store calls as the JSON API and the command
+line, with the same "every line checked first, then all or nothing" rule.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import anyio
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+from litestar.response import Redirect, Template
+
+from qunflow.engine.content import CONTENT_KINDS, ContentItem
+from qunflow.engine.edits import Edit
+from qunflow.engine.errors import NotFound, UserError
+from qunflow.engine.member import GROUP_KINDS, GroupRecord
+
+from .api.content import ItemId
+from .api.errors import convert_body
+from .api.groups import GroupId
+from .api.members import changed_by
+from .api.params import MemberId, text_filter
+from .auth import READ, WRITE, allow, services_of
+from .importer import KINDS, parse_records
+from .member_edits import edit_members
+from .pages import _missing, page_context
+
+GROUPS_PAGE = 50
+Form = Body(media_type=RequestEncodingType.URL_ENCODED)
+Upload = Body(media_type=RequestEncodingType.MULTI_PART)
+
+
+class GroupForm(msgspec.Struct):
+    """The group form's fields as the browser posts them: text, lists separated by `;` or `,`."""
+
+    id: str = ""
+    name: str = ""
+    tags: str = ""
+    kind: str = ""
+    capacity: str = ""
+    owner: str = ""
+
+    def record(self) -> GroupRecord:
+        tags = [t.strip() for t in self.tags.replace("，", ",").replace(",", ";").split(";") if t.strip()]
+        values: dict[str, Any] = {"id": self.id.strip(), "tags": tags}
+        for field in ("name", "kind", "owner"):
+            if getattr(self, field).strip():
+                values[field] = getattr(self, field).strip()
+        capacity = self.capacity.strip()
+        if capacity:
+            if not capacity.isdigit():
+                raise UserError("capacity: a whole number from 1 to 2000 (群容量应为 1-2000 的整数)")
+            values["capacity"] = int(capacity)
+        return convert_body(values, GroupRecord, "group")[0]
+
+
+class UploadForm(msgspec.Struct):
+    file: UploadFile
+
+
+class GroupPages(Controller):
+    path = "/groups"
+    include_in_schema = False
+
+    @get("", guards=[allow(READ)])
+    async def groups(
+        self,
+        request: Request[Any, Any, Any],
+        q: Annotated[str | None, text_filter("q", "a part of the id or name", r"^[^\x00]*$")] = None,
+        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+        imported: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+    ) -> Template:
+        store = services_of(request).store
+        found = await anyio.to_thread.run_sync(
+            lambda: store.list_groups(q or None, limit=GROUPS_PAGE, offset=offset)
+        )
+        context = await page_context(
+            request,
+            groups=found,
+            q=q or "",
+            offset=offset,
+            next_offset=offset + GROUPS_PAGE if len(found) == GROUPS_PAGE else None,
+            kinds=GROUP_KINDS,
+            imported=imported,
+        )
+        template = "pages/groups_table.html" if request.headers.get("hx-request") else "pages/groups.html"
+        return Template(template, context=context)
+
+    @post("", guards=[allow(WRITE)])
+    async def save(self, request: Request[Any, Any, Any], data: Annotated[GroupForm, Form]) -> Response[Any]:
+        """Create a group, or update the one with this id."""
+        record = data.record()
+        await anyio.to_thread.run_sync(services_of(request).store.put_groups, [record])
+        return Redirect("/groups", status_code=303)
+
+    @post("/import", guards=[allow(WRITE)])
+    async def upload(
+        self, request: Request[Any, Any, Any], data: Annotated[UploadForm, Upload]
+    ) -> Response[Any]:
+        """groups.csv or groups.jsonl: every line checked, then all of them written, or none."""
+        content = await data.file.read()
+        records = parse_records(data.file.filename or "groups.csv", content, KINDS["groups"])
+        await anyio.to_thread.run_sync(services_of(request).store.put_groups, records)
+        if request.headers.get("hx-request"):
+            context = await page_context(request, imported=len(records))
+            return Template(
+                "pages/imported.html", context=context, headers={"HX-Trigger": "qf-groups-changed"}
+            )
+        return Redirect(f"/groups?imported={len(records)}", status_code=303)
+
+    @get("/{group_id:str}", guards=[allow(READ)])
+    async def group(self, request: Request[Any, Any, Any], group_id: GroupId) -> Template:
+        try:
+            group = await anyio.to_thread.run_sync(services_of(request).store.get_group, group_id)
+        except NotFound:
+            return await _missing(request, "No group {id}", group_id)
+        context = await page_context(request, group=group, kinds=GROUP_KINDS)
+        return Template("pages/group.html", context=context)
+
+    @post("/{group_id:str}/delete", guards=[allow(WRITE)])
+    async def delete(self, request: Request[Any, Any, Any], group_id: GroupId) -> Response[Any]:
+        await anyio.to_thread.run_sync(services_of(request).store.delete_group, group_id)
+        return Redirect("/groups", status_code=303)
+
+
+class ContentForm(msgspec.Struct):
+    """The content form's fields as the browser posts them; the parts a kind does not use stay empty."""
+
+    id: str = ""
+    title: str = ""
+    kind: str = "text"
+    text: str = ""
+    media_url: str = ""
+    media_name: str = ""
+    link_url: str = ""
+    link_title: str = ""
+    link_description: str = ""
+    link_image: str = ""
+    miniprogram_appid: str = ""
+    miniprogram_page: str = ""
+    miniprogram_title: str = ""
+    miniprogram_image: str = ""
+
+    def item(self) -> ContentItem:
+        values: dict[str, Any] = {"id": self.id.strip(), "title": self.title.strip(), "kind": self.kind}
+        if self.text.strip():
+            values["text"] = self.text.strip()
+        for part in ("media", "link", "miniprogram"):
+            found = {
+                name.removeprefix(part + "_"): value.strip()
+                for name, value in msgspec.structs.asdict(self).items()
+                if name.startswith(part + "_") and value.strip()
+            }
+            if found:
+                values[part] = found
+        return convert_body(values, ContentItem, "content item")[0]
+
+
+class ContentPages(Controller):
+    path = "/content"
+    include_in_schema = False
+
+    @get("", guards=[allow(READ)])
+    async def library(
+        self,
+        request: Request[Any, Any, Any],
+        q: Annotated[str | None, text_filter("q", "a part of the id, title or text", r"^[^\x00]*$")] = None,
+        kind: Annotated[str | None, text_filter("kind", "content kind", r"^[a-z]*$")] = None,
+        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+        imported: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+    ) -> Template:
+        store = services_of(request).store
+        found = await anyio.to_thread.run_sync(
+            lambda: store.list_content(q or None, kind or None, limit=GROUPS_PAGE, offset=offset)
+        )
+        context = await page_context(
+            request,
+            items=found,
+            q=q or "",
+            kind=kind or "",
+            offset=offset,
+            next_offset=offset + GROUPS_PAGE if len(found) == GROUPS_PAGE else None,
+            kinds=CONTENT_KINDS,
+            imported=imported,
+        )
+        template = "pages/content_table.html" if request.headers.get("hx-request") else "pages/content.html"
+        return Template(template, context=context)
+
+    @post("", guards=[allow(WRITE)])
+    async def save(
+        self, request: Request[Any, Any, Any], data: Annotated[ContentForm, Form]
+    ) -> Response[Any]:
+        """Create an item, or replace the one with this id."""
+        services = services_of(request)
+        await anyio.to_thread.run_sync(services.store.put_content, [data.item()], services.now_us())
+        return Redirect("/content", status_code=303)
+
+    @post("/import", guards=[allow(WRITE)])
+    async def upload(
+        self, request: Request[Any, Any, Any], data: Annotated[UploadForm, Upload]
+    ) -> Response[Any]:
+        """content.jsonl or content.csv: every line checked, then all of them written, or none."""
+        services = services_of(request)
+        content = await data.file.read()
+        items = parse_records(data.file.filename or "content.jsonl", content, KINDS["content"])
+        await anyio.to_thread.run_sync(services.store.put_content, items, services.now_us())
+        if request.headers.get("hx-request"):
+            context = await page_context(request, imported=len(items))
+            headers = {"HX-Trigger": "qf-content-changed"}
+            return Template("pages/imported.html", context=context, headers=headers)
+        return Redirect(f"/content?imported={len(items)}", status_code=303)
+
+    @get("/{item_id:str}", guards=[allow(READ)])
+    async def item(self, request: Request[Any, Any, Any], item_id: ItemId) -> Template:
+        try:
+            item = await anyio.to_thread.run_sync(services_of(request).store.get_content, item_id)
+        except NotFound:
+            return await _missing(request, "No content item {id}", item_id)
+        context = await page_context(request, item=item, kinds=CONTENT_KINDS)
+        return Template("pages/content_item.html", context=context)
+
+    @post("/{item_id:str}/delete", guards=[allow(WRITE)])
+    async def delete(self, request: Request[Any, Any, Any], item_id: ItemId) -> Response[Any]:
+        await anyio.to_thread.run_sync(services_of(request).store.delete_content, item_id)
+        return Redirect("/content", status_code=303)
+
+
+def _labels(text: str) -> list[str]:
+    """A form's list of tags: separated by `;`, `,` or `，`."""
+    return [t.strip() for t in text.replace("，", ",").replace(",", ";").split(";") if t.strip()]
+
+
+class MemberPages(Controller):
+    """The members list (search, filters, bulk changes) and the blacklist switch of a member's page;
+    the member's own page is `/members/{id}` (pages.py)."""
+
+    path = "/members"
+    include_in_schema = False
+
+    @get("", guards=[allow(READ)])
+    async def members(
+        self,
+        request: Request[Any, Any, Any],
+        q: Annotated[str | None, text_filter("q", "a part of the id or name", r"^[^\x00]*$")] = None,
+        tag: Annotated[str | None, text_filter("tag", "tag", r"^[^\x00]*$")] = None,
+        group: Annotated[str | None, text_filter("group", "group", r"^[^\x00]*$")] = None,
+        blacklisted: Annotated[
+            str | None, text_filter("blacklisted", "yes or no", r"^(|true|false)$")
+        ] = None,
+        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+        changed: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+    ) -> Template:
+        store = services_of(request).store
+        flag = {"true": True, "false": False}.get(blacklisted or "")
+        found = await anyio.to_thread.run_sync(
+            lambda: store.member_page(
+                q or None,
+                tag=tag or None,
+                group=group or None,
+                blacklisted=flag,
+                limit=GROUPS_PAGE,
+                offset=offset,
+            )
+        )
+        filters = {"q": q or "", "tag": tag or "", "group": group or "", "blacklisted": blacklisted or ""}
+        context = await page_context(
+            request,
+            members=found,
+            filters=filters,
+            offset=offset,
+            next_offset=offset + GROUPS_PAGE if len(found) == GROUPS_PAGE else None,
+            changed=changed,
+        )
+        template = "pages/members_table.html" if request.headers.get("hx-request") else "pages/members.html"
+        return Template(template, context=context)
+
+    @post("/bulk", guards=[allow(WRITE)])
+    async def bulk(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Tags added and removed, and the blacklist set or lifted, for the members ticked."""
+        form = await request.form()
+        members = [m for m in form.getall("members", []) if isinstance(m, str) and m]
+        if not members:
+            raise UserError("members: tick at least one member (请先勾选成员)")
+        blacklist = {"set": True, "lift": False}.get(str(form.get("blacklist", "")))
+        added, removed = _labels(str(form.get("add_tags", ""))), _labels(str(form.get("remove_tags", "")))
+        edit = msgspec.convert({"add_tags": added, "remove_tags": removed, "blacklist": blacklist}, Edit)
+        services = services_of(request)
+        changed = await anyio.to_thread.run_sync(edit_members, services, members, edit, changed_by(request))
+        return Redirect(f"/members?changed={changed}", status_code=303)
+
+    @post("/{member_id:str}/blacklist", guards=[allow(WRITE)])
+    async def blacklist(self, request: Request[Any, Any, Any], member_id: MemberId) -> Response[Any]:
+        """Set (`blacklist=set`) or lift (`blacklist=lift`) the member's blacklist."""
+        form = await request.form()
+        flag = {"set": True, "lift": False}.get(str(form.get("blacklist", "")))
+        if flag is None:
+            raise UserError("blacklist: `set` or `lift`")
+        services = services_of(request)
+        await anyio.to_thread.run_sync(
+            edit_members, services, [member_id], Edit(blacklist=flag), changed_by(request)
+        )
+        return Redirect(f"/members/{quote(member_id, safe='')}", status_code=303)
+
+
+__all__ = ["ContentPages", "GroupPages", "MemberPages"]

@@ -1,0 +1,59 @@
+"""The members page (DESIGN §15): search and filters, bulk changes of the members ticked, and the
+blacklist switch on a member's page; each change is in the member's timeline with who made it."""
+
+from __future__ import annotations
+
+from qunflow.engine.member import MemberRecord
+
+
+def seed(services) -> None:
+    records = [
+        MemberRecord("m-1", "小林", tags=["vip"], groups=["g-fans-1"]),
+        MemberRecord("m-2", "阿强", tags=["new"]),
+        MemberRecord("m-3", "Lily", blacklisted=True),
+    ]
+    services.store.put_members([r.to_member(services.now_us()) for r in records])
+
+
+def test_members_are_listed_searched_and_filtered(client, sign_in, services) -> None:
+    seed(services)
+    sign_in("viewer")
+    page = client.get("/members")
+    assert page.status_code == 200 and all(m in page.text for m in ("小林", "阿强", "Lily"))
+    assert 'name="members"' not in page.text  # a viewer ticks nothing
+    found = client.get("/members?q=小林", headers={"HX-Request": "true"}).text
+    assert "m-1" in found and "m-2" not in found
+    assert "m-3" in client.get("/members?blacklisted=true", headers={"HX-Request": "true"}).text
+    assert "m-1" not in client.get("/members?blacklisted=true", headers={"HX-Request": "true"}).text
+    assert "m-2" not in client.get("/members?tag=vip", headers={"HX-Request": "true"}).text
+    assert client.post("/members/bulk", data={"members": ["m-1"], "add_tags": "x"}).status_code == 403
+
+
+def test_bulk_changes_and_the_blacklist_switch(client, sign_in, services) -> None:
+    seed(services)
+    csrf = sign_in("operator")
+    form = {
+        "_csrf": csrf,
+        "members": ["m-1", "m-2"],
+        "add_tags": "gold， silver",
+        "remove_tags": "new",
+        "blacklist": "",
+    }
+    answer = client.post("/members/bulk", data=form, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/members?changed=2"
+    assert services.store.get_member("m-2").tags == ["gold", "silver"]
+    assert services.store.get_member("m-1").tags == ["vip", "gold", "silver"]
+
+    answer = client.post(
+        "/members/m-3/blacklist", data={"_csrf": csrf, "blacklist": "lift"}, follow_redirects=False
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/members/m-3"
+    assert services.store.get_member("m-3").blacklisted is False
+    page = client.get("/members/m-3")
+    assert "operator-user" in page.text and "member_edited" in page.text
+    assert 'value="set"' in page.text  # the switch now offers to blacklist again
+
+    refused = client.post(
+        "/members/bulk", data={"_csrf": csrf, "add_tags": "x"}, headers={"accept": "text/html"}
+    )
+    assert refused.status_code == 422 and "members" in refused.text
