@@ -72,7 +72,7 @@ class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore):
         self.url = url
         try:
             self.engine: SAEngine = self._connect(url)
-        except (ArgumentError, ImportError, ValueError) as error:
+        except (ArgumentError, ImportError, TypeError, ValueError) as error:
             raise UserError(f"cannot use database URL `{url}`: {error}") from None
         self.dialect = self.engine.dialect.name
         # Writes go through `transaction` (and so this engine); `engine.connect()` is for reads.
