@@ -130,7 +130,7 @@ def event(event_id: str, kind: str, member: str, **data: Any) -> dict[str, Any]:
 def coupons(store: Store) -> dict[str, list[str]]:
     """Coupons sent, by member, from the store's deliveries."""
     found: dict[str, list[str]] = {}
-    for delivery in store.deliveries(kind="coupon", status="sent"):
+    for delivery in store.deliveries(kind="coupon", status="recorded"):
         found.setdefault(delivery["member"], []).append(delivery["payload"]["coupon"])
     return {member: sorted(names) for member, names in found.items()}
 
@@ -175,7 +175,7 @@ def test_each_waiting_run_resumes_exactly_once_after_a_restart(
         driver.republish(delayed("older", "older-v2"))  # the older run stays on version 1
         driver.pause("paused")
         # Every run waits now, and the staff tasks have gone out: nothing is in flight.
-        assert wait_until(lambda: store.delivery_statuses() == {"sent": 2}, 10), store.delivery_statuses()
+        assert wait_until(lambda: store.delivery_statuses() == {"recorded": 2}, 10), store.delivery_statuses()
 
         if stop == "sigterm":
             figures["stop"], status = process.stop(signal.SIGTERM)
@@ -227,7 +227,7 @@ def assert_exactly_once(store: Store) -> None:
     assert len(runs) == len(WAITING) + 3, "no run started twice"
     assert {r.status for r in runs.values()} == {"done"}
     assert runs[("older", "m-older")].version == 1
-    assert store.delivery_statuses() == {"sent": len(WAITING) + 3 + 2}  # and the two staff tasks
+    assert store.delivery_statuses() == {"recorded": len(WAITING) + 3 + 2}  # and the two staff tasks
     with store.engine.connect() as conn:
         rows, keys = conn.execute(text("SELECT count(*), count(DISTINCT key) FROM deliveries")).one()
     assert rows == keys

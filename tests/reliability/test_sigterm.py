@@ -108,7 +108,7 @@ def test_a_stop_while_stepping_a_backlog_is_quick_and_loses_nothing(
         assert held == 0, "a clean stop gives its leases back"
 
         process.start()
-        assert wait_until(lambda: outcome(db)["deliveries"] == {"sent": BACKLOG}, 60), outcome(db)
+        assert wait_until(lambda: outcome(db)["deliveries"] == {"recorded": BACKLOG}, 60), outcome(db)
         assert_whole(outcome(db), BACKLOG)
         assert outcome(db)["journeys"] == {"done": BACKLOG}
     finally:
@@ -229,7 +229,7 @@ def test_a_stop_while_waiting_for_a_lock_another_process_holds_is_quick(
 
         process.start()
         # On PostgreSQL the killed process may have leased runs: they wait for the lease to end.
-        assert wait_until(lambda: outcome(db)["deliveries"] == {"sent": journeys}, 45), outcome(db)
+        assert wait_until(lambda: outcome(db)["deliveries"] == {"recorded": journeys}, 45), outcome(db)
         assert_whole(outcome(db), journeys)
     finally:
         if lock is not None:
