@@ -14,7 +14,11 @@ def community_choices(services: Services) -> dict[str, list[dict[str, Any]]]:
     """The first `PICKER_MAX` groups, staff, tags and content items, as the forms show them."""
     store = services.store
     return {
-        "groups": [{"id": g["id"], "name": g["name"] or ""} for g in store.list_groups(limit=PICKER_MAX)],
+        # A group's fill (members / its own capacity) shows in a pool's picker, as operators choose by it.
+        "groups": [
+            {"id": g["id"], "name": g["name"] or "", "fill": f"{g['members']}/{g['capacity'] or '—'}"}
+            for g in store.list_groups(limit=PICKER_MAX)
+        ],
         "staff": [{"id": s.id, "name": s.name or ""} for s in store.list_staff(limit=PICKER_MAX)],
         "tags": [{"name": t.name, "category": t.category} for t in store.list_tags(limit=PICKER_MAX)],
         "content": [i.payload() for i in store.list_content(limit=PICKER_MAX)],

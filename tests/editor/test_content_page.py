@@ -76,3 +76,18 @@ def test_an_item_a_published_flow_sends_cannot_be_removed(client, sign_in, servi
     )
     assert answer.status_code == 409 and "send" in answer.text
     assert services.store.get_content("welcome-script").text == "你好"
+
+
+def test_the_editor_page_offers_the_stored_community_data(client, sign_in, services) -> None:
+    from qunflow.engine import ContentItem
+    from qunflow.engine.member import GroupRecord, Member, StaffRecord, TagRecord
+
+    services.store.put_members([Member("m-1", groups=["vip-1"], is_new=True)])
+    services.store.put_groups([GroupRecord("vip-1", "VIP 1 群", capacity=200)])
+    services.store.put_staff([StaffRecord("s-1", "小王")])
+    services.store.put_tags([TagRecord("fans")])
+    services.store.put_content([ContentItem("welcome-script", "欢迎", text="你好")], services.now_us())
+    sign_in("viewer")
+    page = client.get("/flows/any-flow").text
+    assert "1/200" in page  # the group's fill: members / its own capacity
+    assert "welcome-script" in page and "s-1" in page and "fans" in page

@@ -32,7 +32,10 @@ function suggestionsFor(schema, path) {
   if (schema.format === "content-id") return community.content.map((c) => ({ value: c.id, label: c.title }));
   const kind = PICKED_BY_NAME[String(path || "").split(".").pop()];
   if (!kind) return null;
-  return community[kind].map((item) => ({ value: item.id ?? item.name, label: item.name ?? item.title ?? "" }));
+  return community[kind].map((item) => ({
+    value: item.id ?? item.name,
+    label: [item.name ?? item.title ?? "", item.fill].filter(Boolean).join(" · "),
+  }));
 }
 function datalist(id, suggestions) {
   return el("datalist", { id }, ...suggestions.map((s) => el("option", { value: s.value, label: s.label || s.value })));
