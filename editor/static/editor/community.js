@@ -12,6 +12,10 @@ if (upload) {
   upload.addEventListener("htmx:beforeRequest", () => {
     document.getElementById("qf-upload-result").textContent = "";
     document.getElementById("qf-flash").hidden = true;
+    // Shown from the start: a small file may send no progress event at all.
+    const bar = document.getElementById("qf-upload-progress");
+    bar.hidden = false;
+    bar.value = 0;
   });
 }
 
