@@ -44,6 +44,8 @@ RUNS_PAGE = 50
 # Pages show times in the flows' default timezone (DESIGN §4), where operators work.
 DISPLAY_TIMEZONE = ZoneInfo("Asia/Shanghai")
 STATIC_DIRECTORY = Path(__file__).parent / "static"
+# A filter form submits its empty fields too (`?flow=&status=failed`): empty means "no filter".
+ANY_TEXT = r"^[^\x00]*$"
 
 
 class StaticDirectory(BaseLocalFileSystem):
@@ -285,13 +287,13 @@ class PageController(Controller):
     async def runs(
         self,
         request: Request[Any, Any, Any],
-        flow: Annotated[str | None, text_filter("flow", "flow id")] = None,
-        status: Annotated[str | None, text_filter("status", "run status")] = None,
-        member: Annotated[str | None, text_filter("member", "member id")] = None,
+        flow: Annotated[str | None, text_filter("flow", "flow id", ANY_TEXT)] = None,
+        status: Annotated[str | None, text_filter("status", "run status", ANY_TEXT)] = None,
+        member: Annotated[str | None, text_filter("member", "member id", ANY_TEXT)] = None,
         offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> Template:
         services = services_of(request)
-        if status is not None and status not in STATUSES:
+        if status and status not in STATUSES:
             raise UserError(f"status: one of {', '.join(STATUSES)}")
         found = await anyio.to_thread.run_sync(
             lambda: [
