@@ -133,7 +133,7 @@ class DeliveryView(msgspec.Struct):
     kind: str
     payload: dict[str, Any]
     # pending, sent, failed, recorded (kept by the recording connector: nothing left the server),
-    # awaiting_confirmation, skipped (with `reason`: quota, budget)
+    # awaiting_confirmation, skipped (with `reason`: quota, budget), cancelled (by an operator: never sent)
     status: str
     attempts: int
     error: str | None
