@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import msgspec
 from api_helpers import joined, welcome_flow
+from test_api_deliveries import Refusing
+from test_pages import csrf_of
 
+from qunflow.editor.i18n import catalogue
 from qunflow.editor.services import Services
 from qunflow.engine import Event
+from qunflow.engine.outbox import Dispatcher
+from qunflow.engine.store.leases import DELIVERY_STATUSES
 
 
 def _two_members_waiting(services: Services) -> None:
@@ -35,3 +41,78 @@ def test_the_runs_filter_treats_empty_fields_as_no_filter(client, sign_in, servi
     part = client.get("/runs?flow=&status=waiting&member=m-1", headers={"HX-Request": "true"})
     assert part.status_code == 200 and part.text.lstrip().startswith('<div id="qf-runs"')
     assert len(re.findall(r'<tr id="run-\d+"', part.text)) == 1
+
+
+def _coupons(services: Services, clock) -> list[int]:
+    """m-1 (小林) and m-2 joined a day ago: their coupons are pending; ids oldest first."""
+    _two_members_waiting(services)
+    clock.advance_to(clock.now() + timedelta(days=1, minutes=1))
+    services.run_due()
+    return sorted(d["id"] for d in services.store.deliveries(flow_id="welcome"))
+
+
+def _row(page: str, delivery_id: int) -> str:
+    match = re.search(rf'<tr id="delivery-{delivery_id}">.*?</tr>', page, re.S)
+    assert match, f"no row for delivery {delivery_id}"
+    return match.group(0)
+
+
+def test_the_deliveries_page_lists_by_name_with_honest_statuses(client, sign_in, services, clock) -> None:
+    sign_in("viewer")
+    first, second = _coupons(services, clock)
+    services.store.cancel_delivery(second, services.now_us())
+    page = client.get("/deliveries")
+    assert page.status_code == 200
+    assert 'href="/deliveries" aria-current="page"' in page.text and ">投递<" in page.text
+    row = _row(page.text, first)
+    # The flow's name, the member's name with the id beside it, the node's type title, the coupon.
+    assert ">欢迎</a>" in row and "小林</a>" in row and "m-1" in row and "发优惠券" in row
+    assert "welcome-10" in row and "待发送" in row and "优惠券" in row
+    assert "2026-11-23 10:01" in row  # Asia/Shanghai, not UTC
+    assert "已取消" in _row(page.text, second)
+    assert "hx-post" not in page.text  # a viewer gets no buttons
+    # Empty fields are no filter; filters narrow; the CSV link carries only the filters given.
+    assert (
+        len(re.findall(r'<tr id="delivery-', client.get("/deliveries?flow=&member=&kind=&status=").text)) == 2
+    )
+    only = client.get("/deliveries?flow=welcome&member=&kind=coupon&status=cancelled").text
+    assert re.findall(r'<tr id="delivery-(\d+)"', only) == [str(second)]
+    assert 'href="/api/deliveries?format=csv&amp;flow=welcome&amp;kind=coupon&amp;status=cancelled"' in only
+    assert "没有符合条件的投递" in client.get("/deliveries?member=nobody").text
+    assert client.get("/deliveries?status=lost").status_code == 422
+    client.get("/lang/en")
+    english = client.get("/deliveries").text
+    assert "Deliveries" in english and "cancelled" in english and "投递" not in english
+
+
+def test_an_operator_cancels_and_retries_from_the_page(client, sign_in, services, clock) -> None:
+    sign_in("operator")
+    first, second = _coupons(services, clock)
+    page = client.get("/deliveries").text
+    assert f'hx-post="/deliveries/{first}/cancel"' in page and "hx-confirm" in page
+    htmx = {"X-CSRF-Token": csrf_of(page), "HX-Request": "true"}
+    row = client.post(f"/deliveries/{first}/cancel", headers=htmx)
+    assert row.status_code == 200 and row.text.lstrip().startswith(f'<tr id="delivery-{first}"')
+    assert "已取消" in row.text and "hx-post" not in row.text
+    again = client.post(f"/deliveries/{first}/cancel", headers=htmx)
+    assert again.status_code == 409 and "is cancelled" in again.json()["message"]
+    # A failed one gets a retry button; retried, it is pending again (and may be cancelled).
+    Dispatcher(services.store, Refusing(), clock=clock).drain()
+    page = client.get("/deliveries?status=failed").text
+    assert "coupon service said 400" in _row(page, second)
+    retried = client.post(f"/deliveries/{second}/retry", headers=htmx)
+    assert "待发送" in retried.text and f'hx-post="/deliveries/{second}/cancel"' in retried.text
+    # Without htmx (a plain form post) the list comes back.
+    plain = client.post(f"/deliveries/{second}/cancel", data={"_csrf": csrf_of(page)}, follow_redirects=False)
+    assert plain.status_code == 303 and plain.headers["location"].startswith("/deliveries")
+    assert services.store.delivery_page(limit=1, id=second)[0]["status"] == "cancelled"
+
+
+def test_every_delivery_status_and_reason_is_said_in_both_languages() -> None:
+    for language in ("zh", "en"):
+        said = catalogue(language)
+        for status in DELIVERY_STATUSES:
+            assert f"delivery:{status}" in said, (language, status)
+        for reason in ("quota", "budget"):
+            assert f"reason:{reason}" in said, (language, reason)
+    assert catalogue("zh")["delivery:recorded"] == "已记录（未发送）"
