@@ -27,27 +27,9 @@ from .auth import READ, WRITE, allow, services_of
 from .names import Names
 from .pages import ANY_TEXT, page_context
 from .services import Services
+from .wording import payload_summary
 
 DELIVERIES_PAGE = 50
-# What a payload says, in the order a line shows the first one found (never the JSON itself).
-SUMMARY_KEYS = ("text", "title", "coupon", "group", "tag", "tags", "task", "url")
-SUMMARY_LENGTH = 80
-
-
-def payload_summary(payload: dict[str, Any]) -> str:
-    """A delivery's payload in a few words: its text, else the coupon, group, task... it names."""
-    content = payload.get("content")
-    if isinstance(content, dict) and not payload.get("text") and content.get("title"):
-        payload = {**payload, "title": content["title"]}
-    for key in SUMMARY_KEYS:
-        value = payload.get(key)
-        if isinstance(value, list):
-            value = "、".join(str(v) for v in value)
-        if value not in (None, "", {}):
-            text = str(value.get("title") or value.get("id") or "") if isinstance(value, dict) else str(value)
-            if text:
-                return text if len(text) <= SUMMARY_LENGTH else text[: SUMMARY_LENGTH - 1] + "…"
-    return ""
 
 
 class DeliveryPages(Controller):
@@ -138,4 +120,4 @@ def _names(services: Services, language: str, deliveries: list[DeliveryView]) ->
     )
 
 
-__all__ = ["DeliveryPages", "payload_summary"]
+__all__ = ["DeliveryPages"]

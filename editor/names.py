@@ -23,10 +23,12 @@ class Names:
         flows: dict[str, str],
         nodes: dict[tuple[str, int | None, str], str],
         members: dict[str, str],
+        documents: dict[tuple[str, int | None], dict[str, Any]] | None = None,
     ) -> None:
         self._flows = flows
         self._nodes = nodes
         self._members = members
+        self._documents = documents or {}
 
     @classmethod
     def load(
@@ -51,7 +53,7 @@ class Names:
         wanted = {m for m in members if m}
         with store.engine.connect() as conn:
             found = store.load_members(conn, wanted) if wanted else {}
-        return cls(flows, labels, {i: m.name for i, m in found.items() if m.name})
+        return cls(flows, labels, {i: m.name for i, m in found.items() if m.name}, documents)
 
     def flow(self, flow_id: str) -> str:
         return self._flows.get(flow_id) or flow_id
@@ -62,6 +64,10 @@ class Names:
     def member(self, member_id: str | None) -> str | None:
         """The member's name, or None when the member has none (the page shows the id alone)."""
         return self._members.get(member_id) if member_id else None
+
+    def document(self, flow_id: str, version: int | None = None) -> dict[str, Any]:
+        """The flow document a node of the rows was looked up in (empty when not loaded)."""
+        return self._documents.get((flow_id, version), {})
 
     def flows(self) -> list[tuple[str, str]]:
         """(id, name) of every flow, by name: what a flow filter offers."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 from api_helpers import joined, welcome_flow
 from test_api_deliveries import Refusing
 from test_pages import csrf_of
 
+from qunflow.editor.demo import MARKER_MEMBER, load_demo
 from qunflow.editor.i18n import catalogue
 from qunflow.editor.services import Services
 from qunflow.engine import Event
@@ -116,3 +118,72 @@ def test_every_delivery_status_and_reason_is_said_in_both_languages() -> None:
         for reason in ("quota", "budget"):
             assert f"reason:{reason}" in said, (language, reason)
     assert catalogue("zh")["delivery:recorded"] == "已记录（未发送）"
+
+
+def visible_text(page: str) -> str:
+    """What a person reads on a page: no scripts, no tags, entities decoded."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_the_demo_pages_show_no_raw_json_and_say_what_a_condition_answered(client, sign_in, services) -> None:
+    sign_in("operator")
+    assert load_demo(services) is not None
+    member = services.store.get_member(MARKER_MEMBER)
+    paths = ["/flows", "/runs", "/deliveries", f"/members/{MARKER_MEMBER}", "/runs?status=waiting",
+             "/deliveries?status=recorded", f"/runs?member={MARKER_MEMBER}"]  # fmt: skip
+    for path in paths:
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        text = visible_text(answer.text)
+        assert '{"' not in text and "{'" not in text, (path, text[text.find("{") - 80 : text.find("{") + 80])
+        assert " onclick=" not in answer.text and "<style" not in answer.text, path
+    timeline = client.get(f"/members/{MARKER_MEMBER}").text
+    # Every new member passes anti-spam's 在黑名单？ check: said as its answer, not as "blacklisted".
+    said = visible_text(timeline[timeline.index('class="qf-timeline"') :])
+    assert re.search(r"防广告群规.*?在黑名单？\s*→\s*否", said, re.S), said[:2000]
+    assert " blacklisted " not in said and "anti-spam" not in said
+    assert member.name and member.name in timeline
+    runs = visible_text(client.get(f"/runs?member={MARKER_MEMBER}").text)
+    assert "防广告群规" in runs and "anti-spam" not in runs and member.name in runs
+
+
+def test_the_runs_page_says_why_a_run_waits(client, sign_in, services: Services, clock) -> None:
+    sign_in("operator")
+    quiet = {
+        "id": "night",
+        "name": "夜间欢迎",
+        "settings": {"quiet_hours": {"start": "22:00", "end": "08:00"}},
+        "nodes": [
+            {"id": "joined", "type": "trigger.member_joined", "config": {}},
+            {"id": "hello", "type": "action.send_message", "config": {"text": "欢迎"}, "label": "欢迎语"},
+        ],
+        "edges": [{"from": "joined", "to": "hello"}],
+    }
+    buy = {
+        "id": "buy",
+        "name": "等下单",
+        "nodes": [
+            {"id": "joined", "type": "trigger.member_joined", "config": {}},
+            {
+                "id": "wait",
+                "type": "wait.for_event",
+                "config": {"event": "purchase", "timeout": "P2D"},
+                "label": "等首单",
+            },  # fmt: skip
+        ],
+        "edges": [{"from": "joined", "to": "wait"}],
+    }
+    services.engine.deploy(quiet)
+    services.engine.deploy(buy)
+    clock.advance_to(datetime.fromisoformat("2026-11-22T23:30:00+08:00"))
+    late = joined("e-1", "m-1", at="2026-11-22T23:30:00+08:00")
+    services.engine.ingest([msgspec.convert(late, type=Event)])
+    page = visible_text(client.get("/runs?status=waiting").text)
+    assert re.search(r"欢迎语.*?免打扰时段，2026-11-23 08:00 发送", page, re.S), page
+    assert re.search(r"等首单.*?等待下单，最晚到 2026-11-24 23:30", page, re.S), page
+    assert "T15:30" not in page and "+00:00" not in page  # no UTC times
+    client.get("/lang/en")
+    english = visible_text(client.get("/runs?status=waiting").text)
+    assert "quiet hours: sends at 2026-11-23 08:00" in english
+    assert "waiting for a purchase until 2026-11-24 23:30" in english
