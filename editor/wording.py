@@ -161,7 +161,9 @@ def timeline_lines(
             line["flow_name"] = names.flow(entry.flow)
         if entry.kind == "event":
             line["title"] = _("event:" + entry.title) if entry.title in EVENT_WORDS else entry.title
-            line["details"] = data_lines(entry.data)
+            # The event's own data reads best without its `data.` prefix.
+            own = entry.data.get("data") if isinstance(entry.data.get("data"), dict) else {}
+            line["details"] = data_lines({**{k: v for k, v in entry.data.items() if k != "data"}, **own})
         elif entry.kind == "run":
             run = runs.get(entry.id or "")
             version = run.version if run is not None else None
