@@ -131,13 +131,17 @@ def test_the_demo_pages_show_no_raw_json_and_say_what_a_condition_answered(clien
     assert load_demo(services) is not None
     member = services.store.get_member(MARKER_MEMBER)
     paths = ["/flows", "/runs", "/deliveries", f"/members/{MARKER_MEMBER}", "/runs?status=waiting",
-             "/deliveries?status=recorded", f"/runs?member={MARKER_MEMBER}"]  # fmt: skip
+             "/deliveries?status=recorded", f"/runs?member={MARKER_MEMBER}", "/members", "/groups",
+             "/content", "/staff"]  # fmt: skip
     for path in paths:
         answer = client.get(path)
         assert answer.status_code == 200, path
         text = visible_text(answer.text)
         assert '{"' not in text and "{'" not in text, (path, text[text.find("{") - 80 : text.find("{") + 80])
+        # The Content-Security-Policy runs no inline script, style or handler: none is written.
         assert " onclick=" not in answer.text and "<style" not in answer.text, path
+        scripts = [s.split(">")[0] for s in answer.text.split("<script")[1:]]
+        assert all(" src=" in s or 'type="application/json"' in s for s in scripts), path
     timeline = client.get(f"/members/{MARKER_MEMBER}").text
     # Every new member passes anti-spam's 在黑名单？ check: said as its answer, not as "blacklisted".
     said = visible_text(timeline[timeline.index('class="qf-timeline"') :])

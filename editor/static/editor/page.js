@@ -16,3 +16,25 @@ document.addEventListener("submit", (event) => {
   const question = event.target.dataset?.confirm;
   if (question && !window.confirm(question)) event.preventDefault();
 });
+
+// The upload form's progress bar and result (pages with `#qf-upload`): htmx reports the request's
+// upload progress as DOM events. Here rather than inline, which the Content-Security-Policy blocks.
+const upload = document.getElementById("qf-upload");
+if (upload) {
+  upload.addEventListener("htmx:xhr:progress", (event) => {
+    const bar = document.getElementById("qf-upload-progress");
+    bar.hidden = false;
+    if (event.detail.lengthComputable) bar.value = event.detail.loaded / event.detail.total * 100;
+  });
+  upload.addEventListener("htmx:beforeRequest", () => {
+    document.getElementById("qf-upload-result").textContent = "";
+    document.getElementById("qf-flash").hidden = true;
+  });
+}
+
+// A "tick all" box (`data-tick-all="<selector>"`) ticks or clears every box the selector finds.
+document.addEventListener("change", (event) => {
+  const selector = event.target.dataset?.tickAll;
+  if (!selector) return;
+  document.querySelectorAll(selector).forEach((box) => { box.checked = event.target.checked; });
+});
