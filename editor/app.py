@@ -20,6 +20,7 @@ from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
 from .community_pages import ContentPages, GroupPages, MemberPages
 from .connectors_page import ConnectorsPage
+from .delivery_pages import DeliveryPages
 from .directory_pages import StaffPages, TagPages
 from .headers import add_security_headers
 from .inputs import refuse_nul_input
@@ -71,6 +72,7 @@ def create_app(
         MemberPages,
         StaffPages,
         TagPages,
+        DeliveryPages,
         static_files(),
         *extra_routes,
     ]

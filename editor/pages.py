@@ -29,7 +29,7 @@ from qunflow.engine.errors import NotFound, UserError
 from qunflow.engine.run import FAILED, STATUSES
 from qunflow.flows import load_template, template_names
 
-from .api.members import member_detail
+from .api.members import TIMELINE_LIMIT, member_detail
 from .api.params import FLOW_ID_PATTERN, FlowId, MemberId, RunId, text_filter
 from .api.views import RunView, iso
 from .assets import STATIC_PATH, VENDORED
@@ -37,13 +37,17 @@ from .auth import CSRF_HEADER, READ, WRITE, allow, principal, safe_next, service
 from .changes import flow_changes
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, catalogue, choose_language, translator
 from .layout import with_layout
+from .names import Names
 from .pickers import community_choices
 from .services import Services
+from .wording import port_taken, port_words, timeline_lines, wait_reason
 
 RUNS_PAGE = 50
 # Pages show times in the flows' default timezone (DESIGN §4), where operators work.
 DISPLAY_TIMEZONE = ZoneInfo("Asia/Shanghai")
 STATIC_DIRECTORY = Path(__file__).parent / "static"
+# A filter form submits its empty fields too (`?flow=&status=failed`): empty means "no filter".
+ANY_TEXT = r"^[^\x00]*$"
 
 
 class StaticDirectory(BaseLocalFileSystem):
@@ -285,13 +289,13 @@ class PageController(Controller):
     async def runs(
         self,
         request: Request[Any, Any, Any],
-        flow: Annotated[str | None, text_filter("flow", "flow id")] = None,
-        status: Annotated[str | None, text_filter("status", "run status")] = None,
-        member: Annotated[str | None, text_filter("member", "member id")] = None,
+        flow: Annotated[str | None, text_filter("flow", "flow id", ANY_TEXT)] = None,
+        status: Annotated[str | None, text_filter("status", "run status", ANY_TEXT)] = None,
+        member: Annotated[str | None, text_filter("member", "member id", ANY_TEXT)] = None,
         offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> Template:
         services = services_of(request)
-        if status is not None and status not in STATUSES:
+        if status and status not in STATUSES:
             raise UserError(f"status: one of {', '.join(STATUSES)}")
         found = await anyio.to_thread.run_sync(
             lambda: [
@@ -301,6 +305,7 @@ class PageController(Controller):
         )
         context = await page_context(
             request,
+            **await _run_words(request, found),
             runs=found,
             filters={"flow": flow or "", "status": status or "", "member": member or ""},
             statuses=STATUSES,
@@ -316,23 +321,65 @@ class PageController(Controller):
         services = services_of(request)
         await anyio.to_thread.run_sync(services.write, services.engine.retry, run_id)
         run = await anyio.to_thread.run_sync(_run, services, run_id)
-        return Template("pages/run_row.html", context=await page_context(request, run=run, failed=FAILED))
+        context = await page_context(request, **await _run_words(request, [run]), run=run, failed=FAILED)
+        return Template("pages/run_row.html", context=context)
 
     # -- members --------------------------------------------------------------------------------------
 
     @get("/members/{member_id:str}", guards=[allow(READ)])
     async def member(self, request: Request[Any, Any, Any], member_id: MemberId) -> Template:
+        services = services_of(request)
         try:
-            detail = await anyio.to_thread.run_sync(member_detail, services_of(request), member_id)
+            detail = await anyio.to_thread.run_sync(member_detail, services, member_id)
         except NotFound:
             return await _missing(request, "No member {id}", member_id)
-        return Template("pages/member.html", context=await page_context(request, detail=detail))
+        language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
+        lines = await anyio.to_thread.run_sync(_timeline, services, language, member_id, detail.timeline)
+        context = await page_context(request, detail=detail, lines=lines)
+        return Template("pages/member.html", context=context)
 
 
 async def _missing(request: Request[Any, Any, Any], message: str, name: str) -> Template:
     """A page for something that is not there: 404, said in the operator's language, with the way on."""
     context = await page_context(request, message=message, name=name)
     return Template("pages/missing.html", context=context, status_code=HTTP_404_NOT_FOUND)
+
+
+async def _run_words(request: Request[Any, Any, Any], runs: list[RunView]) -> dict[str, Any]:
+    """What a template needs to say runs in words: `names`, `reason(run)` (why it waits) and
+    `answer(run)` (the answer a finished run's last node gave, 是/否...)."""
+    services = services_of(request)
+    language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
+    _ = translator(language)
+    names = await anyio.to_thread.run_sync(
+        lambda: Names.load(
+            services,
+            language,
+            nodes=[(r.flow, r.version, r.node) for r in runs],
+            members=[r.member for r in runs],
+        )
+    )
+
+    def reason(run: Any) -> str | None:
+        return wait_reason(run, names, services.registry, _, _when, DISPLAY_TIMEZONE)
+
+    def answer(run: Any) -> str | None:
+        if run.status != "done":
+            return None
+        port = port_taken(services.registry, names.document(run.flow, run.version), run.node)
+        return port_words(port, _) if port else None
+
+    return {"names": names, "reason": reason, "answer": answer}
+
+
+def _timeline(services: Services, language: str, member_id: str, entries: list[Any]) -> list[dict[str, Any]]:
+    """The member's timeline in words (see `wording.timeline_lines`), names looked up here."""
+    runs = {str(r.id): RunView.of(r) for r in services.store.runs(member_id=member_id, limit=TIMELINE_LIMIT)}
+    nodes = [(r.flow, r.version, r.node) for r in runs.values()]
+    nodes += [(e.flow, None, e.node) for e in entries if e.kind == "delivery" and e.flow and e.node]
+    names = Names.load(services, language, nodes=nodes)
+    _ = translator(language)
+    return timeline_lines(entries, runs, names, services.registry, _, _when, DISPLAY_TIMEZONE)
 
 
 def _flow_exists(services: Services, flow_id: str) -> bool:

@@ -36,6 +36,7 @@ from qunflow.engine.store.retry import is_transient
 
 from ..auth import CsrfRefused, LoginRequired
 from ..i18n import LANGUAGE_COOKIE, choose_language, translator
+from ..problem_words import problem_words
 
 log = logging.getLogger("qunflow.editor")
 T = TypeVar("T")
@@ -88,7 +89,8 @@ def error_response(request: Request[Any, Any, Any], error: Exception) -> Respons
 
 def _answer(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     if isinstance(error, FlowInvalid):
-        return _json(422, "flow_invalid", str(error), problems=msgspec.to_builtins(error.problems))
+        problems = [problem_words(p) for p in error.problems]
+        return _json(422, "flow_invalid", str(error), problems=problems)
     if isinstance(error, EventInvalid):
         return _json(422, "event_invalid", str(error), field=error.field, index=error.index)
     if isinstance(error, SettingInvalid):

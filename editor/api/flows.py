@@ -18,6 +18,7 @@ from qunflow.engine.run import STATUSES
 from qunflow.engine.simulate import WorkLimit, checked_moment, parse_until, simulate
 
 from ..auth import READ, WRITE, allow
+from ..problem_words import problem_words
 from ..services import Services, ServicesDep
 from .errors import refuse_nul
 from .params import FlowId
@@ -27,6 +28,7 @@ from .views import (
     FlowSummary,
     NodeStats,
     PauseState,
+    ProblemView,
     Published,
     Validation,
     VersionView,
@@ -127,7 +129,7 @@ class FlowController(Controller):
         _, _, problems = check(
             document, services.registry, services.engine.flow_ids(), services.store.content_index()
         )
-        return Validation(not problems, problems)
+        return Validation(not problems, [ProblemView(**problem_words(p)) for p in problems])
 
     @post(
         "/{flow_id:str}/publish",

@@ -9,7 +9,6 @@ import msgspec
 
 from qunflow.engine.clock import from_us
 from qunflow.engine.content import ContentItem
-from qunflow.engine.errors import Problem
 from qunflow.engine.member import PROFILE, Member, StaffRecord
 from qunflow.engine.run import Run
 
@@ -47,9 +46,20 @@ class FlowDetail(msgspec.Struct):
     versions: list[VersionView]
 
 
+class ProblemView(msgspec.Struct):
+    """A problem as the checker found it (`node`, `path`, `message`), and its message said for
+    operators in 简体中文 (`zh`) and English (`en`)."""
+
+    node: str | None
+    path: str
+    message: str
+    zh: str
+    en: str
+
+
 class Validation(msgspec.Struct):
     valid: bool
-    problems: list[Problem]
+    problems: list[ProblemView]
 
 
 class Published(msgspec.Struct):
@@ -133,7 +143,7 @@ class DeliveryView(msgspec.Struct):
     kind: str
     payload: dict[str, Any]
     # pending, sent, failed, recorded (kept by the recording connector: nothing left the server),
-    # awaiting_confirmation, skipped (with `reason`: quota, budget)
+    # awaiting_confirmation, skipped (with `reason`: quota, budget), cancelled (by an operator: never sent)
     status: str
     attempts: int
     error: str | None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 
+from ..errors import Conflict, NotFound
 from . import schema as t
 
 if TYPE_CHECKING:
@@ -34,7 +35,9 @@ RECORDED = "recorded"
 AWAITING_CONFIRMATION = "awaiting_confirmation"
 # Deliberately not made, with a reason (`quota`, `budget`).
 SKIPPED = "skipped"
-DELIVERY_STATUSES = (PENDING, SENT, FAILED, RECORDED, AWAITING_CONFIRMATION, SKIPPED)
+# Withdrawn by an operator while it was still pending: never sent.
+CANCELLED = "cancelled"
+DELIVERY_STATUSES = (PENDING, SENT, FAILED, RECORDED, AWAITING_CONFIRMATION, SKIPPED, CANCELLED)
 
 
 class LeasedDelivery(msgspec.Struct, frozen=True):
@@ -228,6 +231,50 @@ class LeaseStore:
                 .where(c.reference.in_(list(references)), c.status == AWAITING_CONFIRMATION)
                 .values(**values)
             ).rowcount
+
+    def cancel_delivery(self, delivery_id: int, now: int) -> None:
+        """Withdraw a pending delivery that no dispatcher holds at `now`: it becomes `cancelled` and is
+        never sent. One conditional update, so it cannot race a dispatcher: a lease taken first makes
+        it refuse (409), and a lease tried after finds the delivery no longer pending."""
+        c = t.deliveries.c
+        with self.transaction() as conn:
+            changed = conn.execute(
+                update(t.deliveries)
+                .where(c.id == delivery_id, c.status == PENDING)
+                .where(or_(c.lease_owner.is_(None), c.next_attempt_at <= now))
+                .values(status=CANCELLED, lease_owner=None, next_attempt_at=None)
+            ).rowcount
+            if not changed:
+                rule = "only a pending delivery can be cancelled (只能取消待发送的投递)"
+                self._refuse(conn, delivery_id, "cancelled", rule)
+
+    def retry_delivery(self, delivery_id: int, now: int) -> None:
+        """Send a failed delivery again: `pending`, due at `now`, with the same key (so a connector
+        that made it after all makes it once)."""
+        c = t.deliveries.c
+        with self.transaction() as conn:
+            changed = conn.execute(
+                update(t.deliveries)
+                .where(c.id == delivery_id, c.status == FAILED)
+                .values(status=PENDING, next_attempt_at=now, lease_owner=None)
+            ).rowcount
+            if not changed:
+                rule = "only a failed delivery can be retried (只能重试失败的投递)"
+                self._refuse(conn, delivery_id, "retried", rule)
+
+    @staticmethod
+    def _refuse(conn: Connection, delivery_id: int, done: str, rule: str) -> None:
+        """Why a delivery could not be `done`: it is not there (NotFound), a dispatcher holds it (a
+        pending one that cancel left alone), or its status is not the one `rule` asks for."""
+        c = t.deliveries.c
+        status = conn.execute(select(c.status).where(c.id == delivery_id)).scalar()
+        if status is None:
+            raise NotFound(f"no delivery {delivery_id} (找不到投递 {delivery_id})")
+        if status == PENDING and done == "cancelled":
+            raise Conflict(
+                f"delivery {delivery_id} is being sent right now and cannot be cancelled (正在发送，无法取消)"
+            )
+        raise Conflict(f"delivery {delivery_id} is {status}: {rule}")
 
     def next_delivery_attempt(self) -> int | None:
         """When the earliest pending delivery is next due (microseconds), if any is pending."""

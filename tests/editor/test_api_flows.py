@@ -38,7 +38,8 @@ def test_an_invalid_flow_gets_422_with_every_problem_and_stores_nothing(client, 
     answer = client.post("/api/flows", json=document, headers=auth)
     assert answer.status_code == 422
     problems = answer.json()["problems"]
-    assert {"node": "ghost", "path": "type", "message": "unknown node type `action.nope`"} in problems
+    ghost = {"node": "ghost", "path": "type", "message": "unknown node type `action.nope`"}
+    assert {**ghost, "zh": "未知的节点类型 action.nope", "en": "unknown node type action.nope"} in problems
     assert any(p["node"] == "joined" and "trigger" in p["message"] for p in problems)
     assert client.get("/api/flows", headers=auth).json() == []
     assert client.get("/api/flows/welcome", headers=auth).status_code == 404
@@ -70,7 +71,8 @@ def test_validate_and_publish_say_which_node_names_a_flow_there_is_not(client, t
     caller["nodes"].append({"id": "hand-on", "type": "action.start_flow", "config": {"flow": "nurture"}})
     caller["edges"].append({"from": "coupon", "to": "hand-on"})
     assert client.post("/api/flows", json=caller, headers=auth).status_code == 200  # drafts may
-    problem = {"node": "hand-on", "path": "config.flow", "message": "there is no flow `nurture`"}
+    problem = {"node": "hand-on", "path": "config.flow", "message": "there is no flow `nurture`",
+               "zh": "没有流程 nurture", "en": "there is no flow nurture"}  # fmt: skip
     assert client.post("/api/flows/caller/validate", headers=auth).json() == {
         "valid": False,
         "problems": [problem],

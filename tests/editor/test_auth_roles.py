@@ -36,6 +36,9 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("POST", "/api/members/bulk", {"members": ["m-1"], "add_tags": ["vip"]}, WRITE),
     ("GET", "/members", None, READ),
     ("GET", "/api/deliveries", None, READ),
+    ("POST", "/api/deliveries/1/retry", None, WRITE),
+    ("POST", "/api/deliveries/1/cancel", None, WRITE),
+    ("GET", "/deliveries", None, READ),
     ("GET", "/api/groups", None, READ),
     ("POST", "/api/groups", [{"id": "g-1", "tags": ["fans"]}], WRITE),
     ("GET", "/api/groups/g-1", None, READ),
@@ -127,6 +130,7 @@ def test_the_matrix_covers_every_api_route(app: Litestar) -> None:
     concrete = {
         "{flow_id:str}": "welcome", "{run_id:int}": "1", "{member_id:str}": "m-1", "{token_id:int}": "999",
         "{name:str}": "nobody-here", "{group_id:str}": "g-1", "{item_id:str}": "c-1", "{staff_id:str}": "s-1",
+        "{delivery_id:int}": "1",
     }  # fmt: skip
     missing = []
     for route in app.routes:

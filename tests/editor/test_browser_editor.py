@@ -198,6 +198,9 @@ def test_an_operator_builds_w_saves_reloads_publishes_and_previews(page: Page, b
     page.click("#qf-save")
     expect(node(page, "vip")).to_contain_class("qf-has-problem")
     expect(page.locator("#qf-problems-list")).to_contain_text("vip")
+    # Said in the operator's language, not msgspec's `Expected int <= 500`.
+    expect(page.locator("#qf-problems-list")).to_contain_text("应为不大于 500 的整数")
+    expect(page.locator("#qf-problems-list")).not_to_contain_text("Expected")
     expect(page.locator("#qf-status")).to_contain_text("未保存")
     save_screenshot(page, "editor-invalid-node")
     # Nothing the operator did was lost: fix it and save.

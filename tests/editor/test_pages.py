@@ -193,9 +193,9 @@ def test_the_member_page_shows_a_timeline(client, sign_in, services: Services) -
     assert page.status_code == 200
     assert "小林" in page.text and "new" in page.text
     timeline = page.text[page.text.index('class="qf-timeline"') :]
-    assert "member_joined" in timeline
-    assert re.search(r"qf-timeline-run.*?short.*?已完成", timeline, re.S)
-    assert re.search(r"qf-timeline-run.*?welcome.*?等待中", timeline, re.S)
+    assert "入群" in timeline and "member_joined" not in timeline  # the event in words
+    assert re.search(r'qf-timeline-run.*?href="/flows/short">欢迎</a>.*?已完成', timeline, re.S)
+    assert re.search(r'qf-timeline-run.*?href="/flows/welcome">欢迎</a>.*?等待中', timeline, re.S)
 
 
 def test_a_page_for_something_not_there_is_a_404_page_in_the_operators_language(client, sign_in) -> None:

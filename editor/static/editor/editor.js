@@ -78,6 +78,9 @@ async function api(method, path, body) {
   return { ok: response.ok, status: response.status, data };
 }
 
+// A problem's message in the page's language (the server says each one in zh and en).
+const said = (p) => p[page.lang] || p.message;
+
 // Problems come as a list, or inside {problems: [...]} / litestar's {extra: [...]}.
 function problemsIn(data) {
   if (Array.isArray(data)) return data.filter((p) => p && typeof p === "object" && "message" in p);
@@ -134,7 +137,7 @@ function nodeHtml(data) {
     <span class="qf-node-text"><span class="qf-node-title">${escapeHtml(title)}</span>
     <span class="qf-node-type">${escapeHtml(titleOf(nodeType))} · ${escapeHtml(data.id)}</span></span>
     ${badge ? `<span class="qf-count" title="${escapeHtml(badge.title)}">${escapeHtml(badge.text)}</span>` : ""}
-    ${problems.length ? `<span class="qf-problem-mark" title="${escapeHtml(problems.map((p) => p.message).join("\n"))}">!</span>` : ""}
+    ${problems.length ? `<span class="qf-problem-mark" title="${escapeHtml(problems.map((p) => said(p)).join("\n"))}">!</span>` : ""}
   </div>`;
 }
 
@@ -356,7 +359,7 @@ function nodePanel(dfId, node) {
   return el("div", { class: "qf-node-panel", "data-node-id": data.id },
     el("h2", {}, icon(nodeType.icon), ` ${titleOf(nodeType)}`),
     nodeType.description?.[page.lang] ? el("p", { class: "qf-hint", text: nodeType.description[page.lang] }) : null,
-    problems.length ? el("ul", { class: "qf-node-problems", role: "alert" }, ...problems.map((p) => el("li", { text: `${p.path ? `${p.path}: ` : ""}${p.message}` }))) : null,
+    problems.length ? el("ul", { class: "qf-node-problems", role: "alert" }, ...problems.map((p) => el("li", { text: `${p.path ? `${p.path}: ` : ""}${said(p)}` }))) : null,
     el("div", { class: "qf-field" }, el("label", { for: "qf-node-label", class: "qf-label", text: t("Label") }), labelInput),
     el("div", { class: "qf-field" }, el("label", { for: "qf-node-id", class: "qf-label", text: t("Node id") }), idInput, idError),
     el("fieldset", { class: "qf-config" }, el("legend", { text: t("Settings") }), form.element),
@@ -442,7 +445,7 @@ function setProblems(problems) {
   $("#qf-problem-count").textContent = problems.length ? String(problems.length) : "";
   list.replaceChildren(...problems.map((p) => {
     const target = p.node ? byNodeId(p.node) : null;
-    const text = `${p.node ? `${p.node}: ` : ""}${p.path ? `${p.path}: ` : ""}${p.message}`;
+    const text = `${p.node ? `${p.node}: ` : ""}${p.path ? `${p.path}: ` : ""}${said(p)}`;
     return el("li", {}, target ? el("button", { type: "button", class: "qf-link", text, onclick: () => select(target.id, true) }) : text);
   }));
   if (!problems.length) list.append(el("li", { class: "qf-ok", text: t("No problems found.") }));
@@ -535,7 +538,7 @@ async function runPreview() {
   if (!result.ok) {
     const problems = problemsIn(result.data);
     if (problems.length) setProblems(problems);
-    say(t("Preview failed: {e}", { e: problems.map((p) => p.message).join("; ") || result.status }), "error");
+    say(t("Preview failed: {e}", { e: problems.map((p) => said(p)).join("; ") || result.status }), "error");
     return;
   }
   const counts = result.data.nodes?.[page.flow_id] || {};

@@ -1,0 +1,194 @@
+"""How the pages say a run's state in words (issue #15): the answer a node gave (是/否, not a port id),
+why a run waits (quiet hours, the frequency cap, an event awaited until when), and stored data as
+`name: value` text, never as JSON.
+
+Everything here works on what the store keeps: the run's node, status, wake time and awaited event,
+and the flow version's document (its settings and edges). Nothing is guessed beyond that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from qunflow.engine.localtime import parse_time
+from qunflow.engine.registry import Registry
+
+from .names import Names
+
+Translate = Callable[..., str]
+When = Callable[[datetime | None], str]
+
+# Output ports whose name is not already a word an operator reads (DESIGN §5 catalogue).
+PORT_WORDS = {"true": "yes", "false": "no"}
+# Nodes that hold a message back for the flow's quiet hours or its frequency cap (nodes.quota).
+MESSAGE_NODES = frozenset({"action.send_message", "action.broadcast"})
+# Events a run may wait for, as an operator says them; others are shown by their type.
+EVENT_WORDS = ("purchase", "message", "member_joined", "member_left", "tag_added", "contact_added",
+               "task_completed")  # fmt: skip
+DATA_LENGTH = 120
+# What a payload says, in the order a line shows the first one found (never the JSON itself).
+SUMMARY_KEYS = ("text", "title", "coupon", "group", "tag", "tags", "task", "url")
+SUMMARY_LENGTH = 80
+
+
+def _node(document: dict[str, Any], node_id: str) -> dict[str, Any] | None:
+    for node in document.get("nodes") or []:
+        if isinstance(node, dict) and node.get("id") == node_id:
+            return node
+    return None
+
+
+def port_taken(registry: Registry, document: dict[str, Any], node_id: str) -> str | None:
+    """The port a run that finished at `node_id` left by: a run ends at a node when the port it took
+    has no edge, so when exactly one of the node's ports has none, that is the one. None when the
+    document does not say (or the port is the plain `next`)."""
+    node = _node(document, node_id)
+    node_type = registry.get(str(node.get("type"))) if node else None
+    if node is None or node_type is None:
+        return None
+    try:
+        ports = list(node_type.ports_for(msgspec.convert(node.get("config") or {}, node_type.config)))
+    except msgspec.ValidationError:  # a config the node no longer reads: say nothing rather than guess
+        return None
+    used = {e.get("port", "next") for e in document.get("edges") or [] if e.get("from") == node_id}
+    open_ports = [p for p in ports if p not in used]
+    if len(open_ports) != 1 or open_ports[0] == "next":
+        return None
+    return open_ports[0]
+
+
+def port_words(port: str, _: Translate) -> str:
+    """`true` → 是, `timeout` → 超时; a port of a switch or split keeps its own name."""
+    return _(PORT_WORDS.get(port, port))
+
+
+def wait_reason(
+    run: Any, names: Names, registry: Registry, _: Translate, when: When, timezone: ZoneInfo
+) -> str | None:
+    """Why a waiting run waits, in the operator's words, from its stored wake time and awaited event
+    and its flow version's settings; None for a run that does not wait."""
+    if run.status != "waiting":
+        return None
+    document = names.document(run.flow, run.version)
+    node = _node(document, run.node) or {}
+    type_id = str(node.get("type", ""))
+    until = when(run.wake_at)
+    if run.wait_event:
+        event = _("event:" + run.wait_event) if run.wait_event in EVENT_WORDS else run.wait_event
+        if run.wake_at is None:
+            return _("Waiting for {event}", event=event)
+        return _("Waiting for {event} until {time}", event=event, time=until)
+    if run.wake_at is None:
+        return None
+    settings = document.get("settings") or {}
+    if type_id in MESSAGE_NODES:
+        quiet = settings.get("quiet_hours") or {}
+        if quiet.get("end") and _at_time_of_day(run.wake_at, quiet["end"], document, timezone):
+            return _("Quiet hours (免打扰): sends at {time}", time=until)
+        if settings.get("frequency_cap"):
+            return _("Frequency cap reached: sends at {time}", time=until)
+    if type_id == "action.add_friend":
+        return _("Every staff account is at its daily limit: tries again at {time}", time=until)
+    return _("Waiting until {time}", time=until)
+
+
+def _at_time_of_day(moment: datetime, text: str, document: dict[str, Any], default: ZoneInfo) -> bool:
+    try:
+        zone = ZoneInfo(str(document.get("timezone") or default.key))
+        local = moment.astimezone(zone).time().replace(second=0, microsecond=0)
+        return local == parse_time(text).replace(second=0, microsecond=0)
+    except (ValueError, KeyError):
+        return False
+
+
+def data_lines(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """Stored data as `name: value` lines (nested names joined with `.`), each cut to a readable
+    length: what a timeline shows instead of JSON."""
+    lines: list[str] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            lines += data_lines(value, name + ".")
+        elif value is None or value == [] or value == "":
+            continue
+        else:
+            text = "、".join(str(v) for v in value) if isinstance(value, list) else str(value)
+            if isinstance(value, bool):
+                text = "✓" if value else "✗"
+            if len(text) > DATA_LENGTH:
+                text = text[: DATA_LENGTH - 1] + "…"
+            lines.append(f"{name}: {text}")
+    return lines
+
+
+def payload_summary(payload: dict[str, Any]) -> str:
+    """A delivery's payload in a few words: its text, else the coupon, group, task... it names."""
+    content = payload.get("content")
+    if isinstance(content, dict) and not payload.get("text") and content.get("title"):
+        payload = {**payload, "title": content["title"]}
+    for key in SUMMARY_KEYS:
+        value = payload.get(key)
+        if isinstance(value, list):
+            value = "、".join(str(v) for v in value)
+        if value not in (None, "", {}):
+            text = str(value.get("title") or value.get("id") or "") if isinstance(value, dict) else str(value)
+            if text:
+                return text if len(text) <= SUMMARY_LENGTH else text[: SUMMARY_LENGTH - 1] + "…"
+    return ""
+
+
+def timeline_lines(
+    entries: list[Any],
+    runs: dict[str, Any],
+    names: Names,
+    registry: Registry,
+    _: Translate,
+    when: When,
+    timezone: ZoneInfo,
+) -> list[dict[str, Any]]:
+    """A member's timeline (`TimelineEntry`s, newest first) as lines a page shows: `at`, `kind`,
+    `title`, `flow` (id, for the link) and `flow_name`, `node` (its label), `answer`, `status` and
+    `status_label`, `reason` (why a run waits), and `details` (`name: value` texts)."""
+    lines = []
+    for entry in entries:
+        line: dict[str, Any] = {"at": entry.at, "kind": entry.kind, "flow": entry.flow, "details": []}
+        if entry.flow:
+            line["flow_name"] = names.flow(entry.flow)
+        if entry.kind == "event":
+            line["title"] = _("event:" + entry.title) if entry.title in EVENT_WORDS else entry.title
+            # The event's own data reads best without its `data.` prefix.
+            own = entry.data.get("data") if isinstance(entry.data.get("data"), dict) else {}
+            line["details"] = data_lines({**{k: v for k, v in entry.data.items() if k != "data"}, **own})
+        elif entry.kind == "run":
+            run = runs.get(entry.id or "")
+            version = run.version if run is not None else None
+            line["title"] = names.node(entry.flow or "", entry.node or "", version)
+            line["status"], line["status_label"] = entry.status, _(entry.status or "")
+            if run is not None:
+                if run.status == "done":
+                    port = port_taken(registry, names.document(run.flow, run.version), run.node)
+                    line["answer"] = port_words(port, _) if port else None
+                line["reason"] = wait_reason(run, names, registry, _, when, timezone)
+                if run.ended_at is not None:
+                    line["details"].append(_("Ended {time}", time=when(run.ended_at)))
+                if run.error:
+                    line["details"].append(run.error)
+        else:  # a delivery
+            line["title"] = _(entry.title)
+            line["node"] = names.node(entry.flow or "", entry.node or "")
+            line["status"], line["status_label"] = entry.status, _("delivery:" + (entry.status or ""))
+            reason = entry.data.get("reason")
+            payload = {k: v for k, v in entry.data.items() if k != "reason"}
+            line["details"] = [text for text in (payload_summary(payload),) if text]
+            if isinstance(reason, str):
+                line["details"].append(_("reason:" + reason))
+        lines.append(line)
+    return lines
+
+
+__all__ = ["data_lines", "payload_summary", "port_taken", "port_words", "timeline_lines", "wait_reason"]
