@@ -77,3 +77,25 @@ def test_http_workload_counts_a_rate_only_when_the_server_stored_every_event(
     assert result["stored"] == result["events"]
     assert result["parked"] == 1200
     assert result["budget"]["every_event_stored"] is True
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_broadcast_workload_sends_each_member_one_message(
+    backend: str, capsys: pytest.CaptureFixture
+) -> None:
+    # 2,500 members: more than one page of the audience, so the walk goes on across transactions.
+    args = ["bench", "--workload", "broadcast", "--members", "2500", "--json"]
+    if backend == "postgresql":
+        url = os.environ.get("QUNFLOW_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("PostgreSQL tests need QUNFLOW_TEST_POSTGRES_URL")
+        args += ["--db", url]
+
+    assert main(args) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == backend
+    assert result["exactly_once"] is True, result["problems"]
+    assert result["deliveries"] == 2500
+    assert result["journeys"]["done"] == 1
+    assert result["peak_rss_mb"] > 0
