@@ -157,13 +157,15 @@ class CommunityStore(DriverStore):
         found: dict[str, list[tuple[str, int]]] = {}
         if member_ids:
             c = t.deliveries.c
+            # The kind is tested here, not in SQL: given `kind = 'message' AND at >= since`, SQLite
+            # reads through the (kind, at) index every message of the window, a broadcast's whole
+            # audience so far for each page of it (quadratic); by the members it reads only theirs.
             rows = conn.execute(
-                select(c.member_id, c.flow_id, c.at).where(
-                    c.member_id.in_(member_ids), c.kind == "message", c.at >= since
-                )
+                select(c.member_id, c.flow_id, c.at, c.kind).where(c.member_id.in_(member_ids), c.at >= since)
             )
-            for member_id, flow_id, at in rows:
-                found.setdefault(member_id, []).append((flow_id, at))
+            for member_id, flow_id, at, kind in rows:
+                if kind == "message":
+                    found.setdefault(member_id, []).append((flow_id, at))
         return found
 
     def deliveries_since(self, conn: Connection, kind: str, since: int) -> list[tuple[int, dict[str, Any]]]:
