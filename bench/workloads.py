@@ -8,6 +8,7 @@
 - `http`: ingestion over HTTP in batches of 500 (see `bench.http`).
 - `members`: pages of the members list (search, filters) over N (default 1,000,000) members.
 - `broadcast`: one `action.broadcast` to N (default 1,000,000) members: seconds and peak RSS.
+- `scaleout`: a resume storm of N runs with 1 and 4 `qunflow worker` processes on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -160,6 +161,25 @@ def broadcast(members: int, db: str | None) -> dict[str, Any]:
     return {"workload": "broadcast", **loaded, **result, "budget": budget}
 
 
+def scaleout(members: int, db: str | None) -> dict[str, Any]:
+    from .scaleout import measure
+
+    if db is None:
+        raise UserError(
+            "--db: scaleout runs `qunflow worker` processes on one PostgreSQL database; "
+            "give a postgresql:// URL"
+        )
+    with tempfile.TemporaryDirectory(prefix="qunflow-bench-") as workdir:
+        with fresh_database(db, Path(workdir), "scaleout") as url:
+            result = in_fresh_process(measure, members, url, Path(workdir))
+    return {
+        "workload": "scaleout",
+        "backend": "postgresql",
+        **result,
+        "budget": {"four_workers_min_2.5x": result["ratio"] >= 2.5},
+    }
+
+
 def http(members: int, db: str | None) -> dict[str, Any]:
     from .http import measure
 
@@ -185,6 +205,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload("simulate30", simulate30, 10_000, "30 simulated days of members through the templates"),
         Workload("million", million, 1_000_000, "parked members: peak RSS and store bytes"),
         Workload("members", members_list, 1_000_000, "the members list: search and filter pages"),
+        Workload("scaleout", scaleout, 20_000, "a resume storm with 1 and 4 workers on PostgreSQL"),
         Workload("broadcast", broadcast, 1_000_000, "one broadcast to N members: seconds and peak RSS"),
     )
 }
