@@ -7,6 +7,8 @@
 - `million`: N (default 1,000,000) parked members: peak RSS and store bytes.
 - `http`: ingestion over HTTP in batches of 500 (see `bench.http`).
 - `members`: pages of the members list (search, filters) over N (default 1,000,000) members.
+- `broadcast`: one `action.broadcast` to N (default 1,000,000) members: seconds and peak RSS.
+- `scaleout`: a resume storm of N runs with 1 and 4 `qunflow worker` processes on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -146,6 +148,38 @@ def members_list(members: int, db: str | None) -> dict[str, Any]:
     return {"workload": "members", **result, "budget": {"page_under_200ms": result["slowest_ms"] < 200}}
 
 
+def broadcast(members: int, db: str | None) -> dict[str, Any]:
+    from . import broadcast as b
+
+    with tempfile.TemporaryDirectory(prefix="qunflow-bench-") as workdir:
+        with fresh_database(db, Path(workdir), "broadcast") as url:
+            loaded = in_fresh_process(b.store_members, members, url)
+            result = in_fresh_process(b.measure, members, url)
+    budget = {}
+    if members >= 1_000_000:
+        budget = {"under_60s": result["seconds"] < 60, "peak_rss_under_500mb": result["peak_rss_mb"] < 500}
+    return {"workload": "broadcast", **loaded, **result, "budget": budget}
+
+
+def scaleout(members: int, db: str | None) -> dict[str, Any]:
+    from .scaleout import measure
+
+    if db is None:
+        raise UserError(
+            "--db: scaleout runs `qunflow worker` processes on one PostgreSQL database; "
+            "give a postgresql:// URL"
+        )
+    with tempfile.TemporaryDirectory(prefix="qunflow-bench-") as workdir:
+        with fresh_database(db, Path(workdir), "scaleout") as url:
+            result = in_fresh_process(measure, members, url, Path(workdir))
+    return {
+        "workload": "scaleout",
+        "backend": "postgresql",
+        **result,
+        "budget": {"four_workers_min_2.5x": result["ratio"] >= 2.5},
+    }
+
+
 def http(members: int, db: str | None) -> dict[str, Any]:
     from .http import measure
 
@@ -171,6 +205,8 @@ WORKLOADS: dict[str, Workload] = {
         Workload("simulate30", simulate30, 10_000, "30 simulated days of members through the templates"),
         Workload("million", million, 1_000_000, "parked members: peak RSS and store bytes"),
         Workload("members", members_list, 1_000_000, "the members list: search and filter pages"),
+        Workload("scaleout", scaleout, 20_000, "a resume storm with 1 and 4 workers on PostgreSQL"),
+        Workload("broadcast", broadcast, 1_000_000, "one broadcast to N members: seconds and peak RSS"),
     )
 }
 

@@ -323,9 +323,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--workload",
         default="w",
-        choices=("w", "http", "storm", "simulate30", "million", "members"),
+        choices=("w", "http", "storm", "simulate30", "million", "members", "broadcast", "scaleout"),
         help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million; "
-        "members",
+        "members; broadcast; scaleout",
     )
 
     serve = sub.add_parser("serve", help="the web app and a worker in one process; 启动服务")

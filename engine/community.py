@@ -237,13 +237,25 @@ class Community:
         return found
 
     def audience(self, audience: Audience, now: int) -> list[Member]:
-        """Every member in the audience now, in id order: the batch's own members as it has them
-        (the store filters on what it holds, which this batch may have changed or not yet written),
-        the others as stored."""
-        found = [m for m in self.members.values() if audience.matches(m, now)]
+        """Every member in the audience now, in id order (see :meth:`audience_page`). Holds the
+        whole audience in memory: a broadcast walks it page by page instead."""
+        found: list[Member] = []
         after: str | None = ""
         while after is not None:
-            page, after = self.store.audience_page(self.conn, audience, now, after, 1000)
-            found += [m for m in page if m.id not in self.members]
-        found.sort(key=lambda m: m.id)
+            page, after = self.audience_page(audience, now, after, 1000)
+            found += page
         return found
+
+    def audience_page(
+        self, audience: Audience, now: int, after: str, limit: int
+    ) -> tuple[list[Member], str | None]:
+        """The members in the audience now with ids after `after`, in id order, from the store's next
+        `limit` candidates; and the id to go on after, or None when no member is left. The batch's
+        own members in that range are taken as it has them (the store filters on what it holds,
+        which this batch may have changed or not yet written), the others as stored."""
+        page, cursor = self.store.audience_page(self.conn, audience, now, after, limit)
+        found = {m.id: m for m in page if m.id not in self.members}
+        for m in self.members.values():
+            if m.id > after and (cursor is None or m.id <= cursor) and audience.matches(m, now):
+                found[m.id] = m
+        return [found[i] for i in sorted(found)], cursor

@@ -202,8 +202,16 @@ class Context:
         return [(from_us(at), payload) for at, payload in found]
 
     def audience(self, audience: Audience) -> list[Member]:
-        """The members in an audience now, in id order."""
+        """The members in an audience now, in id order, all at once (for a large audience, walk it
+        with :meth:`audience_page`)."""
         return self._community.audience(audience, self._batch.now_us)
+
+    def audience_page(
+        self, audience: Audience, after: str = "", limit: int = 1000
+    ) -> tuple[list[Member], str | None]:
+        """The members in an audience now with ids after `after`, in id order, at most `limit` of
+        them; and the `after` of the next page, or None when the audience has been walked."""
+        return self._community.audience_page(audience, self._batch.now_us, after, limit)
 
     def group_size(self, group: str) -> int:
         """How many members the store knows in the group, this batch's changes included."""

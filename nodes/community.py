@@ -4,7 +4,7 @@ requests under staff daily limits, and staff follow-up tasks (成员任务)."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Literal
 
 from msgspec import Meta
@@ -13,6 +13,7 @@ from qunflow.sdk import (
     NEXT,
     Audience,
     Config,
+    ContentItem,
     ContentRef,
     Context,
     Duration,
@@ -74,26 +75,51 @@ def broadcast(ctx: Context, config: Broadcast) -> Outcome:
             payload = message_payload(ctx, config.text, item, "group", group)
             ctx.deliver("message", payload, key=group)
         return NEXT
-    # Recipients over the frequency cap wait in the run's vars with their rendered message and are
-    # sent when the cap allows; the step is called again then.
-    pending_key = f"_broadcast.{ctx.node_id}"
-    pending: dict[str, str] = ctx.vars.get(pending_key) or {
-        member.id: ctx.render_for(member, text) if text is not None else ""
-        for member in ctx.audience(config.audience)
-    }
-    capped = capped_until(ctx, sorted(pending))
-    for member_id in sorted(pending):
+    # The audience is walked a page at a time, each page in a transaction of its own (the run waits
+    # until now between pages), so a million members are never held at once. Where the walk is goes
+    # in the run's vars; a page stepped again after a crash makes the same delivery keys, so no
+    # member gets two messages. Recipients over the frequency cap wait in the vars with their
+    # rendered message and are sent, once the walk is done, when the cap allows.
+    walk_key, held_key = f"_broadcast.{ctx.node_id}.after", f"_broadcast.{ctx.node_id}"
+    held: dict[str, str] = ctx.vars.get(held_key) or {}
+    if walk_key in ctx.vars or held_key not in ctx.vars:  # the walk is not done yet
+        page, after = ctx.audience_page(config.audience, ctx.vars.get(walk_key, ""), AUDIENCE_PAGE)
+        recipients = {m.id: ctx.render_for(m, text) if text is not None else "" for m in page}
+        if after is not None:
+            held.update(_send(ctx, recipients, item)[0])
+            ctx.set_var(walk_key, after)
+            ctx.set_var(held_key, held)
+            return WaitUntil(ctx.now)
+        ctx.vars.pop(walk_key, None)
+        held.update(recipients)  # the last page, and those held on earlier pages if the cap now allows
+    held, until = _send(ctx, held, item)
+    if until is None:
+        ctx.vars.pop(held_key, None)
+        return NEXT
+    ctx.set_var(held_key, held)
+    return WaitUntil(until)
+
+
+# Members of a broadcast's audience read and sent per transaction.
+AUDIENCE_PAGE = 2000
+
+
+def _send(
+    ctx: Context, recipients: dict[str, str], item: ContentItem | None
+) -> tuple[dict[str, str], datetime | None]:
+    """Send each recipient its rendered message, in id order, unless the frequency cap holds it;
+    returns those held, and when the first of them may be sent (None when none is held)."""
+    capped = capped_until(ctx, sorted(recipients))
+    held: dict[str, str] = {}
+    for member_id in sorted(recipients):
         if member_id in capped:
+            held[member_id] = recipients[member_id]
             continue
-        payload: dict[str, object] = {"text": pending.pop(member_id), "to": "member"}
+        payload: dict[str, object] = {"text": recipients[member_id], "to": "member"}
         if item is not None:
             payload["content"] = item.payload()
         ctx.deliver("message", payload, member=member_id, key=member_id)
-    if not pending:
-        ctx.vars.pop(pending_key, None)
-        return NEXT
-    ctx.set_var(pending_key, pending)
-    return WaitUntil(min(capped.values()))
+    return held, min(capped.values(), default=None)
 
 
 class RemoveFromGroup(Config):

@@ -77,3 +77,47 @@ def test_http_workload_counts_a_rate_only_when_the_server_stored_every_event(
     assert result["stored"] == result["events"]
     assert result["parked"] == 1200
     assert result["budget"]["every_event_stored"] is True
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_broadcast_workload_sends_each_member_one_message(
+    backend: str, capsys: pytest.CaptureFixture
+) -> None:
+    # 2,500 members: more than one page of the audience, so the walk goes on across transactions.
+    args = ["bench", "--workload", "broadcast", "--members", "2500", "--json"]
+    if backend == "postgresql":
+        url = os.environ.get("QUNFLOW_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("PostgreSQL tests need QUNFLOW_TEST_POSTGRES_URL")
+        args += ["--db", url]
+
+    assert main(args) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == backend
+    assert result["exactly_once"] is True, result["problems"]
+    assert result["deliveries"] == 2500
+    assert result["journeys"]["done"] == 1
+    assert result["peak_rss_mb"] > 0
+
+
+def test_scaleout_workload_steps_every_run_once(capsys: pytest.CaptureFixture) -> None:
+    url = os.environ.get("QUNFLOW_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PostgreSQL tests need QUNFLOW_TEST_POSTGRES_URL")
+
+    assert main(["bench", "--workload", "scaleout", "--members", "200", "--db", url, "--json"]) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["exactly_once"] is True, result["problems"]
+    assert result["cpu_count"] >= 1
+    for side, workers in (("one_worker", 1), ("four_workers", 4)):
+        figures = result[side]
+        assert figures["workers"] == workers
+        assert figures["runs_per_s"] > 0
+        assert 0 <= figures["db_wait_share"] <= 1
+
+
+def test_scaleout_workload_needs_postgresql(capsys: pytest.CaptureFixture) -> None:
+    assert main(["bench", "--workload", "scaleout", "--members", "10"]) == 1
+    assert "--db" in capsys.readouterr().err

@@ -134,7 +134,13 @@ BROADCAST_MEMBERS = [
 ]
 
 
-def test_broadcast_sends_one_message_per_member_and_defers_those_over_the_cap() -> None:
+@pytest.mark.parametrize("page", [2000, 1])
+def test_broadcast_sends_one_message_per_member_and_defers_those_over_the_cap(
+    page: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With pages of one member the audience is walked over several transactions: the member held by
+    # the cap on the first page is still sent once, when the cap allows, and nobody twice.
+    monkeypatch.setattr("qunflow.nodes.community.AUDIENCE_PAGE", page)
     document = flow(
         "f",
         [
