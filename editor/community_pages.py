@@ -68,6 +68,30 @@ class UploadForm(msgspec.Struct):
     file: UploadFile
 
 
+def listing(request: Request[Any, Any, Any], name: str, context: dict[str, Any]) -> Template:
+    """The list page `pages/{name}.html`, or for htmx only its table `pages/{name}_table.html`."""
+    table = request.headers.get("hx-request")
+    return Template(f"pages/{name}_table.html" if table else f"pages/{name}.html", context=context)
+
+
+def next_offset(offset: int, found: list[Any], page: int) -> int | None:
+    """Where the next page of a list starts, or None when this page is its last."""
+    return offset + page if len(found) == page else None
+
+
+async def read_upload(data: UploadForm, kind: str, default_name: str) -> list[Any]:
+    """The records of an uploaded file of this importer kind, every line checked (UserError if one is bad)."""
+    return parse_records(data.file.filename or default_name, await data.file.read(), KINDS[kind])
+
+
+async def after_upload(request: Request[Any, Any, Any], count: int, path: str, event: str) -> Response[Any]:
+    """After an upload: for htmx the count and the `event` that refreshes the list, else back to the list."""
+    if request.headers.get("hx-request"):
+        context = await page_context(request, imported=count)
+        return Template("pages/imported.html", context=context, headers={"HX-Trigger": event})
+    return Redirect(f"{path}?imported={count}", status_code=303)
+
+
 class GroupPages(Controller):
     path = "/groups"
     include_in_schema = False
@@ -89,12 +113,11 @@ class GroupPages(Controller):
             groups=found,
             q=q or "",
             offset=offset,
-            next_offset=offset + GROUPS_PAGE if len(found) == GROUPS_PAGE else None,
+            next_offset=next_offset(offset, found, GROUPS_PAGE),
             kinds=GROUP_KINDS,
             imported=imported,
         )
-        template = "pages/groups_table.html" if request.headers.get("hx-request") else "pages/groups.html"
-        return Template(template, context=context)
+        return listing(request, "groups", context)
 
     @post("", guards=[allow(WRITE)])
     async def save(self, request: Request[Any, Any, Any], data: Annotated[GroupForm, Form]) -> Response[Any]:
@@ -108,15 +131,9 @@ class GroupPages(Controller):
         self, request: Request[Any, Any, Any], data: Annotated[UploadForm, Upload]
     ) -> Response[Any]:
         """groups.csv or groups.jsonl: every line checked, then all of them written, or none."""
-        content = await data.file.read()
-        records = parse_records(data.file.filename or "groups.csv", content, KINDS["groups"])
+        records = await read_upload(data, "groups", "groups.csv")
         await anyio.to_thread.run_sync(services_of(request).store.put_groups, records)
-        if request.headers.get("hx-request"):
-            context = await page_context(request, imported=len(records))
-            return Template(
-                "pages/imported.html", context=context, headers={"HX-Trigger": "qf-groups-changed"}
-            )
-        return Redirect(f"/groups?imported={len(records)}", status_code=303)
+        return await after_upload(request, len(records), "/groups", "qf-groups-changed")
 
     @get("/{group_id:str}", guards=[allow(READ)])
     async def group(self, request: Request[Any, Any, Any], group_id: GroupId) -> Template:
@@ -189,12 +206,11 @@ class ContentPages(Controller):
             q=q or "",
             kind=kind or "",
             offset=offset,
-            next_offset=offset + GROUPS_PAGE if len(found) == GROUPS_PAGE else None,
+            next_offset=next_offset(offset, found, GROUPS_PAGE),
             kinds=CONTENT_KINDS,
             imported=imported,
         )
-        template = "pages/content_table.html" if request.headers.get("hx-request") else "pages/content.html"
-        return Template(template, context=context)
+        return listing(request, "content", context)
 
     @post("", guards=[allow(WRITE)])
     async def save(
@@ -211,14 +227,9 @@ class ContentPages(Controller):
     ) -> Response[Any]:
         """content.jsonl or content.csv: every line checked, then all of them written, or none."""
         services = services_of(request)
-        content = await data.file.read()
-        items = parse_records(data.file.filename or "content.jsonl", content, KINDS["content"])
+        items = await read_upload(data, "content", "content.jsonl")
         await anyio.to_thread.run_sync(services.store.put_content, items, services.now_us())
-        if request.headers.get("hx-request"):
-            context = await page_context(request, imported=len(items))
-            headers = {"HX-Trigger": "qf-content-changed"}
-            return Template("pages/imported.html", context=context, headers=headers)
-        return Redirect(f"/content?imported={len(items)}", status_code=303)
+        return await after_upload(request, len(items), "/content", "qf-content-changed")
 
     @get("/{item_id:str}", guards=[allow(READ)])
     async def item(self, request: Request[Any, Any, Any], item_id: ItemId) -> Template:
@@ -278,11 +289,10 @@ class MemberPages(Controller):
             members=found,
             filters=filters,
             offset=offset,
-            next_offset=offset + GROUPS_PAGE if len(found) == GROUPS_PAGE else None,
+            next_offset=next_offset(offset, found, GROUPS_PAGE),
             changed=changed,
         )
-        template = "pages/members_table.html" if request.headers.get("hx-request") else "pages/members.html"
-        return Template(template, context=context)
+        return listing(request, "members", context)
 
     @post("/bulk", guards=[allow(WRITE)])
     async def bulk(self, request: Request[Any, Any, Any]) -> Response[Any]:

@@ -23,8 +23,8 @@ from qunflow.engine.store import Store
 from .api.errors import convert_body
 from .api.params import TEXT_PATTERN, text_filter
 from .auth import READ, WRITE, allow, services_of
-from .community_pages import UploadForm
-from .importer import KINDS, parse_records
+from .community_pages import UploadForm, after_upload, listing, next_offset, read_upload
+from .importer import KINDS
 from .pages import page_context
 
 PAGE = 100
@@ -125,13 +125,10 @@ class DirectoryPages(Controller):
             editing=editing or {},
             q=q or "",
             offset=offset,
-            next_offset=offset + PAGE if len(rows) == PAGE else None,
+            next_offset=next_offset(offset, rows, PAGE),
             imported=imported,
         )
-        template = (
-            "pages/directory_table.html" if request.headers.get("hx-request") else "pages/directory.html"
-        )
-        return Template(template, context=context)
+        return listing(request, "directory", context)
 
     @post("", guards=[allow(WRITE)])
     async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -152,15 +149,10 @@ class DirectoryPages(Controller):
         request: Request[Any, Any, Any],
         data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Response[Any]:
-        kind = KINDS[self.directory.importable]
-        records = parse_records(data.file.filename or f"{kind.name}.csv", await data.file.read(), kind)
+        kind = self.directory.importable
+        records = await read_upload(data, kind, f"{KINDS[kind].name}.csv")
         await anyio.to_thread.run_sync(self.directory.put, services_of(request).store, records)
-        if request.headers.get("hx-request"):
-            context = await page_context(request, imported=len(records))
-            return Template(
-                "pages/imported.html", context=context, headers={"HX-Trigger": "qf-directory-changed"}
-            )
-        return Redirect(f"{self.directory.path}?imported={len(records)}", status_code=303)
+        return await after_upload(request, len(records), self.directory.path, "qf-directory-changed")
 
     @post("/{key:str}/delete", guards=[allow(WRITE)])
     async def remove(self, request: Request[Any, Any, Any], key: Key) -> Response[Any]:
