@@ -9,6 +9,7 @@ line, with the same "every line checked first, then all or nothing" rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -84,6 +85,30 @@ async def read_upload(data: UploadForm, kind: str, default_name: str) -> list[An
     return parse_records(data.file.filename or default_name, await data.file.read(), KINDS[kind])
 
 
+async def record_page(
+    request: Request[Any, Any, Any],
+    template: str,
+    name: str,
+    load: Callable[[str], Any],
+    key: str,
+    missing: str,
+    **context: Any,
+) -> Template:
+    """The page `template` of the record `load(key)` finds, given to it as `name` with `context` beside
+    it; a 404 page saying `missing` (with `{id}`) when there is none."""
+    try:
+        record = await anyio.to_thread.run_sync(load, key)
+    except NotFound:
+        return await _missing(request, missing, key)
+    return Template(template, context=await page_context(request, **{name: record}, **context))
+
+
+async def removed(remove: Callable[[str], None], key: str, back: str) -> Response[Any]:
+    """Remove the record with this key, then back to the list at `back`."""
+    await anyio.to_thread.run_sync(remove, key)
+    return Redirect(back, status_code=303)
+
+
 async def after_upload(request: Request[Any, Any, Any], count: int, path: str, event: str) -> Response[Any]:
     """After an upload: for htmx the count and the `event` that refreshes the list, else back to the list."""
     if request.headers.get("hx-request"):
@@ -137,17 +162,14 @@ class GroupPages(Controller):
 
     @get("/{group_id:str}", guards=[allow(READ)])
     async def group(self, request: Request[Any, Any, Any], group_id: GroupId) -> Template:
-        try:
-            group = await anyio.to_thread.run_sync(services_of(request).store.get_group, group_id)
-        except NotFound:
-            return await _missing(request, "No group {id}", group_id)
-        context = await page_context(request, group=group, kinds=GROUP_KINDS)
-        return Template("pages/group.html", context=context)
+        load = services_of(request).store.get_group
+        return await record_page(
+            request, "pages/group.html", "group", load, group_id, "No group {id}", kinds=GROUP_KINDS
+        )
 
     @post("/{group_id:str}/delete", guards=[allow(WRITE)])
     async def delete(self, request: Request[Any, Any, Any], group_id: GroupId) -> Response[Any]:
-        await anyio.to_thread.run_sync(services_of(request).store.delete_group, group_id)
-        return Redirect("/groups", status_code=303)
+        return await removed(services_of(request).store.delete_group, group_id, "/groups")
 
 
 class ContentForm(msgspec.Struct):
@@ -233,17 +255,20 @@ class ContentPages(Controller):
 
     @get("/{item_id:str}", guards=[allow(READ)])
     async def item(self, request: Request[Any, Any, Any], item_id: ItemId) -> Template:
-        try:
-            item = await anyio.to_thread.run_sync(services_of(request).store.get_content, item_id)
-        except NotFound:
-            return await _missing(request, "No content item {id}", item_id)
-        context = await page_context(request, item=item, kinds=CONTENT_KINDS)
-        return Template("pages/content_item.html", context=context)
+        load = services_of(request).store.get_content
+        return await record_page(
+            request,
+            "pages/content_item.html",
+            "item",
+            load,
+            item_id,
+            "No content item {id}",
+            kinds=CONTENT_KINDS,
+        )
 
     @post("/{item_id:str}/delete", guards=[allow(WRITE)])
     async def delete(self, request: Request[Any, Any, Any], item_id: ItemId) -> Response[Any]:
-        await anyio.to_thread.run_sync(services_of(request).store.delete_content, item_id)
-        return Redirect("/content", status_code=303)
+        return await removed(services_of(request).store.delete_content, item_id, "/content")
 
 
 def _labels(text: str) -> list[str]:

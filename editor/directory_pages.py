@@ -23,7 +23,7 @@ from qunflow.engine.store import Store
 from .api.errors import convert_body
 from .api.params import TEXT_PATTERN, text_filter
 from .auth import READ, WRITE, allow, services_of
-from .community_pages import UploadForm, after_upload, listing, next_offset, read_upload
+from .community_pages import UploadForm, after_upload, listing, next_offset, read_upload, removed
 from .importer import KINDS
 from .pages import page_context
 
@@ -156,8 +156,8 @@ class DirectoryPages(Controller):
 
     @post("/{key:str}/delete", guards=[allow(WRITE)])
     async def remove(self, request: Request[Any, Any, Any], key: Key) -> Response[Any]:
-        await anyio.to_thread.run_sync(self.directory.delete, services_of(request).store, key)
-        return Redirect(self.directory.path, status_code=303)
+        store = services_of(request).store
+        return await removed(lambda k: self.directory.delete(store, k), key, self.directory.path)
 
 
 class StaffPages(DirectoryPages):
