@@ -39,6 +39,8 @@ from .pages import _missing, page_context
 GROUPS_PAGE = 50
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 Upload = Body(media_type=RequestEncodingType.MULTI_PART)
+PageOffset = Annotated[int, Parameter(ge=0, le=10_000_000, description="where the page starts")]
+Count = Annotated[int | None, Parameter(ge=0, required=False, description="how many the last change stored")]
 
 
 class GroupForm(msgspec.Struct):
@@ -126,8 +128,8 @@ class GroupPages(Controller):
         self,
         request: Request[Any, Any, Any],
         q: Annotated[str | None, text_filter("q", "a part of the id or name", r"^[^\x00]*$")] = None,
-        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
-        imported: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+        offset: PageOffset = 0,
+        imported: Count = None,
     ) -> Template:
         store = services_of(request).store
         found = await anyio.to_thread.run_sync(
@@ -215,8 +217,8 @@ class ContentPages(Controller):
         request: Request[Any, Any, Any],
         q: Annotated[str | None, text_filter("q", "a part of the id, title or text", r"^[^\x00]*$")] = None,
         kind: Annotated[str | None, text_filter("kind", "content kind", r"^[a-z]*$")] = None,
-        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
-        imported: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+        offset: PageOffset = 0,
+        imported: Count = None,
     ) -> Template:
         store = services_of(request).store
         found = await anyio.to_thread.run_sync(
@@ -293,8 +295,8 @@ class MemberPages(Controller):
         blacklisted: Annotated[
             str | None, text_filter("blacklisted", "yes or no", r"^(|true|false)$")
         ] = None,
-        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
-        changed: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+        offset: PageOffset = 0,
+        changed: Count = None,
     ) -> Template:
         store = services_of(request).store
         flag = {"true": True, "false": False}.get(blacklisted or "")

@@ -13,8 +13,7 @@ from typing import Annotated, Any, ClassVar
 import anyio
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter, PathParameter
+from litestar.params import PathParameter
 from litestar.response import Redirect, Template
 
 from qunflow.engine.member import TAG_CATEGORIES, StaffRecord, TagRecord
@@ -23,7 +22,17 @@ from qunflow.engine.store import Store
 from .api.errors import convert_body
 from .api.params import TEXT_PATTERN, text_filter
 from .auth import READ, WRITE, allow, services_of
-from .community_pages import UploadForm, after_upload, listing, next_offset, read_upload, removed
+from .community_pages import (
+    Count,
+    PageOffset,
+    Upload,
+    UploadForm,
+    after_upload,
+    listing,
+    next_offset,
+    read_upload,
+    removed,
+)
 from .importer import KINDS
 from .pages import page_context
 
@@ -105,8 +114,8 @@ class DirectoryPages(Controller):
         edit: Annotated[
             str | None, text_filter("edit", "the record to fill the form with", TEXT_PATTERN)
         ] = None,
-        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
-        imported: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+        offset: PageOffset = 0,
+        imported: Count = None,
     ) -> Template:
         directory = self.directory
         store = services_of(request).store
@@ -147,7 +156,7 @@ class DirectoryPages(Controller):
     async def upload(
         self,
         request: Request[Any, Any, Any],
-        data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[UploadForm, Upload],
     ) -> Response[Any]:
         kind = self.directory.importable
         records = await read_upload(data, kind, f"{KINDS[kind].name}.csv")
