@@ -9,6 +9,7 @@ line, with the same "every line checked first, then all or nothing" rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -38,6 +39,8 @@ from .pages import _missing, page_context
 GROUPS_PAGE = 50
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 Upload = Body(media_type=RequestEncodingType.MULTI_PART)
+PageOffset = Annotated[int, Parameter(ge=0, le=10_000_000, description="where the page starts")]
+Count = Annotated[int | None, Parameter(ge=0, required=False, description="how many the last change stored")]
 
 
 class GroupForm(msgspec.Struct):
@@ -68,6 +71,54 @@ class UploadForm(msgspec.Struct):
     file: UploadFile
 
 
+def listing(request: Request[Any, Any, Any], name: str, context: dict[str, Any]) -> Template:
+    """The list page `pages/{name}.html`, or for htmx only its table `pages/{name}_table.html`."""
+    table = request.headers.get("hx-request")
+    return Template(f"pages/{name}_table.html" if table else f"pages/{name}.html", context=context)
+
+
+def next_offset(offset: int, found: list[Any], page: int) -> int | None:
+    """Where the next page of a list starts, or None when this page is its last."""
+    return offset + page if len(found) == page else None
+
+
+async def read_upload(data: UploadForm, kind: str, default_name: str) -> list[Any]:
+    """The records of an uploaded file of this importer kind, every line checked (UserError if one is bad)."""
+    return parse_records(data.file.filename or default_name, await data.file.read(), KINDS[kind])
+
+
+async def record_page(
+    request: Request[Any, Any, Any],
+    template: str,
+    name: str,
+    load: Callable[[str], Any],
+    key: str,
+    missing: str,
+    **context: Any,
+) -> Template:
+    """The page `template` of the record `load(key)` finds, given to it as `name` with `context` beside
+    it; a 404 page saying `missing` (with `{id}`) when there is none."""
+    try:
+        record = await anyio.to_thread.run_sync(load, key)
+    except NotFound:
+        return await _missing(request, missing, key)
+    return Template(template, context=await page_context(request, **{name: record}, **context))
+
+
+async def removed(remove: Callable[[str], None], key: str, back: str) -> Response[Any]:
+    """Remove the record with this key, then back to the list at `back`."""
+    await anyio.to_thread.run_sync(remove, key)
+    return Redirect(back, status_code=303)
+
+
+async def after_upload(request: Request[Any, Any, Any], count: int, path: str, event: str) -> Response[Any]:
+    """After an upload: for htmx the count and the `event` that refreshes the list, else back to the list."""
+    if request.headers.get("hx-request"):
+        context = await page_context(request, imported=count)
+        return Template("pages/imported.html", context=context, headers={"HX-Trigger": event})
+    return Redirect(f"{path}?imported={count}", status_code=303)
+
+
 class GroupPages(Controller):
     path = "/groups"
     include_in_schema = False
@@ -77,8 +128,8 @@ class GroupPages(Controller):
         self,
         request: Request[Any, Any, Any],
         q: Annotated[str | None, text_filter("q", "a part of the id or name", r"^[^\x00]*$")] = None,
-        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
-        imported: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+        offset: PageOffset = 0,
+        imported: Count = None,
     ) -> Template:
         store = services_of(request).store
         found = await anyio.to_thread.run_sync(
@@ -89,12 +140,11 @@ class GroupPages(Controller):
             groups=found,
             q=q or "",
             offset=offset,
-            next_offset=offset + GROUPS_PAGE if len(found) == GROUPS_PAGE else None,
+            next_offset=next_offset(offset, found, GROUPS_PAGE),
             kinds=GROUP_KINDS,
             imported=imported,
         )
-        template = "pages/groups_table.html" if request.headers.get("hx-request") else "pages/groups.html"
-        return Template(template, context=context)
+        return listing(request, "groups", context)
 
     @post("", guards=[allow(WRITE)])
     async def save(self, request: Request[Any, Any, Any], data: Annotated[GroupForm, Form]) -> Response[Any]:
@@ -108,29 +158,20 @@ class GroupPages(Controller):
         self, request: Request[Any, Any, Any], data: Annotated[UploadForm, Upload]
     ) -> Response[Any]:
         """groups.csv or groups.jsonl: every line checked, then all of them written, or none."""
-        content = await data.file.read()
-        records = parse_records(data.file.filename or "groups.csv", content, KINDS["groups"])
+        records = await read_upload(data, "groups", "groups.csv")
         await anyio.to_thread.run_sync(services_of(request).store.put_groups, records)
-        if request.headers.get("hx-request"):
-            context = await page_context(request, imported=len(records))
-            return Template(
-                "pages/imported.html", context=context, headers={"HX-Trigger": "qf-groups-changed"}
-            )
-        return Redirect(f"/groups?imported={len(records)}", status_code=303)
+        return await after_upload(request, len(records), "/groups", "qf-groups-changed")
 
     @get("/{group_id:str}", guards=[allow(READ)])
     async def group(self, request: Request[Any, Any, Any], group_id: GroupId) -> Template:
-        try:
-            group = await anyio.to_thread.run_sync(services_of(request).store.get_group, group_id)
-        except NotFound:
-            return await _missing(request, "No group {id}", group_id)
-        context = await page_context(request, group=group, kinds=GROUP_KINDS)
-        return Template("pages/group.html", context=context)
+        load = services_of(request).store.get_group
+        return await record_page(
+            request, "pages/group.html", "group", load, group_id, "No group {id}", kinds=GROUP_KINDS
+        )
 
     @post("/{group_id:str}/delete", guards=[allow(WRITE)])
     async def delete(self, request: Request[Any, Any, Any], group_id: GroupId) -> Response[Any]:
-        await anyio.to_thread.run_sync(services_of(request).store.delete_group, group_id)
-        return Redirect("/groups", status_code=303)
+        return await removed(services_of(request).store.delete_group, group_id, "/groups")
 
 
 class ContentForm(msgspec.Struct):
@@ -176,8 +217,8 @@ class ContentPages(Controller):
         request: Request[Any, Any, Any],
         q: Annotated[str | None, text_filter("q", "a part of the id, title or text", r"^[^\x00]*$")] = None,
         kind: Annotated[str | None, text_filter("kind", "content kind", r"^[a-z]*$")] = None,
-        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
-        imported: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+        offset: PageOffset = 0,
+        imported: Count = None,
     ) -> Template:
         store = services_of(request).store
         found = await anyio.to_thread.run_sync(
@@ -189,12 +230,11 @@ class ContentPages(Controller):
             q=q or "",
             kind=kind or "",
             offset=offset,
-            next_offset=offset + GROUPS_PAGE if len(found) == GROUPS_PAGE else None,
+            next_offset=next_offset(offset, found, GROUPS_PAGE),
             kinds=CONTENT_KINDS,
             imported=imported,
         )
-        template = "pages/content_table.html" if request.headers.get("hx-request") else "pages/content.html"
-        return Template(template, context=context)
+        return listing(request, "content", context)
 
     @post("", guards=[allow(WRITE)])
     async def save(
@@ -211,28 +251,26 @@ class ContentPages(Controller):
     ) -> Response[Any]:
         """content.jsonl or content.csv: every line checked, then all of them written, or none."""
         services = services_of(request)
-        content = await data.file.read()
-        items = parse_records(data.file.filename or "content.jsonl", content, KINDS["content"])
+        items = await read_upload(data, "content", "content.jsonl")
         await anyio.to_thread.run_sync(services.store.put_content, items, services.now_us())
-        if request.headers.get("hx-request"):
-            context = await page_context(request, imported=len(items))
-            headers = {"HX-Trigger": "qf-content-changed"}
-            return Template("pages/imported.html", context=context, headers=headers)
-        return Redirect(f"/content?imported={len(items)}", status_code=303)
+        return await after_upload(request, len(items), "/content", "qf-content-changed")
 
     @get("/{item_id:str}", guards=[allow(READ)])
     async def item(self, request: Request[Any, Any, Any], item_id: ItemId) -> Template:
-        try:
-            item = await anyio.to_thread.run_sync(services_of(request).store.get_content, item_id)
-        except NotFound:
-            return await _missing(request, "No content item {id}", item_id)
-        context = await page_context(request, item=item, kinds=CONTENT_KINDS)
-        return Template("pages/content_item.html", context=context)
+        load = services_of(request).store.get_content
+        return await record_page(
+            request,
+            "pages/content_item.html",
+            "item",
+            load,
+            item_id,
+            "No content item {id}",
+            kinds=CONTENT_KINDS,
+        )
 
     @post("/{item_id:str}/delete", guards=[allow(WRITE)])
     async def delete(self, request: Request[Any, Any, Any], item_id: ItemId) -> Response[Any]:
-        await anyio.to_thread.run_sync(services_of(request).store.delete_content, item_id)
-        return Redirect("/content", status_code=303)
+        return await removed(services_of(request).store.delete_content, item_id, "/content")
 
 
 def _labels(text: str) -> list[str]:
@@ -257,8 +295,8 @@ class MemberPages(Controller):
         blacklisted: Annotated[
             str | None, text_filter("blacklisted", "yes or no", r"^(|true|false)$")
         ] = None,
-        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
-        changed: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+        offset: PageOffset = 0,
+        changed: Count = None,
     ) -> Template:
         store = services_of(request).store
         flag = {"true": True, "false": False}.get(blacklisted or "")
@@ -278,11 +316,10 @@ class MemberPages(Controller):
             members=found,
             filters=filters,
             offset=offset,
-            next_offset=offset + GROUPS_PAGE if len(found) == GROUPS_PAGE else None,
+            next_offset=next_offset(offset, found, GROUPS_PAGE),
             changed=changed,
         )
-        template = "pages/members_table.html" if request.headers.get("hx-request") else "pages/members.html"
-        return Template(template, context=context)
+        return listing(request, "members", context)
 
     @post("/bulk", guards=[allow(WRITE)])
     async def bulk(self, request: Request[Any, Any, Any]) -> Response[Any]:

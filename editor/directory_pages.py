@@ -13,8 +13,7 @@ from typing import Annotated, Any, ClassVar
 import anyio
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter, PathParameter
+from litestar.params import PathParameter
 from litestar.response import Redirect, Template
 
 from qunflow.engine.member import TAG_CATEGORIES, StaffRecord, TagRecord
@@ -23,8 +22,18 @@ from qunflow.engine.store import Store
 from .api.errors import convert_body
 from .api.params import TEXT_PATTERN, text_filter
 from .auth import READ, WRITE, allow, services_of
-from .community_pages import UploadForm
-from .importer import KINDS, parse_records
+from .community_pages import (
+    Count,
+    PageOffset,
+    Upload,
+    UploadForm,
+    after_upload,
+    listing,
+    next_offset,
+    read_upload,
+    removed,
+)
+from .importer import KINDS
 from .pages import page_context
 
 PAGE = 100
@@ -105,8 +114,8 @@ class DirectoryPages(Controller):
         edit: Annotated[
             str | None, text_filter("edit", "the record to fill the form with", TEXT_PATTERN)
         ] = None,
-        offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
-        imported: Annotated[int | None, Parameter(ge=0, required=False)] = None,
+        offset: PageOffset = 0,
+        imported: Count = None,
     ) -> Template:
         directory = self.directory
         store = services_of(request).store
@@ -125,13 +134,10 @@ class DirectoryPages(Controller):
             editing=editing or {},
             q=q or "",
             offset=offset,
-            next_offset=offset + PAGE if len(rows) == PAGE else None,
+            next_offset=next_offset(offset, rows, PAGE),
             imported=imported,
         )
-        template = (
-            "pages/directory_table.html" if request.headers.get("hx-request") else "pages/directory.html"
-        )
-        return Template(template, context=context)
+        return listing(request, "directory", context)
 
     @post("", guards=[allow(WRITE)])
     async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -150,22 +156,17 @@ class DirectoryPages(Controller):
     async def upload(
         self,
         request: Request[Any, Any, Any],
-        data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[UploadForm, Upload],
     ) -> Response[Any]:
-        kind = KINDS[self.directory.importable]
-        records = parse_records(data.file.filename or f"{kind.name}.csv", await data.file.read(), kind)
+        kind = self.directory.importable
+        records = await read_upload(data, kind, f"{KINDS[kind].name}.csv")
         await anyio.to_thread.run_sync(self.directory.put, services_of(request).store, records)
-        if request.headers.get("hx-request"):
-            context = await page_context(request, imported=len(records))
-            return Template(
-                "pages/imported.html", context=context, headers={"HX-Trigger": "qf-directory-changed"}
-            )
-        return Redirect(f"{self.directory.path}?imported={len(records)}", status_code=303)
+        return await after_upload(request, len(records), self.directory.path, "qf-directory-changed")
 
     @post("/{key:str}/delete", guards=[allow(WRITE)])
     async def remove(self, request: Request[Any, Any, Any], key: Key) -> Response[Any]:
-        await anyio.to_thread.run_sync(self.directory.delete, services_of(request).store, key)
-        return Redirect(self.directory.path, status_code=303)
+        store = services_of(request).store
+        return await removed(lambda k: self.directory.delete(store, k), key, self.directory.path)
 
 
 class StaffPages(DirectoryPages):

@@ -8,11 +8,10 @@ from litestar import Controller, delete, get, post, put
 from litestar.params import Body, PathParameter
 
 from qunflow.engine.content import CONTENT_KINDS, ContentItem
-from qunflow.engine.errors import UserError
 
 from ..auth import READ, WRITE, allow
 from ..services import Services, ServicesDep
-from .errors import convert_body
+from .errors import convert_body, last_by, path_record
 from .params import TEXT_PATTERN, Limit, Offset, text_filter
 from .views import ContentPage, page_next
 
@@ -36,7 +35,7 @@ KindFilter = Annotated[str | None, text_filter("kind", ", ".join(CONTENT_KINDS))
 def store_items(services: Services, items: list[ContentItem]) -> list[ContentItem]:
     """Write the items (all or none) and answer them as stored."""
     services.store.put_content(items, services.now_us())
-    return list({i.id: i for i in items}.values())
+    return last_by(items, "id")
 
 
 class ContentController(Controller):
@@ -80,9 +79,7 @@ class ContentController(Controller):
         summary="Create or replace a content item",
     )
     def replace_item(self, services: ServicesDep, item_id: ItemId, data: ItemBody) -> ContentItem:
-        if data.get("id", item_id) != item_id:
-            raise UserError(f"id: `{data['id']}` is not the path's item `{item_id}`")
-        return store_items(services, convert_body({**data, "id": item_id}, ContentItem, "content item"))[0]
+        return store_items(services, [path_record(data, ContentItem, "content item", "id", item_id)])[0]
 
     @delete(
         "/{item_id:str}",

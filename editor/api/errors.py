@@ -181,3 +181,16 @@ def convert_body(value: Any, record: type[T], what: str, strict: bool = True) ->
         else:  # one record: name its field alone
             field = field.split(".", 1)[1] if "." in field else what
         raise UserError(f"{field}: {message}") from None
+
+
+def path_record(value: dict[str, Any], record: type[T], what: str, key: str, expected: str) -> T:
+    """The one record a PUT's body describes, its `key` the path's: a body may leave the key out, but
+    naming another is a UserError, as is any field `convert_body` refuses."""
+    if value.get(key, expected) != expected:
+        raise UserError(f"{key}: `{value[key]}` is not the path's {what} `{expected}`")
+    return convert_body({**value, key: expected}, record, what)[0]
+
+
+def last_by(records: list[T], key: str) -> list[T]:
+    """The records as stored when a body repeats a key: the last one of each key, in first-seen order."""
+    return list({getattr(r, key): r for r in records}.values())

@@ -7,12 +7,11 @@ from typing import Annotated, Any
 from litestar import Controller, delete, get, post, put
 from litestar.params import Body, PathParameter
 
-from qunflow.engine.errors import UserError
 from qunflow.engine.member import GROUP_KINDS, GroupRecord
 
 from ..auth import READ, WRITE, allow
 from ..services import Services, ServicesDep
-from .errors import convert_body
+from .errors import convert_body, path_record
 from .export import Format, csv_download
 from .params import TEXT_PATTERN, Limit, Offset, text_filter
 from .views import GroupPage, GroupView, page_next
@@ -88,9 +87,7 @@ class GroupController(Controller):
         description="Fields left out are cleared (a PUT replaces); 422 naming the field.",
     )
     def replace_group(self, services: ServicesDep, group_id: GroupId, data: GroupBody) -> GroupView:
-        if data.get("id", group_id) != group_id:
-            raise UserError(f"id: `{data['id']}` is not the path's group `{group_id}`")
-        return register_groups(services, convert_body({**data, "id": group_id}, GroupRecord, "group"))[0]
+        return register_groups(services, [path_record(data, GroupRecord, "group", "id", group_id)])[0]
 
     @delete(
         "/{group_id:str}",

@@ -7,12 +7,11 @@ from typing import Annotated, Any
 from litestar import Controller, delete, get, post, put
 from litestar.params import Body, PathParameter
 
-from qunflow.engine.errors import UserError
 from qunflow.engine.member import StaffRecord
 
 from ..auth import READ, WRITE, allow
 from ..services import ServicesDep
-from .errors import convert_body
+from .errors import convert_body, last_by, path_record
 from .params import TEXT_PATTERN, Limit, Offset, text_filter
 from .views import StaffPage, page_next
 
@@ -57,7 +56,7 @@ class StaffController(Controller):
     def put_staff(self, services: ServicesDep, data: StaffBody) -> list[StaffRecord]:
         records = convert_body(data, StaffRecord, "staff")
         services.store.put_staff(records)
-        return list({r.id: r for r in records}.values())
+        return last_by(records, "id")
 
     @get("/{staff_id:str}", guards=[allow(READ)], sync_to_thread=True, summary="A staff account")
     def get_staff(self, services: ServicesDep, staff_id: StaffId) -> StaffRecord:
@@ -70,9 +69,7 @@ class StaffController(Controller):
         summary="Create or replace a staff account",
     )
     def replace_staff(self, services: ServicesDep, staff_id: StaffId, data: OneBody) -> StaffRecord:
-        if data.get("id", staff_id) != staff_id:
-            raise UserError(f"id: `{data['id']}` is not the path's staff member `{staff_id}`")
-        [record] = convert_body({**data, "id": staff_id}, StaffRecord, "staff member")
+        record = path_record(data, StaffRecord, "staff member", "id", staff_id)
         services.store.put_staff([record])
         return record
 

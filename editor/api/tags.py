@@ -11,7 +11,7 @@ from qunflow.engine.member import TAG_CATEGORIES, TagRecord
 
 from ..auth import READ, WRITE, allow
 from ..services import ServicesDep
-from .errors import convert_body
+from .errors import convert_body, last_by
 from .params import TEXT_PATTERN, text_filter
 
 TagName = Annotated[str, PathParameter(pattern=TEXT_PATTERN, max_length=200, description="tag name")]
@@ -48,7 +48,7 @@ class TagController(Controller):
     def put_tags(self, services: ServicesDep, data: TagsBody) -> list[TagRecord]:
         records = convert_body(data, TagRecord, "tags")
         services.store.put_tags(records)
-        return list({r.name: r for r in records}.values())
+        return last_by(records, "name")
 
     @delete(
         "/{name:str}",

@@ -8,14 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_server import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    OPERATOR,
-    chromium_missing,
-    running_server,
-    save_screenshot,
-)
+from browser_kit import chromium, operator_page
+from browser_server import chromium_missing, running_server, save_screenshot
 
 from qunflow.engine import ContentItem, Store
 from qunflow.engine.member import MemberRecord
@@ -23,7 +17,7 @@ from qunflow.engine.member import MemberRecord
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
 
 if chromium_missing() is None:
-    from playwright.sync_api import Page, expect, sync_playwright
+    from playwright.sync_api import Page, expect
 
 CSV = "id,name,tags,kind,capacity\ng-fans-1,粉丝福利 1 群,fans,fans,200\nvip-1,VIP 尊享 1 群,vip,vip,150\n"
 
@@ -36,22 +30,12 @@ def page(tmp_path: Path) -> Iterator[Page]:
     store.put_members([m.to_member(0) for m in members])
     store.put_content([ContentItem("welcome-script", "新人欢迎话术", text="{{ member.name }}，欢迎！")], 0)
     store.close()
-    with running_server(database) as base_url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(
-            viewport={"width": 1366, "height": 900}, base_url=base_url, locale="zh-CN"
-        )
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto("/login?next=/groups")
-        page.fill("input[name=username]", OPERATOR[0])
-        page.fill("input[name=password]", OPERATOR[1])
-        page.press("input[name=password]", "Enter")
-        page.wait_for_url("**/groups")
+    with (
+        running_server(database) as base_url,
+        chromium() as browser,
+        operator_page(browser, base_url, next_path="/groups", height=900) as page,
+    ):
         yield page
-        assert errors == []
-        browser.close()
 
 
 def test_an_operator_uploads_groups_and_finds_them_listed(page: Page, tmp_path: Path) -> None:

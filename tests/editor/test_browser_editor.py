@@ -9,15 +9,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 import pytest
-from browser_server import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    OPERATOR,
-    chromium_missing,
-    publish_to_docs,
-    running_server,
-    save_screenshot,
-)
+from browser_kit import chromium, csrf_token, operator_page
+from browser_server import chromium_missing, publish_to_docs, running_server, save_screenshot
 from msgspec import Meta
 
 from qunflow.engine import NEXT, Context, Outcome, TimeOfDay, action, default_registry
@@ -26,7 +19,7 @@ from qunflow.flows import load_template
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
 
 if chromium_missing() is None:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, expect
 
 W = load_template("welcome-vip")
 FLOW_ID = "welcome-built"
@@ -59,26 +52,14 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser: Browser, base_url: str) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=base_url, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto("/login?next=/flows")
-    page.fill("input[name=username]", OPERATOR[0])
-    page.fill("input[name=password]", OPERATOR[1])
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url("**/flows")
-    yield page
-    context.close()
-    assert not errors, f"script errors in the page: {errors}"
+    with operator_page(browser, base_url) as page:
+        yield page
 
 
 def node(page: Page, node_id: str) -> Any:
@@ -270,7 +251,7 @@ def test_a_flow_without_positions_is_laid_out_and_the_language_switches(page: Pa
         "id": "imported",
         "nodes": [{k: v for k, v in n.items() if k != "position"} for n in W["nodes"]],
     }
-    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "qunflow_csrf")
+    csrf = csrf_token(page)
     answer = page.request.post("/api/flows", data=flow, headers={"X-CSRF-Token": csrf})
     assert answer.ok, answer.text()
     page.goto("/flows/imported")
@@ -361,7 +342,7 @@ def test_optional_settings_groups_say_when_their_starred_fields_are_needed(page:
 
 
 def test_live_view_shows_who_entered_and_who_waits_on_each_node(page: Page) -> None:
-    csrf = {"X-CSRF-Token": next(c["value"] for c in page.context.cookies() if c["name"] == "qunflow_csrf")}
+    csrf = {"X-CSRF-Token": csrf_token(page)}
     flow = {
         "id": "live",
         "name": "live",

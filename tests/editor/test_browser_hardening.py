@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_server import CHROMIUM, CHROMIUM_ARGS, OPERATOR, chromium_missing, running_server
+from browser_kit import chromium, csrf_token, operator_page, sign_in
+from browser_server import chromium_missing, running_server
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
 
 if chromium_missing() is None:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, expect
 
 
 DATABASE: dict[str, Path] = {}
@@ -29,38 +30,15 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser: Browser, base_url: str) -> Iterator[Page]:
     """A signed-in operator's page; fails the test on any script error or console error."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=base_url, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: _console_error(message, errors))
-    page.goto("/login?next=/flows")
-    page.fill("input[name=username]", OPERATOR[0])
-    page.fill("input[name=password]", OPERATOR[1])
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url("**/flows")
-    yield page
-    context.close()
-    assert not errors, f"errors in the page: {errors}"
-
-
-def _console_error(message: Any, errors: list[str]) -> None:
-    # The browser's own favicon request is not the page's doing.
-    if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
-        errors.append(f"{message.text} ({message.location.get('url')})")
-
-
-def _csrf(page: Page) -> str:
-    return next(c["value"] for c in page.context.cookies() if c["name"] == "qunflow_csrf")
+    with operator_page(browser, base_url, console=True) as page:
+        yield page
 
 
 AWKWARD_BODY: dict[str, Any] = {
@@ -104,7 +82,7 @@ def test_webhook_body_keys_of_any_spelling_draw_and_save_unchanged(page: Page) -
             {"from": "tag", "to": "done"},
         ],
     }
-    answer = page.request.post("/api/flows", data=flow, headers={"X-CSRF-Token": _csrf(page)})
+    answer = page.request.post("/api/flows", data=flow, headers={"X-CSRF-Token": csrf_token(page)})
     assert answer.ok, answer.text()
 
     page.goto("/flows/awkward-keys")
@@ -169,11 +147,7 @@ def _admin_page(browser: Browser, base_url: str, database: Path) -> Page:
     context = browser.new_context(base_url=base_url, locale="zh-CN")
     context.add_init_script(RECORD_VIOLATIONS)
     page = context.new_page()
-    page.goto("/login?next=/admin")
-    page.fill("input[name=username]", "boss")
-    page.fill("input[name=password]", "boss password 1")
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url("**/admin")
+    sign_in(page, "/admin", ("boss", "boss password 1"))
     return page
 
 
@@ -181,7 +155,7 @@ def test_the_main_pages_carry_security_headers_and_break_no_policy(
     page: Page, browser: Browser, base_url: str
 ) -> None:
     page.context.add_init_script(RECORD_VIOLATIONS)
-    csrf = _csrf(page)
+    csrf = csrf_token(page)
     flow = {
         "id": "csp-check",
         "name": "CSP check",

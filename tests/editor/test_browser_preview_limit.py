@@ -5,14 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from browser_server import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    OPERATOR,
-    chromium_missing,
-    running_server,
-    save_screenshot,
-)
+from browser_kit import chromium, csrf_token, operator_page
+from browser_server import chromium_missing, running_server, save_screenshot
 
 from qunflow.editor.api import flows as flows_api
 from qunflow.engine.simulate import WorkLimit
@@ -20,7 +14,7 @@ from qunflow.engine.simulate import WorkLimit
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
 
 if chromium_missing() is None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
 EVERY_MINUTE = {
     "id": "minutely",
@@ -51,21 +45,8 @@ def base_url(tmp_path, monkeypatch) -> Iterator[str]:
 
 
 def test_a_preview_that_reaches_its_limit_says_where_it_stopped(base_url: str) -> None:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_context(
-            base_url=base_url, locale="zh-CN", viewport={"width": 1366, "height": 768}
-        ).new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto("/login?next=/flows")
-        page.fill("input[name=username]", OPERATOR[0])
-        page.fill("input[name=password]", OPERATOR[1])
-        page.press("input[name=password]", "Enter")
-        page.wait_for_url("**/flows")
-        csrf = {
-            "X-CSRF-Token": next(c["value"] for c in page.context.cookies() if c["name"] == "qunflow_csrf")
-        }
+    with chromium() as browser, operator_page(browser, base_url) as page:
+        csrf = {"X-CSRF-Token": csrf_token(page)}
         assert page.request.post("/api/flows", data=EVERY_MINUTE, headers=csrf).ok
         page.goto("/flows/minutely")
         expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
@@ -77,5 +58,3 @@ def test_a_preview_that_reaches_its_limit_says_where_it_stopped(base_url: str) -
         expect(page.locator("#qf-status")).to_contain_text("预览提前停止于 2026-11-22 00:1")
         expect(page.locator("#qf-preview-result")).to_contain_text("已达到上限 15 个时间点")
         save_screenshot(page, "editor-preview-truncated")
-        browser.close()
-        assert not errors, errors
