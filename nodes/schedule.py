@@ -6,7 +6,7 @@ member (a group-level SOP) when there is no audience.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from typing import Annotated
 
 from msgspec import Meta
@@ -43,7 +43,8 @@ def schedule(ctx: Context, config: Schedule) -> bool:
     rule = ctx.day_rule(config.on)
     if rule is None:
         return True
-    # The cron moment's own date decides, also for a fire that catches up on a missed tick.
+    # The cron moment's own date decides, also for a fire that catches up on a missed tick. The fire
+    # gives the tick in the flow's timezone already: its first ten characters are the local date, so
+    # a fire to many members parses no datetime per member.
     tick = (ctx.event or {}).get("data", {}).get("tick")
-    moment = datetime.fromisoformat(tick) if tick else ctx.now
-    return rule(moment.astimezone(ctx.tz).date())
+    return rule(date.fromisoformat(tick[:10]) if tick else ctx.local_now.date())

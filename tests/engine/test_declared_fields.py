@@ -59,10 +59,4 @@ def _only_a_varchar_length(difference: object) -> bool:
     if not (isinstance(difference, list) and len(difference) == 1 and difference[0][0] == "modify_type"):
         return False
     old, new = difference[0][-2:]
-    return type(old).__name__ == type(new).__name__ == "VARCHAR" or {
-        type(old).__name__,
-        type(new).__name__,
-    } <= {
-        "VARCHAR",
-        "String",
-    }
+    return {type(old).__name__, type(new).__name__} <= {"VARCHAR", "String"}
