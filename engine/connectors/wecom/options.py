@@ -13,11 +13,13 @@ DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
 
 
 class MassSendLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """How many mass sends (`add_msg_template`) one customer may receive per period. WeCom's current
-    rule is a monthly cap per customer by default; a corp may choose 7 a week or 1 a day instead."""
+    """How many mass sends (`add_msg_template`) one customer may receive per period. The corp chooses
+    its rule in WeCom's admin console (a monthly cap, 7 a week or 1 a day); the admin sets the same
+    here. The default is one a day, as WeCom's help pages state the rule (客户每天最多接收来自同一企业
+    的管理员的 1 条群发消息); the "4 a month" of older SDK documents is out of date."""
 
-    count: Annotated[int, msgspec.Meta(ge=1, le=1000, description="messages")] = 4
-    per: Literal["day", "week", "month"] = "month"
+    count: Annotated[int, msgspec.Meta(ge=1, le=1000, description="messages")] = 1
+    per: Literal["day", "week", "month"] = "day"
 
 
 class WecomOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
