@@ -311,9 +311,15 @@ class MemberPages(Controller):
             )
         )
         filters = {"q": q or "", "tag": tag or "", "group": group or "", "blacklisted": blacklisted or ""}
+        # The page's groups by name, and every group (up to a thousand) for the group filter.
+        group_names = await anyio.to_thread.run_sync(store.group_names)
+        shown = {g for m in found for g in m.groups} - group_names.keys()
+        if shown:
+            group_names |= await anyio.to_thread.run_sync(store.group_names, shown)
         context = await page_context(
             request,
             members=found,
+            group_names=group_names,
             filters=filters,
             offset=offset,
             next_offset=next_offset(offset, found, GROUPS_PAGE),

@@ -27,7 +27,7 @@ from .auth import READ, WRITE, allow, services_of
 from .names import Names
 from .pages import ANY_TEXT, page_context
 from .services import Services
-from .wording import payload_summary
+from .wording import group_ids, payload_summary
 
 DELIVERIES_PAGE = 50
 
@@ -63,7 +63,7 @@ class DeliveryPages(Controller):
             # The API's CSV of every matching delivery (its filters take no empty values).
             csv_query=urlencode({"format": "csv", **{k: v for k, v in filters.items() if v}}),
             more_query=urlencode({**filters, "offset": offset + DELIVERIES_PAGE}),
-            summary=payload_summary,
+            summary=lambda payload: payload_summary(payload, names),
         )
         hx = request.headers.get("hx-request")
         return Template("pages/deliveries_table.html" if hx else "pages/deliveries.html", context=context)
@@ -92,7 +92,9 @@ class DeliveryPages(Controller):
         services = services_of(request)
         delivery = await anyio.to_thread.run_sync(delivery_view, services, delivery_id)
         names = await anyio.to_thread.run_sync(_names, services, context["lang"], [delivery])
-        context.update(delivery=delivery, names=names, summary=payload_summary)
+        context.update(
+            delivery=delivery, names=names, summary=lambda payload: payload_summary(payload, names)
+        )
         return Template("pages/delivery_row.html", context=context)
 
 
@@ -117,6 +119,7 @@ def _names(services: Services, language: str, deliveries: list[DeliveryView]) ->
         language,
         nodes=[(d.flow, None, d.node) for d in deliveries],
         members=[d.member for d in deliveries],
+        groups=[g for d in deliveries for g in group_ids(d.payload)],
     )
 
 

@@ -1,7 +1,9 @@
-"""Names for the ids a page shows (issue #15): a flow's name, a node's label, a member's name.
+"""Names for the ids a page shows (issue #15): a flow's name, a node's label, a member's name, a
+group's name.
 
 A page collects the ids of its rows, looks them all up at once in a worker thread (:meth:`Names.load`),
-and its template asks `names.flow(id)`, `names.node(flow, node, version)` and `names.member(id)`,
+and its template asks `names.flow(id)`, `names.node(flow, node, version)`, `names.member(id)` and
+`names.group(id)`,
 which never touch the database. Where nothing better is known the id itself is the name.
 """
 
@@ -24,11 +26,13 @@ class Names:
         nodes: dict[tuple[str, int | None, str], str],
         members: dict[str, str],
         documents: dict[tuple[str, int | None], dict[str, Any]] | None = None,
+        groups: dict[str, str] | None = None,
     ) -> None:
         self._flows = flows
         self._nodes = nodes
         self._members = members
         self._documents = documents or {}
+        self._groups = groups or {}
 
     @classmethod
     def load(
@@ -38,9 +42,11 @@ class Names:
         *,
         nodes: Iterable[tuple[str, int | None, str]] = (),
         members: Iterable[str | None] = (),
+        groups: Iterable[str] = (),
     ) -> Names:
         """Look up every flow's name, the labels of `nodes` — (flow, version, node); version None
-        means the newest draft — and the names of `members`. Reads the store: call it off the loop."""
+        means the newest draft — and the names of `members` and `groups`. Reads the store: call it
+        off the loop."""
         store = services.store
         flows = {f["id"]: f["name"] for f in store.list_flows()}
         documents: dict[tuple[str, int | None], dict[str, Any]] = {}
@@ -53,7 +59,8 @@ class Names:
         wanted = {m for m in members if m}
         with store.engine.connect() as conn:
             found = store.load_members(conn, wanted) if wanted else {}
-        return cls(flows, labels, {i: m.name for i, m in found.items() if m.name}, documents)
+        group_names = store.group_names(groups)
+        return cls(flows, labels, {i: m.name for i, m in found.items() if m.name}, documents, group_names)
 
     def flow(self, flow_id: str) -> str:
         return self._flows.get(flow_id) or flow_id
@@ -64,6 +71,10 @@ class Names:
     def member(self, member_id: str | None) -> str | None:
         """The member's name, or None when the member has none (the page shows the id alone)."""
         return self._members.get(member_id) if member_id else None
+
+    def group(self, group_id: str) -> str:
+        """The group's name, else its id."""
+        return self._groups.get(group_id) or group_id
 
     def document(self, flow_id: str, version: int | None = None) -> dict[str, Any]:
         """The flow document a node of the rows was looked up in (empty when not loaded)."""

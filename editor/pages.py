@@ -40,7 +40,7 @@ from .layout import with_layout
 from .names import Names
 from .pickers import community_choices
 from .services import Services
-from .wording import port_taken, port_words, timeline_lines, wait_reason
+from .wording import group_ids, port_taken, port_words, timeline_lines, wait_reason
 
 RUNS_PAGE = 50
 # Pages show times in the flows' default timezone (DESIGN §4), where operators work.
@@ -335,7 +335,8 @@ class PageController(Controller):
             return await _missing(request, "No member {id}", member_id)
         language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
         lines = await anyio.to_thread.run_sync(_timeline, services, language, member_id, detail.timeline)
-        context = await page_context(request, detail=detail, lines=lines)
+        group_names = await anyio.to_thread.run_sync(services.store.group_names, detail.member.groups)
+        context = await page_context(request, detail=detail, lines=lines, group_names=group_names)
         return Template("pages/member.html", context=context)
 
 
@@ -377,7 +378,8 @@ def _timeline(services: Services, language: str, member_id: str, entries: list[A
     runs = {str(r.id): RunView.of(r) for r in services.store.runs(member_id=member_id, limit=TIMELINE_LIMIT)}
     nodes = [(r.flow, r.version, r.node) for r in runs.values()]
     nodes += [(e.flow, None, e.node) for e in entries if e.kind == "delivery" and e.flow and e.node]
-    names = Names.load(services, language, nodes=nodes)
+    groups = [g for e in entries for g in group_ids(e.data)]
+    names = Names.load(services, language, nodes=nodes, groups=groups)
     _ = translator(language)
     return timeline_lines(entries, runs, names, services.registry, _, _when, DISPLAY_TIMEZONE)
 

@@ -106,14 +106,16 @@ def _at_time_of_day(moment: datetime, text: str, document: dict[str, Any], defau
         return False
 
 
-def data_lines(data: dict[str, Any], prefix: str = "") -> list[str]:
+def data_lines(data: dict[str, Any], prefix: str = "", names: Names | None = None) -> list[str]:
     """Stored data as `name: value` lines (nested names joined with `.`), each cut to a readable
-    length: what a timeline shows instead of JSON."""
+    length, a group named by its name where `names` knows it: what a timeline shows instead of JSON."""
     lines: list[str] = []
     for key, value in data.items():
         name = f"{prefix}{key}"
+        if key == "group" and isinstance(value, str) and names is not None:
+            value = names.group(value)
         if isinstance(value, dict):
-            lines += data_lines(value, name + ".")
+            lines += data_lines(value, name + ".", names)
         elif value is None or value == [] or value == "":
             continue
         else:
@@ -126,8 +128,11 @@ def data_lines(data: dict[str, Any], prefix: str = "") -> list[str]:
     return lines
 
 
-def payload_summary(payload: dict[str, Any]) -> str:
-    """A delivery's payload in a few words: its text, else the coupon, group, task... it names."""
+def payload_summary(payload: dict[str, Any], names: Names | None = None) -> str:
+    """A delivery's payload in a few words: its text, else the coupon, group (by name where `names`
+    knows it), task... it names."""
+    if names is not None and isinstance(payload.get("group"), str):
+        payload = {**payload, "group": names.group(payload["group"])}
     content = payload.get("content")
     if isinstance(content, dict) and not payload.get("text") and content.get("title"):
         payload = {**payload, "title": content["title"]}
@@ -163,7 +168,9 @@ def timeline_lines(
             line["title"] = _("event:" + entry.title) if entry.title in EVENT_WORDS else entry.title
             # The event's own data reads best without its `data.` prefix.
             own = entry.data.get("data") if isinstance(entry.data.get("data"), dict) else {}
-            line["details"] = data_lines({**{k: v for k, v in entry.data.items() if k != "data"}, **own})
+            line["details"] = data_lines(
+                {**{k: v for k, v in entry.data.items() if k != "data"}, **own}, names=names
+            )
         elif entry.kind == "run":
             run = runs.get(entry.id or "")
             version = run.version if run is not None else None
@@ -184,11 +191,26 @@ def timeline_lines(
             line["status"], line["status_label"] = entry.status, _("delivery:" + (entry.status or ""))
             reason = entry.data.get("reason")
             payload = {k: v for k, v in entry.data.items() if k != "reason"}
-            line["details"] = [text for text in (payload_summary(payload),) if text]
+            line["details"] = [text for text in (payload_summary(payload, names),) if text]
             if isinstance(reason, str):
                 line["details"].append(_("reason:" + reason))
         lines.append(line)
     return lines
 
 
-__all__ = ["data_lines", "payload_summary", "port_taken", "port_words", "timeline_lines", "wait_reason"]
+def group_ids(data: dict[str, Any]) -> list[str]:
+    """The group ids stored data names (its `group`, and its `data.group`): what to look up names for."""
+    inner = data.get("data")
+    found = [data.get("group"), inner.get("group") if isinstance(inner, dict) else None]
+    return [g for g in found if isinstance(g, str) and g]
+
+
+__all__ = [
+    "data_lines",
+    "group_ids",
+    "payload_summary",
+    "port_taken",
+    "port_words",
+    "timeline_lines",
+    "wait_reason",
+]

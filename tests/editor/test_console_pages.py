@@ -191,3 +191,36 @@ def test_the_runs_page_says_why_a_run_waits(client, sign_in, services: Services,
     english = visible_text(client.get("/runs?status=waiting").text)
     assert "quiet hours: sends at 2026-11-23 08:00" in english
     assert "waiting for a purchase until 2026-11-24 23:30" in english
+
+
+def test_every_page_of_the_demo_shows_names_not_json(client, sign_in, services) -> None:
+    """Crawl every page the demo's pages link to: none shows raw JSON, and a group is shown by its
+    name wherever the page speaks of it (its id may stand beside the name, never alone)."""
+    sign_in("operator")
+    assert load_demo(services) is not None
+    named = services.store.group_names()
+    assert named, "the demo has named groups"
+    todo, seen = ["/"], set()
+    while todo and len(seen) < 400:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        if "text/html" not in answer.headers.get("content-type", ""):
+            continue
+        text = visible_text(answer.text)
+        assert '{"' not in text and "{'" not in text, (path, text[text.find("{") - 80 : text.find("{") + 80])
+        for group_id, name in named.items():
+            for found in re.finditer(rf"(?<![\w-]){re.escape(group_id)}(?![\w-])", text):
+                nearby = text[max(0, found.start() - 80) : found.end() + 80]
+                assert name in nearby, (path, group_id, nearby)
+        for link in re.findall(r'href="(/[^"#]*)"', answer.text):
+            link = html.unescape(link)
+            if not link.startswith(("/static", "/logout", "/api", "/schema")) and "format=csv" not in link:
+                todo.append(link)
+    assert len(seen) > 40, "the crawl reached the demo's pages"
+    member = visible_text(client.get(f"/members/{MARKER_MEMBER}").text)
+    for group_id in services.store.get_member(MARKER_MEMBER).groups:
+        assert named.get(group_id, group_id) in member
