@@ -34,7 +34,7 @@ from .api.params import FLOW_ID_PATTERN, FlowId, MemberId, RunId, text_filter
 from .api.views import RunView, iso
 from .assets import STATIC_PATH, VENDORED
 from .auth import CSRF_HEADER, READ, WRITE, allow, principal, safe_next, services_of
-from .changes import flow_changes
+from .changes import Change, change_words, flow_changes
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, catalogue, choose_language, translator
 from .layout import with_layout
 from .names import Names
@@ -275,13 +275,30 @@ class PageController(Controller):
     async def history(self, request: Request[Any, Any, Any], flow_id: FlowId) -> Template:
         services = services_of(request)
         try:
-            versions = await anyio.to_thread.run_sync(_history, services, flow_id)
+            language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
+            versions = await anyio.to_thread.run_sync(_history, services, flow_id, language)
         except NotFound:
             return await _missing(request, "No flow {id}", flow_id)
         record = await anyio.to_thread.run_sync(services.store.get_flow, flow_id)
-        return Template(
-            "pages/history.html", context=await page_context(request, flow=record, versions=versions)
+        rolled_back = request.query_params.get("rolled_back")
+        context = await page_context(request, flow=record, versions=versions, rolled_back=rolled_back)
+        return Template("pages/history.html", context=context)
+
+    @post("/flows/{flow_id:str}/rollback", guards=[allow(WRITE)])
+    async def rollback(self, request: Request[Any, Any, Any], flow_id: FlowId) -> Response[Any]:
+        """Publish the version the form names again, as the next version; back to the history."""
+        form = await request.form()
+        version = str(form.get("version", ""))
+        if not version.isdigit() or int(version) < 1:
+            raise UserError("version: a published version's number (请选择一个已发布的版本)")
+        services = services_of(request)
+        published = await anyio.to_thread.run_sync(
+            services.write, services.engine.rollback, flow_id, int(version)
         )
+        target = f"/flows/{quote(flow_id, safe='')}/history?rolled_back={version}#v{published}"
+        if request.headers.get("hx-request"):
+            return Response(b"", status_code=204, headers={"HX-Redirect": target})
+        return Redirect(target, status_code=303)
 
     # -- runs -----------------------------------------------------------------------------------------
 
@@ -397,29 +414,52 @@ def _run(services: Services, run_id: int) -> RunView:
         return RunView.of(services.store.get_run(conn, run_id))
 
 
-def _history(services: Services, flow_id: str) -> list[dict[str, Any]]:
-    """Versions newest first, each with what changed from the one before it."""
+def _history(services: Services, flow_id: str, language: str) -> list[dict[str, Any]]:
+    """Versions newest first, each with what changed from the one before it, in words."""
     record = services.store.get_flow(flow_id)
+    found: list[tuple[int | None, int | None, list[Change]]] = []  # (version, previous, changes)
     previous: dict[str, Any] | None = None
-    versions = []
-    for entry in sorted(record.versions, key=lambda v: v["version"]):
+    entries = sorted(record.versions, key=lambda v: v["version"])
+    for entry in entries:
         document = services.store.version_document(flow_id, entry["version"])
-        versions.append(
-            {
-                "version": entry["version"],
-                "published_at": iso(entry.get("published_at")),
-                "changes": flow_changes(previous, document),
-                "first": previous is None,
-            }
-        )
+        found.append((entry["version"], found[-1][0] if found else None, flow_changes(previous, document)))
         previous = document
+    last = entries[-1]["version"] if entries else None
+    found.append((None, last, flow_changes(previous, record.draft) if previous is not None else []))
+    nodes = {
+        (flow_id, at, change.subject.split(" ")[i])
+        for version, before, changes in found
+        for change in changes
+        for at in (version, before)
+        for i in ((0, 2) if change.what.startswith("edge_") else (0,))
+        if change.what.startswith(("node_", "edge_"))
+    }
+    names = Names.load(services, language, nodes=nodes)
+    _ = translator(language)
+
+    def type_title(type_id: str) -> str:
+        node_type = services.registry.get(type_id)
+        return (node_type.title.get(language) or type_id) if node_type is not None else type_id
+
+    def said(version: int | None, before: int | None, changes: list[Change]) -> list[dict[str, str]]:
+        return [change_words(c, names, flow_id, version, before, type_title, _, language) for c in changes]
+
+    published = {entry["version"]: entry.get("published_at") for entry in entries}
+    versions = [
+        {
+            "version": version,
+            "published_at": iso(published[version]),
+            "changes": said(version, before, changes),
+            "first": before is None,
+        }
+        for version, before, changes in found[:-1]
+    ]
     versions.reverse()
-    draft_changes = flow_changes(previous, record.draft) if previous is not None else []
     draft = {
         "version": None,
         "published_at": iso(record.draft_updated_at),
-        "changes": draft_changes,
-        "unpublished": previous is None,
+        "changes": said(None, last, found[-1][2]),
+        "unpublished": last is None,
         "first": False,
     }
     return [draft, *versions]

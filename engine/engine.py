@@ -80,6 +80,23 @@ class Engine:
         self.scheduler.sync(self.clock.now())
         return version
 
+    def rollback(self, flow_id: str, version: int) -> int:
+        """Publish an earlier `version` again, as the next version, and make it live. The draft is
+        kept when it holds unpublished work; otherwise it becomes that version too, so the editor
+        opens what is live."""
+        record = self.store.get_flow(flow_id)
+        document = self.store.version_document(flow_id, version)
+        # The node library or the content library may have changed since: check it as a publish would.
+        compile_flow(document, self.registry, flows=self.flow_ids(), content=self.store.content_index())
+        live = self.store.version_document(flow_id, record.live_version) if record.live_version else None
+        now = self._now_us()
+        published = self.store.publish(flow_id, document, now)
+        if live is not None and record.draft == live:
+            self.store.save_draft(flow_id, str(document.get("name") or record.name), document, now)
+        self.flows.reload()
+        self.scheduler.sync(self.clock.now())
+        return published
+
     def flow_ids(self) -> set[str]:
         """The ids of every stored flow, draft or live (what a node that names a flow may name)."""
         return {f["id"] for f in self.store.list_flows()}

@@ -30,6 +30,7 @@ from .views import (
     PauseState,
     ProblemView,
     Published,
+    Rollback,
     Validation,
     VersionView,
     iso,
@@ -140,6 +141,16 @@ class FlowController(Controller):
     )
     def publish(self, services: ServicesDep, flow_id: FlowId) -> Published:
         return Published(flow_id, services.write(services.engine.publish, flow_id))
+
+    @post(
+        "/{flow_id:str}/rollback",
+        guards=[allow(WRITE)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Publish an earlier version again as the next version (rollback)",
+    )
+    def rollback(self, services: ServicesDep, flow_id: FlowId, data: JSONBody[Rollback]) -> Published:
+        return Published(flow_id, services.write(services.engine.rollback, flow_id, data.version))
 
     @post(
         "/{flow_id:str}/pause",

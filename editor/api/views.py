@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -65,6 +65,12 @@ class Validation(msgspec.Struct):
 class Published(msgspec.Struct):
     flow: str
     version: int
+
+
+class Rollback(msgspec.Struct, forbid_unknown_fields=True):
+    """Which published version to make live again."""
+
+    version: Annotated[int, msgspec.Meta(ge=1)]
 
 
 class PauseState(msgspec.Struct):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -42,3 +43,9 @@ def welcome_flow(flow_id: str = "welcome", **extra: Any) -> dict[str, Any]:
 def joined(event_id: str, member: str, at: str = "2026-11-22T10:00:00+08:00") -> dict[str, Any]:
     return {"id": event_id, "type": "member_joined", "member": member, "group": "g-1", "at": at,
             "profile": {"name": "小林"}}  # fmt: skip
+
+
+def visible_text(page: str) -> str:
+    """What a person reads on a page: no scripts, no tags, entities decoded."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))

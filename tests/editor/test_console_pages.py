@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 import msgspec
-from api_helpers import joined, welcome_flow
+from api_helpers import joined, visible_text, welcome_flow
 from test_api_deliveries import Refusing
 from test_pages import csrf_of
 
@@ -118,12 +118,6 @@ def test_every_delivery_status_and_reason_is_said_in_both_languages() -> None:
         for reason in ("quota", "budget"):
             assert f"reason:{reason}" in said, (language, reason)
     assert catalogue("zh")["delivery:recorded"] == "已记录（未发送）"
-
-
-def visible_text(page: str) -> str:
-    """What a person reads on a page: no scripts, no tags, entities decoded."""
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", page))
 
 
 def test_the_demo_pages_show_no_raw_json_and_say_what_a_condition_answered(client, sign_in, services) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from api_helpers import joined, welcome_flow
+from api_helpers import joined, visible_text, welcome_flow
 from litestar.testing import TestClient
 
 from qunflow.editor.services import Services
@@ -154,14 +154,66 @@ def test_history_lists_versions_with_what_changed(client, sign_in, services) -> 
     sign_in("operator")
     services.engine.deploy(welcome_flow())
     changed = welcome_flow()
+    changed["nodes"][2]["config"]["duration"] = "P2DT12H"
+    changed["nodes"][2]["label"] = "等一等"
+    changed["settings"] = {"quiet_hours": {"start": "22:00", "end": "08:00"}}
+    del changed["nodes"][3]
+    changed["edges"].pop()
+    services.engine.deploy(changed)
+    page = visible_text(client.get("/flows/welcome/history").text)
+    v2 = page[page.index("版本 2") : page.index("版本 1")]
+    # In words: the node's label, the field's title, durations in days and hours, no ids or JSON.
+    assert re.search(r"修改配置\s+等一等 · 时长\s*:\s*1 天\s*→\s*2 天 12 小时", v2), v2
+    assert re.search(r"修改设置\s+免打扰时段\s*:\s*→\s*Start: 22:00；End: 08:00|免打扰时段", v2), v2
+    assert "删除节点" in v2 and "发优惠券" in v2  # the removed node by its type's title
+    assert re.search(r"等一等\s*→\s*发优惠券", v2), v2  # the removed edge, by labels
+    assert '{"' not in page and "P1D" not in page and "P2DT12H" not in page
+    assert "第一个发布的版本" in page[page.index("版本 1") :]
+    services.engine.save_draft(welcome_flow("unpublished"))
+    assert "还没有发布过" in client.get("/flows/unpublished/history").text
+
+
+def test_an_earlier_version_is_rolled_back_to_from_the_history(client, sign_in, services) -> None:
+    sign_in("operator")
+    services.engine.deploy(welcome_flow())
+    changed = welcome_flow()
     changed["nodes"][2]["config"]["duration"] = "P2D"
     services.engine.deploy(changed)
     page = client.get("/flows/welcome/history").text
-    v2 = page[page.index('id="v2"') : page.index('id="v1"')]
-    assert "修改配置" in v2 and "wait" in v2 and "P2D" in v2 and "P1D" in v2
-    assert "第一个发布的版本" in page[page.index('id="v1"') :]
-    services.engine.save_draft(welcome_flow("unpublished"))
-    assert "还没有发布过" in client.get("/flows/unpublished/history").text
+    v1 = page[page.index('id="v1"') :]
+    assert "回滚到此版本" in v1 and "回滚到此版本" not in page[page.index('id="v2"') : page.index('id="v1"')]
+    answer = client.post(
+        "/flows/welcome/rollback", data={"version": "1", "_csrf": csrf_of(page)}, follow_redirects=False
+    )
+    assert answer.status_code == 303 and "rolled_back=1" in answer.headers["location"]
+    record = services.store.get_flow("welcome")
+    assert record.live_version == 3
+    assert services.store.version_document("welcome", 3) == services.store.version_document("welcome", 1)
+    assert record.draft["nodes"][2]["config"]["duration"] == "P1D"  # no unpublished work: the draft follows
+    shown = client.get(answer.headers["location"]).text
+    assert "版本 1 已重新上线（发布为版本 3）" in shown
+    bad = client.post("/flows/welcome/rollback", data={"version": "x", "_csrf": csrf_of(page)})
+    assert bad.status_code == 422 and "version" in bad.text
+
+
+def test_rollback_through_the_api_keeps_unpublished_work(client, sign_in, services) -> None:
+    headers = {"X-CSRF-Token": sign_in("operator")}
+    services.engine.deploy(welcome_flow())
+    changed = welcome_flow()
+    changed["nodes"][2]["config"]["duration"] = "P2D"
+    services.engine.deploy(changed)
+    work = welcome_flow()
+    work["nodes"][2]["config"]["duration"] = "P5D"
+    services.engine.save_draft(work)
+    answer = client.post("/api/flows/welcome/rollback", json={"version": 1}, headers=headers)
+    assert answer.status_code == 200 and answer.json() == {"flow": "welcome", "version": 3}
+    record = services.store.get_flow("welcome")
+    assert record.live_version == 3 and record.draft["nodes"][2]["config"]["duration"] == "P5D"
+    missing = client.post("/api/flows/welcome/rollback", json={"version": 9}, headers=headers)
+    assert missing.status_code == 404
+    zero = client.post("/api/flows/welcome/rollback", json={"version": 0}, headers=headers)
+    assert zero.status_code == 422 and "version" in zero.text
+    assert services.store.get_flow("welcome").live_version == 3  # nothing half-done
 
 
 def test_a_failed_run_is_listed_and_retried_from_the_runs_page(client, sign_in, services: Services) -> None:
