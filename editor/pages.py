@@ -25,6 +25,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND
 from litestar.types import FileInfo, PathType
 
+from qunflow.engine.compiler import check
 from qunflow.engine.errors import NotFound, UserError
 from qunflow.engine.run import FAILED, STATUSES
 from qunflow.flows import load_template, template_names
@@ -39,6 +40,7 @@ from .i18n import LANGUAGE_COOKIE, LANGUAGES, catalogue, choose_language, transl
 from .layout import with_layout
 from .names import Names
 from .pickers import community_choices
+from .problem_words import problem_words
 from .services import Services
 from .wording import group_ids, port_taken, port_words, timeline_lines, wait_reason
 
@@ -130,6 +132,13 @@ def _dynamic_ports(services: Services, document: dict[str, Any]) -> dict[str, li
         if node_type is not None and callable(node_type.ports):
             found[node["id"]] = node_ports(services, node_type.type, node.get("config")) or []
     return found
+
+
+def _draft_problems(services: Services, document: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the stored draft must fix before it can be published, in the operator's words."""
+    flow_ids = {f["id"] for f in services.store.list_flows()}
+    _, _, problems = check(document, services.registry, flow_ids, services.store.content_index())
+    return [problem_words(p) for p in problems]
 
 
 class NewFlowForm(msgspec.Struct):
@@ -258,6 +267,10 @@ class PageController(Controller):
             "csrf_header": CSRF_HEADER,
             "can_write": context["can_write"],
             "ports": _dynamic_ports(services, document),
+            # A draft saved with problems opens with them listed.
+            "problems": await anyio.to_thread.run_sync(_draft_problems, services, document)
+            if record is not None
+            else [],
             # What a setting that names a flow (`action.start_flow`) may name.
             "flows": [{"id": f["id"], "name": f["name"]} for f in flows],
             # What settings that name groups, staff, tags or content items are offered (DESIGN §15).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -12,9 +13,10 @@ import msgspec
 
 from .batch import Batch
 from .clock import Clock, RealClock, from_us, to_us
-from .compiler import Plan, compile_flow
-from .errors import Conflict
+from .compiler import Plan, Problem, check, compile_flow
+from .errors import Conflict, UserError
 from .event import Event
+from .flow import ID_PATTERN
 from .flow_cache import FlowCache
 from .hooks import BatchDone, HookChain, Hooks
 from .registry import Registry, default_registry
@@ -66,6 +68,26 @@ class Engine:
         plan = compile_flow(document, self.registry)
         self.store.save_draft(plan.flow.id, plan.flow.name, msgspec.to_builtins(plan.flow), self._now_us())
         return plan
+
+    def save_unfinished(self, document: dict[str, Any]) -> list[Problem]:
+        """Store a draft that may still have problems — an operator's work in progress — and return
+        them; publishing refuses the draft until they are fixed. It needs only a valid `id`, a
+        `nodes` list and an `edges` list; a draft without problems is stored as `save_draft` does."""
+        flow_id = document.get("id")
+        if not isinstance(flow_id, str) or re.fullmatch(ID_PATTERN, flow_id) is None:
+            raise UserError(
+                "id: letters, digits, `_ - .`, starting with a letter or digit (流程 ID 格式不对)"
+            )
+        for key in ("nodes", "edges"):
+            if not isinstance(document.get(key, []), list):
+                raise UserError(f"{key}: a list (应为列表)")
+        flow, _, problems = check(
+            document, self.registry, flows=self.flow_ids() | {flow_id}, content=self.store.content_index()
+        )
+        stored = msgspec.to_builtins(flow) if flow is not None and not problems else document
+        name = document.get("name")
+        self.store.save_draft(flow_id, name if isinstance(name, str) else flow_id, stored, self._now_us())
+        return problems
 
     def publish(self, flow_id: str, elsewhere: Collection[str] = ()) -> int:
         """Freeze the draft as the next version and make it live. Nodes may name the flows of this

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, get, post, put
 from litestar.params import Body, JSONBody
 from msgspec import Meta
 
@@ -113,6 +113,23 @@ class FlowController(Controller):
         refuse_nul(data)
         plan = services.write(services.engine.save_draft, data)
         return _detail(services, plan.flow.id)
+
+    @put(
+        "/{flow_id:str}/draft",
+        guards=[allow(WRITE)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Save a draft that may still have problems",
+        description="Body: a flow document with this id. Unlike `POST /api/flows`, a draft with problems "
+        "is stored too (work in progress) and its problems are answered; publishing refuses it until "
+        "they are fixed. 4xx only when the body has no valid `id` or its `nodes`/`edges` are not lists.",
+    )
+    def save_unfinished(self, services: ServicesDep, flow_id: FlowId, data: FlowBody) -> Validation:
+        refuse_nul(data)
+        if data.get("id") != flow_id:
+            raise UserError(f"id: the body's id must be `{flow_id}`, the flow being saved (流程 ID 不一致)")
+        problems = services.write(services.engine.save_unfinished, data)
+        return Validation(not problems, [ProblemView(**problem_words(p)) for p in problems])
 
     @get("/{flow_id:str}", guards=[allow(READ)], sync_to_thread=True, summary="A flow: draft and versions")
     def get_flow(self, services: ServicesDep, flow_id: FlowId) -> FlowDetail:

@@ -208,3 +208,44 @@ def test_preview_of_a_cron_only_flow_starts_at_start(client, tokens) -> None:
     answer = client.post("/api/flows/daily/preview", json=late, headers=auth)
     assert answer.status_code == 422
     assert answer.json()["message"].startswith("start:")
+
+
+def test_an_unfinished_draft_is_saved_with_its_problems_and_cannot_be_published(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    client.post("/api/flows", json=welcome_flow(), headers=auth)
+    assert client.post("/api/flows/welcome/publish", headers=auth).status_code == 200
+    unfinished = welcome_flow()
+    unfinished["nodes"].append({"id": "later", "type": "action.send_coupon", "config": {}, "label": "稍后"})
+    unfinished["nodes"][2]["config"] = {}
+    answer = client.put("/api/flows/welcome/draft", json=unfinished, headers=auth)
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    assert found["valid"] is False
+    assert {(p["node"], p["path"]) for p in found["problems"]} >= {("wait", "config"), ("later", "config")}
+    assert all(p["zh"] and p["en"] for p in found["problems"])
+    # Stored as it was sent; the live version is untouched, and publishing refuses the draft.
+    detail = client.get("/api/flows/welcome", headers=auth).json()
+    assert [n["id"] for n in detail["draft"]["nodes"]][-1] == "later" and detail["live_version"] == 1
+    refused = client.post("/api/flows/welcome/publish", headers=auth)
+    assert (
+        refused.status_code == 422
+        and client.get("/api/flows/welcome", headers=auth).json()["live_version"] == 1
+    )
+    # Fixed, it saves clean and publishes.
+    fixed = welcome_flow()
+    assert client.put("/api/flows/welcome/draft", json=fixed, headers=auth).json() == {
+        "valid": True,
+        "problems": [],
+    }
+    assert client.post("/api/flows/welcome/publish", headers=auth).json()["version"] == 2
+
+
+def test_an_unfinished_draft_still_needs_its_id_and_lists(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    other = client.put("/api/flows/welcome/draft", json=welcome_flow("other"), headers=auth)
+    assert other.status_code == 422 and other.json()["message"].startswith("id:")
+    bad_nodes = client.put("/api/flows/welcome/draft", json={"id": "welcome", "nodes": "x"}, headers=auth)
+    assert bad_nodes.status_code == 422 and bad_nodes.json()["message"].startswith("nodes:")
+    assert client.get("/api/flows/welcome", headers=auth).status_code == 404  # nothing stored
+    viewer = client.put("/api/flows/welcome/draft", json=welcome_flow(), headers=bearer(tokens["viewer"]))
+    assert viewer.status_code == 403

@@ -171,7 +171,7 @@ def build_w(page: Page) -> None:
 def test_an_operator_builds_w_saves_reloads_publishes_and_previews(page: Page, base_url: str) -> None:
     build_w(page)
 
-    # An invalid config is marked inline, then on its node when the server refuses the draft.
+    # An invalid config is marked inline, then on its node when the server checks the draft.
     select(page, "vip")
     capacity = field(page, "capacity").locator("input")
     capacity.fill("9999")
@@ -182,8 +182,14 @@ def test_an_operator_builds_w_saves_reloads_publishes_and_previews(page: Page, b
     # Said in the operator's language, not msgspec's `Expected int <= 500`.
     expect(page.locator("#qf-problems-list")).to_contain_text("应为不大于 500 的整数")
     expect(page.locator("#qf-problems-list")).not_to_contain_text("Expected")
-    expect(page.locator("#qf-status")).to_contain_text("未保存")
+    # The unfinished draft is saved on the server, problems and all; publishing would refuse it.
+    expect(page.locator("#qf-status")).to_contain_text("草稿已保存，发布前还有 1 个问题要修正")
     save_screenshot(page, "editor-invalid-node")
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    expect(page.locator("#qf-restore")).to_be_hidden()  # nothing left only in this browser
+    expect(node(page, "vip")).to_contain_class("qf-has-problem")
+    expect(page.locator("#qf-problems-list")).to_contain_text("应为不大于 500 的整数")
     # Nothing the operator did was lost: fix it and save.
     expect(page.locator("#drawflow .connection")).to_have_count(6)
     select(page, "vip")
@@ -219,6 +225,33 @@ def test_an_operator_builds_w_saves_reloads_publishes_and_previews(page: Page, b
     publish_to_docs(save_screenshot(page, "editor-preview"))
     # Everything fits a 1366×768 screen: no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+
+
+def test_restored_work_is_where_undo_starts(page: Page) -> None:
+    """Work left only in this browser (the tab closed before saving) comes back on request, and one
+    Ctrl+Z after restoring it undoes the next change, never the restored work itself."""
+    page.goto("/flows")
+    page.fill("#qf-new-id", "restored")
+    page.click("#qf-new-submit")
+    page.wait_for_url("**/flows/restored?**")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    drop(page, "trigger.member_joined", 20, 40, "joined")
+    drop(page, "action.add_tag", 250, 40, "tagged")
+    page.wait_for_timeout(500)  # the backup is written after a pause in typing
+    page.reload()  # never saved: the work is in this browser's storage only
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    expect(page.locator(".drawflow-node")).to_have_count(0)
+    page.click("#qf-restore-yes")
+    expect(page.locator(".drawflow-node")).to_have_count(2)
+    page.locator("#drawflow").click(position={"x": 600, "y": 400})
+    page.keyboard.press("Control+z")
+    expect(page.locator(".drawflow-node")).to_have_count(2)  # still there
+    drop(page, "wait.delay", 480, 40, "later")
+    page.wait_for_timeout(500)
+    page.locator("#drawflow").click(position={"x": 600, "y": 400})
+    page.keyboard.press("Control+z")
+    expect(page.locator(".drawflow-node")).to_have_count(2)
+    expect(node(page, "tagged")).to_be_visible()
 
 
 def test_flows_list_pause_resume_and_history(page: Page) -> None:

@@ -461,16 +461,17 @@ async function save() {
   clearTimeout(snapshotTimer);
   remember();
   const flow = exportFlow();
-  const result = await api("POST", "/api/flows", flow);
+  // A draft with problems is saved too (work in progress); publishing refuses it until they are fixed.
+  const result = await api("PUT", `/api/flows/${encodeURIComponent(page.flow_id)}/draft`, flow);
   if (result.ok) {
     page.exists = true;
     $("#qf-dirty").hidden = true;
     try { localStorage.removeItem(backupKey()); } catch { /* ignore */ }
-    const checked = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/validate`);
-    const problems = checked.ok ? problemsIn(checked.data) : [];
+    const problems = problemsIn(result.data);
     setProblems(problems);
+    if (problems.length) showTab("problems");
     say(problems.length ? t("Draft saved, with {n} problems to fix before publishing", { n: problems.length }) : t("Draft saved"), problems.length ? "warn" : "ok");
-    return true;
+    return !problems.length;
   }
   const problems = problemsIn(result.data);
   setProblems(problems.length ? problems : [{ node: null, path: "", message: t("The server refused the draft ({status})", { status: result.status }) }]);
@@ -713,7 +714,15 @@ async function start() {
   if (backup && backup !== state.history[0]) {
     const banner = $("#qf-restore");
     banner.hidden = false;
-    $("#qf-restore-yes").addEventListener("click", () => { loadFlow(JSON.parse(backup)); changed(); banner.hidden = true; say(t("Unsaved work restored")); });
+    $("#qf-restore-yes").addEventListener("click", () => {
+      loadFlow(JSON.parse(backup));
+      // The restored work is where undo starts: one Ctrl+Z must not go back to the empty canvas.
+      state.history = [JSON.stringify(exportFlow())];
+      state.future = [];
+      $("#qf-dirty").hidden = false;
+      banner.hidden = true;
+      say(t("Unsaved work restored"));
+    });
     $("#qf-restore-no").addEventListener("click", () => { localStorage.removeItem(backupKey()); banner.hidden = true; });
   }
   if (page.problems?.length) setProblems(page.problems);
