@@ -216,6 +216,7 @@ class GroupView(msgspec.Struct):
     capacity: int | None
     owner: str | None
     members: int
+    dismissed_at: datetime | None = None  # when WeCom said the group was dismissed (DESIGN §20)
 
 
 class GroupPage(msgspec.Struct):
