@@ -5,7 +5,7 @@ from __future__ import annotations
 CORP = "ww5823bf96d3bd56c7"
 TOKEN = "QDG6eK"
 AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
-CREATED = 1764990000  # 2025-12-06T03:00:00Z
+CREATED = 1795312800  # 2026-11-22T02:00:00Z, the tests' START
 
 
 def contact(
