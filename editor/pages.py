@@ -335,7 +335,8 @@ class PageController(Controller):
             return await _missing(request, "No member {id}", member_id)
         language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
         lines = await anyio.to_thread.run_sync(_timeline, services, language, member_id, detail.timeline)
-        context = await page_context(request, detail=detail, lines=lines)
+        staff = await anyio.to_thread.run_sync(_staff_name, services, detail.member.staff)
+        context = await page_context(request, detail=detail, lines=lines, staff_name=staff)
         return Template("pages/member.html", context=context)
 
 
@@ -421,6 +422,14 @@ def _history(services: Services, flow_id: str) -> list[dict[str, Any]]:
         "first": False,
     }
     return [draft, *versions]
+
+
+def _staff_name(services: Any, staff_id: str | None) -> str | None:
+    """The owner staff member's name when the staff directory knows it (else the page shows the id)."""
+    if staff_id is None:
+        return None
+    found = services.store.list_staff_by_id([staff_id])
+    return found[0].name if found and found[0].name else None
 
 
 __all__ = ["PageController", "page_context"]
