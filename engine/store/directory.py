@@ -43,8 +43,8 @@ def group_row(record: GroupRecord) -> dict[str, Any]:
 
 
 def group_from_row(row: Any) -> dict[str, Any]:
-    """A stored group as the API and pages show it."""
-    return {
+    """A stored group as the API and pages show it; `dismissed_at` only once WeCom said so."""
+    group = {
         "id": row.id,
         "name": row.name,
         "kind": row.kind,
@@ -52,8 +52,10 @@ def group_from_row(row: Any) -> dict[str, Any]:
         "capacity": row.capacity,
         "owner": row.owner,
         "members": row.member_count,
-        "dismissed_at": None if row.dismissed_at is None else from_us(row.dismissed_at),
     }
+    if row.dismissed_at is not None:
+        group["dismissed_at"] = from_us(row.dismissed_at)
+    return group
 
 
 class DirectoryStore:
