@@ -8,8 +8,9 @@ call made inline (a customer's profile for `edit_external_contact`) is bounded b
 :data:`PROFILE_WAIT`; syncs run after the answer.
 
 What the outbound side provides comes in through :class:`WecomHooks`: by default read from the
-installed `wecom` connector type's optional class methods `fetch_profile(options, external_userid)`,
-`sync_group(options, chat_id)` and `sync_tags(options)`.
+installed `wecom` connector type's optional class methods `callback_fetch_profile(options,
+external_userid) -> Profile | None`, `callback_sync_group(options, chat_id)` and
+`callback_sync_tags(options)`.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class WecomHooks:
     def of_connector(cls, services: Services) -> WecomHooks:
         """The hooks the installed `wecom` connector type offers (none when it is not installed)."""
         kind = services.connectors.types.get(CONNECTOR)
-        return cls(*(getattr(kind, name, None) for name in ("fetch_profile", "sync_group", "sync_tags")))
+        names = ("callback_fetch_profile", "callback_sync_group", "callback_sync_tags")
+        return cls(*(getattr(kind, name, None) for name in names))
 
 
 def callback_options(services: Services) -> WecomOptions:

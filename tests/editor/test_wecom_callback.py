@@ -287,3 +287,29 @@ def test_not_configured_is_409_and_stores_nothing(
             assert httpx.get(f"{base}/wecom/callback").status_code == 409
     finally:
         services.close()
+
+
+def test_the_hooks_default_to_the_connector_types_class_methods(
+    store_url: str, registry: Registry, clock: SimClock
+) -> None:
+    class WithHooks(StandInWecom):
+        @classmethod
+        def callback_fetch_profile(cls, options: WecomOptions, external: str) -> Profile:
+            return Profile(name=f"{options.corp_id}/{external}")
+
+    services = open_services(store_url, registry, clock)
+    services.connectors.types["wecom"] = WithHooks  # type: ignore[assignment]
+    try:
+        hooks = WecomHooks.of_connector(services)
+        assert hooks.sync_group is None and hooks.sync_tags is None
+        assert hooks.fetch_profile is not None
+        options = WecomOptions(**OPTIONS)  # type: ignore[arg-type]
+        assert hooks.fetch_profile(options, "wmA") == Profile(name=f"{x.CORP}/wmA")
+        assert WecomHooks.of_connector(open_services_without_wecom(services)) == WecomHooks()
+    finally:
+        services.close()
+
+
+def open_services_without_wecom(services: Services) -> Services:
+    services.connectors.types.pop("wecom")
+    return services
