@@ -171,3 +171,9 @@ def test_profile_from_external_contact() -> None:
         name="李四", attributes={"gender": 1, "wecom_type": 1}
     )
     assert profile_from_external_contact({"errcode": 84061}) is None
+
+
+def test_a_callback_without_a_staff_id_carries_none() -> None:
+    xml = x.added().replace("<UserID><![CDATA[zhangsan]]></UserID>", "")
+    (event,) = callback_events(xml).events
+    assert event.data == {"welcome_code": "WELCOMECODE-1"}

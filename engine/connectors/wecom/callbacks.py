@@ -71,25 +71,25 @@ def callback_events(xml: str | bytes, fetch_profile: FetchProfile | None = None)
         if change in ADD + ("edit_external_contact", "del_external_contact", "del_follow_user"):
             _need(customer, "ExternalUserID")
         if change in ADD:
-            data: dict[str, Any] = {"staff": staff}
-            if text("WelcomeCode"):
-                data["welcome_code"] = text("WelcomeCode")
-            if change == "add_half_external_contact":
-                data["half"] = True
+            half = True if change == "add_half_external_contact" else None
+            data = _present(staff=staff, welcome_code=text("WelcomeCode"), half=half)
             return Callback(
                 kind, [made(type="contact_added", member=customer, channel=text("State"), data=data)]
             )
         if change == "edit_external_contact":
             profile = fetch_profile(customer) if fetch_profile is not None else None  # type: ignore[arg-type]
-            fields: dict[str, Any] = {"type": "member_updated", "member": customer, "data": {"staff": staff}}
+            fields: dict[str, Any] = {
+                "type": "member_updated",
+                "member": customer,
+                "data": _present(staff=staff),
+            }
             if profile is not None:
                 fields["profile"] = msgspec.to_builtins(profile)
             return Callback(kind, [made(**fields)])
         if change in ("del_external_contact", "del_follow_user"):
             by = "staff" if change == "del_external_contact" else "customer"
-            data = {"by": by, "staff": staff}
-            if text("Source"):
-                data["source"] = text("Source")  # e.g. DELETE_BY_TRANSFER when a colleague took over
+            # `source`: e.g. DELETE_BY_TRANSFER when a colleague took the customer over
+            data = _present(by=by, staff=staff, source=text("Source"))
             return Callback(kind, [made(type="contact_deleted", member=customer, data=data)])
         return Callback(kind)
 
@@ -214,6 +214,10 @@ def _moment(create_time: str | None) -> datetime:
         return datetime.fromtimestamp(int(create_time or ""), UTC)
     except (ValueError, OverflowError, OSError):
         raise MalformedCallback("the callback's CreateTime is not a time") from None
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _need(value: str | None, field: str) -> None:
