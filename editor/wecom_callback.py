@@ -39,6 +39,7 @@ from qunflow.engine.connectors.wecom.options import WecomOptions
 from qunflow.engine.errors import Conflict, NotFound
 from qunflow.engine.event import Profile
 
+from .auth import services_of
 from .services import Services
 
 log = logging.getLogger("qunflow.wecom")
@@ -115,15 +116,15 @@ def _refused(error: CallbackRejected) -> Response[Any]:
     return Response({"error": code, "message": str(error)}, status_code=status, media_type="application/json")
 
 
+class _Missing(Exception):
+    """A query parameter WeCom always sends is missing (its name is the message)."""
+
+
 def _signed(values: dict[str, str], *names: str) -> list[str]:
     missing = [n for n in names if not values.get(n)]
     if missing:
         raise _Missing(missing[0])
     return [values[n] for n in names]
-
-
-class _Missing(Exception):
-    pass
 
 
 class WecomCallback(Controller):
@@ -133,7 +134,7 @@ class WecomCallback(Controller):
     @get("", media_type="text/plain")
     async def verify(self, request: Request[Any, Any, Any]) -> Response[Any]:
         """WeCom's URL verification: the plaintext of `echostr`, once its signature checks."""
-        services: Services = request.app.state.services
+        services = services_of(request)
         options = await anyio.to_thread.run_sync(callback_options, services)
         values = query_values(request)
         try:
@@ -150,7 +151,7 @@ class WecomCallback(Controller):
     @post("", status_code=200, media_type="text/plain", request_max_body_size=MAX_CALLBACK_BODY)
     async def receive(self, request: Request[Any, Any, Any]) -> Response[Any]:
         """A callback: checked, decrypted, turned into events and ingested; answered empty (200)."""
-        services: Services = request.app.state.services
+        services = services_of(request)
         options = await anyio.to_thread.run_sync(callback_options, services)
         values = query_values(request)
         body = await request.body()
