@@ -26,6 +26,7 @@ from .headers import add_security_headers
 from .inputs import refuse_nul_input
 from .pages import PageController, static_files
 from .services import Services
+from .wecom_callback import WecomCallback, WecomHooks
 from .worker import ServeWorker
 
 HERE = Path(__file__).resolve().parent
@@ -44,8 +45,10 @@ def create_app(
     max_body_size: int = DEFAULT_MAX_BODY,
     extra_routes: Sequence[ControllerRouterHandler] = (),
     debug: bool = False,
+    wecom_hooks: WecomHooks | None = None,
 ) -> Litestar:
-    """The qunflow app on `services`, with the in-process worker unless `worker=False` (tests)."""
+    """The qunflow app on `services`, with the in-process worker unless `worker=False` (tests).
+    `wecom_hooks`: what WeCom callbacks ask of the outbound side (default: the `wecom` connector's)."""
     running = ServeWorker(services) if worker else None
 
     @asynccontextmanager
@@ -73,6 +76,7 @@ def create_app(
         StaffPages,
         TagPages,
         DeliveryPages,
+        WecomCallback,
         static_files(),
         *extra_routes,
     ]
@@ -108,6 +112,7 @@ def create_app(
     app.state.services = services
     app.state.login_failures = LoginFailures()
     app.state.worker = running
+    app.state.wecom_hooks = wecom_hooks
     return app
 
 

@@ -21,6 +21,7 @@ from .api.connectors import connectors_view
 from .api.params import ConnectorName
 from .auth import ADMIN, allow, services_of
 from .pages import page_context
+from .wecom_callback import callback_url
 
 ROUTE_FIELD = "route."
 
@@ -37,7 +38,7 @@ class ConnectorsPage(Controller):
             {**msgspec.structs.asdict(c), "fields": form_fields(c.schema, c.options, c.secrets)}
             for c in view.connectors
         ]
-        context = await page_context(request, view=view, cards=cards)
+        context = await page_context(request, view=view, cards=cards, callback_url=callback_url(request))
         return Template("pages/connectors.html", context=context)
 
     @post("/routes")

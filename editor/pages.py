@@ -366,7 +366,10 @@ class PageController(Controller):
         language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
         lines = await anyio.to_thread.run_sync(_timeline, services, language, member_id, detail.timeline)
         group_names = await anyio.to_thread.run_sync(services.store.group_names, detail.member.groups)
-        context = await page_context(request, detail=detail, lines=lines, group_names=group_names)
+        staff = await anyio.to_thread.run_sync(_staff_name, services, detail.member.staff)
+        context = await page_context(
+            request, detail=detail, lines=lines, group_names=group_names, staff_name=staff
+        )
         return Template("pages/member.html", context=context)
 
 
@@ -476,6 +479,14 @@ def _history(services: Services, flow_id: str, language: str) -> list[dict[str, 
         "first": False,
     }
     return [draft, *versions]
+
+
+def _staff_name(services: Any, staff_id: str | None) -> str | None:
+    """The owner staff member's name when the staff directory knows it (else the page shows the id)."""
+    if staff_id is None:
+        return None
+    found = services.store.list_staff_by_id([staff_id])
+    return found[0].name if found and found[0].name else None
 
 
 __all__ = ["PageController", "page_context"]

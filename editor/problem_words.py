@@ -58,6 +58,8 @@ RULES: list[tuple[str, str, str]] = [
     (r"the flow loops back on itself: (?P<loop>.*)", "流程绕回了自己：{loop}", "the flow loops back on itself: {loop}"),
     (r"a flow needs at least one trigger", "流程至少需要一个触发器", "a flow needs at least one trigger"),
     (r"no trigger leads to this node", "没有触发器连到这个节点", "no trigger leads to this node"),
+    (r"this node can only come directly after (?P<types>.*)", "这个节点只能紧接在 {types} 之后",
+     "this node can only come directly after {types}"),
     (r"a duration longer than ten years", "时长超过十年", "a duration longer than ten years"),
     (rf"there is no flow {_code('flow')}", "没有流程 {flow}", "there is no flow {flow}"),
     (rf"there is no content item {_code('item')}.*", "话术库中没有 {item}", "the content library has no item {item}"),

@@ -105,6 +105,18 @@ class Community:
             member.last_message_at = at
             member.dirty = True
             self.posted(member.id, at)
+        elif kind == "contact_added":
+            # The staff account the member added owns them (DESIGN §20) and sends to them later; a
+            # member who adds a second account keeps the first owner while that friendship lasts.
+            staff = event.data.get("staff")
+            if isinstance(staff, str) and staff and member.staff is None:
+                member.staff = staff
+                member.dirty = True
+        elif kind == "contact_deleted":
+            # No longer friends: the owner can send nothing more, so the member has none.
+            if member.staff is not None and event.data.get("staff") == member.staff:
+                member.staff = None
+                member.dirty = True
         elif kind == EDITED:  # a person's change (DESIGN §15); only the web app makes these
             apply_edit(member, event.data)
 

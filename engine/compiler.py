@@ -6,7 +6,7 @@ networkx checks the graph here and only here; the plan the engine walks is plain
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -231,6 +231,8 @@ def check(
                 )
         if target_type and target_type.kind == "trigger":
             problems.append(Problem(edge.to, f"{where}.to", "a trigger cannot have incoming edges"))
+        if source_type and target_type and target_type.after and source_type.type not in target_type.after:
+            problems.append(Problem(edge.to, f"{where}.from", _only_after(target_type.after)))
         graph.add_edge(edge.source, edge.to)
 
     try:
@@ -252,6 +254,10 @@ def check(
             if node.id not in reachable:
                 problems.append(Problem(node.id, "", "no trigger leads to this node"))
     return flow, configs, problems
+
+
+def _only_after(types: Sequence[str]) -> str:
+    return "this node can only come directly after " + " or ".join(types)
 
 
 def _loose(document: Any) -> Any:

@@ -18,6 +18,7 @@ Text = Annotated[str, Meta(min_length=1, max_length=200)]
 MEMBER_EVENTS = frozenset(
     {
         "contact_added",
+        "contact_deleted",
         "member_joined",
         "member_left",
         "message",

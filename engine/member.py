@@ -28,6 +28,9 @@ PROFILE: tuple[Field, ...] = (
     Field("grade", Grade | None, None, "string:8"),
     Field("stage", Stage | None, None, "string:20"),
     Field("blacklisted", bool, False, "bool"),
+    # The staff account (员工 id) that owns the member: the one they added (DESIGN §20), who sends
+    # to them.
+    Field("staff", Annotated[str, Meta(min_length=1, max_length=200)] | None, None, "string:200"),
 )
 # What the engine keeps of a member's activity (never imported): when the store first saw them, and
 # when they last posted a message.

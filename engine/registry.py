@@ -67,6 +67,10 @@ class NodeType:
     # at each fire, or one run with no member when there is no audience.
     schedule: Callable[[Any], str] | None = None
     audience: Callable[[Any], Any] | None = None
+    # The node types that may lead into this node directly (empty: any). A node whose effect needs
+    # what only the event of such a trigger carries (WeCom's welcome code) says so here, and
+    # validation refuses a flow that places it elsewhere.
+    after: tuple[str, ...] = ()
 
     def ports_for(self, config: Any) -> tuple[str, ...]:
         if self.ports is None:
@@ -122,6 +126,7 @@ def _declare(kind: Kind) -> Callable[..., Callable[[Callable[..., Any]], Callabl
         on: Sequence[str] | Callable[[Any], Sequence[str]] = (),
         schedule: Callable[[Any], str] | None = None,
         audience: Callable[[Any], Any] | None = None,
+        after: Sequence[str] = (),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if "." not in type_id or type_id != type_id.strip():
             raise NodeDeclarationError(f"{type_id!r}: type ids look like `vendor.name`")
@@ -148,6 +153,7 @@ def _declare(kind: Kind) -> Callable[..., Callable[[Callable[..., Any]], Callabl
                 on=on if callable(on) else tuple(on),
                 schedule=schedule,
                 audience=audience,
+                after=tuple(after),
             )
             return fn
 

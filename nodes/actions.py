@@ -194,6 +194,47 @@ def send_message(ctx: Context, config: SendMessage) -> Outcome:
     return NEXT
 
 
+class SendWelcome(Config):
+    text: Template | None = None
+    # An item of the content library (话术库): its text is the welcome, and the delivery carries it.
+    content: ContentRef | None = None
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.content is None):
+            raise ValueError("give either `text` or `content`")
+
+
+@action(
+    "action.send_welcome",
+    after=("trigger.contact_added",),
+    title={"zh": "发送欢迎语", "en": "Send welcome message"},
+    description={
+        "zh": "客户添加员工后立即发送欢迎语（企业微信：20 秒内、仅一次）；只能紧接在「添加好友」触发器之后",
+        "en": "Welcome a member right after they add a staff account (WeCom: once, within 20 s); "
+        "only directly after the Contact added trigger",
+    },
+    icon="smile",
+)
+def send_welcome(ctx: Context, config: SendWelcome) -> Outcome:
+    # Not a `message`: quiet hours, caps and the touch budget do not hold a welcome back, since
+    # WeCom takes it only within 20 seconds of the add.
+    item = content_item(ctx, config.content)
+    if isinstance(item, Fail):
+        return item
+    text = item.text if item is not None else config.text
+    event = ctx.event or {}
+    payload: dict[str, Any] = {
+        "text": ctx.render(text) if text is not None else "",
+        # None when WeCom issued no code (a welcome set in its console, or a chat already begun):
+        # the connector then reports the welcome failed rather than pretending.
+        "welcome_code": (event.get("data") or {}).get("welcome_code"),
+    }
+    if item is not None:
+        payload["content"] = item.payload()
+    ctx.deliver("welcome", payload, once=True)
+    return NEXT
+
+
 class SendCoupon(Config):
     coupon: Name
 

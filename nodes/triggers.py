@@ -49,6 +49,28 @@ def contact_added(ctx: Context, config: ContactAdded) -> bool:
     return _allows(config.channels, event["channel"]) and _allows(config.staff, event["data"].get("staff"))
 
 
+class ContactDeleted(Config):
+    by: Literal["staff", "customer"] | None = None
+    staff: Names | None = None
+
+
+@trigger(
+    "trigger.contact_deleted",
+    on=("contact_deleted",),
+    title={"zh": "删除好友（流失）", "en": "Contact deleted (churn)"},
+    description={
+        "zh": "员工删除了客户，或客户删除了员工（流失信号）",
+        "en": "A staff account removed the member, or the member removed the staff account (churn)",
+    },
+    icon="user-minus",
+)
+def contact_deleted(ctx: Context, config: ContactDeleted) -> bool:
+    data = ctx.event["data"]
+    if config.by is not None and data.get("by") != config.by:
+        return False
+    return _allows(config.staff, data.get("staff"))
+
+
 class MemberJoined(Config):
     groups: Names | None = None
     group_tags: Names | None = None

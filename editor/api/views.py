@@ -212,8 +212,9 @@ def page_next(count: int, limit: int, offset: int) -> int | None:
     return offset + limit if count == limit else None
 
 
-class GroupView(msgspec.Struct):
-    """A group as registered, with how many members the store knows in it."""
+class GroupView(msgspec.Struct, omit_defaults=True):
+    """A group as registered, with how many members the store knows in it (and, only once WeCom said
+    so, when it was dismissed)."""
 
     id: str
     name: str | None
@@ -222,6 +223,7 @@ class GroupView(msgspec.Struct):
     capacity: int | None
     owner: str | None
     members: int
+    dismissed_at: datetime | None = None  # when WeCom said the group was dismissed (DESIGN §20)
 
 
 class GroupPage(msgspec.Struct):

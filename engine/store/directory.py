@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy import Connection, delete, or_, select, update
 
+from ..clock import from_us
 from ..content import ContentItem
 from ..errors import Conflict, NotFound
 from ..member import GroupRecord, Member, StaffRecord, TagRecord
@@ -42,8 +43,8 @@ def group_row(record: GroupRecord) -> dict[str, Any]:
 
 
 def group_from_row(row: Any) -> dict[str, Any]:
-    """A stored group as the API and pages show it."""
-    return {
+    """A stored group as the API and pages show it; `dismissed_at` only once WeCom said so."""
+    group = {
         "id": row.id,
         "name": row.name,
         "kind": row.kind,
@@ -52,6 +53,9 @@ def group_from_row(row: Any) -> dict[str, Any]:
         "owner": row.owner,
         "members": row.member_count,
     }
+    if row.dismissed_at is not None:
+        group["dismissed_at"] = from_us(row.dismissed_at)
+    return group
 
 
 class DirectoryStore:
@@ -141,6 +145,16 @@ class DirectoryStore:
                     "(群里还有成员，不能删除)"
                 )
             conn.execute(delete(t.groups).where(t.groups.c.id == group_id))
+
+    def mark_group_dismissed(self, group_id: str, at: int) -> None:
+        """Record that the group was dismissed at `at` (µs), registering it if the store did not know
+        it; the first moment told is kept, so a retried callback changes nothing."""
+        c = t.groups.c
+        with self.transaction() as conn:
+            conn.execute(self._insert(t.groups).values(id=group_id).on_conflict_do_nothing())
+            conn.execute(
+                update(t.groups).where(c.id == group_id, c.dismissed_at.is_(None)).values(dismissed_at=at)
+            )
 
     def group_capacities(self, conn: Connection) -> dict[str, int]:
         """The groups that have a capacity of their own, with it."""

@@ -93,6 +93,8 @@ groups = Table(
     # The group's own size cap for `action.invite_to_group` (absent: the node's), and its owner (staff id).
     Column("capacity", Integer),
     Column("owner", String(200)),
+    # When WeCom said the group was dismissed (解散), if it was (DESIGN §20).
+    Column("dismissed_at", BigInteger),
 )
 
 # The content library (话术库): each item whole, as JSON, with what it is searched and listed by.

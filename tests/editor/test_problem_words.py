@@ -61,6 +61,8 @@ BROKEN: dict[str, Any] = {
     "no trigger": flow([TAG]),
     "unreachable": flow([JOINED, TAG]),
     "silent trigger": flow([{"id": "t", "type": "trigger.event", "config": {"event": ""}}]),
+    "welcome not after an add": flow([JOINED, {"id": "w", "type": "action.send_welcome", "config": {"text": "欢迎"}}],
+                                     [{"from": "joined", "to": "w"}]),
 }  # fmt: skip
 
 

@@ -59,7 +59,8 @@ ISSUE_2_NODES = {
 }
 # Nodes whose configs need one of several optional fields: (what the error names, a minimal config).
 ONE_OF: dict[str, tuple[str, dict[str, Any]]] = {
-    "action.send_message": ("`text` or `content`", {"text": "你好"})
+    "action.send_message": ("`text` or `content`", {"text": "你好"}),
+    "action.send_welcome": ("`text` or `content`", {"text": "欢迎"}),
 }
 BUILT_INS = sorted(t.type for t in default_registry())
 

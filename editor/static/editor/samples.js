@@ -19,7 +19,10 @@ function triggerEvent(node, member, index, groups) {
   switch (node.type) {
     case "trigger.member_joined": return { ...base, type: "member_joined", group, channel: c.channels?.[0] };
     case "trigger.member_left": return { ...base, type: "member_left", group };
-    case "trigger.contact_added": return { ...base, type: "contact_added", channel: c.channels?.[0] || "qr-sample" };
+    case "trigger.contact_added": return { ...base, type: "contact_added", channel: c.channels?.[0] || "qr-sample",
+      data: { staff: c.staff?.[0] || "staff-sample", welcome_code: `sample-code-${index}` } };
+    case "trigger.contact_deleted": return { ...base, type: "contact_deleted",
+      data: { by: c.by || "customer", staff: c.staff?.[0] || "staff-sample" } };
     case "trigger.message": return { ...base, type: "message", group, data: { text: (c.keywords || ["你好"]).join(" ") } };
     case "trigger.purchase": return { ...base, type: "purchase", data: { amount: Math.max(99, c.min_amount || 0), product: c.products?.[0] || "sample" } };
     case "trigger.event": return { ...base, type: c.event || "custom", data: {} };
