@@ -26,6 +26,8 @@ class Router(Protocol):
 
     def connector_for(self, kind: str) -> Connector: ...
 
+    def connectors(self) -> list[Connector]: ...
+
 
 class FixedRoutes:
     """`default` takes every kind without a connector of its own in `routes`."""
@@ -41,6 +43,10 @@ class FixedRoutes:
 
     def connector_for(self, kind: str) -> Connector:
         return self.routes.get(kind, self.default)
+
+    def connectors(self) -> list[Connector]:
+        """Every connector some kind goes to, once each."""
+        return list({id(c): c for c in (self.default, *self.routes.values())}.values())
 
 
 class ConfiguredRoutes:
@@ -70,6 +76,10 @@ class ConfiguredRoutes:
 
     def connector_for(self, kind: str) -> Connector:
         return self._by_kind.get(kind, self._default)
+
+    def connectors(self) -> list[Connector]:
+        """Every connector opened now (those the routes name, and the default), once each."""
+        return list({id(c): c for c in (self._default, *self._by_kind.values())}.values())
 
     def _open(self, name: str, stored: dict) -> Connector:
         kind = self.settings.types.get(name)
