@@ -1,0 +1,110 @@
+"""The confirmation lifecycle of mass sends (DESIGN §20): `awaiting_confirmation` → `sent` / `failed`
+per recipient, from WeCom's record of each task (document path 93338), polled every few seconds by
+the dispatcher of whichever process runs (`serve`, `worker`).
+
+- The sender's part of the task (`get_groupmsg_task`) says whether they tapped 发送; once they did,
+  `get_groupmsg_send_result` says per recipient: 1 sent; 2 failed, not (any longer) the sender's
+  customer; 3 failed with reason `quota`: WeCom held it back because the customer had already
+  received their share of mass sends. (Not `skipped`: §19 keeps `skipped` for deliveries qunflow
+  itself chose not to make, and the §20 `wait` ports send both to `failed` anyway.)
+- Half-way through `confirm_within`, an unconfirmed task gets ONE `remind_groupmsg_send` (claimed in
+  the store first, so one process reminds); at `confirm_within` its unconfirmed recipients fail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from ...clock import to_us
+from ...store.leases import FAILED as DELIVERY_FAILED
+from ...store.leases import SENT as DELIVERY_SENT
+from .client import WecomApi
+from .errors import Unreachable, WecomError
+from .ledger import FAILED, SENT, Ledger, SendRow
+
+if TYPE_CHECKING:
+    from ...store import Store
+
+log = logging.getLogger("qunflow.connectors.wecom")
+TAPPED = 2  # get_groupmsg_task: the staff member sent it
+NOT_A_FRIEND, OVER_QUOTA, DELIVERED = 2, 3, 1  # get_groupmsg_send_result
+
+
+class Confirmations:
+    """Settles deliveries awaiting a staff member's tap."""
+
+    def __init__(self, api: WecomApi, ledger: Ledger, store: Store, confirm_within: timedelta) -> None:
+        self.api = api
+        self.ledger = ledger
+        self.store = store
+        self.confirm_within = confirm_within
+
+    def poll(self, now: datetime) -> None:
+        """Look at every task still awaited; settle what WeCom reports, remind and time out."""
+        tasks: dict[str, list[SendRow]] = {}
+        for row in self.ledger.awaiting():
+            tasks.setdefault(str(row.msgid), []).append(row)
+        for msgid, rows in tasks.items():
+            try:
+                self._check(msgid, rows, now)
+            except (WecomError, Unreachable) as error:  # the next poll tries again
+                log.warning("mass send %s: could not read its result: %s", msgid, error)
+
+    def _check(self, msgid: str, rows: list[SendRow], now: datetime) -> None:
+        sender = rows[0].sender or ""
+        statuses: dict[str, int] = {}
+        if any(t.userid == sender and t.status == TAPPED for t in self.api.get_groupmsg_task(msgid)):
+            statuses = {r.recipient: r.status for r in self.api.get_groupmsg_send_result(msgid, sender)}
+        at = to_us(now)
+        by_status: dict[int, list[SendRow]] = {}
+        for row in rows:
+            by_status.setdefault(statuses.get(row.recipient, 0), []).append(row)
+        self._settle(by_status.pop(DELIVERED, []), DELIVERY_SENT, at)
+        not_friend = "客户已不是发送员工的好友 (not a friend)"
+        self._settle(by_status.pop(NOT_A_FRIEND, []), DELIVERY_FAILED, at, not_friend)
+        self._settle(
+            by_status.pop(OVER_QUOTA, []),
+            DELIVERY_FAILED,
+            at,
+            "客户已达企业群发接收上限 (over the customer's mass-send quota)",
+            reason="quota",
+        )
+        waiting = [r for rs in by_status.values() for r in rs]
+        if not waiting:
+            return
+        made_at = datetime.fromtimestamp(min(r.created_at for r in waiting) / 1_000_000, now.tzinfo)
+        if now >= made_at + self.confirm_within:
+            hours = self.confirm_within.total_seconds() / 3600
+            self._settle(
+                waiting,
+                DELIVERY_FAILED,
+                at,
+                f"员工未在 {hours:g} 小时内确认群发 (not confirmed within {self.confirm_within})",
+            )
+        elif now >= made_at + self.confirm_within / 2 and self.ledger.claim_reminder(msgid, at):
+            try:
+                self.api.remind_groupmsg_send(msgid)
+            except (WecomError, Unreachable) as error:
+                log.warning("mass send %s: the reminder was refused: %s", msgid, error)
+
+    def _settle(
+        self,
+        rows: Iterable[SendRow],
+        status: str,
+        at: int,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        # The deliveries first: if this process stops before the ledger is updated, the next poll
+        # settles them again, which changes nothing.
+        self.store.confirm_deliveries([r.reference for r in rows], status, at, error, reason)
+        self.ledger.made([r.key for r in rows], None, SENT if status == DELIVERY_SENT else FAILED, at)
+
+
+__all__ = ["Confirmations"]
