@@ -244,11 +244,16 @@ class WecomConnector:
         """Settle mass sends the staff confirmed (or did not in time), remind half-way."""
         self.confirmations.poll(now)
 
-    def test(self) -> dict[str, Any]:
-        """测试连接: get a token and read the staff list once. Raises the typed error on failure."""
+    def test(self) -> str:
+        """测试连接: get an access token and read the staff list once; what worked, in words.
+        Raises the typed error (its message says what to fix) when something does not."""
         self.api.token()
         staff = self.api.list_user_ids()
-        return {"ok": True, "staff": len(staff)}
+        count = len(staff)
+        return f"连接成功：已获取 access_token，读取到 {count} 名员工 (connection works: {count} staff)"
+
+    def close(self) -> None:
+        self.api.close()
 
     # -- reading the store ----------------------------------------------------------------------------
 
