@@ -15,6 +15,8 @@ from qunflow.editor.app import create_app
 from qunflow.editor.services import Services
 from qunflow.engine import Registry, SimClock, Store
 from qunflow.engine.connectors.wecom.fake import FakeWecom
+from qunflow.engine.connectors.wecom.ledger import Ledger, SendRow
+from qunflow.engine.member import Member
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
@@ -132,3 +134,20 @@ def test_the_connectors_page_has_a_test_button_that_shows_the_result(
 
     assert answer.status_code == 200, answer.text
     assert 'id="connector-wecom-tested"' in answer.text and "企业可信IP" in answer.text
+
+
+def test_the_member_page_shows_the_mass_sends_of_the_period(
+    client: TestClient[Litestar], admin: dict[str, str], fake: FakeWecom, services: Services
+) -> None:
+    services.store.put_members([Member(id="m-1")])
+    assert "已群发" not in client.get("/members/m-1", headers=admin).text  # WeCom not routed yet
+
+    configure(client, admin, fake)
+    assert client.put("/api/connectors/routes", json={"message": "wecom"}, headers=admin).status_code == 200
+    now = services.now_us()
+    Ledger(services.store).begin(
+        [SendRow("run-1:send:1", "mass", "m-1", "m-1", "zhangsan", "b1", None, "calling", now)]
+    )
+
+    page = client.get("/members/m-1", headers=admin).text
+    assert "今日已群发（企业微信）" in page and ">1/1<" in page
