@@ -27,7 +27,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import msgspec
@@ -123,6 +123,7 @@ class Dispatcher:
         threads: int = 1,
         hooks: Iterable[Hooks] = (),
         poll_every: timedelta = timedelta(seconds=10),
+        poll_apart: bool = False,
     ) -> None:
         self.store = store
         self.router: Router = router or FixedRoutes(connector, routes)
@@ -135,10 +136,16 @@ class Dispatcher:
         self.hooks = HookChain(tuple(hooks))
         self.poll_every = poll_every
         self._polled_at: datetime | None = None
+        # Polls may call slow outside systems: in a server they run on a thread of their own, so
+        # sending (a welcome within its 20 s) never waits for them.
+        self._poller = ThreadPoolExecutor(1, thread_name_prefix="qunflow-poll") if poll_apart else None
+        self._polling: Future[None] | None = None
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        if self._poller is not None:
+            self._poller.shutdown(wait=True)
 
     def dispatch(self, now: datetime | None = None) -> DispatchResult:
         """Lease one batch of due deliveries, send them and record each outcome."""
@@ -168,8 +175,19 @@ class Dispatcher:
         """Let each connector with a `poll` do its periodic work, at most once per `poll_every`."""
         if self._polled_at is not None and abs(moment - self._polled_at) < self.poll_every:
             return
-        self._polled_at = moment
-        self.router.refresh()
+        if self._poller is None:
+            self._polled_at = moment
+            self._poll_now(moment)
+        elif self._polling is None or self._polling.done():  # one poll at a time
+            self._polled_at = moment
+            self._polling = self._poller.submit(self._poll_now, moment)
+
+    def _poll_now(self, moment: datetime) -> None:
+        try:
+            self.router.refresh()
+        except Exception:
+            log.exception("connector settings could not be read for polling")
+            return
         for connector in self.router.connectors():
             poll = getattr(connector, "poll", None)
             if not callable(poll):
@@ -309,7 +327,14 @@ def open_dispatcher(
         settings = ConnectorSettings(store, vault or Vault.for_database(store.url))
     router = ConfiguredRoutes(settings, ConnectorContext(store, clock))
     return Dispatcher(
-        store, router=router, clock=clock, owner=owner, lease=lease, threads=threads, hooks=hooks
+        store,
+        router=router,
+        clock=clock,
+        owner=owner,
+        lease=lease,
+        threads=threads,
+        hooks=hooks,
+        poll_apart=True,
     )
 
 

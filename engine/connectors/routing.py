@@ -8,6 +8,7 @@ change made on the connectors page reaches every running process at its next bat
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -58,9 +59,15 @@ class ConfiguredRoutes:
         self._version: int | None = None
         self._by_kind: dict[str, Connector] = {}
         self._default: Connector = Unavailable(DEFAULT_CONNECTOR, "connectors not loaded yet")
+        # The dispatcher's sending and polling threads both refresh: one opens, the other waits.
+        self._lock = threading.Lock()
 
     def refresh(self) -> None:
         """Open the connectors again if the settings changed since the last look."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         version = self.settings.version()
         if version == self._version:
             return

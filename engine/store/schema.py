@@ -302,6 +302,7 @@ wecom_sends = Table(
     Column("settled_at", BigInteger),
     Index("ix_wecom_sends_member", "member_id", "created_at"),
     Index("ix_wecom_sends_state", "state", "created_at"),
+    Index("ix_wecom_sends_msgid", "msgid"),
 )
 
 # Each customer group's join way (`groupchat/add_join_way`), made once and kept.

@@ -173,7 +173,9 @@ class WecomClient:
             response = self._http.request(method, f"/cgi-bin/{api}", params=params, json=body)
         except httpx.HTTPError as error:
             # httpx errors may quote the URL, with the token in it: say only what kind it was.
-            raise Unreachable(f"无法连接企业微信 {api}: {type(error).__name__} (WeCom unreachable)") from None
+            reached = not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+            message = f"无法连接企业微信 {api}: {type(error).__name__} (WeCom unreachable)"
+            raise Unreachable(message, may_have_reached=reached) from None
         if response.status_code != 200:
             raise Unreachable(f"企业微信 {api} 返回 HTTP {response.status_code} (WeCom answered HTTP error)")
         try:

@@ -9,6 +9,11 @@ the dispatcher of whichever process runs (`serve`, `worker`).
   itself chose not to make, and the §20 `wait` ports send both to `failed` anyway.)
 - Half-way through `confirm_within`, an unconfirmed task gets ONE `remind_groupmsg_send` (claimed in
   the store first, so one process reminds); at `confirm_within` its unconfirmed recipients fail.
+
+Each task is looked at once every `recheck` (20 s; with the dispatcher polling every 10 s, results
+are settled within 30 s of WeCom having them), at most `per_poll` tasks a poll (the longest unchecked
+first), so a thousand tasks waiting for a day cost about 3,000 calls a minute, under WeCom's per-API
+limit of 10,000.
 """
 
 from __future__ import annotations
@@ -36,24 +41,41 @@ NOT_A_FRIEND, OVER_QUOTA, DELIVERED = 2, 3, 1  # get_groupmsg_send_result
 class Confirmations:
     """Settles deliveries awaiting a staff member's tap."""
 
-    def __init__(self, api: WecomApi, ledger: Ledger, store: Store, confirm_within: timedelta) -> None:
+    def __init__(
+        self,
+        api: WecomApi,
+        ledger: Ledger,
+        store: Store,
+        confirm_within: timedelta,
+        *,
+        recheck: timedelta = timedelta(seconds=20),
+        per_poll: int = 200,
+    ) -> None:
         self.api = api
         self.ledger = ledger
         self.store = store
         self.confirm_within = confirm_within
+        self.recheck = recheck
+        self.per_poll = per_poll
+        self._checked: dict[str, datetime] = {}  # msgid → when this process last looked at it
 
     def poll(self, now: datetime) -> None:
-        """Look at every task still awaited; settle what WeCom reports, remind and time out."""
-        tasks: dict[str, list[SendRow]] = {}
-        for row in self.ledger.awaiting():
-            tasks.setdefault(str(row.msgid), []).append(row)
-        for msgid, rows in tasks.items():
+        """Look at the tasks still awaited that are due a look; settle what WeCom reports, remind
+        and time out."""
+        tasks = self.ledger.awaiting_tasks()
+        self._checked = {m: at for m, at in self._checked.items() if m in tasks}
+        due = [m for m in tasks if m not in self._checked or now - self._checked[m] >= self.recheck]
+        due.sort(key=lambda m: (self._checked.get(m, datetime.min.replace(tzinfo=now.tzinfo)), tasks[m]))
+        for msgid in due[: self.per_poll]:
+            self._checked[msgid] = now
             try:
-                self._check(msgid, rows, now)
-            except (WecomError, Unreachable) as error:  # the next poll tries again
+                self._check(msgid, self.ledger.awaiting(msgid), now)
+            except (WecomError, Unreachable) as error:  # the next look tries again
                 log.warning("mass send %s: could not read its result: %s", msgid, error)
 
     def _check(self, msgid: str, rows: list[SendRow], now: datetime) -> None:
+        if not rows:
+            return
         sender = rows[0].sender or ""
         statuses: dict[str, int] = {}
         if any(t.userid == sender and t.status == TAPPED for t in self.api.get_groupmsg_task(msgid)):

@@ -167,6 +167,11 @@ class WecomConnector:
         except WecomError:
             self.ledger.forget([delivery.key])
             raise
+        except Unreachable as error:
+            # Only a call that may have reached WeCom can explain a later 41051 as ours.
+            if not error.may_have_reached and earlier is None:
+                self.ledger.forget([delivery.key])
+            raise
         self.ledger.made([delivery.key], None, SENT, at)
         return MADE_SENT
 

@@ -95,9 +95,15 @@ class WelcomeCodeUsed(WecomError):
 
 
 class Unreachable(DeliveryFailed):
-    """WeCom could not be reached, or its answer was not what its documents describe."""
+    """WeCom could not be reached, or its answer was not what its documents describe.
+    `may_have_reached` is false when the request certainly never arrived (no connection was made),
+    so nothing can have been made by it."""
 
     retryable = True
+
+    def __init__(self, message: str | None = None, may_have_reached: bool = True) -> None:
+        super().__init__(message)
+        self.may_have_reached = may_have_reached
 
 
 _BY_CODE: dict[int, type[WecomError]] = {

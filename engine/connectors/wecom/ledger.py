@@ -114,10 +114,17 @@ class Ledger:
         with self.store.engine.connect() as conn:
             return conn.execute(stmt).scalar_one()
 
-    def awaiting(self, limit: int = 1000) -> list[SendRow]:
-        """Rows whose task awaits confirmation, oldest first."""
+    def awaiting_tasks(self) -> dict[str, int]:
+        """Each task with recipients still awaiting confirmation: msgid → when it was made (µs)."""
         c = t.wecom_sends.c
-        stmt = select(*_COLUMNS).where(c.state == AWAITING).order_by(c.created_at, c.key).limit(limit)
+        stmt = select(c.msgid, func.min(c.created_at)).where(c.state == AWAITING).group_by(c.msgid)
+        with self.store.engine.connect() as conn:
+            return {msgid: at for msgid, at in conn.execute(stmt) if msgid is not None}
+
+    def awaiting(self, msgid: str) -> list[SendRow]:
+        """The task's rows still awaiting confirmation."""
+        c = t.wecom_sends.c
+        stmt = select(*_COLUMNS).where(c.msgid == msgid, c.state == AWAITING).order_by(c.key)
         with self.store.engine.connect() as conn:
             return [SendRow(*r) for r in conn.execute(stmt)]
 

@@ -138,6 +138,8 @@ class MassSender:
             return {r.key: error for r in rows}
         except Unreachable as error:
             # Perhaps made, perhaps not: the rows stay `calling`, and the retry looks for the task.
+            if not error.may_have_reached:
+                self.ledger.forget(r.key for r in rows)
             return {r.key: error for r in rows}
         refused = set(made.fail_list)
         taken = [r.key for r in rows if r.recipient not in refused]

@@ -32,6 +32,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_wecom_sends_member', 'wecom_sends', ['member_id', 'created_at'])
     op.create_index('ix_wecom_sends_state', 'wecom_sends', ['state', 'created_at'])
+    op.create_index('ix_wecom_sends_msgid', 'wecom_sends', ['msgid'])
     op.create_table(
         'wecom_join_ways',
         sa.Column('group_id', sa.String(length=200), nullable=False),
@@ -44,6 +45,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('wecom_join_ways')
+    op.drop_index('ix_wecom_sends_msgid', table_name='wecom_sends')
     op.drop_index('ix_wecom_sends_state', table_name='wecom_sends')
     op.drop_index('ix_wecom_sends_member', table_name='wecom_sends')
     op.drop_table('wecom_sends')
