@@ -144,15 +144,23 @@ class WecomClient:
 
     # -- calls ----------------------------------------------------------------------------------------
 
-    def call(self, api: str, body: dict[str, Any] | None = None, *, method: str = "POST") -> dict[str, Any]:
+    def call(
+        self,
+        api: str,
+        body: dict[str, Any] | None = None,
+        *,
+        method: str = "POST",
+        query: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Call `api` (a path under `/cgi-bin/`, such as `externalcontact/add_msg_template`) with the
-        access token; returns WeCom's answer (errcode 0) or raises a typed error."""
+        access token (and `query`, for the GET calls that take one); returns WeCom's answer (errcode
+        0) or raises a typed error."""
         renewed = False
         rate_limited = 0
         while True:
             self.limiter.acquire(api)
             token = self.token()
-            params = {"access_token": token}
+            params = {**(query or {}), "access_token": token}
             try:
                 return self._request(method, api, params, body)
             except WecomError as error:

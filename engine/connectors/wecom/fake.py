@@ -222,9 +222,18 @@ class FakeWecom:
 
         crypto = CallbackCrypto(token, encoding_aes_key, self.corp_id)
         timestamp, nonce = str(int(self.clock())), secrets.token_hex(5)
-        body = crypto.encrypt(xml, nonce, timestamp)
-        signed = body.split("<MsgSignature><![CDATA[", 1)[1].split("]]>", 1)[0]
-        params = {"msg_signature": signed, "timestamp": timestamp, "nonce": nonce}
+        encrypted = crypto.seal(xml)
+        # As WeCom posts it: the envelope holds the ciphertext, the query string the signature.
+        body = (
+            f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt>"
+            f"<AgentID><![CDATA[{self.agent_id}]]></AgentID></xml>"
+        )
+        params = {
+            "msg_signature": crypto.sign(timestamp, nonce, encrypted),
+            "timestamp": timestamp,
+            "nonce": nonce,
+        }
         return httpx.post(callback_url, params=params, content=body.encode(), timeout=10).status_code
 
     def confirm_task(self, msgid: str, outcomes: Mapping[str, int] | None = None) -> dict[str, int]:
