@@ -136,9 +136,8 @@ def test_the_same_app_message_twice_within_the_interval_shows_once(fake: FakeWec
 
 
 def test_the_reads_sync_will_use(fake: FakeWecom, api: WecomApi) -> None:
-    assert api.call("externalcontact/list", method="GET", query={"userid": "zhangsan"})[
-        "external_userid"
-    ] == ["wm-1"]
+    listed = api.call("externalcontact/list", method="GET", query={"userid": "zhangsan"})
+    assert listed["external_userid"] == ["wm-1"]
     detail = api.call("externalcontact/get", method="GET", query={"external_userid": "wm-1"})
     assert detail["external_contact"]["name"] == "小王" and detail["follow_user"][0]["userid"] == "zhangsan"
     batch = api.call("externalcontact/batch/get_by_user", {"userid_list": ["zhangsan"]})
@@ -148,10 +147,8 @@ def test_the_reads_sync_will_use(fake: FakeWecom, api: WecomApi) -> None:
     ]
     chat = api.call("externalcontact/groupchat/get", {"chat_id": "wr-1"})["group_chat"]
     assert chat["owner"] == "zhangsan" and [m["userid"] for m in chat["member_list"]] == ["zhangsan", "wm-1"]
-    assert (
-        api.call("user/simplelist", method="GET", query={"department_id": "1"})["userlist"][0]["name"]
-        == "张三"
-    )
+    staff = api.call("user/simplelist", method="GET", query={"department_id": "1"})["userlist"]
+    assert staff[0]["name"] == "张三"
     way = api.call(
         "externalcontact/add_contact_way", {"type": 1, "scene": 2, "user": ["zhangsan"], "state": "ch-1"}
     )
