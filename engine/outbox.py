@@ -228,7 +228,7 @@ class Dispatcher:
         batches: dict[int, tuple[Connector, list[int]]] = {}
         for index, held in enumerate(leased):
             connector = self.router.connector_for(held.kind)
-            if callable(getattr(connector, "send_batch", None)):
+            if _batches(connector, held.kind):
                 batches.setdefault(id(connector), (connector, []))[1].append(index)
             else:
                 singles.append(index)
@@ -284,6 +284,14 @@ class Dispatcher:
 
 
 _MADE_STATUSES = frozenset({SENT, RECORDED, AWAITING_CONFIRMATION, SKIPPED})
+
+
+def _batches(connector: Connector, kind: str) -> bool:
+    """Whether the connector takes deliveries of `kind` in batches (`send_batch`, `batch_kinds`)."""
+    if not callable(getattr(connector, "send_batch", None)):
+        return False
+    kinds = getattr(connector, "batch_kinds", None)
+    return kinds is None or kind in kinds
 
 
 def _delivery(held: LeasedDelivery) -> Delivery:

@@ -84,7 +84,8 @@ class Connector(Protocol):
 class BatchSender(Protocol):
     """A connector that can take many deliveries at once. `send_batch` returns, for each delivery in
     order, what `send` would have returned (`Made` or `None`) or the `DeliveryFailed` it would have
-    raised; raising fails the whole batch."""
+    raised; raising fails the whole batch. With `batch_kinds`, only deliveries of those kinds come
+    in batches; the others go to `send`, one by one."""
 
     name: str
 

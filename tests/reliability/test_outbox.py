@@ -277,3 +277,17 @@ def test_connectors_are_polled_every_interval_even_with_nothing_to_send(
     start = clock.now()
     assert batching.polls == [start, start + timedelta(seconds=10), start + timedelta(seconds=25)]
     assert "failed to poll" in caplog.text
+
+
+def test_kinds_a_connector_does_not_batch_go_one_by_one(
+    coupons: Engine, store: Store, clock: SimClock
+) -> None:
+    class MessagesOnly(Batching):
+        batch_kinds = frozenset({"message"})
+
+        def send(self, delivery: Delivery) -> None:
+            self.batches.append([f"one:{delivery.member}"])
+
+    connector = MessagesOnly()
+    assert Dispatcher(store, connector, clock=clock).drain().sent == 2
+    assert sorted(connector.batches) == [["one:m-0"], ["one:m-1"]]

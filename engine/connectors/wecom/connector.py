@@ -39,6 +39,7 @@ log = logging.getLogger("qunflow.connectors.wecom")
 KINDS = frozenset({"message", "welcome", "invite", "tag", "task", "friend_request", "remove"})
 MASS_KINDS = frozenset({"message", "invite"})
 STAFF_KINDS = frozenset({"task", "friend_request", "remove"})
+OWNED_KINDS = frozenset({*MASS_KINDS, "tag"})  # sent as (or for) the member's owner staff
 TAG_GROUP = "qunflow"  # the corp tag group that tags made by qunflow go in
 
 
@@ -49,6 +50,8 @@ class WecomConnector:
     title: ClassVar[dict[str, str]] = {"zh": "企业微信", "en": "WeCom"}
     kinds: ClassVar[frozenset[str]] = KINDS
     Options: ClassVar[type[msgspec.Struct]] = WecomOptions
+    # Only mass sends gain from coming together; welcomes and the rest go one by one, in parallel.
+    batch_kinds: ClassVar[frozenset[str]] = MASS_KINDS
 
     def __init__(self, options: WecomOptions, context: ConnectorContext, api: WecomApi | None = None) -> None:
         self.options = options
@@ -80,8 +83,9 @@ class WecomConnector:
         results: dict[int, Made | None | DeliveryFailed] = {}
         items: list[tuple[int, MassItem]] = []
         now = self.clock.now()
-        members = self._members([d.member for d in deliveries if d.member])
-        groups = self._groups([g for d in deliveries if (g := _group_of(d))])
+        owned = [d for d in deliveries if d.kind in OWNED_KINDS and not d.payload.get("staff")]
+        members = self._members([d.member for d in owned if d.member])
+        groups = self._groups([g for d in deliveries if d.kind != "welcome" and (g := _group_of(d))])
         for index, delivery in enumerate(deliveries):
             try:
                 if delivery.kind in MASS_KINDS:
