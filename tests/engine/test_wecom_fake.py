@@ -13,9 +13,12 @@ import httpx
 import pytest
 
 from qunflow.engine.connectors.wecom.client import WecomApi
+from qunflow.engine.connectors.wecom.connector import WecomConnector
 from qunflow.engine.connectors.wecom.crypto import CallbackCrypto
 from qunflow.engine.connectors.wecom.errors import RateLimited, WecomError
 from qunflow.engine.connectors.wecom.fake import FakeWecom
+from qunflow.engine.connectors.wecom.options import WecomOptions
+from qunflow.engine.event import Profile
 
 TOKEN = "callback-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -163,3 +166,18 @@ def test_an_injected_error_answers_the_next_call_only(fake: FakeWecom, api: Weco
         api.get_corp_tag_list()
     assert refused.value.code == 48002 and not refused.value.retryable
     assert api.get_corp_tag_list() == {}
+
+
+def test_the_callback_route_can_fetch_a_customers_profile(fake: FakeWecom) -> None:
+    options = WecomOptions(
+        corp_id=fake.corp_id,
+        secret=fake.secret,
+        agent_id=fake.agent_id,
+        token=TOKEN,
+        encoding_aes_key=AES_KEY,
+        api_base=fake.url,
+    )
+    assert WecomConnector.callback_fetch_profile(options, "wm-1") == Profile(name="小王")
+    assert WecomConnector.callback_fetch_profile(options, "wm-unknown") is None
+    WecomConnector.callback_fetch_profile(options, "wm-1")
+    assert len(fake.calls_to("gettoken")) == 1  # the class-level calls share one client and token

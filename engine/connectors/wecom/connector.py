@@ -25,11 +25,12 @@ import msgspec
 from sqlalchemy import select
 
 from ...clock import to_us
+from ...event import Profile
 from ...store import schema as t
 from ..base import MADE_SENT, ConnectorContext, Delivery, DeliveryFailed, Made
 from .client import WecomApi
 from .confirmations import Confirmations
-from .errors import TAG_NAME_EXISTS, Unreachable, WecomError, WelcomeCodeUsed
+from .errors import NOT_EXTERNAL_CONTACT, TAG_NAME_EXISTS, Unreachable, WecomError, WelcomeCodeUsed
 from .ledger import CALLING, SENT, Ledger, SendRow
 from .mass_send import MassItem, MassSender
 from .messages import attachments_of, invite_attachment, staff_card, text_of
@@ -68,6 +69,22 @@ class WecomConnector:
     @classmethod
     def open(cls, options: WecomOptions, context: ConnectorContext) -> WecomConnector:
         return cls(options, context)
+
+    @classmethod
+    def callback_fetch_profile(cls, options: WecomOptions, external_userid: str) -> Profile | None:
+        """The customer's profile for a `member_updated` event (`externalcontact/get`, path 92114):
+        their name, as WeCom has it. Tags are left alone (corp tag changes come as their own
+        callback); None when WeCom does not know the customer."""
+        try:
+            answer = shared_api(options).call(
+                "externalcontact/get", method="GET", query={"external_userid": external_userid}
+            )
+        except WecomError as error:
+            if error.code == NOT_EXTERNAL_CONTACT:
+                return None
+            raise
+        name = (answer.get("external_contact") or {}).get("name")
+        return Profile(name=name) if isinstance(name, str) and name else None
 
     # -- sending --------------------------------------------------------------------------------------
 
@@ -281,6 +298,20 @@ class WecomConnector:
         with self.store.engine.connect() as conn:
             rows = conn.execute(select(c.id, c.name, c.owner).where(c.id.in_(sorted(set(ids))))).all()
         return {r.id: {"name": r.name, "owner": r.owner} for r in rows}
+
+
+_shared: dict[tuple[str, str, str], WecomApi] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_api(options: WecomOptions) -> WecomApi:
+    """One client per app, shared by the class-level calls (callbacks), so they share its token."""
+    key = (options.corp_id, options.secret, options.api_base)
+    with _shared_lock:
+        api = _shared.get(key)
+        if api is None:
+            api = _shared[key] = WecomApi(options.corp_id, options.secret, options.api_base, timeout=5.0)
+        return api
 
 
 def _group_of(delivery: Delivery) -> str | None:

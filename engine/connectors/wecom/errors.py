@@ -18,6 +18,7 @@ IP_NOT_TRUSTED = 60020  # 不安全的访问IP: the server's IP is not among the
 WELCOME_CODE_USED = 41051  # externaluser has started chatting: welcome code used, or past its 20 s
 WELCOME_BEING_SENT = 41096  # welcome msg is being distributed (another app is sending it)
 TAG_NAME_EXISTS = 40071  # 标签名字已经存在 (add_corp_tag of a name the corp already has)
+NOT_EXTERNAL_CONTACT = 84061  # 不存在外部联系人的关系 (not a customer of the corp)
 
 _FROM_IP = re.compile(r"from ip:\s*([0-9a-fA-F.:]+)")
 
