@@ -114,6 +114,22 @@ class Ledger:
         with self.store.engine.connect() as conn:
             return conn.execute(stmt).scalar_one()
 
+    def mass_sends_of(self, members: Iterable[str], since: int) -> dict[str, int]:
+        """:meth:`mass_sends` of many members at once (0 for those with none)."""
+        counted = dict.fromkeys(members, 0)
+        c = t.wecom_sends.c
+        ids = list(counted)
+        with self.store.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                stmt = (
+                    select(c.member_id, func.count())
+                    .where(c.member_id.in_(ids[start : start + 500]), c.kind == MASS)
+                    .where(c.created_at >= since, c.state.in_(_COUNTED))
+                    .group_by(c.member_id)
+                )
+                counted.update(dict(conn.execute(stmt).tuples().all()))
+        return counted
+
     def awaiting_tasks(self) -> dict[str, int]:
         """Each task with recipients still awaiting confirmation: msgid → when it was made (µs)."""
         c = t.wecom_sends.c

@@ -78,7 +78,11 @@ class MassSender:
         for item in items:
             row = rows.get(item.delivery.key)
             if row is not None and row.state == CALLING:
-                row = self._recover(row, item, now)
+                try:
+                    row = self._recover(row, item, now)
+                except (WecomError, Unreachable) as error:  # not known yet: try again later
+                    results[item.delivery.key] = _retry_later(error)
+                    continue
                 if row is None:  # WeCom made nothing: the old row must not count against the quota
                     self.ledger.forget([item.delivery.key])
             if row is None:
@@ -87,12 +91,10 @@ class MassSender:
                 results[item.delivery.key] = _answer(row)
         groups: dict[tuple[str, ...], list[MassItem]] = {}
         since = to_us(period_start(now, self.limit.per))
-        counted: dict[str, int] = {}
+        counted = self.ledger.mass_sends_of([i.recipient for i in fresh if i.chat_type == "single"], since)
         for item in fresh:
             if item.chat_type == "single":
                 member = item.recipient
-                if member not in counted:
-                    counted[member] = self.ledger.mass_sends(member, since)
                 if counted[member] >= self.limit.count:
                     results[item.delivery.key] = skipped("quota")
                     continue
@@ -169,6 +171,11 @@ class MassSender:
                 self.ledger.made([row.key], record.msgid, AWAITING)
                 return msgspec.structs.replace(row, msgid=record.msgid, state=AWAITING)
         return None
+
+
+def _retry_later(error: DeliveryFailed) -> DeliveryFailed:
+    message = f"未能确认上次群发是否已创建，稍后重试 (was the last task made? retrying): {error}"
+    return DeliveryFailed(message, retryable=True)
 
 
 def _answer(row: SendRow) -> Made | DeliveryFailed:
