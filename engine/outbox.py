@@ -145,7 +145,8 @@ class Dispatcher:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         if self._poller is not None:
-            self._poller.shutdown(wait=True)
+            # A poll under way ends by itself (connectors bound their polls); stopping never waits.
+            self._poller.shutdown(wait=False, cancel_futures=True)
 
     def dispatch(self, now: datetime | None = None) -> DispatchResult:
         """Lease one batch of due deliveries, send them and record each outcome."""

@@ -19,6 +19,7 @@ limit of 10,000.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -50,6 +51,7 @@ class Confirmations:
         *,
         recheck: timedelta = timedelta(seconds=20),
         per_poll: int = 200,
+        budget: float = 3.0,
     ) -> None:
         self.api = api
         self.ledger = ledger
@@ -57,6 +59,7 @@ class Confirmations:
         self.confirm_within = confirm_within
         self.recheck = recheck
         self.per_poll = per_poll
+        self.budget = budget  # seconds one poll may spend calling WeCom (a server must stop quickly)
         self._checked: dict[str, datetime] = {}  # msgid → when this process last looked at it
 
     def poll(self, now: datetime) -> None:
@@ -66,7 +69,10 @@ class Confirmations:
         self._checked = {m: at for m, at in self._checked.items() if m in tasks}
         due = [m for m in tasks if m not in self._checked or now - self._checked[m] >= self.recheck]
         due.sort(key=lambda m: (self._checked.get(m, datetime.min.replace(tzinfo=now.tzinfo)), tasks[m]))
+        started = time.monotonic()
         for msgid in due[: self.per_poll]:
+            if time.monotonic() - started > self.budget:
+                break  # the rest at the next poll, longest unchecked first
             self._checked[msgid] = now
             try:
                 self._check(msgid, self.ledger.awaiting(msgid), now)
