@@ -38,9 +38,7 @@ class ConnectorsPage(Controller):
     async def test_connection(self, request: Request[Any, Any, Any], name: ConnectorName) -> Template:
         """测试连接: the page again, with what the test found under the connector's card."""
         services = services_of(request)
-        found = await anyio.to_thread.run_sync(
-            services.connectors.test, name, services.connector_context()
-        )
+        found = await anyio.to_thread.run_sync(services.connectors.test, name, services.connector_context())
         return await self._page(request, tested={"name": name, **found})
 
     async def _page(self, request: Request[Any, Any, Any], tested: dict | None = None) -> Template:
