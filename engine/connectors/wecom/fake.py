@@ -1,5 +1,5 @@
 """A local fake WeCom: a test double of the *remote side only*, an HTTP server on loopback that answers
-the server API calls qunflow makes as WeCom's documents describe them (document path numbers below),
+the server API calls qunflow makes as WeCom's documents describe them (:mod:`.fake_endpoints`),
 for tests and for `qunflow serve --demo`. Nothing of qunflow is imported here but the callback crypto
 (the fake seals callbacks as WeCom does).
 
