@@ -33,12 +33,30 @@ class ConnectorsPage(Controller):
 
     @get("")
     async def connectors(self, request: Request[Any, Any, Any]) -> Template:
-        view = await anyio.to_thread.run_sync(connectors_view, services_of(request))
+        return await self._page(request)
+
+    @post("/{name:str}/test")
+    async def test_connection(self, request: Request[Any, Any, Any], name: ConnectorName) -> Template:
+        """测试连接: the page again, with what the test found under the connector's card."""
+        services = services_of(request)
+        found = await anyio.to_thread.run_sync(services.connectors.test, name, services.connector_context())
+        return await self._page(request, tested={"name": name, **found})
+
+    async def _page(self, request: Request[Any, Any, Any], tested: dict | None = None) -> Template:
+        services = services_of(request)
+        view = await anyio.to_thread.run_sync(connectors_view, services)
+        types = services.connectors.types
         cards = [
-            {**msgspec.structs.asdict(c), "fields": form_fields(c.schema, c.options, c.secrets)}
+            {
+                **msgspec.structs.asdict(c),
+                "fields": form_fields(c.schema, c.options, c.secrets),
+                "testable": callable(getattr(types.get(c.name), "test", None)),
+            }
             for c in view.connectors
         ]
-        context = await page_context(request, view=view, cards=cards, callback_url=callback_url(request))
+        context = await page_context(
+            request, view=view, cards=cards, tested=tested, callback_url=callback_url(request)
+        )
         return Template("pages/connectors.html", context=context)
 
     @post("/routes")

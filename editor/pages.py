@@ -367,10 +367,26 @@ class PageController(Controller):
         lines = await anyio.to_thread.run_sync(_timeline, services, language, member_id, detail.timeline)
         group_names = await anyio.to_thread.run_sync(services.store.group_names, detail.member.groups)
         staff = await anyio.to_thread.run_sync(_staff_name, services, detail.member.staff)
+        quota = await anyio.to_thread.run_sync(_mass_send_quota, services, member_id)
         context = await page_context(
-            request, detail=detail, lines=lines, group_names=group_names, staff_name=staff
+            request, detail=detail, lines=lines, group_names=group_names, staff_name=staff, quota=quota
         )
         return Template("pages/member.html", context=context)
+
+
+def _mass_send_quota(services: Services, member_id: str) -> dict[str, Any] | None:
+    """The member's WeCom mass sends in the current period of the corp's limit ("本月已群发 1/1 条"),
+    while messages are routed to the WeCom connector; None otherwise."""
+    from qunflow.engine.connectors.wecom.ledger import mass_send_usage
+
+    if services.connectors.routes().get("message") != "wecom":
+        return None
+    try:
+        limit = services.connectors.options("wecom").mass_send_limit  # type: ignore[attr-defined]
+    except UserError:
+        return None
+    used, count = mass_send_usage(services.store, member_id, limit.count, limit.per, services.clock.now())
+    return {"used": used, "count": count, "per": limit.per}
 
 
 async def _missing(request: Request[Any, Any, Any], message: str, name: str) -> Template:

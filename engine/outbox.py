@@ -7,6 +7,11 @@ key, and records the outcome the connector reports: `sent`, `recorded` (nothing 
 `awaiting_confirmation` or `skipped` (DESIGN §19); `pending` again with the next attempt after
 an exponential backoff; or `failed` with the reason (a permanent error, or too many attempts).
 
+A connector with `send_batch` gets all of a batch's deliveries routed to it in one call (the WeCom
+connector makes one mass-send task for many customers); the others get theirs one by one, on the
+send threads. A connector with `poll` is polled every `poll_every` (it settles deliveries awaiting
+confirmation); the poll runs in whichever process dispatches, `serve` or `worker`.
+
 Sending is at least once: a dispatcher that dies after a call but before recording it leaves the
 delivery to be sent again after the lease, with the same key, so the connector or the receiver makes
 the effect once.
@@ -22,7 +27,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import msgspec
@@ -117,6 +122,8 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         threads: int = 1,
         hooks: Iterable[Hooks] = (),
+        poll_every: timedelta = timedelta(seconds=10),
+        poll_apart: bool = False,
     ) -> None:
         self.store = store
         self.router: Router = router or FixedRoutes(connector, routes)
@@ -127,10 +134,19 @@ class Dispatcher:
         self.policy = policy or RetryPolicy()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="qunflow-send") if threads > 1 else None
         self.hooks = HookChain(tuple(hooks))
+        self.poll_every = poll_every
+        self._polled_at: datetime | None = None
+        # Polls may call slow outside systems: in a server they run on a thread of their own, so
+        # sending (a welcome within its 20 s) never waits for them.
+        self._poller = ThreadPoolExecutor(1, thread_name_prefix="qunflow-poll") if poll_apart else None
+        self._polling: Future[None] | None = None
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        if self._poller is not None:
+            # A poll under way ends by itself (connectors bound their polls); stopping never waits.
+            self._poller.shutdown(wait=False, cancel_futures=True)
 
     def dispatch(self, now: datetime | None = None) -> DispatchResult:
         """Lease one batch of due deliveries, send them and record each outcome."""
@@ -140,10 +156,11 @@ class Dispatcher:
         )
         result = DispatchResult(leased=len(leased))
         if not leased:
+            self._poll(moment)
             return result
         # Settings changed by an admin (any process) apply from this batch on.
         self.router.refresh()
-        sends = self._pool.map(self._send, leased) if self._pool is not None else map(self._send, leased)
+        sends = self._send_all(leased)
         outcomes: list[Settled] = []
         for held, failure in zip(leased, sends, strict=True):
             outcomes.append(self._outcome(held, failure, moment))
@@ -152,7 +169,34 @@ class Dispatcher:
             setattr(result, field, getattr(result, field) + 1)
         self.store.settle_deliveries(self.owner, outcomes)
         self._settled(leased, outcomes)
+        self._poll(moment)
         return result
+
+    def _poll(self, moment: datetime) -> None:
+        """Let each connector with a `poll` do its periodic work, at most once per `poll_every`."""
+        if self._polled_at is not None and abs(moment - self._polled_at) < self.poll_every:
+            return
+        if self._poller is None:
+            self._polled_at = moment
+            self._poll_now(moment)
+        elif self._polling is None or self._polling.done():  # one poll at a time
+            self._polled_at = moment
+            self._polling = self._poller.submit(self._poll_now, moment)
+
+    def _poll_now(self, moment: datetime) -> None:
+        try:
+            self.router.refresh()
+        except Exception:
+            log.exception("connector settings could not be read for polling")
+            return
+        for connector in self.router.connectors():
+            poll = getattr(connector, "poll", None)
+            if not callable(poll):
+                continue
+            try:
+                poll(moment)
+            except Exception:  # a connector's trouble must not stop the dispatcher
+                log.exception("connector %s failed to poll", connector.name)
 
     def _settled(self, leased: list[LeasedDelivery], outcomes: list[Settled]) -> None:
         """After a batch's outcomes are stored: the one place where what follows a settled delivery
@@ -177,30 +221,52 @@ class Dispatcher:
 
     # -- one delivery ----------------------------------------------------------------------------------
 
+    def _send_all(self, leased: list[LeasedDelivery]) -> list[Made | DeliveryFailed]:
+        """Each delivery's result, in order: batch connectors get theirs in one call, while the
+        others' are sent one by one on the send threads."""
+        results: list[Made | DeliveryFailed | None] = [None] * len(leased)
+        singles: list[int] = []
+        batches: dict[int, tuple[Connector, list[int]]] = {}
+        for index, held in enumerate(leased):
+            connector = self.router.connector_for(held.kind)
+            if _batches(connector, held.kind):
+                batches.setdefault(id(connector), (connector, []))[1].append(index)
+            else:
+                singles.append(index)
+        chosen = [leased[i] for i in singles]
+        sends = self._pool.map(self._send, chosen) if self._pool is not None else map(self._send, chosen)
+        for connector, indexes in batches.values():
+            made = self._send_batch(connector, [leased[i] for i in indexes])
+            for index, one in zip(indexes, made, strict=True):
+                results[index] = one
+        for index, one in zip(singles, sends, strict=True):
+            results[index] = one
+        return results  # type: ignore[return-value]  # every place is filled above
+
     def _send(self, held: LeasedDelivery) -> Made | DeliveryFailed:
-        delivery = Delivery(
-            key=held.key,
-            kind=held.kind,
-            payload=msgspec.json.decode(held.payload),
-            flow=held.flow,
-            node=held.node,
-            member=held.member,
-            run=held.run,
-            at=from_us(held.at),
-        )
         connector = self.router.connector_for(held.kind)
         try:
-            made = connector.send(delivery)
+            made = connector.send(_delivery(held))
         except DeliveryFailed as error:
             return error
         except Exception as error:  # a connector's bug fails the attempt, never the dispatcher
             log.exception("connector %s raised on delivery %s", connector.name, held.key)
             return DeliveryFailed(f"{connector.name}: {type(error).__name__}: {error}", retryable=True)
-        if made is None:
-            return MADE_SENT
-        if not isinstance(made, Made) or made.status not in _MADE_STATUSES:
-            return DeliveryFailed(f"{connector.name}: send returned {type(made).__name__}", retryable=True)
-        return made
+        return _checked(connector, made)
+
+    def _send_batch(self, connector: Connector, held: list[LeasedDelivery]) -> list[Made | DeliveryFailed]:
+        try:
+            made = connector.send_batch([_delivery(h) for h in held])  # type: ignore[attr-defined]
+        except DeliveryFailed as error:
+            return [error] * len(held)
+        except Exception as error:  # a connector's bug fails the attempts, never the dispatcher
+            log.exception("connector %s raised on a batch of %d deliveries", connector.name, len(held))
+            failure = DeliveryFailed(f"{connector.name}: {type(error).__name__}: {error}", retryable=True)
+            return [failure] * len(held)
+        if not isinstance(made, list | tuple) or len(made) != len(held):
+            failure = DeliveryFailed(f"{connector.name}: send_batch returned the wrong number of results")
+            return [failure] * len(held)
+        return [m if isinstance(m, DeliveryFailed) else _checked(connector, m) for m in made]
 
     def _outcome(self, held: LeasedDelivery, result: Made | DeliveryFailed, moment: datetime) -> Settled:
         if isinstance(result, Made):
@@ -221,6 +287,37 @@ class Dispatcher:
 _MADE_STATUSES = frozenset({SENT, RECORDED, AWAITING_CONFIRMATION, SKIPPED})
 
 
+def _batches(connector: Connector, kind: str) -> bool:
+    """Whether the connector takes deliveries of `kind` in batches (`send_batch`, `batch_kinds`)."""
+    if not callable(getattr(connector, "send_batch", None)):
+        return False
+    kinds = getattr(connector, "batch_kinds", None)
+    return kinds is None or kind in kinds
+
+
+def _delivery(held: LeasedDelivery) -> Delivery:
+    return Delivery(
+        key=held.key,
+        kind=held.kind,
+        payload=msgspec.json.decode(held.payload),
+        flow=held.flow,
+        node=held.node,
+        member=held.member,
+        run=held.run,
+        at=from_us(held.at),
+        id=held.id,
+    )
+
+
+def _checked(connector: Connector, made: object) -> Made | DeliveryFailed:
+    """What a connector returned for one delivery, if it is something a connector may return."""
+    if made is None:
+        return MADE_SENT
+    if not isinstance(made, Made) or made.status not in _MADE_STATUSES:
+        return DeliveryFailed(f"{connector.name}: send returned {type(made).__name__}", retryable=True)
+    return made
+
+
 def open_dispatcher(
     store: Store,
     clock: Clock,
@@ -239,7 +336,14 @@ def open_dispatcher(
         settings = ConnectorSettings(store, vault or Vault.for_database(store.url))
     router = ConfiguredRoutes(settings, ConnectorContext(store, clock))
     return Dispatcher(
-        store, router=router, clock=clock, owner=owner, lease=lease, threads=threads, hooks=hooks
+        store,
+        router=router,
+        clock=clock,
+        owner=owner,
+        lease=lease,
+        threads=threads,
+        hooks=hooks,
+        poll_apart=True,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, put
+from litestar import Controller, get, post, put
 from litestar.params import Body
 
 from qunflow.engine.connectors import MASK
@@ -31,6 +31,14 @@ class ConnectorView(msgspec.Struct):
     configured: bool
     options: dict[str, Any] | None
     routes: list[str]
+
+
+class ConnectionTest(msgspec.Struct):
+    """What testing a connector's connection found: whether it works, and in words (简体中文 first)
+    what worked or what to fix."""
+
+    ok: bool
+    message: str
 
 
 class ConnectorsView(msgspec.Struct):
@@ -85,6 +93,15 @@ class ConnectorController(Controller):
         refuse_nul(data)
         services.write(services.connectors.set_routes, data)
         return connectors_view(services)
+
+    @post(
+        "/{name:str}/test",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Test a connector's connection (for connectors that offer a test)",
+    )
+    def test_connection(self, services: ServicesDep, name: ConnectorName) -> ConnectionTest:
+        return ConnectionTest(**services.connectors.test(name, services.connector_context()))
 
     @put("/{name:str}", sync_to_thread=True, summary="Configure a connector's options")
     def configure(self, services: ServicesDep, name: ConnectorName, data: Options) -> ConnectorView:

@@ -6,10 +6,16 @@ fields typed :data:`Secret`), the delivery `kinds` it can make (optionally narro
 with a classmethod `kinds_for(options)`), and a classmethod `open(options, context)` that makes a
 working connector from stored options. `send` says what became of a delivery
 by what it returns (:class:`Made`; `None` means sent) or raises (:class:`DeliveryFailed`).
+
+Two optional methods, used by the dispatcher when a connector has them (:class:`BatchSender`,
+:class:`Poller`): `send_batch(deliveries)` takes a dispatcher's whole batch for the connector at once
+(so it can make one outside call for many deliveries), and `poll(now)` is called every few seconds in
+every process that dispatches (to settle deliveries awaiting confirmation).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Protocol
 
@@ -39,6 +45,7 @@ class Delivery(msgspec.Struct, frozen=True):
     member: str | None = None
     run: int | None = None
     at: datetime | None = None
+    id: int | None = None  # the outbox row's id (pages link to it), when it comes from the outbox
 
 
 class Made(msgspec.Struct, frozen=True):
@@ -72,6 +79,26 @@ class Connector(Protocol):
     name: str
 
     def send(self, delivery: Delivery) -> Made | None: ...
+
+
+class BatchSender(Protocol):
+    """A connector that can take many deliveries at once. `send_batch` returns, for each delivery in
+    order, what `send` would have returned (`Made` or `None`) or the `DeliveryFailed` it would have
+    raised; raising fails the whole batch. With `batch_kinds`, only deliveries of those kinds come
+    in batches; the others go to `send`, one by one."""
+
+    name: str
+
+    def send_batch(self, deliveries: Sequence[Delivery]) -> list[Made | None | DeliveryFailed]: ...
+
+
+class Poller(Protocol):
+    """A connector with work of its own between batches (confirmations to fetch, reminders to send).
+    `poll` is called with the dispatcher's `now` every few seconds; what it raises is logged."""
+
+    name: str
+
+    def poll(self, now: datetime) -> None: ...
 
 
 class ConnectorContext:

@@ -8,6 +8,7 @@ change made on the connectors page reaches every running process at its next bat
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -26,6 +27,8 @@ class Router(Protocol):
 
     def connector_for(self, kind: str) -> Connector: ...
 
+    def connectors(self) -> list[Connector]: ...
+
 
 class FixedRoutes:
     """`default` takes every kind without a connector of its own in `routes`."""
@@ -42,6 +45,10 @@ class FixedRoutes:
     def connector_for(self, kind: str) -> Connector:
         return self.routes.get(kind, self.default)
 
+    def connectors(self) -> list[Connector]:
+        """Every connector some kind goes to, once each."""
+        return list({id(c): c for c in (self.default, *self.routes.values())}.values())
+
 
 class ConfiguredRoutes:
     """The routes and connector options in the store; kinds without a route go to `recording`."""
@@ -52,9 +59,15 @@ class ConfiguredRoutes:
         self._version: int | None = None
         self._by_kind: dict[str, Connector] = {}
         self._default: Connector = Unavailable(DEFAULT_CONNECTOR, "connectors not loaded yet")
+        # The dispatcher's sending and polling threads both refresh: one opens, the other waits.
+        self._lock = threading.Lock()
 
     def refresh(self) -> None:
         """Open the connectors again if the settings changed since the last look."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         version = self.settings.version()
         if version == self._version:
             return
@@ -70,6 +83,10 @@ class ConfiguredRoutes:
 
     def connector_for(self, kind: str) -> Connector:
         return self._by_kind.get(kind, self._default)
+
+    def connectors(self) -> list[Connector]:
+        """Every connector opened now (those the routes name, and the default), once each."""
+        return list({id(c): c for c in (self._default, *self._by_kind.values())}.values())
 
     def _open(self, name: str, stored: dict) -> Connector:
         kind = self.settings.types.get(name)

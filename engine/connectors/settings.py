@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, select, update
 
 from ..errors import NotFound, UserError
 from ..store import schema as t
-from .base import ROUTABLE_KINDS, SECRET_MARK, ConnectorContext, ConnectorType
+from .base import ROUTABLE_KINDS, SECRET_MARK, ConnectorContext, ConnectorType, DeliveryFailed
 from .plugins import delivers, installed_connectors
 
 if TYPE_CHECKING:
@@ -134,6 +134,22 @@ class ConnectorSettings:
                 }
             )
         return found
+
+    def test(self, name: str, context: ConnectorContext) -> dict[str, Any]:
+        """Try the connector's connection as configured (for connectors that offer `test()`):
+        `{"ok": true, "message"}` when it works, `{"ok": false, "message"}` saying what failed."""
+        kind = self._type(name)
+        if not callable(getattr(kind, "test", None)):
+            raise SettingInvalid(name, f"connector `{name}` has no connection test (此连接器不支持测试连接)")
+        connector = kind.open(self.options(name), context)
+        try:
+            return {"ok": True, "message": str(connector.test())}  # type: ignore[attr-defined]
+        except DeliveryFailed as error:  # the connector's own words: what failed and what to fix
+            return {"ok": False, "message": str(error)}
+        finally:
+            close = getattr(connector, "close", None)
+            if callable(close):
+                close()
 
     # -- changing ----------------------------------------------------------------------------------
 

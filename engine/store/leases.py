@@ -212,17 +212,24 @@ class LeaseStore:
             return conn.execute(stmt, rows).rowcount
 
     def confirm_deliveries(
-        self, references: Sequence[str], status: str, at: int, error: str | None = None
+        self,
+        references: Sequence[str],
+        status: str,
+        at: int,
+        error: str | None = None,
+        reason: str | None = None,
     ) -> int:
         """Settle the deliveries awaiting confirmation under these outside references (a WeCom
-        `msgid`) as `sent` or `failed`; others are left alone, so a late or repeated report changes
-        nothing. Returns how many were settled."""
+        `msgid`) as `sent` or `failed` (with a `reason` such as `quota` when there is one); others
+        are left alone, so a late or repeated report changes nothing. Returns how many were settled."""
         if status not in (SENT, FAILED):
             raise ValueError(f"a confirmation settles a delivery as sent or failed, not {status}")
         if not references:
             return 0
         c = t.deliveries.c
         values: dict[str, Any] = {"status": status, "error": error}
+        if reason is not None:
+            values["reason"] = reason
         if status == SENT:
             values["sent_at"] = at
         with self.transaction() as conn:

@@ -280,3 +280,39 @@ connector_routes = Table(
     Column("kind", String(50), primary_key=True),
     Column("connector", String(100), nullable=False),
 )
+
+# -- the WeCom connector's own records (DESIGN §20) ----------------------------------------------------
+
+# One row per delivery the WeCom connector handed to WeCom (or is handing): which call made it, the
+# task's msgid once known, and what became of it. It makes a retried delivery find its task instead
+# of making a second one, counts each customer's mass sends (the quota ledger), and drives the
+# confirmation polling.
+wecom_sends = Table(
+    "wecom_sends",
+    metadata,
+    Column("key", String(300), primary_key=True),  # the delivery's idempotency key
+    Column("kind", String(20), nullable=False),  # mass (to a customer), group, welcome
+    Column("member_id", String(200)),
+    Column("recipient", String(200), nullable=False),  # external_userid or chat_id
+    Column("sender", String(200)),
+    Column("batch", String(40), nullable=False),  # the call that made it (shared by a batch)
+    Column("msgid", String(200)),
+    # calling (the call is under way or its answer was lost), awaiting, sent, failed
+    Column("state", String(20), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("reminded_at", BigInteger),
+    Column("settled_at", BigInteger),
+    Index("ix_wecom_sends_member", "member_id", "created_at"),
+    Index("ix_wecom_sends_state", "state", "created_at"),
+    Index("ix_wecom_sends_msgid", "msgid"),
+)
+
+# Each customer group's join way (`groupchat/add_join_way`), made once and kept.
+wecom_join_ways = Table(
+    "wecom_join_ways",
+    metadata,
+    Column("group_id", String(200), primary_key=True),
+    Column("config_id", String(200), nullable=False),
+    Column("qr_code", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

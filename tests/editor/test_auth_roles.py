@@ -72,6 +72,7 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("PUT", "/api/connectors/webhook", {"secret": "a-signing-secret"}, ADMIN),
     ("PUT", "/api/connectors/nobody-here", {}, ADMIN),
     ("PUT", "/api/connectors/routes", {"webhook": "webhook"}, ADMIN),
+    ("POST", "/api/connectors/nobody-here/test", None, ADMIN),
     ("GET", "/", None, READ),
 ]
 IDS = [f"{method} {path}" for method, path, _, _ in MATRIX]

@@ -75,7 +75,7 @@ def test_installed_connectors_are_listed_with_their_kinds_and_schema(
     answer = client.get("/api/connectors", headers=admin)
     assert answer.status_code == 200, answer.text
     found = {c["name"]: c for c in answer.json()["connectors"]}
-    assert set(found) == {"recording", "tiny", "webhook"}  # tiny comes from another "distribution"
+    assert set(found) == {"recording", "tiny", "webhook", "wecom"}  # tiny: another "distribution"
     assert found["tiny"]["kinds"] == ["coupon", "message"]
     assert found["tiny"]["secrets"] == ["token"]
     assert found["webhook"]["secrets"] == ["secret"]

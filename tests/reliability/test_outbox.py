@@ -217,3 +217,77 @@ def test_a_connector_that_returns_nonsense_fails_the_attempt(
 
     assert Dispatcher(store, Odd(), clock=clock).dispatch().retrying == 2  # type: ignore[arg-type]
     assert store.deliveries(flow_id="storm")[0]["error"] == "odd: send returned str"
+
+
+class Batching:
+    """Takes a whole batch at once; m-1's delivery fails, the others are sent. Polls are counted."""
+
+    name = "batching"
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.polls: list[object] = []
+
+    def send(self, delivery: Delivery) -> None:
+        raise AssertionError("a batch connector is given the batch")
+
+    def send_batch(self, deliveries: list[Delivery]) -> list[Made | None | DeliveryFailed]:
+        self.batches.append([d.member or "" for d in deliveries])
+        return [DeliveryFailed("refused", retryable=False) if d.member == "m-1" else None for d in deliveries]
+
+    def poll(self, now: object) -> None:
+        self.polls.append(now)
+        raise RuntimeError("a poll that fails is logged, nothing more")
+
+
+def test_a_batch_connector_takes_its_deliveries_in_one_call(
+    coupons: Engine, store: Store, clock: SimClock
+) -> None:
+    batching = Batching()
+    done = Dispatcher(store, RecordingConnector(), routes={"coupon": batching}, clock=clock).drain()
+
+    assert batching.batches == [["m-0", "m-1"]]
+    assert (done.sent, done.failed) == (1, 1)
+    assert {r["member"]: r["status"] for r in store.deliveries(flow_id="storm")} == {
+        "m-0": "sent",
+        "m-1": "failed",
+    }
+
+
+def test_a_batch_answer_of_the_wrong_length_fails_the_attempts_retryably(
+    coupons: Engine, store: Store, clock: SimClock
+) -> None:
+    class Short(Batching):
+        def send_batch(self, deliveries: list[Delivery]) -> list[Made | None | DeliveryFailed]:
+            return [None]
+
+    done = Dispatcher(store, Short(), clock=clock).dispatch()
+    assert (done.retrying, done.sent) == (2, 0)
+
+
+def test_connectors_are_polled_every_interval_even_with_nothing_to_send(
+    store: Store, clock: SimClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    batching = Batching()
+    dispatcher = Dispatcher(store, batching, clock=clock, poll_every=timedelta(seconds=10))
+
+    for seconds in (0, 5, 10, 12, 25):
+        dispatcher.dispatch(clock.now() + timedelta(seconds=seconds))
+
+    start = clock.now()
+    assert batching.polls == [start, start + timedelta(seconds=10), start + timedelta(seconds=25)]
+    assert "failed to poll" in caplog.text
+
+
+def test_kinds_a_connector_does_not_batch_go_one_by_one(
+    coupons: Engine, store: Store, clock: SimClock
+) -> None:
+    class MessagesOnly(Batching):
+        batch_kinds = frozenset({"message"})
+
+        def send(self, delivery: Delivery) -> None:
+            self.batches.append([f"one:{delivery.member}"])
+
+    connector = MessagesOnly()
+    assert Dispatcher(store, connector, clock=clock).drain().sent == 2
+    assert sorted(connector.batches) == [["one:m-0"], ["one:m-1"]]

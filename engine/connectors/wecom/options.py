@@ -36,3 +36,5 @@ class WecomOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     api_base: Annotated[str, msgspec.Meta(max_length=500, description="API address")] = DEFAULT_API_BASE
     mass_send_limit: MassSendLimit = MassSendLimit()
     confirm_within: timedelta = timedelta(days=1)
+    # This server's address as staff reach it: task cards sent to staff link to its task page.
+    public_url: Annotated[str, msgspec.Meta(max_length=500, description="本系统访问地址")] | None = None

@@ -1,7 +1,7 @@
 """community data: a group's capacity and owner; the content library; staff; the tag library
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 import sqlalchemy as sa

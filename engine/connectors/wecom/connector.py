@@ -1,0 +1,322 @@
+"""The WeCom connector (DESIGN §20): deliveries become calls to WeCom's server API.
+
+| delivery | call | status |
+| --- | --- | --- |
+| `welcome` | `send_welcome_msg` within the code's 20 s | `sent`; 41051 → `failed`, not retried |
+| `message` to a member | `add_msg_template` single, sender = the member's staff | `awaiting_confirmation` |
+| `message` to a group | `add_msg_template` group, sender = the group's owner | `awaiting_confirmation` |
+| `invite` | the group's join link (made once, kept) as a mass send to the member | `awaiting_confirmation` |
+| `tag` | `mark_tag`, names mapped to corp tag ids (missing ones made) | `sent` |
+| `task`, `friend_request`, `remove` | an app text card to the staff, linking to `/tasks/{id}` | `sent` |
+
+Mass sends are batched, counted against the quota and made once per key (:mod:`.mass_send`);
+awaited ones are settled by :meth:`WecomConnector.poll` (:mod:`.confirmations`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import msgspec
+from sqlalchemy import select
+
+from ...clock import to_us
+from ...event import Profile
+from ...store import schema as t
+from ..base import MADE_SENT, ConnectorContext, Delivery, DeliveryFailed, Made
+from .client import WecomApi
+from .confirmations import Confirmations
+from .errors import NOT_EXTERNAL_CONTACT, TAG_NAME_EXISTS, Unreachable, WecomError, WelcomeCodeUsed
+from .ledger import CALLING, SENT, Ledger, SendRow
+from .mass_send import MassItem, MassSender
+from .messages import attachments_of, invite_attachment, staff_card, text_of
+from .options import WecomOptions
+
+log = logging.getLogger("qunflow.connectors.wecom")
+KINDS = frozenset({"message", "welcome", "invite", "tag", "task", "friend_request", "remove"})
+MASS_KINDS = frozenset({"message", "invite"})
+STAFF_KINDS = frozenset({"task", "friend_request", "remove"})
+OWNED_KINDS = frozenset({*MASS_KINDS, "tag"})  # sent as (or for) the member's owner staff
+TAG_GROUP = "qunflow"  # the corp tag group that tags made by qunflow go in
+
+
+class WecomConnector:
+    """Sends through a self-built app with 客户联系 permission."""
+
+    name: ClassVar[str] = "wecom"
+    title: ClassVar[dict[str, str]] = {"zh": "企业微信", "en": "WeCom"}
+    kinds: ClassVar[frozenset[str]] = KINDS
+    Options: ClassVar[type[msgspec.Struct]] = WecomOptions
+    # Only mass sends gain from coming together; welcomes and the rest go one by one, in parallel.
+    batch_kinds: ClassVar[frozenset[str]] = MASS_KINDS
+
+    def __init__(self, options: WecomOptions, context: ConnectorContext, api: WecomApi | None = None) -> None:
+        self.options = options
+        self.store = context.store
+        self.clock = context.clock
+        self.api = api or WecomApi(options.corp_id, options.secret, options.api_base)
+        self.ledger = Ledger(self.store)
+        self.mass = MassSender(self.api, self.ledger, options.mass_send_limit)
+        self.confirmations = Confirmations(self.api, self.ledger, self.store, options.confirm_within)
+        self._tags: dict[str, str] | None = None
+        self._tags_lock = threading.Lock()
+        self._join_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, options: WecomOptions, context: ConnectorContext) -> WecomConnector:
+        return cls(options, context)
+
+    @classmethod
+    def callback_fetch_profile(cls, options: WecomOptions, external_userid: str) -> Profile | None:
+        """The customer's profile for a `member_updated` event (`externalcontact/get`, path 92114):
+        their name, as WeCom has it. Tags are left alone (corp tag changes come as their own
+        callback); None when WeCom does not know the customer."""
+        try:
+            answer = shared_api(options).call(
+                "externalcontact/get", method="GET", query={"external_userid": external_userid}
+            )
+        except WecomError as error:
+            if error.code == NOT_EXTERNAL_CONTACT:
+                return None
+            raise
+        name = (answer.get("external_contact") or {}).get("name")
+        return Profile(name=name) if isinstance(name, str) and name else None
+
+    # -- sending --------------------------------------------------------------------------------------
+
+    def send(self, delivery: Delivery) -> Made | None:
+        made = self.send_batch([delivery])[0]
+        if isinstance(made, DeliveryFailed):
+            raise made
+        return made
+
+    def send_batch(self, deliveries: Sequence[Delivery]) -> list[Made | None | DeliveryFailed]:
+        """Each delivery's outcome, in order; mass sends of one step with the same sender and
+        content share one task."""
+        results: dict[int, Made | None | DeliveryFailed] = {}
+        items: list[tuple[int, MassItem]] = []
+        now = self.clock.now()
+        owned = [d for d in deliveries if d.kind in OWNED_KINDS and not d.payload.get("staff")]
+        members = self._members([d.member for d in owned if d.member])
+        groups = self._groups([g for d in deliveries if d.kind != "welcome" and (g := _group_of(d))])
+        for index, delivery in enumerate(deliveries):
+            try:
+                if delivery.kind in MASS_KINDS:
+                    items.append((index, self._mass_item(delivery, members, groups)))
+                else:
+                    results[index] = self._send_one(delivery, members, groups)
+            except DeliveryFailed as error:
+                results[index] = error
+        if items:
+            made = self.mass.send([item for _, item in items], now)
+            for index, item in items:
+                results[index] = made[item.delivery.key]
+        return [results[i] for i in range(len(deliveries))]
+
+    def _send_one(self, delivery: Delivery, members: dict, groups: dict) -> Made | None:
+        if delivery.kind == "welcome":
+            return self._welcome(delivery)
+        if delivery.kind == "tag":
+            return self._tag(delivery, members)
+        if delivery.kind in STAFF_KINDS:
+            return self._staff_card(delivery, groups)
+        raise DeliveryFailed(f"企业微信连接器不处理 `{delivery.kind}` 投递 (not handled)", retryable=False)
+
+    def _mass_item(self, delivery: Delivery, members: dict, groups: dict) -> MassItem:
+        payload = delivery.payload
+        text = text_of(payload)
+        attachments = attachments_of(payload)
+        if delivery.kind == "invite":
+            group = _group_of(delivery) or ""
+            name = (groups.get(group) or {}).get("name") or group
+            attachments = [invite_attachment(name, self._join_link(group))]
+            text = text or f"邀请你加入群聊「{name}」"
+        elif payload.get("to") == "group":
+            group = _group_of(delivery)
+            if not group:
+                raise DeliveryFailed("群消息没有指定群 (a group message names no group)", retryable=False)
+            owner = (groups.get(group) or {}).get("owner")
+            if not owner:
+                raise DeliveryFailed(
+                    f"群「{group}」没有群主，无法群发 (the group has no owner)", retryable=False
+                )
+            return MassItem(delivery, "group", owner, group, text, attachments)
+        sender = self._owner(delivery, members)
+        if not delivery.member:
+            raise DeliveryFailed("消息没有接收成员 (no member to send to)", retryable=False)
+        if not text and not attachments:
+            raise DeliveryFailed("消息没有内容 (the message is empty)", retryable=False)
+        return MassItem(delivery, "single", sender, delivery.member, text, attachments)
+
+    def _owner(self, delivery: Delivery, members: dict) -> str:
+        staff = delivery.payload.get("staff") or members.get(delivery.member or "")
+        if not isinstance(staff, str) or not staff:
+            raise DeliveryFailed(
+                "成员没有归属员工，无法通过企业微信发送 (the member has no owner staff)", retryable=False
+            )
+        return staff
+
+    # -- welcome --------------------------------------------------------------------------------------
+
+    def _welcome(self, delivery: Delivery) -> Made:
+        payload = delivery.payload
+        code = payload.get("welcome_code")
+        if not isinstance(code, str) or not code:
+            raise DeliveryFailed("欢迎语没有 welcome_code (no welcome code)", retryable=False)
+        earlier = self.ledger.find([delivery.key]).get(delivery.key)
+        if earlier is not None and earlier.state == SENT:
+            return MADE_SENT
+        at = to_us(self.clock.now())
+        member = delivery.member
+        row = SendRow(delivery.key, "welcome", member, member or "", None, code[:40], None, CALLING, at)
+        if earlier is None:
+            self.ledger.begin([row])
+        try:
+            self.api.send_welcome_msg(code, text_of(payload), attachments_of(payload) or None)
+        except WelcomeCodeUsed:
+            if earlier is not None:
+                # This key called before and its answer was lost: WeCom says 41051 once the welcome
+                # went out ("代表欢迎语已成功下发", path 92137), so it was ours.
+                self.ledger.made([delivery.key], None, SENT, at)
+                return MADE_SENT
+            self.ledger.forget([delivery.key])
+            raise
+        except WecomError:
+            self.ledger.forget([delivery.key])
+            raise
+        except Unreachable as error:
+            # Only a call that may have reached WeCom can explain a later 41051 as ours.
+            if not error.may_have_reached and earlier is None:
+                self.ledger.forget([delivery.key])
+            raise
+        self.ledger.made([delivery.key], None, SENT, at)
+        return MADE_SENT
+
+    # -- tags -----------------------------------------------------------------------------------------
+
+    def _tag(self, delivery: Delivery, members: dict) -> Made:
+        """`tag` payload: `{"add": [names], "remove": [names]}` (or `{"tags": [...]}` to add)."""
+        payload = delivery.payload
+        add = [str(n) for n in (payload.get("add") or payload.get("tags") or [])]
+        remove = [str(n) for n in payload.get("remove") or []]
+        staff = self._owner(delivery, members)
+        ids = self._tag_ids(add, make_missing=True)
+        known = self._tag_ids(remove, make_missing=False)
+        self.api.mark_tag(
+            staff,
+            delivery.member or "",
+            [ids[n] for n in add],
+            [known[n] for n in remove if n in known],
+        )
+        return MADE_SENT
+
+    def _tag_ids(self, names: list[str], make_missing: bool) -> dict[str, str]:
+        if not names:
+            return {}
+        with self._tags_lock:
+            if self._tags is None or any(n not in self._tags for n in names):
+                self._tags = self.api.get_corp_tag_list()
+            missing = [n for n in dict.fromkeys(names) if n not in self._tags]
+            if missing and make_missing:
+                try:
+                    self._tags.update(self.api.add_corp_tag(missing, TAG_GROUP))
+                except WecomError as error:
+                    if error.code != TAG_NAME_EXISTS:
+                        raise
+                    self._tags = self.api.get_corp_tag_list()  # made meanwhile, by another process
+            return {n: self._tags[n] for n in names if n in self._tags}
+
+    # -- staff cards ----------------------------------------------------------------------------------
+
+    def _staff_card(self, delivery: Delivery, groups: dict) -> Made:
+        payload = delivery.payload
+        group = _group_of(delivery)
+        staff = payload.get("staff")
+        if not staff and group:
+            staff = (groups.get(group) or {}).get("owner")
+        if not isinstance(staff, str) or not staff:
+            raise DeliveryFailed("没有可通知的员工 (no staff member to tell)", retryable=False)
+        title, description = staff_card(delivery, (groups.get(group) or {}).get("name") if group else None)
+        base = (self.options.public_url or "").rstrip("/")
+        url = f"{base}/tasks/{delivery.id if delivery.id is not None else delivery.key}"
+        self.api.send_textcard(self.options.agent_id, staff, title, description, url)
+        return MADE_SENT
+
+    # -- groups' join links ---------------------------------------------------------------------------
+
+    def _join_link(self, group: str) -> str:
+        if not group:
+            raise DeliveryFailed("邀请没有指定群 (an invite names no group)", retryable=False)
+        kept = self.ledger.join_way(group)
+        if kept is not None:
+            return kept
+        with self._join_lock:
+            kept = self.ledger.join_way(group)
+            if kept is not None:
+                return kept
+            config_id = self.api.add_join_way(group, state=f"group:{group}"[:30])
+            qr_code = str(self.api.get_join_way(config_id).get("qr_code") or "")
+            if not qr_code:
+                raise Unreachable("企业微信没有返回入群二维码 (no join QR code in WeCom's answer)")
+            return self.ledger.keep_join_way(group, config_id, qr_code, to_us(self.clock.now()))
+
+    # -- confirmations and the connection test -------------------------------------------------------
+
+    def poll(self, now: datetime) -> None:
+        """Settle mass sends the staff confirmed (or did not in time), remind half-way."""
+        self.confirmations.poll(now)
+
+    def test(self) -> str:
+        """测试连接: get an access token and read the staff list once; what worked, in words.
+        Raises the typed error (its message says what to fix) when something does not."""
+        self.api.token()
+        staff = self.api.list_user_ids()
+        count = len(staff)
+        return f"连接成功：已获取 access_token，读取到 {count} 名员工 (connection works: {count} staff)"
+
+    def close(self) -> None:
+        self.api.close()
+
+    # -- reading the store ----------------------------------------------------------------------------
+
+    def _members(self, ids: list[str]) -> dict[str, str | None]:
+        """Each member's owner staff (`member.staff`), if the store has the field and the member."""
+        if not ids:
+            return {}
+        with self.store.engine.connect() as conn:
+            found = self.store.load_members(conn, ids)
+        return {i: getattr(m, "staff", None) for i, m in found.items()}
+
+    def _groups(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        c = t.groups.c
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(c.id, c.name, c.owner).where(c.id.in_(sorted(set(ids))))).all()
+        return {r.id: {"name": r.name, "owner": r.owner} for r in rows}
+
+
+_shared: dict[tuple[str, str, str], WecomApi] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_api(options: WecomOptions) -> WecomApi:
+    """One client per app, shared by the class-level calls (callbacks), so they share its token."""
+    key = (options.corp_id, options.secret, options.api_base)
+    with _shared_lock:
+        api = _shared.get(key)
+        if api is None:
+            api = _shared[key] = WecomApi(options.corp_id, options.secret, options.api_base, timeout=5.0)
+        return api
+
+
+def _group_of(delivery: Delivery) -> str | None:
+    group = delivery.payload.get("group")
+    return group if isinstance(group, str) and group else None
+
+
+__all__ = ["KINDS", "WecomConnector"]
