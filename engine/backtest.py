@@ -19,7 +19,7 @@ from collections import Counter, deque
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Annotated, Any, Literal, overload
 
 import msgspec
 
@@ -54,8 +54,12 @@ class TouchBudget(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The community's cross-flow touch budget (DESIGN §18): at most `messages` member-addressed
     messages to one member within any sliding window `per`."""
 
-    messages: int
+    messages: Annotated[int, msgspec.Meta(ge=1)]
     per: timedelta
+
+    def __post_init__(self) -> None:
+        if self.per <= timedelta(0):
+            raise ValueError("per must be a positive duration, like P1D")
 
 
 class DayCount(msgspec.Struct, frozen=True):
@@ -287,7 +291,7 @@ def _summary(
         members=members,
         entered=target.entered_members(flow_id),
         runs={flow_id: {s: statuses.get(s, 0) for s in STATUSES_REPORTED}},
-        nodes={flow_id: {n.id: counts[n.id]["entered"] for n in plan.flow.nodes if n.id in counts}},
+        nodes={flow_id: {n.id: counts[n.id].get("entered", 0) for n in plan.flow.nodes if n.id in counts}},
         deliveries=sample,
         deliveries_total=total,
         messages=kinds.get("message", 0),
