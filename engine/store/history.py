@@ -7,7 +7,8 @@ Nothing here writes to the store it reads from.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, and_, func, or_, select
 
@@ -16,8 +17,6 @@ from . import schema as t
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine as SAEngine
 
-    from .store import Store
-
 # The community a backtest starts from: everything a step may read of members, groups, the content
 # library and staff. Runs, deliveries and events stay behind (the backtest makes its own).
 COMMUNITY_TABLES = (t.members, t.groups, t.content, t.staff, t.tags)
@@ -25,6 +24,14 @@ COPY_CHUNK = 5000
 
 # An event row as the backtest reads it: (seq, id, type, member, group, channel, at, data JSON text).
 EventRow = tuple[int, str, str, str | None, str | None, str | None, int, str | None]
+
+
+class ScratchTarget(Protocol):
+    """The store a community is copied into (a `Store`): its transaction and its driver's marker."""
+
+    _mark: str
+
+    def transaction(self) -> AbstractContextManager[Connection]: ...
 
 
 class HistoryStore:
@@ -53,7 +60,7 @@ class HistoryStore:
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(stmt.order_by(c.at, c.seq).limit(limit))]  # type: ignore[misc]
 
-    def copy_community(self, target: Store) -> int:
+    def copy_community(self, target: ScratchTarget) -> int:
         """Copy the members, groups, content library, staff and tags as they are now into `target`
         (an empty store), a chunk at a time; returns how many members were copied."""
         members = 0

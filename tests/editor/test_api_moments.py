@@ -83,12 +83,9 @@ def test_bad_input_names_the_field(client, tokens) -> None:
     cases = [
         ({"type": "wait.nope"}, "type"),
         ({"type": "wait.until_time", "config": {"time": "9 o'clock"}}, "config.time"),
-        (
-            {"type": "wait.until_time", "config": {"time": "09:00"}, "settings": {"calendar": "mars"}},
-            "settings.calendar",
-        ),
-        ({"type": "wait.until_time", "config": {"time": "09:00"}, "timezone": "Mars/Base"}, "timezone"),
-        ({"type": "wait.until_time", "config": {"time": "09:00"}, "count": 11}, "count"),
+        ({**until, "settings": {"calendar": "mars"}}, "settings.calendar"),
+        ({**until, "timezone": "Mars/Base"}, "timezone"),
+        ({**until, "count": 11}, "count"),
     ]
     for body, field in cases:
         answer = client.post("/api/nodes/moments", json=body, headers=auth)
