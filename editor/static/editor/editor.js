@@ -363,10 +363,50 @@ function nodePanel(dfId, node) {
     el("div", { class: "qf-field" }, el("label", { for: "qf-node-label", class: "qf-label", text: t("Label") }), labelInput),
     el("div", { class: "qf-field" }, el("label", { for: "qf-node-id", class: "qf-label", text: t("Node id") }), idInput, idError),
     el("fieldset", { class: "qf-config" }, el("legend", { text: t("Settings") }), form.element),
+    picksMoments(nodeType) ? momentsLine(data.type, () => state.configs.get(dfId) || {}) : null,
     connectionsEditor(dfId, node),
     el("button", { type: "button", class: "qf-danger", id: "qf-delete-node", text: t("Delete node"),
       onclick: () => { state.df.removeNodeId(`node-${dfId}`); } }),
   );
+}
+
+// ---------- the next moments a wait, a schedule or a time window would pick ----------
+
+// Nodes whose settings name a time of day or a cron schedule pick moments of the wall clock; the
+// server asks the node itself which (POST /api/nodes/moments), under the flow's calendar.
+function picksMoments(nodeType) {
+  if (!["trigger", "wait", "condition"].includes(nodeType.kind)) return false;
+  const schema = JSON.stringify(nodeType.schema || {});
+  return schema.includes('"format":"time-of-day"') || schema.includes('"format":"cron"');
+}
+
+function momentText(moment) {
+  const [, month, day] = moment.date.split("-").map(Number);
+  const weekday = { mon: t("weekday:mon"), tue: t("weekday:tue"), wed: t("weekday:wed"), thu: t("weekday:thu"),
+    fri: t("weekday:fri"), sat: t("weekday:sat"), sun: t("weekday:sun") }[moment.weekday];
+  const note = { makeup: t("make-up working day"), holiday: t("public holiday") }[moment.day];
+  const label = note ? t("{weekday}, {note}", { weekday, note }) : weekday;
+  return t("{month}/{day} ({label}) {time}", { month, day, label, time: moment.time });
+}
+
+let momentsAsked = 0;
+function momentsLine(type, config) {
+  const line = el("p", { class: "qf-moments", id: "qf-moments", "aria-live": "polite" });
+  const refresh = async () => {
+    const asked = ++momentsAsked;
+    const body = { type, config: config(), timezone: state.document.timezone || "Asia/Shanghai",
+      settings: { calendar: state.document.settings?.calendar || "cn" } };
+    const answer = await api("POST", "/api/nodes/moments", body);
+    if (asked !== momentsAsked) return; // a later edit asked again
+    if (!answer.ok) { line.textContent = ""; line.dataset.state = "invalid"; return; }
+    const found = answer.data.moments;
+    line.dataset.state = found.length ? "shown" : "none";
+    line.textContent = found.length ? t("Next: {moments}", { moments: found.map(momentText).join(t("moment separator")) })
+      : t("No such moment within a year.");
+  };
+  line.refresh = refresh;
+  refresh();
+  return line;
 }
 
 // Connecting by keyboard: each output port lists its targets and offers the other nodes.
@@ -405,6 +445,10 @@ function update(dfId, { config, ...patch }) {
   state.df.updateNodeDataFromId(dfId, data);
   drawNode(dfId);
   if (config !== undefined && typeOf(data.type).dynamic_ports) refreshPorts(dfId);
+  if (config !== undefined) {
+    clearTimeout(update.moments);
+    update.moments = setTimeout(() => document.getElementById("qf-moments")?.refresh?.(), 250);
+  }
   changed();
 }
 
