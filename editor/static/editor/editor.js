@@ -533,6 +533,7 @@ async function validate() {
 
 async function publish() {
   if (!(await save())) return;
+  if (!(await forecastConfirmed())) { say(t("Not published"), "info"); return; }
   const result = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/publish`);
   if (result.ok) {
     const version = result.data?.version ?? result.data?.published ?? "";
@@ -544,6 +545,66 @@ async function publish() {
     showTab("problems");
     say(t("Not published: fix the problems first"), "error");
   }
+}
+
+// ---------- the forecast before publishing: the saved draft over the last 30 days (backtest) ----------
+
+const FORECAST_DAYS = 30;
+
+// Opens the dialog at once and fills it when the backtest answers; resolves whether to publish.
+function forecastConfirmed() {
+  const dialog = $("#qf-forecast");
+  const body = $("#qf-forecast-body");
+  body.replaceChildren(el("p", { class: "qf-hint", text: t("Backtesting the last {days} days of stored events…", { days: FORECAST_DAYS }) }));
+  body.dataset.state = "running";
+  api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/backtest`, { days: FORECAST_DAYS }).then((answer) => {
+    body.replaceChildren(...forecastView(answer));
+    body.dataset.state = answer.ok ? "done" : "failed";
+  });
+  return new Promise((resolve) => {
+    dialog.returnValue = "";
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "publish"), { once: true });
+    dialog.showModal();
+  });
+}
+
+function forecastView(answer) {
+  if (!answer.ok) {
+    const problems = problemsIn(answer.data);
+    const why = problems.length ? problems.map((p) => `${p.node ? `${p.node}: ` : ""}${said(p)}`).join("; ") : answer.data?.message || answer.status;
+    return [el("p", { class: "qf-field-error", role: "alert", text: t("The backtest could not run: {why}", { why }) })];
+  }
+  const r = answer.data;
+  const busiest = r.per_day.reduce((top, d) => (d.messages > (top?.messages ?? 0) ? d : top), null);
+  const dayLabel = (date) => { const [, month, day] = date.split("-").map(Number); return t("{month}/{day}", { month, day }); };
+  const parts = [
+    el("p", { id: "qf-forecast-summary", text: t("Over the last {days} days of stored events, {entered} members would have entered; {messages} messages ({deliveries} deliveries in all).",
+      { days: r.days, entered: r.entered, messages: r.messages, deliveries: r.deliveries_total }) }),
+  ];
+  if (busiest) parts.push(el("p", { text: t("The busiest day: {day}, {n} messages.", { day: dayLabel(busiest.date), n: busiest.messages }) }));
+  if (r.quota) {
+    const perWord = { day: t("per:day"), week: t("per:week"), month: t("per:month") }[r.quota.per];
+    parts.push(el("p", { id: "qf-forecast-quota", text: r.quota.over
+      ? t("WeCom quota ({count} a {per}): {over} messages to {members} members would be over it and skipped.", { count: r.quota.count, per: perWord, over: r.quota.over, members: r.quota.members_over })
+      : t("WeCom quota ({count} a {per}): every message fits.", { count: r.quota.count, per: perWord }) }));
+  }
+  if (r.budget) {
+    parts.push(el("p", { id: "qf-forecast-budget", text: r.budget.over
+      ? t("Touch budget ({count} per {per}): {over} messages to {members} members would be over it.", { count: r.budget.messages, per: r.budget.per, over: r.budget.over, members: r.budget.members_over })
+      : t("Touch budget ({count} per {per}): every message fits.", { count: r.budget.messages, per: r.budget.per }) }));
+  }
+  const days = r.per_day.filter((d) => Object.keys(d.kinds).length);
+  if (days.length) {
+    parts.push(el("table", { class: "qf-forecast-days" },
+      el("thead", {}, el("tr", {}, el("th", { text: t("Day") }), el("th", { text: t("Messages") }), el("th", { text: t("Deliveries") }))),
+      el("tbody", {}, ...days.map((d) => el("tr", {},
+        el("td", { text: dayLabel(d.date) }),
+        el("td", { text: String(d.messages) }),
+        el("td", { text: Object.entries(d.kinds).map(([kind, n]) => `${t(kind)} ${n}`).join(t("moment separator")) }))))));
+  } else {
+    parts.push(el("p", { class: "qf-hint", text: t("Nothing would have been sent.") }));
+  }
+  return parts;
 }
 
 async function pauseOrResume() {

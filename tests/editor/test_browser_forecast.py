@@ -1,5 +1,6 @@
-"""The node panel shows the next three moments a wait or a schedule would pick (DESIGN §18), in a real
-Chromium, on a server whose clock stands at 2026-09-30 18:00 in Shanghai (the National Day eve)."""
+"""What the editor foresees, in a real Chromium, on a server whose clock stands at 2026-09-30 18:00 in
+Shanghai (the National Day eve): the next three moments a wait would pick (DESIGN §18), and the
+backtest shown before publishing (DESIGN §17)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,37 @@ def test_the_panel_of_a_working_day_wait_shows_its_next_three_moments(page: Page
     page.locator('.drawflow-node[data-node-id="hello"] .qf-node-title').click()
     expect(page.locator("#qf-node-id")).to_have_value("hello")
     expect(page.locator("#qf-moments")).to_have_count(0)
+
+
+def test_publishing_shows_the_backtest_first_and_cancelling_publishes_nothing(page: Page) -> None:
+    csrf = {"X-CSRF-Token": csrf_token(page)}
+    flow = {**FLOW, "id": "forecast"}
+    assert page.request.post("/api/flows", data=flow, headers=csrf).ok
+    events = [
+        {
+            "id": f"f-{i}",
+            "type": "member_joined",
+            "member": f"m-{i}",
+            "group": "g-1",
+            "at": f"2026-09-2{i}T10:00:00+08:00",
+        }  # fmt: skip
+        for i in (1, 2, 4)
+    ]
+    assert page.request.post("/api/events", data=events, headers=csrf).ok
+    page.goto("/flows/forecast")
+    page.click("#qf-publish")
+    summary = page.locator("#qf-forecast-summary")
+    expect(summary).to_have_text("按过去 30 天的事件回测：将有 3 人进入，发送 3 条消息（共 3 项触达）。")
+    # 09-21 (Mon) and 09-22 (Tue) at 10:00 wait for the next working day's 09:00; 09-24 (Thu) too.
+    rows = page.locator(".qf-forecast-days tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_have_text("9月22日1消息 1")
+    page.click("#qf-forecast-cancel")
+    expect(page.locator("#qf-status")).to_have_text("未发布")
+    assert page.request.get("/api/flows/forecast").json()["live_version"] is None
+
+    page.click("#qf-publish")
+    expect(summary).to_contain_text("将有 3 人进入")
+    page.click("#qf-forecast-publish")
+    expect(page.locator("#qf-status")).to_contain_text("已发布版本 1")
+    assert page.request.get("/api/flows/forecast").json()["live_version"] == 1
