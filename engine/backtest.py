@@ -19,7 +19,7 @@ from collections import Counter, deque
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, overload
+from typing import Annotated, Any, Literal, NamedTuple, overload
 
 import msgspec
 
@@ -129,14 +129,13 @@ def backtest(
     elsewhere: Collection[str] = (),
     quota: MassSendLimit | None = None,
     budget: TouchBudget | None = None,
-    scratch: Path | None = None,
 ) -> BacktestResult:
     """Run `flow_doc` over the stored events of the `days` days before `now`, starting from the
     store's members as they are now, in a scratch store; the real `store` is only read.
 
     Raises UserError naming `days` when it is not 1–90, and FlowInvalid with every problem when
     the flow is not valid (nodes may name the flows `elsewhere` and the store's content items).
-    `scratch`: a folder for the scratch database (default: a temporary one, removed afterwards)."""
+    `quota` and `budget`: what the member-addressed messages are counted against, if given."""
     if isinstance(days, bool) or not isinstance(days, int) or not MIN_DAYS <= days <= MAX_DAYS:
         raise UserError(f"days: must be a whole number from {MIN_DAYS} to {MAX_DAYS}")
     registry = registry or default_registry()
@@ -144,39 +143,23 @@ def backtest(
         flow_doc, registry, flows={*elsewhere, str(flow_doc.get("id"))}, content=store.content_index()
     )
     since = now - timedelta(days=days)
-    if scratch is not None:
-        return _run(store, flow_doc, plan, since, now, days, registry, elsewhere, quota, budget, scratch)
+    # A file, not memory: a month of a large community's events and runs stays on disk; a temporary
+    # folder, removed afterwards.
     with tempfile.TemporaryDirectory(prefix="qunflow-backtest-") as folder:
-        return _run(store, flow_doc, plan, since, now, days, registry, elsewhere, quota, budget, Path(folder))
-
-
-def _run(
-    store: Store,
-    flow_doc: dict[str, Any],
-    plan: Any,
-    since: datetime,
-    now: datetime,
-    days: int,
-    registry: Registry,
-    elsewhere: Collection[str],
-    quota: MassSendLimit | None,
-    budget: TouchBudget | None,
-    folder: Path,
-) -> BacktestResult:
-    # A file, not memory: a month of a large community's events and runs stays on disk.
-    target = Store.open(f"sqlite:///{folder / 'backtest.db'}?scratch=1")
-    try:
-        members = store.copy_community(target)
-        clock = SimClock(since)
-        engine = Engine(target, registry, clock, batch_size=BATCH)
-        engine.save_draft(flow_doc)
-        engine.publish(plan.flow.id, elsewhere)
-        events = StoredEvents(store, to_us(since), to_us(now))
-        with settled():
-            drive(engine, clock, events, now)
-        return _summary(target, plan, days, since, now, len(events), members, quota, budget)
-    finally:
-        target.close()
+        target = Store.open(f"sqlite:///{Path(folder) / 'backtest.db'}?scratch=1")
+        try:
+            members = store.copy_community(target)
+            clock = SimClock(since)
+            engine = Engine(target, registry, clock, batch_size=BATCH)
+            engine.save_draft(flow_doc)
+            engine.publish(plan.flow.id, elsewhere)
+            events = StoredEvents(store, to_us(since), to_us(now))
+            with settled():
+                drive(engine, clock, events, now)
+            counted = _Counted(len(events), members, quota, budget)
+            return _summary(target, plan, days, since, now, counted)
+        finally:
+            target.close()
 
 
 class StoredEvents(Sequence[Event]):
@@ -238,23 +221,30 @@ def _event(row: EventRow) -> Event:
     return Event(event_id, kind, from_us(at), member, group, channel, _decode(data) if data else {})
 
 
+class _Counted(NamedTuple):
+    """What the summary needs besides the scratch store: events replayed, members copied, and what
+    to count the messages against."""
+
+    events: int
+    members: int
+    quota: MassSendLimit | None
+    budget: TouchBudget | None
+
+
 def _summary(
     target: Store,
     plan: Any,
     days: int,
     since: datetime,
     now: datetime,
-    events: int,
-    members: int,
-    quota: MassSendLimit | None,
-    budget: TouchBudget | None,
+    counted: _Counted,
 ) -> BacktestResult:
     flow_id, tz = plan.flow.id, plan.tz
     days_seen = _LocalDays(since, now, tz)
     per_day: dict[int, Counter[str]] = {}
     kinds: Counter[str] = Counter()
-    quota_count = _QuotaCount(quota, tz) if quota is not None else None
-    budget_count = _BudgetCount(budget) if budget is not None else None
+    quota_count = _QuotaCount(counted.quota, tz) if counted.quota is not None else None
+    budget_count = _BudgetCount(counted.budget) if counted.budget is not None else None
     total = 0
     member_before: str | None = None
     for member, at, kind, payload in target.delivery_rows():
@@ -290,8 +280,8 @@ def _summary(
         days=days,
         since=since.astimezone(tz).isoformat(),
         until=now.astimezone(tz).isoformat(),
-        events=events,
-        members=members,
+        events=counted.events,
+        members=counted.members,
         entered=target.entered_members(flow_id),
         runs={flow_id: {s: statuses.get(s, 0) for s in STATUSES_REPORTED}},
         nodes={flow_id: {n.id: counts[n.id].get("entered", 0) for n in plan.flow.nodes if n.id in counts}},

@@ -86,10 +86,9 @@ def mass_send_limit(services: Services) -> MassSendLimit | None:
 
 
 def touch_budget(services: Services) -> TouchBudget | None:
-    """The community's touch budget (DESIGN §18), when the community settings hold one."""
-    settings = getattr(services.store, "community_settings", None)
-    found = settings().get("touch_budget") if callable(settings) else None
-    return msgspec.convert(found, TouchBudget) if found else None
+    """The community's touch budget (DESIGN §18). There are no community settings on this branch
+    yet: once they exist, their `touch_budget` is read here; until then a request may give one."""
+    return None
 
 
 def flow_summaries(services: Services) -> list[FlowSummary]:
