@@ -8,31 +8,29 @@ the same engine and the same batches as a preview. The real store is only read.
 
 The answer is a preview's (runs, nodes, the first deliveries) plus what an operator needs before
 publishing: members entered, deliveries per day and per kind, and the WeCom mass-send quota and the
-community's touch budget those messages would use.
+community's touch budget those messages would use (`engine.usage`).
 """
 
 from __future__ import annotations
 
 import tempfile
-from bisect import bisect_right
-from collections import Counter, deque
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple, overload
+from typing import Any, overload
 
 import msgspec
 
 from .clock import SimClock, from_us, to_us
-from .compiler import compile_flow
+from .compiler import Plan, compile_flow
 from .engine import Engine, settled
 from .errors import UserError
 from .event import Event
-from .localtime import local_moment
 from .registry import Registry, default_registry
 from .simulate import STATUSES_REPORTED, drive
 from .store import Store
 from .store.history import EventRow
+from .usage import BudgetUse, DayCount, MassSendLimit, QuotaUse, TouchBudget, Usage, usage
 
 MIN_DAYS, MAX_DAYS = 1, 90
 # How many of the deliveries the answer lists, first by time (a preview lists all of them; a
@@ -45,61 +43,11 @@ BATCH = 2000
 _decode = msgspec.json.decode
 
 
-class MassSendLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """How many mass sends one member may receive per calendar period (the WeCom connector's
-    `mass_send_limit`, DESIGN §20)."""
-
-    count: int
-    per: Literal["day", "week", "month"] = "day"
-
-
-class TouchBudget(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The community's cross-flow touch budget (DESIGN §18): at most `messages` member-addressed
-    messages to one member within any sliding window `per`."""
-
-    messages: Annotated[int, msgspec.Meta(ge=1)]
-    per: timedelta
-
-    def __post_init__(self) -> None:
-        if self.per <= timedelta(0):
-            raise ValueError("per must be a positive duration, like P1D")
-
-
-class DayCount(msgspec.Struct, frozen=True):
-    """One local day of the backtest: its `message` deliveries, and its deliveries by kind."""
-
-    date: str
-    messages: int
-    kinds: dict[str, int]
-
-
-class QuotaUse(msgspec.Struct, frozen=True):
-    """What the member-addressed messages would use of the mass-send quota: `sends` in all, `over`
-    of them beyond a member's quota in their period (WeCom would skip them), to `members_over`
-    members."""
-
-    count: int
-    per: str
-    sends: int
-    over: int
-    members_over: int
-
-
-class BudgetUse(msgspec.Struct, frozen=True):
-    """What the member-addressed messages would use of the touch budget: `counted` within it, `over`
-    beyond it (they would wait or be skipped, as the flow's `over_budget` says), to `members_over`
-    members. Counted for this flow alone: other flows' messages are not part of a backtest."""
-
-    messages: int
-    per: str
-    counted: int
-    over: int
-    members_over: int
-
-
 class BacktestResult(msgspec.Struct, frozen=True):
     """A backtest's answer. `runs`, `nodes` and `deliveries` are as in `simulate`'s report (DESIGN
-    §7), `deliveries` cut to the first `SAMPLE` by time (`deliveries_total` counts them all)."""
+    §7), `deliveries` cut to the first `SAMPLE` by time (`deliveries_total` counts them all);
+    `entered` is how many members the flow took in; `events` how many stored events it replayed;
+    `members` how many members it started from."""
 
     flow: str
     days: int
@@ -156,8 +104,8 @@ def backtest(
             events = StoredEvents(store, to_us(since), to_us(now))
             with settled():
                 drive(engine, clock, events, now)
-            counted = _Counted(len(events), members, quota, budget)
-            return _summary(target, plan, days, since, now, counted)
+            used = usage(target.delivery_rows(), since, now, plan.tz, quota, budget)
+            return _result(target, plan, days, (since, now), (len(events), members), used)
         finally:
             target.close()
 
@@ -221,47 +169,17 @@ def _event(row: EventRow) -> Event:
     return Event(event_id, kind, from_us(at), member, group, channel, _decode(data) if data else {})
 
 
-class _Counted(NamedTuple):
-    """What the summary needs besides the scratch store: events replayed, members copied, and what
-    to count the messages against."""
-
-    events: int
-    members: int
-    quota: MassSendLimit | None
-    budget: TouchBudget | None
-
-
-def _summary(
+def _result(
     target: Store,
-    plan: Any,
+    plan: Plan,
     days: int,
-    since: datetime,
-    now: datetime,
-    counted: _Counted,
+    span: tuple[datetime, datetime],
+    replayed: tuple[int, int],
+    used: Usage,
 ) -> BacktestResult:
+    """The answer, from the scratch store after the run: `span` is (since, now), `replayed` (events,
+    members)."""
     flow_id, tz = plan.flow.id, plan.tz
-    days_seen = _LocalDays(since, now, tz)
-    per_day: dict[int, Counter[str]] = {}
-    kinds: Counter[str] = Counter()
-    quota_count = _QuotaCount(counted.quota, tz) if counted.quota is not None else None
-    budget_count = _BudgetCount(counted.budget) if counted.budget is not None else None
-    total = 0
-    member_before: str | None = None
-    for member, at, kind, payload in target.delivery_rows():
-        total += 1
-        kinds[kind] += 1
-        day = days_seen.index(at)
-        per_day.setdefault(day, Counter())[kind] += 1
-        if kind != "message" or member is None or _decode(payload).get("to", "member") != "member":
-            continue
-        if member != member_before:
-            member_before = member
-            for counter in (quota_count, budget_count):
-                if counter is not None:
-                    counter.next_member()
-        for counter in (quota_count, budget_count):
-            if counter is not None:
-                counter.add(at)
     statuses = target.journey_statuses(flow_id).get(flow_id, {})
     counts = target.node_counts(flow_id).get(flow_id, {})
     sample = [
@@ -278,118 +196,26 @@ def _summary(
     return BacktestResult(
         flow=flow_id,
         days=days,
-        since=since.astimezone(tz).isoformat(),
-        until=now.astimezone(tz).isoformat(),
-        events=counted.events,
-        members=counted.members,
+        since=span[0].astimezone(tz).isoformat(),
+        until=span[1].astimezone(tz).isoformat(),
+        events=replayed[0],
+        members=replayed[1],
         entered=target.entered_members(flow_id),
         runs={flow_id: {s: statuses.get(s, 0) for s in STATUSES_REPORTED}},
         nodes={flow_id: {n.id: counts[n.id].get("entered", 0) for n in plan.flow.nodes if n.id in counts}},
         deliveries=sample,
-        deliveries_total=total,
-        messages=kinds.get("message", 0),
-        per_day=[
-            DayCount(days_seen.label(i), day.get("message", 0), dict(sorted(day.items())))
-            for i, day in ((i, per_day.get(i, Counter())) for i in range(days_seen.count))
-        ],
-        kinds=dict(sorted(kinds.items())),
-        quota=quota_count.result() if quota_count is not None else None,
-        budget=budget_count.result() if budget_count is not None else None,
+        deliveries_total=used.deliveries,
+        messages=used.messages,
+        per_day=used.per_day,
+        kinds=used.kinds,
+        quota=used.quota,
+        budget=used.budget,
     )
 
 
-class _LocalDays:
-    """The local dates of [since, now] in a timezone, and which of them a moment falls on."""
-
-    def __init__(self, since: datetime, now: datetime, tz: Any) -> None:
-        first, last = since.astimezone(tz).date(), now.astimezone(tz).date()
-        self.dates = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        # Where each day after the first begins, in microseconds (a delivery made at its waking
-        # moment just after `now` still counts on the last day).
-        self.starts = [to_us(local_moment(d, _MIDNIGHT, tz)) for d in self.dates[1:]]
-        self.count = len(self.dates)
-
-    def index(self, at: int) -> int:
-        return min(bisect_right(self.starts, at), self.count - 1)
-
-    def label(self, index: int) -> str:
-        return self.dates[index].isoformat()
-
-
-_MIDNIGHT = datetime.min.time()
-
-
-class _QuotaCount:
-    """Member-addressed messages against a per-period quota, one member at a time."""
-
-    def __init__(self, limit: MassSendLimit, tz: Any) -> None:
-        self.limit, self.tz = limit, tz
-        self.sends = self.over = self.members_over = 0
-        self._period: tuple[int, ...] | None = None
-        self._in_period = 0
-        self._member_over = False
-
-    def next_member(self) -> None:
-        self._period, self._in_period, self._member_over = None, 0, False
-
-    def add(self, at: int) -> None:
-        self.sends += 1
-        local = from_us(at).astimezone(self.tz).date()
-        per = self.limit.per
-        period = (
-            (local.toordinal(),)
-            if per == "day"
-            else local.isocalendar()[:2]
-            if per == "week"
-            else (local.year, local.month)
-        )
-        if period != self._period:
-            self._period, self._in_period = period, 0
-        self._in_period += 1
-        if self._in_period > self.limit.count:
-            self.over += 1
-            if not self._member_over:
-                self._member_over = True
-                self.members_over += 1
-
-    def result(self) -> QuotaUse:
-        return QuotaUse(self.limit.count, self.limit.per, self.sends, self.over, self.members_over)
-
-
-class _BudgetCount:
-    """Member-addressed messages against a sliding-window budget, one member at a time: a message
-    made at `d` counts while a later one is before `d + per`; one over the budget is not counted."""
-
-    def __init__(self, budget: TouchBudget) -> None:
-        self.budget = budget
-        self._per = budget.per // timedelta(microseconds=1)
-        self.counted = self.over = self.members_over = 0
-        self._window: deque[int] = deque()
-        self._member_over = False
-
-    def next_member(self) -> None:
-        self._window.clear()
-        self._member_over = False
-
-    def add(self, at: int) -> None:
-        window = self._window
-        while window and window[0] + self._per <= at:
-            window.popleft()
-        if len(window) < self.budget.messages:
-            window.append(at)
-            self.counted += 1
-            return
-        self.over += 1
-        if not self._member_over:
-            self._member_over = True
-            self.members_over += 1
-
-    def result(self) -> BudgetUse:
-        per = msgspec.json.encode(self.budget.per).decode().strip('"')
-        return BudgetUse(self.budget.messages, per, self.counted, self.over, self.members_over)
-
-
 __all__ = [
+    "MAX_DAYS",
+    "MIN_DAYS",
     "BacktestResult",
     "BudgetUse",
     "DayCount",
