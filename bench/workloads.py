@@ -9,6 +9,7 @@
 - `members`: pages of the members list (search, filters) over N (default 1,000,000) members.
 - `broadcast`: one `action.broadcast` to N (default 1,000,000) members: seconds and peak RSS.
 - `scaleout`: a resume storm of N runs with 1 and 4 `qunflow worker` processes on PostgreSQL.
+- `backtest`: every template backtested over 30 days of N stored members' events (see `bench.backtest`).
 """
 
 from __future__ import annotations
@@ -196,6 +197,23 @@ def http(members: int, db: str | None) -> dict[str, Any]:
     return {"workload": "http", **result}
 
 
+def backtest(members: int, db: str | None) -> dict[str, Any]:
+    from . import backtest as b
+
+    if db is not None:
+        raise UserError("--db: backtest reads a SQLite store (its baseline is plain sqlite3); leave --db out")
+    with tempfile.TemporaryDirectory(prefix="qunflow-bench-") as workdir:
+        with fresh_database(None, Path(workdir), "backtest") as url:
+            loaded = in_fresh_process(b.store_community, members, url)
+            result = in_fresh_process(b.measure, members, url)
+    return {
+        "workload": "backtest",
+        **loaded,
+        **result,
+        "budget": {"each_template_under_60s": result["slowest_s"] < 60} if members >= 100_000 else {},
+    }
+
+
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
@@ -207,6 +225,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload("members", members_list, 1_000_000, "the members list: search and filter pages"),
         Workload("scaleout", scaleout, 20_000, "a resume storm with 1 and 4 workers on PostgreSQL"),
         Workload("broadcast", broadcast, 1_000_000, "one broadcast to N members: seconds and peak RSS"),
+        Workload("backtest", backtest, 100_000, "every template backtested over 30 days of N members"),
     )
 }
 

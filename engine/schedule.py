@@ -190,7 +190,7 @@ class Scheduler:
                 tick, cursor = state["next_fire"], ""
                 upcoming = next_fire(cron, plan.tz, now)
                 values["next_fire"] = to_us(upcoming) if upcoming else None
-            view = _fire_view(plan, node.id, cron, tick, now)
+            view = fire_view(plan, node.id, cron, tick, now)
             audience = node.node_type.audience_for(node.config)
             if audience is None:
                 batch = Batch(store, self.flows, conn, now, ())
@@ -223,7 +223,7 @@ def _signature(live: Live) -> frozenset[tuple[str, str, str, str]]:
     return frozenset((f, n, cron, plan.flow.timezone) for (f, n), (plan, _, cron) in live.items())
 
 
-def _fire_view(plan: Plan, node_id: str, cron: str, tick: int, now: datetime) -> dict[str, Any]:
+def fire_view(plan: Plan, node_id: str, cron: str, tick: int, now: datetime) -> dict[str, Any]:
     """What `event.*` shows to a run a cron fire started."""
     return {
         "seq": None,
@@ -237,4 +237,4 @@ def _fire_view(plan: Plan, node_id: str, cron: str, tick: int, now: datetime) ->
     }
 
 
-__all__ = ["ScheduleCache", "Scheduler", "next_fire", "valid_cron"]
+__all__ = ["ScheduleCache", "Scheduler", "fire_view", "next_fire", "valid_cron"]

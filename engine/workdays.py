@@ -56,4 +56,18 @@ def day_allowed(day: date, on: DayKind, calendar: CalendarName) -> bool:
     return is_workday(day, calendar) == (on == "workday")
 
 
-__all__ = ["CalendarName", "DayKind", "day_allowed", "is_workday"]
+# What a local date is under a calendar: a working day, a weekend day, a make-up working day on a
+# weekend (调休上班) or a day off on a weekday (a public holiday).
+DayName = Literal["workday", "weekend", "makeup", "holiday"]
+
+
+def day_name(day: date, calendar: CalendarName) -> DayName:
+    """Whether `day` is a working day or a day off under `calendar`, and whether that differs from
+    its weekday (a make-up working day, a public holiday)."""
+    working, weekday = is_workday(day, calendar), weekday_is_workday(day)
+    if working:
+        return "workday" if weekday else "makeup"
+    return "holiday" if weekday else "weekend"
+
+
+__all__ = ["CalendarName", "DayKind", "DayName", "day_allowed", "day_name", "is_workday"]

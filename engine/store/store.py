@@ -4,7 +4,7 @@ Everything the engine writes in a step batch goes through one connection in one 
 (:meth:`Store.transaction`); the methods that take `conn` are the pieces of such a batch. Reads
 outside a batch use `store.engine.connect()`: on SQLite they take no lock, so a long write never holds
 them up. A SQLite URL may end in `?timeout=SECONDS`: how long a writer waits for the write lock
-(default 30).
+(default 30); `?scratch=1` marks a throwaway database (a backtest's), written without syncing to disk.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from . import schema as t
 from .community import CommunityStore
 from .directory import DirectoryStore, group_row
 from .driver import bind_nulls_cheaply
+from .history import HistoryStore
 from .leases import LeaseStore
 from .reports import ReportStore
 from .rows import (
@@ -65,7 +66,7 @@ class FlowRecord(msgspec.Struct):
     versions: list[dict[str, Any]] = []
 
 
-class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore):
+class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore, HistoryStore):
     """Tables, migrations and the batch reads and writes the engine needs."""
 
     def __init__(self, url: str) -> None:
@@ -95,8 +96,9 @@ class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore):
             parsed = make_url(url)
             # How long a writer waits for the write lock (`?timeout=` seconds in the URL, default 30).
             busy_ms = int(float(parsed.query.get("timeout", 30)) * 1000)
+            scratch = parsed.query.get("scratch") == "1"
             engine = create_engine(
-                parsed.difference_update_query(["timeout"]),
+                parsed.difference_update_query(["timeout", "scratch"]),
                 poolclass=StaticPool if memory else None,
                 connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
             )
@@ -106,9 +108,15 @@ class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore):
                 # Let SQLAlchemy, not pysqlite, open transactions; WAL lets readers run beside the writer.
                 dbapi_connection.isolation_level = None
                 cursor = dbapi_connection.cursor()
-                if not memory:
+                if scratch:
+                    # Nothing in it outlives the process: no sync, the rollback journal in memory.
+                    cursor.execute("PRAGMA journal_mode=MEMORY")
+                    cursor.execute("PRAGMA synchronous=OFF")
+                elif not memory:
                     cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
+                    cursor.execute("PRAGMA synchronous=NORMAL")
+                else:
+                    cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
                 cursor.close()
 

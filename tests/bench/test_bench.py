@@ -121,3 +121,16 @@ def test_scaleout_workload_steps_every_run_once(capsys: pytest.CaptureFixture) -
 def test_scaleout_workload_needs_postgresql(capsys: pytest.CaptureFixture) -> None:
     assert main(["bench", "--workload", "scaleout", "--members", "10"]) == 1
     assert "--db" in capsys.readouterr().err
+
+
+def test_backtest_workload_backtests_every_template(capsys: pytest.CaptureFixture) -> None:
+    from qunflow.flows import template_names
+
+    assert main(["bench", "--workload", "backtest", "--members", "60", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["workload"] == "backtest" and result["members"] == 60
+    assert set(result["templates"]) == set(template_names())
+    # Every event the month made was stored and replayed, and the baseline read them all too.
+    assert result["baseline"]["events"] == result["events"] > 60
+    assert result["templates"]["welcome-vip"]["entered"] == 60  # every member joins a fans group
+    assert result["budget"] == {}  # the 60-second budget is for 100,000 members

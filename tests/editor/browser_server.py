@@ -15,7 +15,7 @@ import uvicorn
 
 from qunflow.editor.app import create_app
 from qunflow.editor.services import Services
-from qunflow.engine import Registry
+from qunflow.engine import Clock, Registry
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,9 +39,12 @@ def chromium_missing() -> str | None:
 
 
 @contextmanager
-def running_server(database: Path, registry: Registry | None = None) -> Iterator[str]:
-    """Serve a fresh app on 127.0.0.1 with an `operator` user; yields the base URL."""
-    services = Services.open(f"sqlite:///{database}", registry)
+def running_server(
+    database: Path, registry: Registry | None = None, clock: Clock | None = None
+) -> Iterator[str]:
+    """Serve a fresh app on 127.0.0.1 with an `operator` user (on `clock`, default the real one);
+    yields the base URL."""
+    services = Services.open(f"sqlite:///{database}", registry, clock)
     services.store.migrate()
     services.accounts.create_user(*OPERATOR, "operator", services.now_us())
     app = create_app(services, worker=False)

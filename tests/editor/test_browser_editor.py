@@ -207,8 +207,10 @@ def test_an_operator_builds_w_saves_reloads_publishes_and_previews(page: Page, b
     saved = page.request.get(f"/api/flows/{FLOW_ID}").json()
     same_as_w(saved["draft"])
 
-    # Publish.
+    # Publish, after the forecast (nothing stored yet: nothing would have been sent).
     page.click("#qf-publish")
+    expect(page.locator("#qf-forecast-body")).to_contain_text("不会发送任何内容")
+    page.click("#qf-forecast-publish")
     expect(page.locator("#qf-status")).to_contain_text("已发布版本 1")
     expect(page.locator("#qf-flow-status")).to_have_text("运行中")
 

@@ -363,10 +363,50 @@ function nodePanel(dfId, node) {
     el("div", { class: "qf-field" }, el("label", { for: "qf-node-label", class: "qf-label", text: t("Label") }), labelInput),
     el("div", { class: "qf-field" }, el("label", { for: "qf-node-id", class: "qf-label", text: t("Node id") }), idInput, idError),
     el("fieldset", { class: "qf-config" }, el("legend", { text: t("Settings") }), form.element),
+    picksMoments(nodeType) ? momentsLine(data.type, () => state.configs.get(dfId) || {}) : null,
     connectionsEditor(dfId, node),
     el("button", { type: "button", class: "qf-danger", id: "qf-delete-node", text: t("Delete node"),
       onclick: () => { state.df.removeNodeId(`node-${dfId}`); } }),
   );
+}
+
+// ---------- the next moments a wait, a schedule or a time window would pick ----------
+
+// Nodes whose settings name a time of day or a cron schedule pick moments of the wall clock; the
+// server asks the node itself which (POST /api/nodes/moments), under the flow's calendar.
+function picksMoments(nodeType) {
+  if (!["trigger", "wait", "condition"].includes(nodeType.kind)) return false;
+  const schema = JSON.stringify(nodeType.schema || {});
+  return schema.includes('"format":"time-of-day"') || schema.includes('"format":"cron"');
+}
+
+function momentText(moment) {
+  const [, month, day] = moment.date.split("-").map(Number);
+  const weekday = { mon: t("weekday:mon"), tue: t("weekday:tue"), wed: t("weekday:wed"), thu: t("weekday:thu"),
+    fri: t("weekday:fri"), sat: t("weekday:sat"), sun: t("weekday:sun") }[moment.weekday];
+  const note = { makeup: t("make-up working day"), holiday: t("public holiday") }[moment.day];
+  const label = note ? t("{weekday}, {note}", { weekday, note }) : weekday;
+  return t("{month}/{day} ({label}) {time}", { month, day, label, time: moment.time });
+}
+
+let momentsAsked = 0;
+function momentsLine(type, config) {
+  const line = el("p", { class: "qf-moments", id: "qf-moments", "aria-live": "polite" });
+  const refresh = async () => {
+    const asked = ++momentsAsked;
+    const body = { type, config: config(), timezone: state.document.timezone || "Asia/Shanghai",
+      settings: { calendar: state.document.settings?.calendar || "cn" } };
+    const answer = await api("POST", "/api/nodes/moments", body);
+    if (asked !== momentsAsked) return; // a later edit asked again
+    if (!answer.ok) { line.textContent = ""; line.dataset.state = "invalid"; return; }
+    const found = answer.data.moments;
+    line.dataset.state = found.length ? "shown" : "none";
+    line.textContent = found.length ? t("Next: {moments}", { moments: found.map(momentText).join(t("moment separator")) })
+      : t("No such moment within a year.");
+  };
+  line.refresh = refresh;
+  refresh();
+  return line;
 }
 
 // Connecting by keyboard: each output port lists its targets and offers the other nodes.
@@ -405,6 +445,10 @@ function update(dfId, { config, ...patch }) {
   state.df.updateNodeDataFromId(dfId, data);
   drawNode(dfId);
   if (config !== undefined && typeOf(data.type).dynamic_ports) refreshPorts(dfId);
+  if (config !== undefined) {
+    clearTimeout(update.moments);
+    update.moments = setTimeout(() => document.getElementById("qf-moments")?.refresh?.(), 250);
+  }
   changed();
 }
 
@@ -490,6 +534,7 @@ async function validate() {
 
 async function publish() {
   if (!(await save())) return;
+  if (!(await forecastConfirmed())) { say(t("Not published"), "info"); return; }
   const result = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/publish`);
   if (result.ok) {
     const version = result.data?.version ?? result.data?.published ?? "";
@@ -501,6 +546,66 @@ async function publish() {
     showTab("problems");
     say(t("Not published: fix the problems first"), "error");
   }
+}
+
+// ---------- the forecast before publishing: the saved draft over the last 30 days (backtest) ----------
+
+const FORECAST_DAYS = 30;
+
+// Opens the dialog at once and fills it when the backtest answers; resolves whether to publish.
+function forecastConfirmed() {
+  const dialog = $("#qf-forecast");
+  const body = $("#qf-forecast-body");
+  body.replaceChildren(el("p", { class: "qf-hint", text: t("Backtesting the last {days} days of stored events…", { days: FORECAST_DAYS }) }));
+  body.dataset.state = "running";
+  api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/backtest`, { days: FORECAST_DAYS }).then((answer) => {
+    body.replaceChildren(...forecastView(answer));
+    body.dataset.state = answer.ok ? "done" : "failed";
+  });
+  return new Promise((resolve) => {
+    dialog.returnValue = "";
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "publish"), { once: true });
+    dialog.showModal();
+  });
+}
+
+function forecastView(answer) {
+  if (!answer.ok) {
+    const problems = problemsIn(answer.data);
+    const why = problems.length ? problems.map((p) => `${p.node ? `${p.node}: ` : ""}${said(p)}`).join("; ") : answer.data?.message || answer.status;
+    return [el("p", { class: "qf-field-error", role: "alert", text: t("The backtest could not run: {why}", { why }) })];
+  }
+  const r = answer.data;
+  const busiest = r.per_day.reduce((top, d) => (d.messages > (top?.messages ?? 0) ? d : top), null);
+  const dayLabel = (date) => { const [, month, day] = date.split("-").map(Number); return t("{month}/{day}", { month, day }); };
+  const parts = [
+    el("p", { id: "qf-forecast-summary", text: t("Over the last {days} days of stored events, {entered} members would have entered; {messages} messages ({deliveries} deliveries in all).",
+      { days: r.days, entered: r.entered, messages: r.messages, deliveries: r.deliveries_total }) }),
+  ];
+  if (busiest) parts.push(el("p", { text: t("The busiest day: {day}, {n} messages.", { day: dayLabel(busiest.date), n: busiest.messages }) }));
+  if (r.quota) {
+    const perWord = { day: t("per:day"), week: t("per:week"), month: t("per:month") }[r.quota.per];
+    parts.push(el("p", { id: "qf-forecast-quota", text: r.quota.over
+      ? t("WeCom quota ({count} a {per}): {over} messages to {members} members would be over it and skipped.", { count: r.quota.count, per: perWord, over: r.quota.over, members: r.quota.members_over })
+      : t("WeCom quota ({count} a {per}): every message fits.", { count: r.quota.count, per: perWord }) }));
+  }
+  if (r.budget) {
+    parts.push(el("p", { id: "qf-forecast-budget", text: r.budget.over
+      ? t("Touch budget ({count} per {per}): {over} messages to {members} members would be over it.", { count: r.budget.messages, per: r.budget.per, over: r.budget.over, members: r.budget.members_over })
+      : t("Touch budget ({count} per {per}): every message fits.", { count: r.budget.messages, per: r.budget.per }) }));
+  }
+  const days = r.per_day.filter((d) => Object.keys(d.kinds).length);
+  if (days.length) {
+    parts.push(el("table", { class: "qf-forecast-days" },
+      el("thead", {}, el("tr", {}, el("th", { text: t("Day") }), el("th", { text: t("Messages") }), el("th", { text: t("Deliveries") }))),
+      el("tbody", {}, ...days.map((d) => el("tr", {},
+        el("td", { text: dayLabel(d.date) }),
+        el("td", { text: String(d.messages) }),
+        el("td", { text: Object.entries(d.kinds).map(([kind, n]) => `${t(kind)} ${n}`).join(t("moment separator")) }))))));
+  } else {
+    parts.push(el("p", { class: "qf-hint", text: t("Nothing would have been sent.") }));
+  }
+  return parts;
 }
 
 async function pauseOrResume() {
