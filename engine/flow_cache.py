@@ -22,6 +22,7 @@ class FlowCache:
         self._plans: dict[tuple[str, int], Plan] = {}
         self._live: dict[str, Plan] = {}
         self._triggers: dict[str, list[tuple[Plan, PlanNode]]] = {}
+        self.goal_events: frozenset[str] = frozenset()
         self.reload()
 
     def reload(self) -> None:
@@ -33,6 +34,10 @@ class FlowCache:
             for event_type, nodes in plan.triggers.items():
                 triggers.setdefault(event_type, []).extend((plan, node) for node in nodes)
         self._triggers = triggers
+        # Event types that may convert a journey: the live flows' goals, and those of journeys
+        # still open on older versions (DESIGN §16). Batches of other events look no goal up.
+        live = {p.goal.event for p in self._live.values() if p.goal is not None}
+        self.goal_events = frozenset(live | set(self.store.goal_event_types()))
 
     def plan(self, flow_id: str, version: int, conn: Tx | None = None) -> Plan:
         """The plan of a version, compiled once. Inside a transaction, pass its connection: a version
