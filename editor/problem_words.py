@@ -59,6 +59,9 @@ RULES: list[tuple[str, str, str]] = [
     (r"a flow needs at least one trigger", "流程至少需要一个触发器", "a flow needs at least one trigger"),
     (r"no trigger leads to this node", "没有触发器连到这个节点", "no trigger leads to this node"),
     (r"a duration longer than ten years", "时长超过十年", "a duration longer than ten years"),
+    # The flow's goal (DESIGN §16).
+    (r"must be a duration longer than zero", "目标的时间窗应大于零（如 P7D）",
+     "the goal's window must be longer than zero (like P7D)"),
     (rf"there is no flow {_code('flow')}", "没有流程 {flow}", "there is no flow {flow}"),
     (rf"there is no content item {_code('item')}.*", "话术库中没有 {item}", "the content library has no item {item}"),
     (rf"content {_code('item')}: (?P<rest>.*)", "话术 {item}：{rest:more}", "content {item}: {rest:more}"),

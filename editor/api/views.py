@@ -148,6 +148,8 @@ class RunView(msgspec.Struct):
     wait_event: str | None
     error: str | None
     vars: dict[str, Any]
+    # Why an exited run ended early: `goal` (its journey converted) or `holdout` (control group).
+    reason: str | None = None
 
     @classmethod
     def of(cls, run: Run) -> RunView:
@@ -166,6 +168,7 @@ class RunView(msgspec.Struct):
             wait_event=run.wait_event,
             error=run.error,
             vars=run.vars or {},
+            reason=run.reason,
         )
 
 
