@@ -167,13 +167,15 @@ function drawNode(dfId) {
     const output = element.querySelector(`.output_${index + 1}`);
     if (output) {
       output.dataset.port = port;
-      // A lone `next` port needs no caption; named branches do.
-      if (node.data.ports.length > 1 || port !== "next") output.dataset.portLabel = t(PORT_TITLES[port] || port);
-      else delete output.dataset.portLabel;
-      output.title = t(PORT_TITLES[port] || port);
+      // A lone `next` port needs no caption; named branches do. Live, the port's conversion follows.
+      const named = node.data.ports.length > 1 || port !== "next" ? t(PORT_TITLES[port] || port) : "";
       const rate = state.portRates[node.data.id]?.[port];
+      const caption = [named, rate].filter(Boolean).join(" ");
+      if (caption) output.dataset.portLabel = caption;
+      else delete output.dataset.portLabel;
       if (rate) output.dataset.portRate = rate;
       else delete output.dataset.portRate;
+      output.title = t(PORT_TITLES[port] || port);
     }
   });
 }
