@@ -15,6 +15,12 @@ pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_
 if chromium_missing() is None:
     from playwright.sync_api import Browser, Page, expect
 
+
+def AT(x: int, y: int) -> dict[str, int]:  # noqa: N802 - reads as a position in the flow below
+    return {"x": x, "y": y}
+
+
+GOAL = {"event": "purchase", "where": [{"field": "data.amount", "op": "gte", "value": 50}], "within": "P7D"}
 FLOW = {
     "id": "goals",
     "name": "下单转化",
@@ -40,7 +46,7 @@ FLOW = {
             "config": {"coupon": "c-1"},
             "position": {"x": 600, "y": 40},
         },
-        {"id": "wait", "type": "wait.delay", "config": {"duration": "P3D"}, "position": {"x": 600, "y": 220}},
+        {"id": "wait", "type": "wait.delay", "config": {"duration": "P3D"}, "position": AT(600, 220)},
     ],
     "edges": [
         {"from": "joined", "to": "ab"},
@@ -70,6 +76,9 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
 
 def node(page: Page, node_id: str) -> Any:
     return page.locator(f'.drawflow-node[data-node-id="{node_id}"]')
+
+
+DAY = "2026-11-22"
 
 
 def percent(rate: float) -> str:
