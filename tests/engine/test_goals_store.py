@@ -151,3 +151,39 @@ def test_held_out_members_exit_at_the_trigger_and_still_convert(
     assert (row["messages_sent"], row["deliveries_failed"]) == (0, 0)
     (empty,) = flows_report(store, date(2026, 11, 23), date(2026, 11, 30))
     assert (empty["entered"], empty["conversion_rate"], empty["lift"]) == (0, None, None)
+
+
+def test_the_flows_report_counts_messages_sent_and_deliveries_failed_in_its_days(
+    engine: Engine, store: Store, clock: SimClock
+) -> None:
+    from sqlalchemy import update
+
+    from qunflow.engine.store import schema as t
+
+    hello = flow(
+        "hello",
+        [node("t", "trigger.member_joined"), node("say", "action.send_message", text="hi")],
+        [("t", "say")],
+        timezone="Asia/Shanghai",
+    )
+    engine.deploy(hello)
+    joins(engine, ["m-1", "m-2", "m-3"])
+    # A day later (22 Nov 10:00 + 1 day in Shanghai), one more.
+    clock.advance_to(START + timedelta(days=1))
+    ingest(engine, event("j-m-4", "member_joined", at(days=1), member="m-4", group="g"))
+    ids = {d["member"]: d["id"] for d in store.deliveries(flow_id="hello")}
+    c = t.deliveries.c
+    with store.transaction() as conn:
+        conn.execute(update(t.deliveries).where(c.id.in_([ids["m-1"], ids["m-4"]])).values(status="sent"))
+        conn.execute(update(t.deliveries).where(c.id == ids["m-2"]).values(status="failed"))
+    (first,) = flows_report(store, date(2026, 11, 22), date(2026, 11, 22))
+    assert (first["flow"], first["entered"], first["messages_sent"], first["deliveries_failed"]) == (
+        "hello",
+        3,
+        1,
+        1,
+    )
+    # A flow without a goal has no conversion figures.
+    assert (first["converted"], first["conversion_rate"], first["lift"]) == (None, None, None)
+    (both,) = flows_report(store, date(2026, 11, 22), date(2026, 11, 23))
+    assert (both["entered"], both["messages_sent"], both["deliveries_failed"]) == (4, 2, 1)
