@@ -187,3 +187,20 @@ def test_the_flows_report_counts_messages_sent_and_deliveries_failed_in_its_days
     assert (first["converted"], first["conversion_rate"], first["lift"]) == (None, None, None)
     (both,) = flows_report(store, date(2026, 11, 22), date(2026, 11, 23))
     assert (both["entered"], both["messages_sent"], both["deliveries_failed"]) == (4, 2, 1)
+
+
+def test_open_journeys_convert_after_a_pause_a_new_version_without_a_goal_and_a_restart(
+    engine: Engine, store: Store, registry: Any, clock: SimClock
+) -> None:
+    engine.deploy(goal_flow())
+    joins(engine, ["m-1", "m-2"])
+    engine.set_paused("f", True)
+    clock.advance_to(START + timedelta(hours=1))
+    ingest(engine, event("p-1", "purchase", at(hours=1), member="m-1"))
+    assert store.node_counts("f")["f"][""]["converted"] == 1
+    # The flow goes on without a goal; a process started now still converts the open journey.
+    engine.set_paused("f", False)
+    engine.deploy({**goal_flow(), "settings": {}})
+    restarted = Engine(store, registry, clock)
+    ingest(restarted, event("p-2", "purchase", at(hours=2), member="m-2"))
+    assert store.node_counts("f")["f"][""]["converted"] == 2
