@@ -187,7 +187,7 @@ class Batch:
             and self.ctx.fraction(plan.flow.id, member_id) < plan.holdout
         )
         self.goals.started(plan, run, held_out)
-        if plan.goal is not None:
+        if plan.goal is not None and member_id is not None:
             self.goals.passed(run, node.entered)
         if held_out:
             # The control group (DESIGN §16): entered, and out before the node after the trigger.
@@ -284,7 +284,8 @@ class Batch:
         member = self.members.get(run.member_id) if run.member_id else None
         ctx = self.ctx
         counts = self.counts
-        tracking = plan.goal is not None
+        # Only a member's journey can reach a goal: a group-level run keeps no path.
+        tracking = plan.goal is not None and run.member_id is not None
         run.dirty = True
         run.status = ACTIVE
         run.wake_at = run.wait_event = None
@@ -380,7 +381,7 @@ class Batch:
         if run.member_id is not None:
             self.history().setdefault((run.flow_id, run.member_id), [0, None])[0] += 1
         self.counts[plan.nodes[node_id].entered] += 1
-        if plan.goal is not None:
+        if plan.goal is not None and run.member_id is not None:
             self.goals.passed(fork, plan.nodes[node_id].entered)
         self.pending.append((fork, None))
 
