@@ -142,3 +142,21 @@ def _contains(text: str) -> Any:
     import re
 
     return re.compile(re.escape(text))
+
+
+def test_the_flow_settings_form_edits_the_goal_and_the_control_group(page: Page) -> None:
+    csrf = {"X-CSRF-Token": csrf_token(page)}
+    assert page.request.post("/api/flows", data={**FLOW, "id": "settings"}, headers=csrf).ok
+    page.goto("/flows/settings")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    page.click("#qf-flow-settings")
+    holdout = page.locator('#qf-panel-body .qf-field[data-path="holdout"] input')
+    expect(holdout).to_have_value("20")
+    holdout.fill("15")
+    window = page.locator('#qf-panel-body .qf-field[data-path="goal.event"] input')
+    expect(window).to_have_value("purchase")
+    page.click("#qf-save")
+    expect(page.locator("#qf-status")).to_have_attribute("data-kind", "ok")
+    settings = page.request.get("/api/flows/settings").json()["draft"]["settings"]
+    assert settings["holdout"] == 15
+    assert settings["goal"] == {**GOAL, "exit": True}
