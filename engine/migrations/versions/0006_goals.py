@@ -12,6 +12,8 @@ revision = "0006"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+# A 64-bit id, the table's rowid on SQLite (as engine.store.schema.Id).
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -21,7 +23,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("reason", sa.String(length=20), nullable=True))
     op.create_table(
         "goal_journeys",
-        sa.Column("journey", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
+        sa.Column("journey", ID, autoincrement=False, nullable=False),
         sa.Column("flow_id", sa.String(length=100), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("member_id", sa.String(length=200), nullable=False),
