@@ -61,6 +61,9 @@ RULES: list[tuple[str, str, str]] = [
     (r"this node can only come directly after (?P<types>.*)", "这个节点只能紧接在 {types} 之后",
      "this node can only come directly after {types}"),
     (r"a duration longer than ten years", "时长超过十年", "a duration longer than ten years"),
+    # The flow's goal (DESIGN §16).
+    (r"must be a duration longer than zero", "目标的时间窗应大于零（如 P7D）",
+     "the goal's window must be longer than zero (like P7D)"),
     (rf"there is no flow {_code('flow')}", "没有流程 {flow}", "there is no flow {flow}"),
     (rf"there is no content item {_code('item')}.*", "话术库中没有 {item}", "the content library has no item {item}"),
     (rf"content {_code('item')}: (?P<rest>.*)", "话术 {item}：{rest:more}", "content {item}: {rest:more}"),

@@ -18,10 +18,11 @@ from .clock import from_us, to_us
 from .community import Community, Made
 from .context import Context
 from .event import Event
+from .goal import Goals
 from .hooks import BatchDone, RunFailed
 from .member import Member, group_deltas
 from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
-from .run import ACTIVE, DONE, EXITED, FAILED, WAITING, Run
+from .run import ACTIVE, DONE, EXITED, FAILED, HOLDOUT, WAITING, Run
 
 if TYPE_CHECKING:
     from .compiler import Plan, PlanNode
@@ -90,6 +91,7 @@ class Batch:
         self._chain: dict[int, int] = {}
         self._cause = 0
         self._cut: set[str] = set()
+        self.goals = Goals(self)
 
     def set_now(self, moment: datetime) -> None:
         """Move the batch's time forward (events replayed at their own time)."""
@@ -179,7 +181,19 @@ class Batch:
                 entry[0] += 1
                 entry[1] = now
         self.counts[node.entered] += 1
-        self.pending.append((run, None))
+        held_out = (
+            plan.holdout > 0
+            and member_id is not None
+            and self.ctx.fraction(plan.flow.id, member_id) < plan.holdout
+        )
+        self.goals.started(plan, run, held_out)
+        if plan.goal is not None and member_id is not None:
+            self.goals.passed(run, node.entered)
+        if held_out:
+            # The control group (DESIGN §16): entered, and out before the node after the trigger.
+            self.end_early(run, EXITED, HOLDOUT)
+        else:
+            self.pending.append((run, None))
         return run
 
     def start_other_flow(self, flow_id: str, run: Run, member: Member | None) -> bool:
@@ -232,6 +246,9 @@ class Batch:
         view = event_view(event, seq, self._time_text(event.at, at))
         member = self.member(event.member, at) if event.member is not None else None
         self.community.apply_event(event, member, at)
+        if member is not None:
+            # Before runs start or resume: the event that starts a run never converts it.
+            self.goals.observe(event.type, view, member, at)
         resumable = self._waiting.pop((event.member, event.type), None) if member is not None else None
         if member is not None and member.tags_added:
             self.fire_tag_added(member)
@@ -267,6 +284,8 @@ class Batch:
         member = self.members.get(run.member_id) if run.member_id else None
         ctx = self.ctx
         counts = self.counts
+        # Only a member's journey can reach a goal: a group-level run keeps no path.
+        tracking = plan.goal is not None and run.member_id is not None
         run.dirty = True
         run.status = ACTIVE
         run.wake_at = run.wait_event = None
@@ -297,6 +316,8 @@ class Batch:
                     wake = None
                 counter, successors, entered = node.exits.get(outcome.port) or node.exit(outcome.port)
                 counts[counter] += 1
+                if tracking:
+                    self.goals.passed(run, counter)
                 if not successors:
                     self._end(run, DONE)
                     return
@@ -306,6 +327,8 @@ class Batch:
                 run.node = successors[0]
                 run.entered_at = self.now_us
                 counts[entered] += 1
+                if tracking:
+                    self.goals.passed(run, entered)
                 continue
             if kind is WaitUntil:
                 self._park(run, to_us(outcome.at), None)
@@ -348,6 +371,7 @@ class Batch:
             self.now_us,
             event_seq=run.event_seq,
             vars=dict(run.vars) if run.vars else None,
+            converted_at=run.converted_at,
             is_new=True,
         )
         fork.event = self.run_event(run)
@@ -357,6 +381,8 @@ class Batch:
         if run.member_id is not None:
             self.history().setdefault((run.flow_id, run.member_id), [0, None])[0] += 1
         self.counts[plan.nodes[node_id].entered] += 1
+        if plan.goal is not None and run.member_id is not None:
+            self.goals.passed(fork, plan.nodes[node_id].entered)
         self.pending.append((fork, None))
 
     def _end(self, run: Run, status: str) -> None:
@@ -367,6 +393,20 @@ class Batch:
             entry = self._history.get((run.flow_id, run.member_id))
             if entry is not None and entry[0] > 0:
                 entry[0] -= 1
+
+    def end_early(self, run: Run, status: str, reason: str) -> None:
+        """End a run from outside its steps (its journey converted, or it is held out): it is no
+        longer due, awaited or queued."""
+        if run.status == WAITING and run.wait_event is not None:
+            waiting = self._waiting.get((run.member_id, run.wait_event))
+            if waiting and run in waiting:
+                waiting.remove(run)
+        if self.pending:
+            self.pending = deque(p for p in self.pending if p[0] is not run)
+        self._end(run, status)
+        run.reason = reason
+        run.dirty = True
+        self.runs[run.id] = run
 
     def _exit_journey(self, run: Run) -> None:
         """`action.exit` ends the whole journey, forked branches included."""
@@ -467,6 +507,7 @@ class Batch:
         store.write_members(conn, self.members.values())
         store.write_runs(conn, self.runs.values())
         store.insert_deliveries(conn, self.deliveries)
+        self.goals.flush(store, conn)
         store.add_counts(conn, self.counts)
 
     def done(self) -> BatchDone:

@@ -19,7 +19,7 @@ import networkx as nx
 from .content import content_problems
 from .errors import FlowInvalid, Problem, validation_message
 from .fields import path_problem, template_problems
-from .flow import Flow, decode_flow, reentry_interval
+from .flow import Flow, Goal, decode_flow, reentry_interval
 from .registry import NodeType, Registry
 
 
@@ -65,6 +65,9 @@ class Plan:
     forks: bool
     # Trigger nodes that fire on a cron schedule rather than on events.
     schedules: tuple[PlanNode, ...] = ()
+    # The flow's goal (DESIGN §16), and the share of entering members held out, as a fraction.
+    goal: Goal | None = None
+    holdout: float = 0.0
 
     @property
     def id(self) -> str:
@@ -184,6 +187,8 @@ def check(
             Problem(None, "settings.reentry", "must be `once`, `always` or an ISO 8601 duration like `P30D`")
         )
 
+    problems += goal_problems(flow)
+
     configs: dict[str, Any] = {}
     types: dict[str, NodeType] = {}
     known = None if flows is None else {*flows, flow.id}
@@ -260,6 +265,25 @@ def _only_after(types: Sequence[str]) -> str:
     return "this node can only come directly after " + " or ".join(types)
 
 
+def goal_problems(flow: Flow) -> list[Problem]:
+    """What is wrong with a flow's goal (its window and the field paths of its `where`)."""
+    goal = flow.settings.goal
+    if goal is None:
+        return []
+    problems: list[Problem] = []
+    if goal.within <= timedelta(0):
+        problems.append(Problem(None, "settings.goal.within", "must be a duration longer than zero"))
+    elif goal.within > MAX_DURATION:
+        problems.append(Problem(None, "settings.goal.within", "a duration longer than ten years"))
+    where = goal.where if isinstance(goal.where, list) else [goal.where] if goal.where else []
+    for index, comparison in enumerate(where):
+        problem = path_problem(comparison.field)
+        if problem:
+            at = f"[{index}]" if isinstance(goal.where, list) else ""
+            problems.append(Problem(None, f"settings.goal.where{at}.field", problem))
+    return problems
+
+
 def _loose(document: Any) -> Any:
     try:
         return msgspec.json.decode(document) if isinstance(document, bytes | str) else document
@@ -320,4 +344,6 @@ def compile_flow(
         reentry=reentry_interval(flow.settings.reentry),
         forks=any(len(ids) > 1 for node in nodes.values() for ids in node.next.values()),
         schedules=tuple(n for n in nodes.values() if n.kind == "trigger" and n.node_type.cron_for(n.config)),
+        goal=flow.settings.goal,
+        holdout=flow.settings.holdout / 100,
     )

@@ -180,6 +180,7 @@ class Engine:
         store = self.store
         involved = sorted({e.member for e in events if e.member is not None})
         event_waits = store.event_waiting_runs(conn, involved) if involved else []
+        goals = self._goal_watches(conn, events, event_waits)
         store.lock_members(conn, [*involved, *also])
         ids = {e.id for e in events}
         known = store.known_event_ids(conn, sorted(ids))
@@ -189,7 +190,28 @@ class Engine:
         members = {e.member for e in events if e.member is not None and e.id in fresh}.union(also)
         batch = Batch(store, self.flows, conn, self.clock.now(), members)
         batch.await_events(event_waits)
+        if goals is not None:
+            batch.goals.watch(*goals)
         return batch, known, store.allocate(conn, "events", len(fresh))
+
+    def _goal_watches(
+        self, conn: Any, events: Sequence[Event], loaded: Sequence[Any]
+    ) -> tuple[list, list] | None:
+        """The open journeys with a goal that these events may convert, and their runs (locked here,
+        with the other runs, before the members; the runs `loaded` already are taken as they are)."""
+        goal_events = self.flows.goal_events
+        if not goal_events:
+            return None
+        members = sorted({e.member for e in events if e.member is not None and e.type in goal_events})
+        if not members:
+            return None
+        journeys = self.store.open_goals(conn, members, to_us(min(e.at for e in events)))
+        if not journeys:
+            return None
+        ids = {j.journey for j in journeys}
+        known = {r.id: r for r in loaded}
+        runs = [known.get(r.id, r) for r in self.store.goal_runs(conn, members) if r.journey in ids]
+        return journeys, runs
 
     # -- time ----------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from .fields import Comparison
 from .workdays import CalendarName
 
 SCHEMA_VERSION = 1
@@ -51,6 +52,17 @@ class FrequencyCap(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     per: timedelta
 
 
+class Goal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a flow is for (DESIGN §16): a run converts when an event of type `event` (matching
+    `where`) comes for its member after it started and no later than `within` after; with `exit`,
+    a run still going then ends there."""
+
+    event: Annotated[str, Meta(min_length=1, max_length=200)]
+    within: timedelta
+    where: Comparison | list[Comparison] | None = None
+    exit: bool = True
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # "once", "always", or an ISO 8601 duration such as "P30D".
     reentry: str = "once"
@@ -58,6 +70,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     frequency_cap: FrequencyCap | None = None
     # Which dates are working days for nodes set to `on: workday|offday` (DESIGN §18).
     calendar: CalendarName = "cn"
+    # The flow's goal and the percent of entering members held out as a control group (DESIGN §16).
+    goal: Goal | None = None
+    holdout: Annotated[int, Meta(ge=0, le=50)] = 0
 
 
 class Flow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -22,6 +22,8 @@ class FlowCache:
         self._plans: dict[tuple[str, int], Plan] = {}
         self._live: dict[str, Plan] = {}
         self._triggers: dict[str, list[tuple[Plan, PlanNode]]] = {}
+        self.goal_events: frozenset[str] = frozenset()
+        self._asked = False
         self.reload()
 
     def reload(self) -> None:
@@ -33,6 +35,14 @@ class FlowCache:
             for event_type, nodes in plan.triggers.items():
                 triggers.setdefault(event_type, []).extend((plan, node) for node in nodes)
         self._triggers = triggers
+        # Event types that may convert a journey (DESIGN §16); batches of other events look no goal
+        # up. The stored journeys are asked once, when the process starts (those of older versions
+        # and of paused flows); from then on the set only grows with the goals of the flows live at
+        # each reload, so a flow paused or replaced since keeps converting its open journeys.
+        live = {p.goal.event for p in self._live.values() if p.goal is not None}
+        known = self.goal_events if self._asked else frozenset(self.store.goal_event_types())
+        self._asked = True
+        self.goal_events = frozenset(live | known)
 
     def plan(self, flow_id: str, version: int, conn: Tx | None = None) -> Plan:
         """The plan of a version, compiled once. Inside a transaction, pass its connection: a version

@@ -8,6 +8,8 @@ from .record import REQUIRED, Field, init_function, names
 
 # The one documented state enum.
 ACTIVE, WAITING, DONE, EXITED, FAILED = "active", "waiting", "done", "exited", "failed"
+# Why a run exited early for its flow's goal settings (DESIGN §16).
+GOAL, HOLDOUT = "goal", "holdout"
 STATUSES = (ACTIVE, WAITING, DONE, EXITED, FAILED)
 LIVE = (ACTIVE, WAITING)
 
@@ -36,6 +38,13 @@ STATE: tuple[Field, ...] = (
     Field("vars", dict[str, Any] | None, None, "json"),
     Field("ended_at", int | None, None, "bigint"),
     Field("error", str | None, None, "text"),
+    # Goals (DESIGN §16), kept only on runs of a flow with one: the node counters the run has added
+    # to while its journey had not converted (`node:counter`, e.g. `coupon:entered`,
+    # `split:port:a`), and when its journey converted; and why an exited run ended (`goal`,
+    # `holdout`), when it ended for one of those.
+    Field("path", list[str] | None, None, "json"),
+    Field("converted_at", int | None, None, "bigint"),
+    Field("reason", str | None, None, "string:20"),
 )
 
 

@@ -25,6 +25,7 @@ from .hooks import BatchDone
 from .limits import moment_problem
 from .member import GroupRecord, MemberRecord, StaffRecord
 from .registry import Registry, default_registry
+from .results import goal_figures
 from .run import STATUSES, WAITING, Run
 from .store import Store
 from .store.retry import retrying
@@ -309,7 +310,7 @@ def report(store: Store, plans: Sequence[Any]) -> dict[str, Any]:
     ]
     statuses = store.journey_statuses()
     counts = store.node_counts()
-    return {
+    result = {
         "deliveries": deliveries,
         "members": {mid: m.summary() for mid, m in sorted(store.all_members().items())},
         "runs": {
@@ -325,6 +326,10 @@ def report(store: Store, plans: Sequence[Any]) -> dict[str, Any]:
             for flow_id in sorted(tz)
         },
     }
+    goals = {p.flow.id: goal_figures(p, counts.get(p.flow.id, {})) for p in plans if p.goal is not None}
+    if goals:  # DESIGN §16: for every flow with a goal
+        result["goals"] = dict(sorted(goals.items()))
+    return result
 
 
 STATUSES_REPORTED = ("done", "waiting", "active", "exited", "failed")

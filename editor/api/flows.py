@@ -11,10 +11,14 @@ from litestar.params import Body, JSONBody
 from msgspec import Meta
 
 from qunflow.engine import check, compile_flow
+from qunflow.engine.abtest import split_results
 from qunflow.engine.backtest import MAX_DAYS, MIN_DAYS, BacktestResult, MassSendLimit, TouchBudget, backtest
+from qunflow.engine.compiler import Plan
 from qunflow.engine.errors import EventInvalid, UserError
 from qunflow.engine.event import convert_events
+from qunflow.engine.goal import converted_counter
 from qunflow.engine.member import GroupRecord, MemberRecord
+from qunflow.engine.results import goal_figures, lift, rate
 from qunflow.engine.run import STATUSES
 from qunflow.engine.simulate import WorkLimit, checked_moment, parse_until, simulate
 
@@ -24,9 +28,12 @@ from ..services import Services, ServicesDep
 from .errors import refuse_nul
 from .params import FlowId
 from .views import (
+    BranchResult,
     FlowDetail,
     FlowStats,
     FlowSummary,
+    GoalStats,
+    GroupFigures,
     NodeStats,
     PauseState,
     ProblemView,
@@ -102,23 +109,55 @@ def flow_summaries(services: Services) -> list[FlowSummary]:
 
 
 def flow_stats(services: Services, flow_id: str) -> FlowStats:
-    """Per node: runs that entered, runs waiting there now, and runs that left by each port."""
+    """Per node: runs that entered, runs waiting there now, and runs that left by each port; with a
+    goal, the conversion of each node and port and the flow's goal figures (DESIGN §16)."""
     record = services.store.get_flow(flow_id)
     counts = services.store.node_counts(flow_id).get(flow_id, {})
     waiting = services.store.waiting_by_node(flow_id)
+    plan = services.engine.flows.plan(flow_id, record.live_version) if record.live_version else None
+    has_goal = plan is not None and plan.goal is not None
     order = [n.get("id") for n in record.draft.get("nodes", []) if isinstance(n, dict)]
     nodes: dict[str, NodeStats] = {}
     for node_id in [*order, *sorted(set(counts) | set(waiting))]:
-        if not isinstance(node_id, str) or node_id in nodes:
+        # The flow's own counters sit under the node "" (engine.goal).
+        if not isinstance(node_id, str) or not node_id or node_id in nodes:
             continue
         counters = counts.get(node_id, {})
-        nodes[node_id] = NodeStats(
-            entered=counters.get("entered", 0),
-            waiting=waiting.get(node_id, 0),
-            ports={k.removeprefix("port:"): v for k, v in sorted(counters.items()) if k.startswith("port:")},
-        )
+        nodes[node_id] = _node_stats(counters, waiting.get(node_id, 0), has_goal)
     runs = {**dict.fromkeys(STATUSES, 0), **services.store.journey_statuses(flow_id).get(flow_id, {})}
-    return FlowStats(flow_id, runs, nodes)
+    goals = _goal_stats(plan, counts) if plan is not None and plan.goal is not None else None
+    return FlowStats(flow_id, runs, nodes, goals)
+
+
+def _node_stats(counters: dict[str, int], waiting: int, has_goal: bool) -> NodeStats:
+    ports = {k.removeprefix("port:"): v for k, v in sorted(counters.items()) if k.startswith("port:")}
+    stats = NodeStats(entered=counters.get("entered", 0), waiting=waiting, ports=ports)
+    if has_goal:
+        stats.converted = counters.get(converted_counter("entered"), 0)
+        stats.conversion_rate = rate(stats.converted, stats.entered)
+        stats.ports_converted = {p: counters.get(converted_counter("port:" + p), 0) for p in ports}
+        stats.port_conversion_rates = {p: rate(stats.ports_converted[p], n) for p, n in ports.items()}
+    return stats
+
+
+def _goal_stats(plan: Plan, counts: dict[str, dict[str, int]]) -> GoalStats:
+    figures = goal_figures(plan, counts)
+    assert plan.goal is not None
+    held = figures["holdout"]
+    return GoalStats(
+        goal=msgspec.to_builtins(plan.goal),
+        holdout_percent=plan.flow.settings.holdout,
+        entered=figures["entered"],
+        converted=figures["converted"],
+        conversion_rate=rate(figures["converted"], figures["entered"]),
+        holdout=GroupFigures(held["entered"], held["converted"], rate(held["converted"], held["entered"])),
+        lift=lift(figures),
+        by_branch={
+            key: GroupFigures(b["entered"], b["converted"], rate(b["converted"], b["entered"]))
+            for key, b in figures["by_branch"].items()
+        },
+        ab=[BranchResult(**r) for r in split_results(figures["by_branch"])],
+    )
 
 
 class FlowController(Controller):

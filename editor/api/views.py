@@ -78,17 +78,60 @@ class PauseState(msgspec.Struct):
     paused: bool
 
 
-class NodeStats(msgspec.Struct):
-    entered: int = 0
-    waiting: int = 0
+class NodeStats(msgspec.Struct, omit_defaults=True):
+    entered: int
+    waiting: int
     # Runs that left the node, by output port.
-    ports: dict[str, int] = {}
+    ports: dict[str, int]
+    # Only for a flow with a goal (DESIGN §16): converted runs that entered the node, and that share
+    # of the runs that entered it (absent while none did); per port, converted runs that left by it,
+    # and that share of those that did (null while none did).
+    converted: int | None = None
+    conversion_rate: float | None = None
+    ports_converted: dict[str, int] | None = None
+    port_conversion_rates: dict[str, float | None] | None = None
 
 
-class FlowStats(msgspec.Struct):
+class GroupFigures(msgspec.Struct):
+    entered: int
+    converted: int
+    conversion_rate: float | None = None
+
+
+class BranchResult(msgspec.Struct):
+    """One branch of an A/B split against the split's first branch, said for operators."""
+
+    node: str
+    control: str
+    variant: str
+    difference: float | None  # percentage points, variant − control
+    confidence: float | None
+    outcome: str  # better, worse, unclear, too_small
+    zh: str
+    en: str
+
+
+class GoalStats(msgspec.Struct):
+    """A flow's goal (as its live version states it) and what came of it (DESIGN §16): runs
+    outside the control group, the control group, the lift in percentage points, per split branch,
+    and each split's branches compared."""
+
+    goal: dict[str, Any]
+    holdout_percent: int
+    entered: int
+    converted: int
+    conversion_rate: float | None
+    holdout: GroupFigures
+    lift: float | None
+    by_branch: dict[str, GroupFigures]
+    ab: list[BranchResult]
+
+
+class FlowStats(msgspec.Struct, omit_defaults=True):
     flow: str
     runs: dict[str, int]
     nodes: dict[str, NodeStats]
+    goals: GoalStats | None = None
 
 
 class Accepted(msgspec.Struct):
@@ -111,6 +154,8 @@ class RunView(msgspec.Struct):
     wait_event: str | None
     error: str | None
     vars: dict[str, Any]
+    # Why an exited run ended early: `goal` (its journey converted) or `holdout` (control group).
+    reason: str | None = None
 
     @classmethod
     def of(cls, run: Run) -> RunView:
@@ -129,6 +174,7 @@ class RunView(msgspec.Struct):
             wait_event=run.wait_event,
             error=run.error,
             vars=run.vars or {},
+            reason=run.reason,
         )
 
 

@@ -32,15 +32,17 @@ class DriverStore:
             sql = self._sql[key] = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){tail}"
         self._executemany(conn, sql, rows)
 
-    def _bulk_update(self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        """Rows are the column values followed by the id."""
+    def _bulk_update(
+        self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple], key: str = "id"
+    ) -> None:
+        """Rows are the column values followed by the row's `key` (its id)."""
         if not rows:
             return
-        key = (table, tuple(columns), "update")
-        sql = self._sql.get(key)
+        cache = (table, tuple(columns), "update", key)
+        sql = self._sql.get(cache)
         if sql is None:
             sets = ", ".join(f"{c} = {self._mark}" for c in columns)
-            sql = self._sql[key] = f"UPDATE {table} SET {sets} WHERE id = {self._mark}"
+            sql = self._sql[cache] = f"UPDATE {table} SET {sets} WHERE {key} = {self._mark}"
         self._executemany(conn, sql, rows)
 
     def _update_changed(

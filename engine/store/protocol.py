@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ..audience import Audience
     from ..content import ContentItem
+    from ..goal import GoalJourney
     from ..member import Member
     from ..run import Run
 
@@ -138,6 +139,26 @@ class BatchStore(Protocol):
         """Add to the node counters, by (flow, node, counter)."""
         ...
 
+    # -- goals (DESIGN §16) ------------------------------------------------------------------------
+
+    def open_goals(self, conn: Tx, member_ids: Sequence[str], since: int) -> list[GoalJourney]:
+        """The journeys of these members that have not converted and whose window ends at `since`
+        or later, by journey."""
+        ...
+
+    def goal_runs(self, conn: Tx, member_ids: Sequence[str]) -> list[Run]:
+        """The runs of these members whose journey has a goal and has not converted (any status;
+        they carry a `path`), by id, locked."""
+        ...
+
+    def write_goals(self, conn: Tx, journeys: Iterable[GoalJourney]) -> None:
+        """Store new journeys with a goal (`is_new`) and the conversions of stored ones (`dirty`)."""
+        ...
+
+    def add_day_counts(self, conn: Tx, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """Add to the daily flow counters, by (flow, local day YYYY-MM-DD, counter)."""
+        ...
+
 
 class FlowSource(Protocol):
     """Where the flow cache reads the published flows."""
@@ -148,6 +169,10 @@ class FlowSource(Protocol):
 
     def version_document(self, flow_id: str, version: int, conn: Tx | None = None) -> dict[str, Any]:
         """A published version's document (through the transaction `conn`, when inside one)."""
+        ...
+
+    def goal_event_types(self) -> list[str]:
+        """The goal event types of the journeys that have not converted (DESIGN §16)."""
         ...
 
 

@@ -319,3 +319,36 @@ wecom_join_ways = Table(
     Column("qr_code", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
+
+# -- goals and holdouts (DESIGN §16) ------------------------------------------------------------------
+
+# One row per journey of a flow with a goal, made when it starts: the window in which an event of
+# type `event` converts it, whether it was held out, and when it converted. Events look their
+# member's open rows up by (member, event type); reports sum rows by flow and start.
+goal_journeys = Table(
+    "goal_journeys",
+    metadata,
+    Column("journey", Id, primary_key=True, autoincrement=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("member_id", String(200), nullable=False),
+    Column("event", String(200), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("until", BigInteger, nullable=False),
+    Column("holdout", Boolean, nullable=False),
+    Column("converted_at", BigInteger),
+    Index("ix_goal_journeys_member_event", "member_id", "event"),
+)
+
+# Per flow and local day (the flow's timezone) of a journey's start: journeys entered, held out,
+# and of those how many converted (counted on the day they entered), kept as the engine runs.
+flow_days = Table(
+    "flow_days",
+    metadata,
+    Column("flow_id", String(100), nullable=False),
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD
+    # `entered`, `converted`, `holdout:entered`, `holdout:converted`
+    Column("counter", String(40), nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("flow_id", "day", "counter"),
+)

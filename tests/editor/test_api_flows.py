@@ -249,3 +249,66 @@ def test_an_unfinished_draft_still_needs_its_id_and_lists(client, tokens) -> Non
     assert client.get("/api/flows/welcome", headers=auth).status_code == 404  # nothing stored
     viewer = client.put("/api/flows/welcome/draft", json=welcome_flow(), headers=bearer(tokens["viewer"]))
     assert viewer.status_code == 403
+
+
+def test_stats_report_goal_figures_per_node_port_and_split_branch(
+    client, tokens, services: Services, clock: SimClock
+) -> None:
+    auth = bearer(tokens["operator"])
+    document = welcome_flow()
+    document["settings"] = {"goal": {"event": "purchase", "within": "P7D"}, "holdout": 0}
+    document["nodes"].insert(
+        1,
+        {
+            "id": "ab",
+            "type": "condition.split",
+            "config": {"branches": [{"port": "a", "percent": 50}, {"port": "b", "percent": 50}]},
+        },
+    )
+    document["edges"][0] = {"from": "joined", "to": "ab"}
+    document["edges"] += [{"from": "ab", "port": "a", "to": "tag"}, {"from": "ab", "port": "b", "to": "tag"}]
+    assert client.post("/api/flows", json=document, headers=auth).status_code == 200
+    client.post("/api/flows/welcome/publish", headers=auth)
+    members = [f"m-{i}" for i in range(10)]
+    client.post("/api/events", json=[joined(f"e-{m}", m) for m in members], headers=auth)
+    buy = {"id": "p-1", "type": "purchase", "member": "m-3", "at": "2026-11-22T12:00:00+08:00", "data": {}}
+    assert client.post("/api/events", json=buy, headers=auth).status_code == 202
+
+    stats = client.get("/api/flows/welcome/stats", headers=auth).json()
+    goals = stats["goals"]
+    assert goals["goal"] == {"event": "purchase", "within": "P7D", "where": None, "exit": True}
+    assert (goals["entered"], goals["converted"], goals["conversion_rate"]) == (10, 1, 0.1)
+    assert goals["holdout"] == {"entered": 0, "converted": 0, "conversion_rate": None}
+    assert goals["lift"] is None
+    a, b = goals["by_branch"]["ab:a"], goals["by_branch"]["ab:b"]
+    assert a["entered"] + b["entered"] == 10 and a["converted"] + b["converted"] == 1
+    (result,) = goals["ab"]
+    assert (result["node"], result["control"], result["variant"], result["outcome"]) == (
+        "ab",
+        "a",
+        "b",
+        "too_small",
+    )
+    assert result["zh"].startswith("样本太少")
+    nodes = stats["nodes"]
+    assert (nodes["joined"]["converted"], nodes["joined"]["conversion_rate"]) == (1, 0.1)
+    assert nodes["tag"]["ports_converted"] == {"next": 1}
+    assert nodes["tag"]["port_conversion_rates"] == {"next": 0.1}
+    # The converted member's run exited at the wait, for its goal.
+    assert nodes["wait"]["waiting"] == 9 and nodes["wait"]["converted"] == 1
+    (run,) = client.get("/api/runs?member=m-3", headers=auth).json()["items"]
+    assert (run["status"], run["reason"]) == ("exited", "goal")
+    assert "coupon" not in nodes or "conversion_rate" not in nodes["coupon"]
+
+
+def test_a_bad_goal_or_holdout_gets_422_naming_the_setting(client, tokens) -> None:
+    auth = bearer(tokens["operator"])
+    document = welcome_flow(settings={"goal": {"event": "purchase", "within": "PT0S"}, "holdout": 60})
+    answer = client.post("/api/flows", json=document, headers=auth)
+    assert answer.status_code == 422
+    paths = [p["path"] for p in answer.json()["problems"]]
+    assert "settings.holdout" in paths or "settings.goal.within" in paths
+    assert client.get("/api/flows/welcome", headers=auth).status_code == 404
+    document = welcome_flow(settings={"goal": {"event": "purchase", "within": "PT0S"}})
+    (problem,) = client.post("/api/flows", json=document, headers=auth).json()["problems"]
+    assert (problem["path"], problem["zh"]) == ("settings.goal.within", "目标的时间窗应大于零（如 P7D）")

@@ -63,6 +63,16 @@ BROKEN: dict[str, Any] = {
     "silent trigger": flow([{"id": "t", "type": "trigger.event", "config": {"event": ""}}]),
     "welcome not after an add": flow([JOINED, {"id": "w", "type": "action.send_welcome", "config": {"text": "欢迎"}}],
                                      [{"from": "joined", "to": "w"}]),
+    "goal window": flow([JOINED], settings={"goal": {"event": "purchase", "within": "PT0S"}}),
+    "goal window too long": flow([JOINED], settings={"goal": {"event": "purchase", "within": "P5000D"}}),
+    "goal where": flow([JOINED], settings={"goal": {"event": "purchase", "within": "P7D",
+                                                    "where": [{"field": "data.amount", "op": "gte", "value": 1},
+                                                              {"field": "member.nope", "op": "eq"}]}}),
+    "goal event": flow([JOINED], settings={"goal": {"event": "", "within": "P7D"}}),
+    "goal missing window": flow([JOINED], settings={"goal": {"event": "purchase"}}),
+    "goal unknown field": flow([JOINED], settings={"goal": {"event": "purchase", "within": "P7D", "exits": True}}),
+    "holdout": flow([JOINED], settings={"holdout": 60}),
+    "holdout negative": flow([JOINED], settings={"holdout": -1}),
 }  # fmt: skip
 
 

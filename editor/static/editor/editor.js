@@ -3,6 +3,7 @@
 // and their config schemas come from GET /api/nodes.
 import { buildForm, el, offerCommunity, offerFlows, showProblems } from "./forms.js";
 import { sampleInput } from "./samples.js";
+import { goalHeadline, nodeConversion, portConversion, splitSentences } from "./goals.js";
 
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
 const page = readJson("qf-page");
@@ -43,6 +44,16 @@ const FLOW_SETTINGS_SCHEMA = {
       start: { type: "string", format: "time-of-day", title: "From" }, end: { type: "string", format: "time-of-day", title: "Until" } } }] },
     frequency_cap: { anyOf: [{ type: "null" }, { type: "object", title: "Frequency cap", required: ["messages", "per"], properties: {
       messages: { type: "integer", minimum: 1, title: "Messages" }, per: { type: "string", format: "duration", title: "Per" } } }] },
+    // DESIGN §16: what the flow is for, and the share of members held out to measure it against.
+    goal: { anyOf: [{ type: "null" }, { type: "object", title: "Goal", required: ["event", "within"], properties: {
+      event: { type: "string", minLength: 1, maxLength: 200, title: "Goal event", description: "e.g. purchase" },
+      where: { type: "array", title: "Only when", items: { type: "object", required: ["field"], properties: {
+        field: { type: "string", format: "field-path" },
+        op: { enum: ["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"], default: "eq" }, value: {} } } },
+      within: { type: "string", format: "duration", title: "Goal window" },
+      exit: { type: "boolean", default: true, title: "Leave the flow when reached" } } }] },
+    holdout: { type: "integer", minimum: 0, maximum: 50, default: 0, title: "Control group (%)",
+      description: "members held out of the flow to measure the goal against" },
   },
 };
 
@@ -60,6 +71,7 @@ const state = {
   future: [],
   form: null,
   overlay: {}, // node id -> text shown in its badge (preview counts or live stats)
+  portRates: {}, // node id -> {port: conversion text} shown beside its output ports (live stats)
   // Each node's config, by drawflow id. Drawflow turns every key of a node's data into a CSS
   // selector (`[df-config-body-first name]`), which throws on keys like "first name" or "a.b"; so
   // drawflow holds only what it draws (id, type, label, ports) and the config lives here.
@@ -155,9 +167,14 @@ function drawNode(dfId) {
     const output = element.querySelector(`.output_${index + 1}`);
     if (output) {
       output.dataset.port = port;
-      // A lone `next` port needs no caption; named branches do.
-      if (node.data.ports.length > 1 || port !== "next") output.dataset.portLabel = t(PORT_TITLES[port] || port);
+      // A lone `next` port needs no caption; named branches do. Live, the port's conversion follows.
+      const named = node.data.ports.length > 1 || port !== "next" ? t(PORT_TITLES[port] || port) : "";
+      const rate = state.portRates[node.data.id]?.[port];
+      const caption = [named, rate].filter(Boolean).join(" ");
+      if (caption) output.dataset.portLabel = caption;
       else delete output.dataset.portLabel;
+      if (rate) output.dataset.portRate = rate;
+      else delete output.dataset.portRate;
       output.title = t(PORT_TITLES[port] || port);
     }
   });
@@ -677,21 +694,39 @@ async function refreshLive() {
   const overlay = {};
   const raw = result.data?.nodes ?? result.data;
   const rows = Array.isArray(raw) ? raw : Object.entries(raw || {}).map(([node, v]) => ({ node, ...(typeof v === "object" ? v : { entered: v }) }));
+  const sentences = splitSentences(result.data?.goals, page.lang);
+  state.portRates = {};
   for (const row of rows) {
     if (!row || !row.node) continue;
-    overlay[row.node] = { text: t("in {entered} · waiting {waiting}", { entered: row.entered ?? 0, waiting: row.waiting ?? 0 }),
-      title: t("{entered} members entered, {waiting} wait here now", { entered: row.entered ?? 0, waiting: row.waiting ?? 0 }) };
+    const title = t("{entered} members entered, {waiting} wait here now", { entered: row.entered ?? 0, waiting: row.waiting ?? 0 });
+    overlay[row.node] = { text: t("in {entered} · waiting {waiting}", { entered: row.entered ?? 0, waiting: row.waiting ?? 0 }) + nodeConversion(row, t),
+      title: [title, ...(sentences[row.node] || [])].join("\n") };
+    state.portRates[row.node] = portConversion(row);
   }
+  showGoal(result.data?.goals);
   setOverlay(overlay);
   say(t("Live numbers updated"), "ok");
 }
+// The goal's figure in the flow header (DESIGN §16), with the A/B sentences as its tooltip.
+function showGoal(goals) {
+  const header = $("#qf-goal");
+  header.hidden = !goals;
+  if (!goals) return;
+  header.textContent = goalHeadline(goals, t);
+  header.title = Object.values(splitSentences(goals, page.lang)).flat().join("\n");
+}
+async function loadGoal() {
+  const result = await api("GET", `/api/flows/${encodeURIComponent(page.flow_id)}/stats`);
+  if (result.ok) showGoal(result.data?.goals);
+}
+
 function stopLive() {
   clearInterval(liveTimer);
   liveTimer = null;
   $("#qf-live").setAttribute("aria-pressed", "false");
 }
 function toggleLive() {
-  if (liveTimer) { stopLive(); setOverlay({}); return; }
+  if (liveTimer) { stopLive(); state.portRates = {}; setOverlay({}); return; }
   $("#qf-live").setAttribute("aria-pressed", "true");
   refreshLive();
   liveTimer = setInterval(refreshLive, 5000);
@@ -831,6 +866,7 @@ async function start() {
     $("#qf-restore-no").addEventListener("click", () => { localStorage.removeItem(backupKey()); banner.hidden = true; });
   }
   if (page.problems?.length) setProblems(page.problems);
+  if (!$("#qf-live").hidden) loadGoal();
 
   $("#qf-save").addEventListener("click", save);
   $("#qf-validate").addEventListener("click", validate);
