@@ -24,6 +24,7 @@ from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
 from .run import ACTIVE, DONE, EXITED, FAILED, WAITING, Run
 
 if TYPE_CHECKING:
+    from .community_settings import CommunitySettings
     from .compiler import Plan, PlanNode
     from .flow_cache import FlowCache
     from .store.protocol import BatchStore, Tx
@@ -72,6 +73,8 @@ class Batch:
         self.pending: deque[tuple[Run, dict[str, Any] | None]] = deque()
         self.events: list[tuple[Any, ...]] = []  # rows of the `events` table
         self.deliveries: list[tuple[Any, ...]] = []  # rows of the `deliveries` table
+        self.skipped: list[tuple[Any, ...]] = []  # deliveries not made (store.protection.SKIPPED_COLUMNS)
+        self._settings: CommunitySettings | None = None
         # This batch's deliveries by kind, as (time, flow, member, payload), for quota checks: made
         # when a step first asks, kept up to date from then on.
         self._made: dict[str, list[tuple[int, str, str | None, dict[str, Any]]]] | None = None
@@ -90,6 +93,24 @@ class Batch:
         self._chain: dict[int, int] = {}
         self._cause = 0
         self._cut: set[str] = set()
+
+    def community_settings(self) -> CommunitySettings:
+        """The community settings (DESIGN §18), read once a batch: an admin's change applies from the
+        next batch on, in every process."""
+        if self._settings is None:
+            self._settings = self.flows.settings.current(self.conn)
+        return self._settings
+
+    def resume_due(self, runs: Iterable[Run]) -> None:
+        """Queue runs whose wake time has come, in the order they became due. Under a touch budget,
+        runs due at one moment go by their flow's priority, higher first (equal priorities keep
+        their order): a message that took its turn (nodes.quota) is then made in priority order."""
+        due = list(runs)
+        if len(due) > 1 and self.community_settings().touch_budget is not None:
+            conn, plan = self.conn, self.flows.plan
+            due.sort(key=lambda r: (r.wake_at or 0, -plan(r.flow_id, r.version, conn).flow.settings.priority))
+        for run in due:
+            self.resume(run, None)
 
     def set_now(self, moment: datetime) -> None:
         """Move the batch's time forward (events replayed at their own time)."""
@@ -270,19 +291,22 @@ class Batch:
         run.dirty = True
         run.status = ACTIVE
         run.wake_at = run.wait_event = None
+        # The first step of a stored run the clock woke is at the node where it waited.
+        resumed = wake is None and not run.is_new
         while True:
             node = nodes[run.node]
             if node.kind == "trigger":
                 outcome: Any = _NEXT
             else:
                 # Context._bind, inline: this runs for every step.
-                ctx.plan, ctx.node, ctx.run, ctx.member, ctx.wake_event, ctx._made = (
+                ctx.plan, ctx.node, ctx.run, ctx.member, ctx.wake_event, ctx._made, ctx.resumed = (
                     plan,
                     node,
                     run,
                     member,
                     wake,
                     0,
+                    resumed,
                 )
                 try:
                     outcome = node.step(ctx, node.config)
@@ -306,6 +330,7 @@ class Batch:
                 run.node = successors[0]
                 run.entered_at = self.now_us
                 counts[entered] += 1
+                resumed = False
                 continue
             if kind is WaitUntil:
                 self._park(run, to_us(outcome.at), None)
@@ -444,10 +469,28 @@ class Batch:
                 "pending",
                 0,
                 now,
+                # A touch (DESIGN §18): a message made to the member; what the touch budget counts.
+                kind == "message" and payload.get("to") == "member",
             )
         )
         if self._made is not None:
             self._made.setdefault(kind, []).append((now, flow_id, member_id, payload))
+
+    def skip(
+        self,
+        flow_id: str,
+        node_id: str,
+        run_id: int,
+        member_id: str | None,
+        kind: str,
+        payload: dict[str, Any],
+        key: str,
+        reason: str,
+    ) -> None:
+        """A delivery not made (status `skipped`, with its reason): recorded, never sent, never counted."""
+        now = self.now_us
+        row = (self.next_id(), key, flow_id, node_id, run_id, member_id, kind, _encode(payload).decode())
+        self.skipped.append((*row, now, "skipped", 0, None, False, reason))
 
     def made(self, kind: str) -> Made:
         """This batch's deliveries of a kind, as (time, flow, member, payload)."""
@@ -467,6 +510,8 @@ class Batch:
         store.write_members(conn, self.members.values())
         store.write_runs(conn, self.runs.values())
         store.insert_deliveries(conn, self.deliveries)
+        if self.skipped:
+            store.insert_skipped(conn, self.skipped)
         store.add_counts(conn, self.counts)
 
     def done(self) -> BatchDone:

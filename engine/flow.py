@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -56,8 +56,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     reentry: str = "once"
     quiet_hours: QuietHours | None = None
     frequency_cap: FrequencyCap | None = None
-    # Which dates are working days for nodes set to `on: workday|offday` (DESIGN §18).
-    calendar: CalendarName = "cn"
+    # Which dates are working days for nodes set to `on: workday|offday` (DESIGN §18); absent: the
+    # community's calendar (community settings, `cn` unless an admin chose `none`).
+    calendar: CalendarName | None = None
+    # The cross-flow touch budget (DESIGN §18): who goes first among messages to one member at one
+    # moment (higher first), and what a message over the budget does: wait for room, or not be sent.
+    priority: Annotated[int, Meta(ge=1, le=10)] = 5
+    over_budget: Literal["wait", "skip"] = "wait"
 
 
 class Flow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

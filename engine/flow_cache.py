@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from .community_settings import SettingsCache
 from .compiler import Plan, PlanNode, compile_flow
 from .registry import Registry
 from .store.protocol import FlowSource, Tx
@@ -22,6 +23,8 @@ class FlowCache:
         self._plans: dict[tuple[str, int], Plan] = {}
         self._live: dict[str, Plan] = {}
         self._triggers: dict[str, list[tuple[Plan, PlanNode]]] = {}
+        # The community settings (DESIGN §18) as this process sees them, re-read when they change.
+        self.settings = SettingsCache(store)  # type: ignore[arg-type]
         self.reload()
 
     def reload(self) -> None:

@@ -30,6 +30,7 @@ from .community import CommunityStore
 from .directory import DirectoryStore, group_row
 from .driver import bind_nulls_cheaply
 from .leases import LeaseStore
+from .protection import ProtectionStore
 from .reports import ReportStore
 from .rows import (
     DELIVERY_COLUMNS,
@@ -65,7 +66,7 @@ class FlowRecord(msgspec.Struct):
     versions: list[dict[str, Any]] = []
 
 
-class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore):
+class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore, ProtectionStore):
     """Tables, migrations and the batch reads and writes the engine needs."""
 
     def __init__(self, url: str) -> None:
