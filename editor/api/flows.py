@@ -11,6 +11,7 @@ from litestar.params import Body, JSONBody
 from msgspec import Meta
 
 from qunflow.engine import check, compile_flow
+from qunflow.engine.backtest import MAX_DAYS, MIN_DAYS, BacktestResult, MassSendLimit, TouchBudget, backtest
 from qunflow.engine.errors import EventInvalid, UserError
 from qunflow.engine.event import convert_events
 from qunflow.engine.member import GroupRecord, MemberRecord
@@ -60,6 +61,35 @@ class PreviewRequest(msgspec.Struct, forbid_unknown_fields=True):
     start: Annotated[datetime, Meta(tz=True)] | None = None
     # The flow to preview instead of the stored draft (the canvas as it is now).
     flow: dict[str, Any] | None = None
+
+
+class BacktestRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """How many days of stored events to run the flow's draft (or a published version) over."""
+
+    days: Annotated[int, Meta(ge=MIN_DAYS, le=MAX_DAYS)] = 30
+    # A published version to backtest instead of the draft.
+    version: Annotated[int, Meta(ge=1)] | None = None
+    # A touch budget to count the messages against (default: the community's, when one is set).
+    budget: TouchBudget | None = None
+
+
+def mass_send_limit(services: Services) -> MassSendLimit | None:
+    """The WeCom connector's mass-send quota (DESIGN §20) once an admin has configured it."""
+    stored = services.connectors.stored().get("wecom")
+    if stored is None:
+        return None
+    limit = stored.get("mass_send_limit") or {}
+    try:
+        return msgspec.convert({"count": 1, "per": "day", **limit}, MassSendLimit)
+    except msgspec.ValidationError:
+        return None
+
+
+def touch_budget(services: Services) -> TouchBudget | None:
+    """The community's touch budget (DESIGN §18), when the community settings hold one."""
+    settings = getattr(services.store, "community_settings", None)
+    found = settings().get("touch_budget") if callable(settings) else None
+    return msgspec.convert(found, TouchBudget) if found else None
 
 
 def flow_summaries(services: Services) -> list[FlowSummary]:
@@ -214,6 +244,37 @@ class FlowController(Controller):
                 raise
             raise UserError(str(error).removeprefix("--")) from None
 
+    @post(
+        "/{flow_id:str}/backtest",
+        guards=[allow(WRITE)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Run the draft over the last N days of stored events",
+        description="Body: `{days}` (1–90, default 30), optionally `version` (a published version "
+        "instead of the draft) and `budget` (`{messages, per}`). The flow runs from the members as "
+        "they are now over the stored events of those days, under a simulated clock, in a scratch "
+        "store: nothing real is touched. The answer is a preview's (`runs`, `nodes`, the first "
+        "`deliveries`) plus `entered`, `per_day`, `kinds`, and the `quota` and `budget` the messages "
+        "would use. 422 with every problem when the flow is invalid.",
+    )
+    def backtest(
+        self, services: ServicesDep, flow_id: FlowId, data: JSONBody[BacktestRequest]
+    ) -> BacktestResult:
+        record = services.store.get_flow(flow_id)
+        document = (
+            record.draft if data.version is None else services.store.version_document(flow_id, data.version)
+        )
+        return backtest(
+            services.store,
+            document,
+            data.days,
+            services.clock.now(),
+            registry=services.registry,
+            elsewhere=services.engine.flow_ids(),
+            quota=mass_send_limit(services),
+            budget=data.budget or touch_budget(services),
+        )
+
     @get("/{flow_id:str}/stats", guards=[allow(READ)], sync_to_thread=True, summary="Per-node statistics")
     def stats(self, services: ServicesDep, flow_id: FlowId) -> FlowStats:
         return flow_stats(services, flow_id)
@@ -238,4 +299,4 @@ def _detail(services: Services, flow_id: str) -> FlowDetail:
     )
 
 
-__all__ = ["FlowController", "PreviewRequest", "flow_stats", "flow_summaries"]
+__all__ = ["BacktestRequest", "FlowController", "PreviewRequest", "flow_stats", "flow_summaries"]

@@ -60,6 +60,11 @@ class ProtectionStore(DriverStore):
             if not bumped:
                 conn.execute(insert(t.sequences).values(name=SETTINGS_VERSION, value=1))
 
+    def community_settings(self) -> dict[str, Any]:
+        """The stored community settings as plain JSON values, by field (absent fields left out)."""
+        with self.engine.connect() as conn:
+            return {k: msgspec.json.decode(v) for k, v in self.settings_rows(conn).items()}
+
     # -- the touch ledger ---------------------------------------------------------------------------
 
     def touch_times(self, conn: Connection, member_ids: Sequence[str], since: int) -> dict[str, list[int]]:

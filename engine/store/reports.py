@@ -102,12 +102,12 @@ class ReportStore:
             )
             return {node: n for node, n in rows}
 
-    def deliveries(self, **where: Any) -> list[dict[str, Any]]:
-        """Every delivery in report order (time, flow, node, member), filtered by column."""
+    def deliveries(self, limit: int | None = None, **where: Any) -> list[dict[str, Any]]:
+        """Every delivery in report order (time, flow, node, member), filtered by column; with
+        `limit`, only the first so many."""
         c = t.deliveries.c
-        return self._deliveries(
-            select(*_DELIVERY_FIELDS).order_by(c.at, c.flow_id, c.node, c.member_id, c.id), where
-        )
+        stmt = select(*_DELIVERY_FIELDS).order_by(c.at, c.flow_id, c.node, c.member_id, c.id)
+        return self._deliveries(stmt if limit is None else stmt.limit(limit), where)
 
     def all_members(self) -> dict[str, Member]:
         with self.engine.connect() as conn:

@@ -251,6 +251,9 @@ app_secrets = Table(
 )
 
 
+# The backtest (engine.backtest) reads a span of stored events in time order.
+Index("ix_events_at", events.c.at)
+
 # Staff daily limits count today's deliveries of one kind (`friend_request`).
 Index("ix_deliveries_kind_at", deliveries.c.kind, deliveries.c.at)
 

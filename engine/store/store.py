@@ -29,6 +29,7 @@ from . import schema as t
 from .community import CommunityStore
 from .directory import DirectoryStore, group_row
 from .driver import bind_nulls_cheaply
+from .history import HistoryStore
 from .leases import LeaseStore
 from .protection import ProtectionStore
 from .reports import ReportStore
@@ -66,7 +67,7 @@ class FlowRecord(msgspec.Struct):
     versions: list[dict[str, Any]] = []
 
 
-class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore, ProtectionStore):
+class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore, HistoryStore, ProtectionStore):
     """Tables, migrations and the batch reads and writes the engine needs."""
 
     def __init__(self, url: str) -> None:
