@@ -98,6 +98,17 @@ def from_rows(rows: dict[str, str]) -> CommunitySettings:
     )
 
 
+def stored_settings(store: Any) -> CommunitySettings:
+    """The community settings as stored now (`store`: an `engine.store.Store`)."""
+    with store.engine.connect() as conn:
+        return from_rows(store.settings_rows(conn))
+
+
+def save_settings(store: Any, settings: CommunitySettings, now: int, by: str | None = None) -> None:
+    """Store the settings whole; running processes see them from their next batch on."""
+    store.put_settings(to_rows(settings), now, by)
+
+
 class SettingsCache:
     """The community settings as a running process sees them: re-read only when their version changed."""
 
@@ -123,4 +134,6 @@ __all__ = [
     "TouchBudget",
     "decode_settings",
     "merged",
+    "save_settings",
+    "stored_settings",
 ]

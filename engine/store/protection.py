@@ -195,10 +195,18 @@ class ProtectionStore(DriverStore):
             if approved:
                 conn.execute(update(t.flows).where(t.flows.c.id == flow_id).values(live_version=version))
 
-    def mark_published(self, flow_id: str, version: int, by: str | None, reach: int | None) -> None:
-        """Say who published a version that went live at once (and the reach estimated, if any)."""
+    def mark_published(
+        self, flow_id: str, version: int, by: str | None, reach: int | None, now: int = 0
+    ) -> None:
+        """Say who published a version that went live at once (and the reach estimated, if any); a
+        request still waiting for an older version is withdrawn (rejected, reason `superseded`)."""
         v = t.flow_versions.c
         with self.transaction() as conn:  # type: ignore[attr-defined]
+            conn.execute(
+                update(t.flow_versions)
+                .where(v.flow_id == flow_id, v.status == PENDING, v.version < version)
+                .values(status=REJECTED, decided_by=by, decided_at=now, reason="superseded")
+            )
             conn.execute(
                 update(t.flow_versions)
                 .where(v.flow_id == flow_id, v.version == version)
