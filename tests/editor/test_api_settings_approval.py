@@ -98,7 +98,8 @@ def broadcast_flow(flow_id: str = "promo") -> dict[str, Any]:
         "id": flow_id,
         "name": "大促",
         "nodes": [
-            {"id": "daily", "type": "trigger.schedule", "config": {"cron": "0 10 * * *", "audience": {"tags_any": ["vip"]}}},
+            {"id": "daily", "type": "trigger.schedule",
+             "config": {"cron": "0 10 * * *", "audience": {"tags_any": ["vip"]}}},
             {"id": "hi", "type": "action.send_message", "config": {"text": "大促来了"}},
         ],
         "edges": [{"from": "daily", "to": "hi"}],
