@@ -26,6 +26,7 @@ from .headers import add_security_headers
 from .inputs import refuse_nul_input
 from .pages import PageController, static_files
 from .services import Services
+from .settings_page import ApprovalPages, SettingsPage
 from .worker import ServeWorker
 
 HERE = Path(__file__).resolve().parent
@@ -73,6 +74,8 @@ def create_app(
         StaffPages,
         TagPages,
         DeliveryPages,
+        SettingsPage,
+        ApprovalPages,
         static_files(),
         *extra_routes,
     ]

@@ -75,6 +75,10 @@ async def page_context(request: Request[Any, Any, Any], **values: Any) -> dict[s
     language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
     who = await principal(request)
     delivering = who is None or await anyio.to_thread.run_sync(services_of(request).connectors.delivering)
+    # Admins see on every page how many flows wait for their approval (DESIGN §18).
+    waiting = 0
+    if who is not None and who.role == "admin":
+        waiting = len(await anyio.to_thread.run_sync(services_of(request).store.pending_approvals))
     return {
         "lang": language,
         "languages": LANGUAGES,
@@ -89,6 +93,7 @@ async def page_context(request: Request[Any, Any, Any], **values: Any) -> dict[s
         "as_json": _as_json,
         # False while no route leads to a connector that sends: the pages say nothing is sent.
         "delivering": delivering,
+        "pending_approvals": waiting,
         **values,
     }
 
@@ -141,6 +146,7 @@ class NewFlowForm(msgspec.Struct):
 def _flow_rows(services: Services) -> list[dict[str, Any]]:
     statuses = services.store.journey_statuses()
     deliveries = services.store.delivery_counts()
+    pending = {p["flow_id"]: p for p in services.store.pending_approvals()}
     rows = []
     for flow in services.store.list_flows():
         runs = {**dict.fromkeys(STATUSES, 0), **statuses.get(flow["id"], {})}
@@ -148,7 +154,15 @@ def _flow_rows(services: Services) -> list[dict[str, Any]]:
             status = "draft"
         else:
             status = "paused" if flow["paused"] else "live"
-        rows.append({**flow, "status": status, "runs": runs, "deliveries": deliveries.get(flow["id"], 0)})
+        rows.append(
+            {
+                **flow,
+                "status": status,
+                "runs": runs,
+                "deliveries": deliveries.get(flow["id"], 0),
+                "pending": pending.get(flow["id"]),
+            }
+        )
     return rows
 
 
@@ -400,7 +414,7 @@ def _history(services: Services, flow_id: str) -> list[dict[str, Any]]:
     record = services.store.get_flow(flow_id)
     previous: dict[str, Any] | None = None
     versions = []
-    for entry in sorted(record.versions, key=lambda v: v["version"]):
+    for entry in services.store.version_history(flow_id):
         document = services.store.version_document(flow_id, entry["version"])
         versions.append(
             {
@@ -408,6 +422,13 @@ def _history(services: Services, flow_id: str) -> list[dict[str, Any]]:
                 "published_at": iso(entry.get("published_at")),
                 "changes": flow_changes(previous, document),
                 "first": previous is None,
+                # Who asked (published) and who decided, when and why (DESIGN §18).
+                "status": entry["status"],
+                "requested_by": entry["requested_by"],
+                "decided_by": entry["decided_by"],
+                "decided_at": iso(entry["decided_at"]),
+                "reason": entry["reason"],
+                "reach": entry["reach"],
             }
         )
         previous = document

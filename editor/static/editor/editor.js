@@ -43,6 +43,11 @@ const FLOW_SETTINGS_SCHEMA = {
       start: { type: "string", format: "time-of-day", title: "From" }, end: { type: "string", format: "time-of-day", title: "Until" } } }] },
     frequency_cap: { anyOf: [{ type: "null" }, { type: "object", title: "Frequency cap", required: ["messages", "per"], properties: {
       messages: { type: "integer", minimum: 1, title: "Messages" }, per: { type: "string", format: "duration", title: "Per" } } }] },
+    calendar: { type: "string", enum: ["cn", "none"], title: "Working-day calendar",
+      description: "Empty: the community's calendar" },
+    priority: { type: "integer", minimum: 1, maximum: 10, default: 5, title: "Priority",
+      description: "Under the touch budget, higher goes first (1–10)" },
+    over_budget: { type: "string", enum: ["wait", "skip"], default: "wait", title: "Over the touch budget" },
   },
 };
 
@@ -490,7 +495,10 @@ async function validate() {
 async function publish() {
   if (!(await save())) return;
   const result = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/publish`);
-  if (result.ok) {
+  if (result.status === 202) {
+    // A large send waits for an admin's approval (DESIGN §18): not live yet.
+    say(t("Version {v} waits for an admin's approval (reach {reach})", { v: result.data?.version ?? "", reach: result.data?.reach ?? "" }), "warn");
+  } else if (result.ok) {
     const version = result.data?.version ?? result.data?.published ?? "";
     say(t("Published version {v}", { v: version }), "ok");
     $("#qf-flow-status").textContent = t("live");
