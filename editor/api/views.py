@@ -75,9 +75,9 @@ class Validation(msgspec.Struct):
     problems: list[ProblemView]
 
 
-class Published(msgspec.Struct):
-    """What publishing did: `published` (live now) or `pending_approval` (202: an admin must approve;
-    `reach` and `min_reach` say why)."""
+class Published(msgspec.Struct, omit_defaults=True):
+    """What publishing did: `{flow, version}`, live now; or `status: pending_approval` (202: an
+    admin must approve; `reach` and `min_reach` say why). `reach` is given whenever it was estimated."""
 
     flow: str
     version: int
