@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -24,6 +25,7 @@ def run(
     registry: Registry | None = None,
     content: Sequence[dict[str, Any]] = (),
     settings: dict[str, Any] | None = None,
+    start: str | None = None,
 ) -> dict[str, Any]:
     """Simulate flows on events (dicts as in the JSON Lines files) and return the report;
     `settings` are the community settings (DESIGN §18)."""
@@ -37,6 +39,7 @@ def run(
         registry=registry,
         content=[msgspec.convert(c, ContentItem) for c in content],
         settings=decode_settings(settings) if settings is not None else None,
+        start=datetime.fromisoformat(start) if start is not None else None,
     )
 
 

@@ -132,3 +132,30 @@ def test_a_broadcast_counts_and_skips_members_over_the_budget() -> None:
     report = run([first, cast], [go("e1", member="b")], until="P1D", settings=budget, members=members)
     assert [(d["flow"], d["member"]) for d in sent(report)] == [("cast", "a"), ("cast", "c"), ("first", "b")]
     assert [(s["flow"], s["member"], s["reason"]) for s in report["skipped"]] == [("cast", "b", "budget")]
+
+
+def test_scheduled_flows_firing_together_take_turns_by_priority() -> None:
+    def daily(flow_id: str, priority: int) -> dict[str, Any]:
+        return flow(
+            flow_id,
+            [
+                node("t", "trigger.schedule", cron="0 10 * * *", audience={"tags_any": ["vip"]}),
+                node("hi", "action.send_message", text=flow_id),
+            ],
+            [("t", "hi")],
+            settings={"priority": priority, "over_budget": "skip", "reentry": "always"},
+        )
+
+    report = run(
+        [daily("a-news", 3), daily("b-care", 8)],
+        [],
+        until="2026-11-23T12:00:00+08:00",
+        members=[{"id": "m-1", "tags": ["vip"]}],
+        settings={"touch_budget": {"messages": 1, "per": "P1D"}},
+        start="2026-11-22T09:00:00+08:00",
+    )
+    assert made(report) == [(T0, "b-care", "m-1"), ("2026-11-23T10:00:00+08:00", "b-care", "m-1")]
+    assert [(s["flow"], s["at"]) for s in report["skipped"]] == [
+        ("a-news", T0),
+        ("a-news", "2026-11-23T10:00:00+08:00"),
+    ]
