@@ -74,6 +74,9 @@ class Batch:
         self.events: list[tuple[Any, ...]] = []  # rows of the `events` table
         self.deliveries: list[tuple[Any, ...]] = []  # rows of the `deliveries` table
         self.skipped: list[tuple[Any, ...]] = []  # deliveries not made (store.protection.SKIPPED_COLUMNS)
+        # This batch's touches (messages made to a member) by member: what the touch budget adds to
+        # the stored ones.
+        self.touches: dict[str, list[int]] = {}
         self._settings: CommunitySettings | None = None
         # This batch's deliveries by kind, as (time, flow, member, payload), for quota checks: made
         # when a step first asks, kept up to date from then on.
@@ -462,6 +465,10 @@ class Batch:
         key: str,
     ) -> None:
         now = self.now_us
+        # A touch (DESIGN §18): a message made to the member; what the touch budget counts.
+        touch = kind == "message" and member_id is not None and payload.get("to") == "member"
+        if touch:
+            self.touches.setdefault(member_id, []).append(now)  # type: ignore[arg-type]
         self.deliveries.append(
             (
                 self.next_id(),
@@ -476,8 +483,7 @@ class Batch:
                 "pending",
                 0,
                 now,
-                # A touch (DESIGN §18): a message made to the member; what the touch budget counts.
-                kind == "message" and member_id is not None and payload.get("to") == "member",
+                touch,
             )
         )
         if self._made is not None:

@@ -8,7 +8,7 @@ own changes, so that steps see the community as it will be once the batch is wri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .edits import EDITED, apply_edit
@@ -230,10 +230,13 @@ class Community:
                 found[member_id].append(at)
         return found
 
-    def touch_times(self, member_ids: Iterable[str], since: int, made: Made) -> dict[str, list[int]]:
+    def touch_times(
+        self, member_ids: Iterable[str], since: int, made: Mapping[str, list[int]]
+    ) -> dict[str, list[int]]:
         """Times of each member's touches (member-addressed `message` deliveries, from every flow) at
-        or after `since`, sorted, this batch's (`made`) included. The batch's members are read in one
-        query the first time it is asked; members outside it (a broadcast's) in one more per call."""
+        or after `since`, sorted, this batch's (`made`, by member) included. The batch's members are
+        read in one query the first time it is asked; members outside it (a broadcast's) in one more
+        per call."""
         if self._touched_since is None or since < self._touched_since:
             self._touched = self.store.touch_times(self.conn, self.member_ids, since)
             self._touched_since = since
@@ -243,12 +246,15 @@ class Community:
         if missing:
             self._touched.update(self.store.touch_times(self.conn, missing, self._touched_since))
             self._touched_read.update(missing)
-        found = {m: [at for at in self._touched.get(m, ()) if at >= since] for m in wanted}
-        for at, _, member_id, payload in made:
-            if member_id in found and at >= since and payload.get("to") == "member":
-                found[member_id].append(at)
-        for times in found.values():
-            times.sort()
+        found: dict[str, list[int]] = {}
+        stored = self._touched
+        for member_id in wanted:
+            times = [at for at in stored.get(member_id, ()) if at >= since]
+            extra = made.get(member_id)
+            if extra:
+                times += [at for at in extra if at >= since]
+                times.sort()
+            found[member_id] = times
         return found
 
     def recent_deliveries(self, kind: str, since: int, made: Made) -> list[tuple[int, dict[str, Any]]]:

@@ -47,6 +47,8 @@ class Stepping(Protocol):
 
     def start_other_flow(self, flow_id: str, run: Run, member: Member | None) -> bool: ...
 
+    touches: dict[str, list[int]]
+
     def community_settings(self) -> CommunitySettings: ...
 
     def skip(
@@ -168,7 +170,7 @@ class Context:
     def touch_times(self, since: datetime, members: Sequence[str]) -> dict[str, list[datetime]]:
         """When each member was touched (a `message` made to the member, by any flow) since `since`,
         this batch's touches included; members are read at once, through the touch index."""
-        found = self._community.touch_times(members, to_us(since), self._batch.made("message"))
+        found = self._community.touch_times(members, to_us(since), self._batch.touches)
         return {m: [from_us(at) for at in times] for m, times in found.items()}
 
     @property

@@ -69,7 +69,7 @@ class ProtectionStore(DriverStore):
 
     def touch_times(self, conn: Connection, member_ids: Sequence[str], since: int) -> dict[str, list[int]]:
         """Times of each member's touches (`message` deliveries made to the member, DESIGN §18) at
-        or after `since`, read through the touch index, one query for all the members."""
+        or after `since`, in order, read through the touch index, one query for all the members."""
         found: dict[str, list[int]] = {}
         if not member_ids:
             return found
@@ -87,6 +87,8 @@ class ProtectionStore(DriverStore):
             )
         for member_id, at in rows:
             found.setdefault(member_id, []).append(at)
+        for times in found.values():
+            times.sort()
         return found
 
     def insert_skipped(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
