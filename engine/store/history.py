@@ -16,8 +16,6 @@ from . import schema as t
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine as SAEngine
 
-    from .store import Store
-
 # The community a backtest starts from: everything a step may read of members, groups, the content
 # library and staff. Runs, deliveries and events stay behind (the backtest makes its own).
 COMMUNITY_TABLES = (t.members, t.groups, t.content, t.staff, t.tags)
@@ -53,7 +51,7 @@ class HistoryStore:
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(stmt.order_by(c.at, c.seq).limit(limit))]  # type: ignore[misc]
 
-    def copy_community(self, target: Store) -> int:
+    def copy_community(self, target: Any) -> int:  # a Store (importing it here would be a cycle)
         """Copy the members, groups, content library, staff and tags as they are now into `target`
         (an empty store), a chunk at a time; returns how many members were copied."""
         members = 0
