@@ -72,6 +72,11 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("PUT", "/api/connectors/webhook", {"secret": "a-signing-secret"}, ADMIN),
     ("PUT", "/api/connectors/nobody-here", {}, ADMIN),
     ("PUT", "/api/connectors/routes", {"webhook": "webhook"}, ADMIN),
+    ("POST", "/api/flows/welcome/backtest", {"days": 1}, WRITE),
+    ("GET", "/api/settings", None, READ),
+    ("PUT", "/api/settings", {"calendar": "cn"}, ADMIN),
+    ("POST", "/api/flows/welcome/approve", None, ADMIN),
+    ("POST", "/api/flows/welcome/reject", {"reason": "文案要改"}, ADMIN),
     ("GET", "/", None, READ),
 ]
 IDS = [f"{method} {path}" for method, path, _, _ in MATRIX]
