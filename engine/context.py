@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .community_settings import CommunitySettings, TouchBudget
     from .compiler import Plan, PlanNode
     from .content import ContentItem
+    from .flow_cache import FlowCache
 
 
 class Stepping(Protocol):
@@ -48,6 +49,7 @@ class Stepping(Protocol):
     def start_other_flow(self, flow_id: str, run: Run, member: Member | None) -> bool: ...
 
     touches: dict[str, list[int]]
+    flows: FlowCache
 
     def community_settings(self) -> CommunitySettings: ...
 
@@ -161,6 +163,11 @@ class Context:
             return None
         calendar = self.plan.flow.settings.calendar or self._batch.community_settings().calendar
         return lambda day: day_allowed(day, on, calendar)
+
+    @property
+    def priorities_differ(self) -> bool:
+        """Whether flows of different priorities (DESIGN §18) may send messages at one moment."""
+        return self._batch.flows.priorities_differ()
 
     @property
     def touch_budget(self) -> TouchBudget | None:

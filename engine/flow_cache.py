@@ -25,6 +25,9 @@ class FlowCache:
         self._triggers: dict[str, list[tuple[Plan, PlanNode]]] = {}
         # The community settings (DESIGN §18) as this process sees them, re-read when they change.
         self.settings = SettingsCache(store)  # type: ignore[arg-type]
+        # The priorities (DESIGN §18) of every version compiled here: the live ones and those of runs
+        # this process has stepped.
+        self._priorities: set[int] = set()
         self.reload()
 
     def reload(self) -> None:
@@ -46,7 +49,14 @@ class FlowCache:
         if plan is None:
             document = self.store.version_document(flow_id, version, conn)
             plan = self._plans[key] = compile_flow(document, self.registry, version)
+            self._priorities.add(plan.flow.settings.priority)
         return plan
+
+    def priorities_differ(self) -> bool:
+        """Whether the flows known here have more than one priority. When they all share one, the
+        order of messages at one moment is the order of DESIGN §5 whatever the engine does, so a
+        message under the touch budget need not wait for its turn."""
+        return len(self._priorities) > 1
 
     def live_plan(self, flow_id: str) -> Plan | None:
         return self._live.get(flow_id)

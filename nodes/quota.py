@@ -79,8 +79,9 @@ def over_budget(ctx: Context, members: Sequence[str]) -> dict[str, datetime]:
 def budget_turn(ctx: Context) -> datetime | None:
     """Under a touch budget, a run that has just reached a message node waits until now: the messages
     due to members at one moment are then made together, by their flows' priority (the engine wakes
-    runs due at one moment higher priority first). None: the run has had its turn, or no budget."""
-    if ctx.touch_budget is None or ctx.resumed:
+    runs due at one moment higher priority first). None: the run has had its turn, there is no
+    budget, or every flow has the same priority (then the order is §5's anyway)."""
+    if ctx.touch_budget is None or ctx.resumed or not ctx.priorities_differ:
         return None
     return ctx.now
 
