@@ -159,3 +159,24 @@ def test_scheduled_flows_firing_together_take_turns_by_priority() -> None:
         ("a-news", T0),
         ("a-news", "2026-11-23T10:00:00+08:00"),
     ]
+
+
+def test_a_message_skipped_for_the_budget_does_not_count_towards_the_frequency_cap() -> None:
+    capped = flow(
+        "capped",
+        [
+            node("t", "trigger.event", event="go"),
+            node("hi", "action.send_message", text="一"),
+            node("w", "wait.delay", duration="PT2H"),
+            node("again", "action.send_message", text="二"),
+        ],
+        [("t", "hi"), ("hi", "w"), ("w", "again")],
+        settings={"over_budget": "skip", "frequency_cap": {"messages": 1, "per": "P1D"}},
+    )
+    # The budget is used up by `first` until 11:00; `capped`'s first message is skipped at 10:00,
+    # so its second, at 12:00, is within its cap of one a day and the budget has room again.
+    first = sender("first", 9)
+    budget = {"touch_budget": {"messages": 1, "per": "PT1H"}}
+    report = run([first, capped], [go("e1")], until="P1D", settings=budget)
+    assert made(report) == [(T0, "first", "m-1"), ("2026-11-22T12:00:00+08:00", "capped", "m-1")]
+    assert [(s["node"], s["reason"]) for s in report["skipped"]] == [("hi", "budget")]
