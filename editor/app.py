@@ -26,6 +26,7 @@ from .headers import add_security_headers
 from .inputs import refuse_nul_input
 from .pages import PageController, static_files
 from .services import Services
+from .settings_page import ApprovalPages, SettingsPage
 from .wecom_callback import WecomCallback, WecomHooks
 from .worker import ServeWorker
 
@@ -77,6 +78,8 @@ def create_app(
         TagPages,
         DeliveryPages,
         WecomCallback,
+        SettingsPage,
+        ApprovalPages,
         static_files(),
         *extra_routes,
     ]

@@ -74,6 +74,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _community_settings(path: str) -> Any:
+    """The community settings of a JSON file (DESIGN §18), or one UserError line naming the field."""
+    from qunflow.engine.community_settings import CommunitySettingInvalid, decode_settings
+
+    try:
+        return decode_settings(_json(_read(path, "settings"), f"--settings {path}"))
+    except CommunitySettingInvalid as error:
+        raise UserError(f"--settings {path}: {error}") from None
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from qunflow.engine.content import ContentItem
     from qunflow.engine.event import decode_event_lines
@@ -88,6 +98,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     groups = _lines(args.groups, GroupRecord, "groups") if args.groups else []
     content = _lines(args.content, ContentItem, "content") if args.content else []
     staff = _lines(args.staff, StaffRecord, "staff") if args.staff else []
+    settings = _community_settings(args.settings) if args.settings else None
     try:
         start = parse_moment(args.start, "--start") if args.start else None
         result = simulate(
@@ -99,6 +110,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             start=start,
             content=content,
             staff=staff,
+            settings=settings,
         )
     except QunflowError as error:
         problems = getattr(error, "problems", None)
@@ -307,6 +319,9 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--groups", help="groups, JSON Lines")
     sim.add_argument("--content", help="content library items (话术库), JSON Lines")
     sim.add_argument("--staff", help="staff accounts (员工) with their daily friend limits, JSON Lines")
+    sim.add_argument(
+        "--settings", help="community settings (社群设置: touch_budget, approval, calendar), a JSON object"
+    )
     sim.add_argument(
         "--until", required=True, help="ISO 8601 timestamp, or a duration after the start (P30D)"
     )

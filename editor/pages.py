@@ -77,6 +77,10 @@ async def page_context(request: Request[Any, Any, Any], **values: Any) -> dict[s
     language = choose_language(request.cookies.get(LANGUAGE_COOKIE))
     who = await principal(request)
     delivering = who is None or await anyio.to_thread.run_sync(services_of(request).connectors.delivering)
+    # Admins see on every page how many flows wait for their approval (DESIGN §18).
+    waiting = 0
+    if who is not None and who.role == "admin":
+        waiting = len(await anyio.to_thread.run_sync(services_of(request).store.pending_approvals))
     return {
         "lang": language,
         "languages": LANGUAGES,
@@ -91,6 +95,7 @@ async def page_context(request: Request[Any, Any, Any], **values: Any) -> dict[s
         "as_json": _as_json,
         # False while no route leads to a connector that sends: the pages say nothing is sent.
         "delivering": delivering,
+        "pending_approvals": waiting,
         **values,
     }
 
@@ -150,6 +155,7 @@ class NewFlowForm(msgspec.Struct):
 def _flow_rows(services: Services) -> list[dict[str, Any]]:
     statuses = services.store.journey_statuses()
     deliveries = services.store.delivery_counts()
+    pending = {p["flow_id"]: p for p in services.store.pending_approvals()}
     rows = []
     for flow in services.store.list_flows():
         runs = {**dict.fromkeys(STATUSES, 0), **statuses.get(flow["id"], {})}
@@ -157,7 +163,15 @@ def _flow_rows(services: Services) -> list[dict[str, Any]]:
             status = "draft"
         else:
             status = "paused" if flow["paused"] else "live"
-        rows.append({**flow, "status": status, "runs": runs, "deliveries": deliveries.get(flow["id"], 0)})
+        rows.append(
+            {
+                **flow,
+                "status": status,
+                "runs": runs,
+                "deliveries": deliveries.get(flow["id"], 0),
+                "pending": pending.get(flow["id"]),
+            }
+        )
     return rows
 
 
@@ -451,7 +465,8 @@ def _history(services: Services, flow_id: str, language: str) -> list[dict[str, 
     record = services.store.get_flow(flow_id)
     found: list[tuple[int | None, int | None, list[Change]]] = []  # (version, previous, changes)
     previous: dict[str, Any] | None = None
-    entries = sorted(record.versions, key=lambda v: v["version"])
+    # Every version with its approval record (DESIGN §18): who asked, who decided, when and why.
+    entries = services.store.version_history(flow_id)
     for entry in entries:
         document = services.store.version_document(flow_id, entry["version"])
         found.append((entry["version"], found[-1][0] if found else None, flow_changes(previous, document)))
@@ -476,13 +491,19 @@ def _history(services: Services, flow_id: str, language: str) -> list[dict[str, 
     def said(version: int | None, before: int | None, changes: list[Change]) -> list[dict[str, str]]:
         return [change_words(c, names, flow_id, version, before, type_title, _, language) for c in changes]
 
-    published = {entry["version"]: entry.get("published_at") for entry in entries}
+    records = {entry["version"]: entry for entry in entries}
     versions = [
         {
             "version": version,
-            "published_at": iso(published[version]),
+            "published_at": iso(records[version].get("published_at")),
             "changes": said(version, before, changes),
             "first": before is None,
+            "status": records[version]["status"],
+            "requested_by": records[version]["requested_by"],
+            "decided_by": records[version]["decided_by"],
+            "decided_at": iso(records[version]["decided_at"]),
+            "reason": records[version]["reason"],
+            "reach": records[version]["reach"],
         }
         for version, before, changes in found[:-1]
     ]

@@ -27,6 +27,8 @@ When = Callable[[datetime | None], str]
 PORT_WORDS = {"true": "yes", "false": "no"}
 # Nodes that hold a message back for the flow's quiet hours or its frequency cap (nodes.quota).
 MESSAGE_NODES = frozenset({"action.send_message", "action.broadcast"})
+# The run var a message node sets while it waits for the touch budget (DESIGN §18).
+BUDGET_WAIT = "_wait_reason"
 # Events a run may wait for, as an operator says them; others are shown by their type.
 EVENT_WORDS = ("purchase", "message", "member_joined", "member_left", "tag_added", "contact_added",
                "task_completed", "contact_deleted")  # fmt: skip
@@ -86,6 +88,9 @@ def wait_reason(
     if run.wake_at is None:
         return None
     settings = document.get("settings") or {}
+    # The node says when it waits for the community's touch budget (nodes.quota.WAIT_REASON).
+    if type_id in MESSAGE_NODES and (getattr(run, "vars", None) or {}).get(BUDGET_WAIT) == "budget":
+        return _("Touch budget full: sends at {time}", time=until)
     if type_id in MESSAGE_NODES:
         quiet = settings.get("quiet_hours") or {}
         if quiet.get("end") and _at_time_of_day(run.wake_at, quiet["end"], document, timezone):

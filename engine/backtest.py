@@ -97,6 +97,11 @@ def backtest(
         target = Store.open(f"sqlite:///{Path(folder) / 'backtest.db'}?scratch=1")
         try:
             members = store.copy_community(target)
+            # The community's calendar (DESIGN §18) decides working days here as it does live; its
+            # touch budget is counted apart (`budget`), not enforced.
+            calendar = store.community_settings().get("calendar")
+            if calendar is not None:
+                target.put_settings({"calendar": msgspec.json.encode(calendar).decode()}, to_us(now))
             clock = SimClock(since)
             engine = Engine(target, registry, clock, batch_size=BATCH)
             engine.save_draft(flow_doc)

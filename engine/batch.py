@@ -25,6 +25,7 @@ from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
 from .run import ACTIVE, DONE, EXITED, FAILED, HOLDOUT, WAITING, Run
 
 if TYPE_CHECKING:
+    from .community_settings import CommunitySettings
     from .compiler import Plan, PlanNode
     from .flow_cache import FlowCache
     from .store.protocol import BatchStore, Tx
@@ -73,6 +74,11 @@ class Batch:
         self.pending: deque[tuple[Run, dict[str, Any] | None]] = deque()
         self.events: list[tuple[Any, ...]] = []  # rows of the `events` table
         self.deliveries: list[tuple[Any, ...]] = []  # rows of the `deliveries` table
+        self.skipped: list[tuple[Any, ...]] = []  # deliveries not made (store.protection.SKIPPED_COLUMNS)
+        # This batch's touches (messages made to a member) by member: what the touch budget adds to
+        # the stored ones.
+        self.touches: dict[str, list[int]] = {}
+        self._settings: CommunitySettings | None = None
         # This batch's deliveries by kind, as (time, flow, member, payload), for quota checks: made
         # when a step first asks, kept up to date from then on.
         self._made: dict[str, list[tuple[int, str, str | None, dict[str, Any]]]] | None = None
@@ -92,6 +98,31 @@ class Batch:
         self._cause = 0
         self._cut: set[str] = set()
         self.goals = Goals(self)
+
+    def community_settings(self) -> CommunitySettings:
+        """The community settings (DESIGN §18), read once a batch: an admin's change applies from the
+        next batch on, in every process."""
+        if self._settings is None:
+            self._settings = self.flows.settings.current(self.conn)
+        return self._settings
+
+    def resume_due(self, runs: Iterable[Run]) -> None:
+        """Queue runs whose wake time has come, in the order they became due. Under a touch budget,
+        runs due within one second go by their flow's priority, higher first (equal priorities keep
+        their order): messages that took their turn (nodes.quota) are then made in priority order.
+        A second, not a microsecond: with the real clock, flows that fire at 10:00 park their turns
+        a few milliseconds apart, one transaction each."""
+        due = list(runs)
+        if len(due) > 1 and self.community_settings().touch_budget is not None:
+            conn, plan = self.conn, self.flows.plan
+
+            def turn(run: Run) -> tuple[int, int]:
+                priority = plan(run.flow_id, run.version, conn).flow.settings.priority
+                return ((run.wake_at or 0) // _SECOND, -priority)
+
+            due.sort(key=turn)
+        for run in due:
+            self.resume(run, None)
 
     def set_now(self, moment: datetime) -> None:
         """Move the batch's time forward (events replayed at their own time)."""
@@ -289,19 +320,22 @@ class Batch:
         run.dirty = True
         run.status = ACTIVE
         run.wake_at = run.wait_event = None
+        # The first step of a stored run the clock woke is at the node where it waited.
+        resumed = wake is None and not run.is_new
         while True:
             node = nodes[run.node]
             if node.kind == "trigger":
                 outcome: Any = _NEXT
             else:
                 # Context._bind, inline: this runs for every step.
-                ctx.plan, ctx.node, ctx.run, ctx.member, ctx.wake_event, ctx._made = (
+                ctx.plan, ctx.node, ctx.run, ctx.member, ctx.wake_event, ctx._made, ctx.resumed = (
                     plan,
                     node,
                     run,
                     member,
                     wake,
                     0,
+                    resumed,
                 )
                 try:
                     outcome = node.step(ctx, node.config)
@@ -329,6 +363,7 @@ class Batch:
                 counts[entered] += 1
                 if tracking:
                     self.goals.passed(run, entered)
+                resumed = False
                 continue
             if kind is WaitUntil:
                 self._park(run, to_us(outcome.at), None)
@@ -470,6 +505,10 @@ class Batch:
         key: str,
     ) -> None:
         now = self.now_us
+        # A touch (DESIGN §18): a message made to the member; what the touch budget counts.
+        touch = kind == "message" and member_id is not None and payload.get("to") == "member"
+        if touch:
+            self.touches.setdefault(member_id, []).append(now)  # type: ignore[arg-type]
         self.deliveries.append(
             (
                 self.next_id(),
@@ -484,10 +523,27 @@ class Batch:
                 "pending",
                 0,
                 now,
+                touch,
             )
         )
         if self._made is not None:
             self._made.setdefault(kind, []).append((now, flow_id, member_id, payload))
+
+    def skip(
+        self,
+        flow_id: str,
+        node_id: str,
+        run_id: int,
+        member_id: str | None,
+        kind: str,
+        payload: dict[str, Any],
+        key: str,
+        reason: str,
+    ) -> None:
+        """A delivery not made (status `skipped`, with its reason): recorded, never sent, never counted."""
+        now = self.now_us
+        row = (self.next_id(), key, flow_id, node_id, run_id, member_id, kind, _encode(payload).decode())
+        self.skipped.append((*row, now, "skipped", 0, None, False, reason))
 
     def made(self, kind: str) -> Made:
         """This batch's deliveries of a kind, as (time, flow, member, payload)."""
@@ -508,6 +564,8 @@ class Batch:
         store.write_runs(conn, self.runs.values())
         store.insert_deliveries(conn, self.deliveries)
         self.goals.flush(store, conn)
+        if self.skipped:
+            store.insert_skipped(conn, self.skipped)
         store.add_counts(conn, self.counts)
 
     def done(self) -> BatchDone:
@@ -535,3 +593,4 @@ class Batch:
 
 
 _NEXT = Go("next")
+_SECOND = 1_000_000

@@ -8,7 +8,7 @@ own changes, so that steps see the community as it will be once the batch is wri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .edits import EDITED, apply_edit
@@ -58,6 +58,10 @@ class Community:
         self._sent_since: int | None = None
         self._sent_extra: set[str] = set()
         self._recent: dict[str, tuple[int, list[tuple[int, dict[str, Any]]]]] = {}
+        # The touch budget: each member's stored touches since `_touched_since`, read once a batch.
+        self._touched: dict[str, list[int]] = {}
+        self._touched_since: int | None = None
+        self._touched_read: set[str] = set()
         # Content items the batch's nodes send, read once each.
         self._content: dict[str, ContentItem | None] = {}
         # Staff accounts' own daily friend-request limits, read on first need.
@@ -236,6 +240,33 @@ class Community:
         for at, flow, member_id, _ in made:
             if flow == flow_id and member_id in found:
                 found[member_id].append(at)
+        return found
+
+    def touch_times(
+        self, member_ids: Iterable[str], since: int, made: Mapping[str, list[int]]
+    ) -> dict[str, list[int]]:
+        """Times of each member's touches (member-addressed `message` deliveries, from every flow) at
+        or after `since`, sorted, this batch's (`made`, by member) included. The batch's members are
+        read in one query the first time it is asked; members outside it (a broadcast's) in one more
+        per call."""
+        if self._touched_since is None or since < self._touched_since:
+            self._touched = self.store.touch_times(self.conn, self.member_ids, since)
+            self._touched_since = since
+            self._touched_read = set(self.member_ids)
+        wanted = list(dict.fromkeys(member_ids))
+        missing = [m for m in wanted if m not in self._touched_read]
+        if missing:
+            self._touched.update(self.store.touch_times(self.conn, missing, self._touched_since))
+            self._touched_read.update(missing)
+        found: dict[str, list[int]] = {}
+        stored = self._touched
+        for member_id in wanted:
+            times = [at for at in stored.get(member_id, ()) if at >= since]
+            extra = made.get(member_id)
+            if extra:
+                times += [at for at in extra if at >= since]
+                times.sort()
+            found[member_id] = times
         return found
 
     def recent_deliveries(self, kind: str, since: int, made: Made) -> list[tuple[int, dict[str, Any]]]:

@@ -18,8 +18,10 @@ from .workdays import DayKind, day_allowed
 if TYPE_CHECKING:
     from .audience import Audience
     from .community import Community, Made
+    from .community_settings import CommunitySettings, TouchBudget
     from .compiler import Plan, PlanNode
     from .content import ContentItem
+    from .flow_cache import FlowCache
 
 
 class Stepping(Protocol):
@@ -45,6 +47,23 @@ class Stepping(Protocol):
     ) -> None: ...
 
     def start_other_flow(self, flow_id: str, run: Run, member: Member | None) -> bool: ...
+
+    touches: dict[str, list[int]]
+    flows: FlowCache
+
+    def community_settings(self) -> CommunitySettings: ...
+
+    def skip(
+        self,
+        flow_id: str,
+        node_id: str,
+        run_id: int,
+        member_id: str | None,
+        kind: str,
+        payload: dict[str, Any],
+        key: str,
+        reason: str,
+    ) -> None: ...
 
 
 class Scope(Mapping[str, Any]):
@@ -87,7 +106,18 @@ class Scope(Mapping[str, Any]):
 class Context:
     """Handed to every step. Steps read and change state only through it; they do no I/O."""
 
-    __slots__ = ("_batch", "_community", "_made", "member", "node", "now", "plan", "run", "wake_event")
+    __slots__ = (
+        "_batch",
+        "_community",
+        "_made",
+        "member",
+        "node",
+        "now",
+        "plan",
+        "resumed",
+        "run",
+        "wake_event",
+    )
 
     def __init__(self, batch: Stepping) -> None:
         self._batch = batch
@@ -99,11 +129,15 @@ class Context:
         self.member: Member | None = None
         # The event that woke a waiting step, if an event did.
         self.wake_event: dict[str, Any] | None = None
+        # Whether the step is the run's first after it waited at this node until a time (the clock
+        # woke it), rather than a run that has just reached the node.
+        self.resumed = False
         self._made = 0
 
     def _bind(self, plan: Plan, node: PlanNode, run: Run | None, member: Member | None, wake: Any) -> None:
         self.plan, self.node, self.run, self.member, self.wake_event = plan, node, run, member, wake
         self._made = 0
+        self.resumed = False
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -127,8 +161,24 @@ class Context:
         """The rule a node's `on` setting puts on local dates under the flow's calendar (None: any)."""
         if on == "any":
             return None
-        calendar = self.plan.flow.settings.calendar
+        calendar = self.plan.flow.settings.calendar or self._batch.community_settings().calendar
         return lambda day: day_allowed(day, on, calendar)
+
+    @property
+    def priorities_differ(self) -> bool:
+        """Whether flows of different priorities (DESIGN §18) may send messages at one moment."""
+        return self._batch.flows.priorities_differ()
+
+    @property
+    def touch_budget(self) -> TouchBudget | None:
+        """The community's cross-flow touch budget (DESIGN §18), None when there is none."""
+        return self._batch.community_settings().touch_budget
+
+    def touch_times(self, since: datetime, members: Sequence[str]) -> dict[str, list[datetime]]:
+        """When each member was touched (a `message` made to the member, by any flow) since `since`,
+        this batch's touches included; members are read at once, through the touch index."""
+        found = self._community.touch_times(members, to_us(since), self._batch.touches)
+        return {m: [from_us(at) for at in times] for m, times in found.items()}
 
     @property
     def entered_at(self) -> datetime:
@@ -279,6 +329,23 @@ class Context:
         if member is None and self.member is not None:
             member = self.member.id
         self._batch.deliver(run.flow_id, node_id, run.id, member, kind, payload, key)
+
+    def skip_delivery(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        reason: str,
+        member: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Record an effect that is not made (status `skipped`, with `reason`, such as `budget`), so
+        that the member's timeline and the reports say so. Keys as :meth:`deliver`'s."""
+        run, node_id = self.run, self.node.id
+        assert run is not None
+        key = f"{run.id}:{node_id}:{key}" if key is not None else f"{run.id}:{node_id}"
+        if member is None and self.member is not None:
+            member = self.member.id
+        self._batch.skip(run.flow_id, node_id, run.id, member, kind, payload, key, reason)
 
     def start_flow(self, flow_id: str) -> bool:
         """Start the run's member on another live flow; False when it is not live or re-entry forbids."""

@@ -270,8 +270,7 @@ class Engine:
         members = {r.member_id for r in runs if r.member_id is not None}
         self.store.lock_members(conn, members)
         batch = Batch(self.store, self.flows, conn, moment, members)
-        for run in runs:
-            batch.resume(run, None)
+        batch.resume_due(runs)
         batch.process()
         batch.flush()
         return batch

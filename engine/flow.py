@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -73,6 +73,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # The flow's goal and the percent of entering members held out as a control group (DESIGN §16).
     goal: Goal | None = None
     holdout: Annotated[int, Meta(ge=0, le=50)] = 0
+    # Which dates are working days for nodes set to `on: workday|offday` (DESIGN §18); absent: the
+    # community's calendar (community settings, `cn` unless an admin chose `none`).
+    calendar: CalendarName | None = None
+    # The cross-flow touch budget (DESIGN §18): who goes first among messages to one member at one
+    # moment (higher first), and what a message over the budget does: wait for room, or not be sent.
+    priority: Annotated[int, Meta(ge=1, le=10)] = 5
+    over_budget: Literal["wait", "skip"] = "wait"
 
 
 class Flow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from .community_settings import SettingsCache
 from .compiler import Plan, PlanNode, compile_flow
 from .registry import Registry
 from .store.protocol import FlowSource, Tx
@@ -24,6 +25,11 @@ class FlowCache:
         self._triggers: dict[str, list[tuple[Plan, PlanNode]]] = {}
         self.goal_events: frozenset[str] = frozenset()
         self._asked = False
+        # The community settings (DESIGN §18) as this process sees them, re-read when they change.
+        self.settings = SettingsCache(store)  # type: ignore[arg-type]
+        # The priorities (DESIGN §18) of every version compiled here: the live ones and those of runs
+        # this process has stepped.
+        self._priorities: set[int] = set()
         self.reload()
 
     def reload(self) -> None:
@@ -53,7 +59,14 @@ class FlowCache:
         if plan is None:
             document = self.store.version_document(flow_id, version, conn)
             plan = self._plans[key] = compile_flow(document, self.registry, version)
+            self._priorities.add(plan.flow.settings.priority)
         return plan
+
+    def priorities_differ(self) -> bool:
+        """Whether the flows known here have more than one priority. When they all share one, the
+        order of messages at one moment is the order of DESIGN §5 whatever the engine does, so a
+        message under the touch budget need not wait for its turn."""
+        return len(self._priorities) > 1
 
     def live_plan(self, flow_id: str) -> Plan | None:
         return self._live.get(flow_id)

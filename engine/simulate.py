@@ -16,6 +16,7 @@ import msgspec
 
 from .batch import Batch
 from .clock import SimClock, from_us, to_us
+from .community_settings import CommunitySettings, to_rows
 from .compiler import compile_flow
 from .content import ContentItem
 from .engine import Engine, settled
@@ -99,6 +100,7 @@ def simulate(
     limit: WorkLimit | None = None,
     content: Sequence[ContentItem] = (),
     staff: Sequence[StaffRecord] = (),
+    settings: CommunitySettings | None = None,
 ) -> dict[str, Any]:
     """Run flows on events under a simulated clock and report deliveries, members, runs and nodes.
 
@@ -106,7 +108,8 @@ def simulate(
     needs `start`). Nodes may name the flows simulated and those `elsewhere`, which do not run here
     (a preview's neighbours): starting one of those is starting a flow that is not live. Nodes may
     name the `content` items (the library of the simulated store). With a `limit`, the simulation
-    stops early when it is reached and the report says so under `truncated` (absent otherwise)."""
+    stops early when it is reached and the report says so under `truncated` (absent otherwise).
+    `settings` are the community's (DESIGN §18: touch budget, calendar)."""
     registry = registry or default_registry()
     plans = [compile_flow(doc, registry) for doc in flows]
     ids = [p.flow.id for p in plans]
@@ -129,6 +132,8 @@ def simulate(
             store.upsert_groups(conn, [msgspec.to_builtins(g) for g in groups])
         store.put_content(content, to_us(clock.now()))
         store.put_staff(staff)
+        if settings is not None:
+            store.put_settings(to_rows(settings), to_us(clock.now()))
         for doc in flows:  # every draft first: the flows may start one another
             engine.save_draft(doc)
         for flow_id in ids:
@@ -287,8 +292,7 @@ class Replay:
         stepped (or started) now waits for an event."""
         before = len(batch.runs)
         batch.set_now(from_us(moment))
-        for run in runs:
-            batch.resume(run, None)
+        batch.resume_due(runs)
         batch.process()
         stepped = runs if len(batch.runs) == before + len(runs) else islice(batch.runs.values(), before, None)
         return any(r.status == WAITING and r.wait_event is not None for r in stepped)
@@ -297,8 +301,9 @@ class Replay:
 def report(store: Store, plans: Sequence[Any]) -> dict[str, Any]:
     tz = {p.flow.id: p.tz for p in plans}
     order = {p.flow.id: [n.id for n in p.flow.nodes] for p in plans}
-    deliveries = [
-        {
+    deliveries, skipped = [], []
+    for d in store.deliveries():
+        made = {
             "at": from_us(d["at"]).astimezone(tz.get(d["flow"])).isoformat(),
             "flow": d["flow"],
             "node": d["node"],
@@ -306,12 +311,15 @@ def report(store: Store, plans: Sequence[Any]) -> dict[str, Any]:
             "kind": d["kind"],
             "payload": d["payload"],
         }
-        for d in store.deliveries()
-    ]
+        if d["status"] == "skipped":  # not made (the touch budget): reported apart, with the reason
+            skipped.append({**made, "reason": d["reason"]})
+        else:
+            deliveries.append(made)
     statuses = store.journey_statuses()
     counts = store.node_counts()
     result = {
         "deliveries": deliveries,
+        **({"skipped": skipped} if skipped else {}),
         "members": {mid: m.summary() for mid, m in sorted(store.all_members().items())},
         "runs": {
             flow_id: {s: statuses.get(flow_id, {}).get(s, 0) for s in STATUSES_REPORTED}

@@ -28,7 +28,7 @@ from qunflow.sdk import (
     action,
 )
 
-from .quota import message_gate
+from .quota import BUDGET, message_gate, skips_for_budget
 
 Tags = Annotated[Names, Meta(min_length=1)]
 
@@ -176,9 +176,10 @@ def content_item(ctx: Context, ref: str | None) -> ContentItem | Fail | None:
     title={"zh": "发送消息", "en": "Send message"},
     description={
         "zh": "私聊成员或在群里发消息，支持 {{ member.name }} 占位符；"
-        "遵守免打扰时段和频次上限（延后发送，不丢弃）",
+        "遵守免打扰时段和频次上限（延后发送，不丢弃）；私聊计入社群触达预算",
         "en": "Message the member or a group; placeholders like {{ member.name }}; "
-        "held back by quiet hours and the frequency cap (deferred, never dropped)",
+        "held back by quiet hours and the frequency cap (deferred, never dropped); "
+        "private messages count towards the community's touch budget",
     },
     icon="send",
 )
@@ -190,7 +191,11 @@ def send_message(ctx: Context, config: SendMessage) -> Outcome:
     item = content_item(ctx, config.content)
     if isinstance(item, Fail):
         return item
-    ctx.deliver("message", message_payload(ctx, config.text, item, config.to, config.group))
+    payload = message_payload(ctx, config.text, item, config.to, config.group)
+    if skips_for_budget(ctx, member):
+        ctx.skip_delivery("message", payload, BUDGET)
+    else:
+        ctx.deliver("message", payload)
     return NEXT
 
 

@@ -30,7 +30,15 @@ from qunflow.sdk import (
 )
 
 from .actions import content_item, message_payload
-from .quota import capped_until, outside_quiet_hours, quiet_until
+from .quota import (
+    BUDGET,
+    WAIT_REASON,
+    budget_turn,
+    capped_until,
+    outside_quiet_hours,
+    over_budget,
+    quiet_until,
+)
 
 MIDNIGHT = time(0, 0)
 Positive = Duration
@@ -56,9 +64,10 @@ class Broadcast(Config):
     "action.broadcast",
     title={"zh": "群发", "en": "Broadcast"},
     description={
-        "zh": "给人群中每位成员私聊，或在指定的每个群里发消息；遵守免打扰与频次上限（延后，不丢弃）",
+        "zh": "给人群中每位成员私聊，或在指定的每个群里发消息；遵守免打扰与频次上限（延后，不丢弃）；"
+        "私聊计入社群触达预算",
         "en": "Message every member of an audience, or post in each of its groups; quiet hours and the "
-        "frequency cap defer, never drop",
+        "frequency cap defer, never drop; private messages count towards the touch budget",
     },
     icon="radio",
 )
@@ -75,11 +84,15 @@ def broadcast(ctx: Context, config: Broadcast) -> Outcome:
             payload = message_payload(ctx, config.text, item, "group", group)
             ctx.deliver("message", payload, key=group)
         return NEXT
+    turn = budget_turn(ctx)
+    if turn is not None:
+        return WaitUntil(turn)
     # The audience is walked a page at a time, each page in a transaction of its own (the run waits
     # until now between pages), so a million members are never held at once. Where the walk is goes
     # in the run's vars; a page stepped again after a crash makes the same delivery keys, so no
-    # member gets two messages. Recipients over the frequency cap wait in the vars with their
-    # rendered message and are sent, once the walk is done, when the cap allows.
+    # member gets two messages. Recipients over the frequency cap (or the touch budget, when the flow
+    # waits for it) wait in the vars with their rendered message and are sent, once the walk is
+    # done, when there is room; over the budget of a flow that skips, they are skipped.
     walk_key, held_key = f"_broadcast.{ctx.node_id}.after", f"_broadcast.{ctx.node_id}"
     held: dict[str, str] = ctx.vars.get(held_key) or {}
     if walk_key in ctx.vars or held_key not in ctx.vars:  # the walk is not done yet
@@ -107,19 +120,31 @@ AUDIENCE_PAGE = 2000
 def _send(
     ctx: Context, recipients: dict[str, str], item: ContentItem | None
 ) -> tuple[dict[str, str], datetime | None]:
-    """Send each recipient its rendered message, in id order, unless the frequency cap holds it;
-    returns those held, and when the first of them may be sent (None when none is held)."""
-    capped = capped_until(ctx, sorted(recipients))
+    """Send each recipient its rendered message, in id order, unless the frequency cap or the touch
+    budget holds it (or, over the budget of a flow that skips, skip it); returns those held, and when
+    the first of them may be sent (None when none is held)."""
+    ids = sorted(recipients)
+    capped = capped_until(ctx, ids)
+    full = over_budget(ctx, [m for m in ids if m not in capped])
+    skips = ctx.settings.over_budget == "skip"
     held: dict[str, str] = {}
-    for member_id in sorted(recipients):
-        if member_id in capped:
+    for member_id in ids:
+        if member_id in capped or (member_id in full and not skips):
             held[member_id] = recipients[member_id]
             continue
         payload: dict[str, object] = {"text": recipients[member_id], "to": "member"}
         if item is not None:
             payload["content"] = item.payload()
-        ctx.deliver("message", payload, member=member_id, key=member_id)
-    return held, min(capped.values(), default=None)
+        if member_id in full:
+            ctx.skip_delivery("message", payload, BUDGET, member=member_id, key=member_id)
+        else:
+            ctx.deliver("message", payload, member=member_id, key=member_id)
+    waits = {**capped, **({} if skips else full)}
+    if not skips and any(m in full for m in held):
+        ctx.set_var(WAIT_REASON, BUDGET)
+    elif WAIT_REASON in ctx.vars:
+        del ctx.vars[WAIT_REASON]
+    return held, min(waits.values(), default=None)
 
 
 class RemoveFromGroup(Config):

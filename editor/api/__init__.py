@@ -11,6 +11,7 @@ from .groups import GroupController
 from .members import MemberController
 from .nodes import NodeController
 from .runs import RunController
+from .settings import SettingsController
 from .staff import StaffController
 from .tags import TagController
 
@@ -27,6 +28,7 @@ CONTROLLERS = [
     DeliveryController,
     AccountController,
     ConnectorController,
+    SettingsController,
 ]
 
 __all__ = ["CONTROLLERS", "EXCEPTION_HANDLERS"]

@@ -6,12 +6,15 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post, put
+from litestar import Controller, Request, Response, get, post, put
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, JSONBody
 from msgspec import Meta
 
 from qunflow.engine import check, compile_flow
 from qunflow.engine.abtest import split_results
+from qunflow.engine.approval import SameRequester, decide
+from qunflow.engine.approval import publish as publish_flow
 from qunflow.engine.backtest import MAX_DAYS, MIN_DAYS, BacktestResult, MassSendLimit, TouchBudget, backtest
 from qunflow.engine.compiler import Plan
 from qunflow.engine.errors import EventInvalid, UserError
@@ -22,13 +25,15 @@ from qunflow.engine.results import goal_figures, lift, rate
 from qunflow.engine.run import STATUSES
 from qunflow.engine.simulate import WorkLimit, checked_moment, parse_until, simulate
 
-from ..auth import READ, WRITE, allow
+from ..auth import ADMIN, READ, WRITE, allow
 from ..problem_words import problem_words
 from ..services import Services, ServicesDep
 from .errors import refuse_nul
+from .members import changed_by
 from .params import FlowId
 from .views import (
     BranchResult,
+    Decision,
     FlowDetail,
     FlowStats,
     FlowSummary,
@@ -99,11 +104,25 @@ def touch_budget(services: Services) -> TouchBudget | None:
     return None
 
 
+class Rejection(msgspec.Struct, forbid_unknown_fields=True):
+    """Why the waiting version is rejected (shown to the one who asked)."""
+
+    reason: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
 def flow_summaries(services: Services) -> list[FlowSummary]:
     statuses = services.store.journey_statuses()
+    pending = {p["flow_id"]: p["version"] for p in services.store.pending_approvals()}
     empty = dict.fromkeys(STATUSES, 0)
     return [
-        FlowSummary(f["id"], f["name"], f["live_version"], bool(f["paused"]), statuses.get(f["id"], empty))
+        FlowSummary(
+            f["id"],
+            f["name"],
+            f["live_version"],
+            bool(f["paused"]),
+            statuses.get(f["id"], empty),
+            pending.get(f["id"]),
+        )
         for f in services.store.list_flows()
     ]
 
@@ -223,9 +242,50 @@ class FlowController(Controller):
         sync_to_thread=True,
         status_code=200,
         summary="Publish the draft as the next version; 422 if invalid",
+        description="200 `{status: published}`: the version is live. With the community setting "
+        "`approval.min_reach` (DESIGN §18), a flow whose estimated reach is at least that, published "
+        "by anyone but an admin, is answered 202 `{status: pending_approval, reach, min_reach}`: the "
+        "version waits for another admin's `/approve` and is not live.",
     )
-    def publish(self, services: ServicesDep, flow_id: FlowId) -> Published:
-        return Published(flow_id, services.write(services.engine.publish, flow_id))
+    def publish(
+        self, request: Request[Any, Any, Any], services: ServicesDep, flow_id: FlowId
+    ) -> Response[Published]:
+        who = request.state.get("principal")
+        admin = who is not None and who.role in ADMIN
+        done = services.write(publish_flow, services.engine, flow_id, changed_by(request), admin)
+        answer = Published(done.flow, done.version, done.status, done.reach, done.min_reach)
+        return Response(answer, status_code=202 if done.status == "pending_approval" else 200)
+
+    @post(
+        "/{flow_id:str}/approve",
+        guards=[allow(ADMIN)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Approve the version waiting for approval: it goes live (admin, not the requester)",
+    )
+    def approve(self, request: Request[Any, Any, Any], services: ServicesDep, flow_id: FlowId) -> Decision:
+        by = changed_by(request)
+        version = _decided(services, flow_id, by, True, None)
+        return Decision(flow_id, version, "approved", by)
+
+    @post(
+        "/{flow_id:str}/reject",
+        guards=[allow(ADMIN)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Reject the version waiting for approval, with a reason (admin, not the requester)",
+    )
+    def reject(
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        flow_id: FlowId,
+        data: JSONBody[Rejection],
+    ) -> Decision:
+        refuse_nul(data.reason, "reason")
+        by = changed_by(request)
+        version = _decided(services, flow_id, by, False, data.reason)
+        return Decision(flow_id, version, "rejected", by, data.reason)
 
     @post(
         "/{flow_id:str}/rollback",
@@ -346,13 +406,28 @@ class FlowController(Controller):
         return flow_stats(services, flow_id)
 
 
+def _decided(services: Services, flow_id: str, by: str, approved: bool, reason: str | None) -> int:
+    try:
+        return services.write(decide, services.engine, flow_id, by, approved, reason)
+    except SameRequester as error:
+        raise PermissionDeniedException(str(error)) from None
+
+
 def _detail(services: Services, flow_id: str) -> FlowDetail:
     record = services.store.get_flow(flow_id)
     versions = [
         VersionView(
-            v["version"], iso(v["published_at"]), services.store.version_document(flow_id, v["version"])
+            v["version"],
+            iso(v["published_at"]),
+            services.store.version_document(flow_id, v["version"]),
+            v["status"],
+            v["requested_by"],
+            v["decided_by"],
+            iso(v["decided_at"]) if v["decided_at"] is not None else None,
+            v["reason"],
+            v["reach"],
         )
-        for v in record.versions
+        for v in services.store.version_history(flow_id)
     ]
     return FlowDetail(
         record.id,

@@ -28,12 +28,25 @@ class FlowSummary(msgspec.Struct):
     live_version: int | None
     paused: bool
     runs: dict[str, int]
+    # The version waiting for an admin's approval (DESIGN §18), if one waits.
+    pending_approval: int | None = None
 
 
 class VersionView(msgspec.Struct):
+    """A published version and its approval record (DESIGN §18): `status` is `published` (live at
+    once), `pending_approval`, `approved` or `rejected`; `requested_by` asked (published), at
+    `published_at`; `decided_by` decided at `decided_at`, with `reason` for a rejection; `reach` is
+    the estimated reach when approval applied."""
+
     version: int
     published_at: datetime | None
     document: dict[str, Any]
+    status: str = "published"
+    requested_by: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    reach: int | None = None
 
 
 class FlowDetail(msgspec.Struct):
@@ -62,9 +75,25 @@ class Validation(msgspec.Struct):
     problems: list[ProblemView]
 
 
-class Published(msgspec.Struct):
+class Published(msgspec.Struct, omit_defaults=True):
+    """What publishing did: `{flow, version}`, live now; or `status: pending_approval` (202: an
+    admin must approve; `reach` and `min_reach` say why). `reach` is given whenever it was estimated."""
+
     flow: str
     version: int
+    status: str = "published"
+    reach: int | None = None
+    min_reach: int | None = None
+
+
+class Decision(msgspec.Struct):
+    """An admin's decision on a version waiting for approval."""
+
+    flow: str
+    version: int
+    status: str
+    decided_by: str
+    reason: str | None = None
 
 
 class Rollback(msgspec.Struct, forbid_unknown_fields=True):

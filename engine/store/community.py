@@ -166,17 +166,21 @@ class CommunityStore(DriverStore):
         # on its own (a lateral join is a nested loop, whose inner side is an index probe).
         if self.dialect == "postgresql":
             sql = (
-                "SELECT m.id, d.flow_id, d.at, d.kind FROM unnest(%s::text[]) AS m(id) CROSS JOIN LATERAL "
-                "(SELECT flow_id, at, kind FROM deliveries WHERE member_id = m.id AND at >= %s) AS d"
+                "SELECT m.id, d.flow_id, d.at, d.kind, d.status FROM unnest(%s::text[]) AS m(id) "
+                "CROSS JOIN LATERAL (SELECT flow_id, at, kind, status FROM deliveries "
+                "WHERE member_id = m.id AND at >= %s) AS d"
             )
             rows: Iterable[tuple[Any, ...]] = self._select(conn, sql, (list(member_ids), since))
         else:
             c = t.deliveries.c
             rows = conn.execute(
-                select(c.member_id, c.flow_id, c.at, c.kind).where(c.member_id.in_(member_ids), c.at >= since)
+                select(c.member_id, c.flow_id, c.at, c.kind, c.status).where(
+                    c.member_id.in_(member_ids), c.at >= since
+                )
             )
-        for member_id, flow_id, at, kind in rows:
-            if kind == "message":
+        for member_id, flow_id, at, kind, status in rows:
+            # A message skipped for the touch budget was never made: no cap counts it.
+            if kind == "message" and status != "skipped":
                 found.setdefault(member_id, []).append((flow_id, at))
         return found
 

@@ -95,6 +95,11 @@ class BatchStore(Protocol):
         """(flow, time) of each member's `message` deliveries at or after `since`."""
         ...
 
+    def touch_times(self, conn: Tx, member_ids: Sequence[str], since: int) -> dict[str, list[int]]:
+        """Times of each member's touches (member-addressed `message` deliveries made) at or after
+        `since`: what the cross-flow touch budget counts (DESIGN §18)."""
+        ...
+
     def deliveries_since(self, conn: Tx, kind: str, since: int) -> list[tuple[int, dict[str, Any]]]:
         """(time, payload) of every delivery of one kind at or after `since`, by time."""
         ...
@@ -133,6 +138,10 @@ class BatchStore(Protocol):
 
     def insert_deliveries(self, conn: Tx, rows: list[tuple[Any, ...]]) -> None:
         """Rows in the order of `rows.DELIVERY_COLUMNS`; a key already stored is not written again."""
+        ...
+
+    def insert_skipped(self, conn: Tx, rows: list[tuple[Any, ...]]) -> None:
+        """Deliveries not made (status `skipped`), rows in the order of `protection.SKIPPED_COLUMNS`."""
         ...
 
     def add_counts(self, conn: Tx, counts: Mapping[tuple[str, str, str], int]) -> None:
@@ -176,7 +185,19 @@ class FlowSource(Protocol):
         ...
 
 
-class EngineStore(BatchStore, FlowSource, Protocol):
+class SettingsSource(Protocol):
+    """Where a running process reads the community settings (DESIGN §18)."""
+
+    def settings_version(self, conn: Tx) -> int:
+        """A number that changes whenever the settings change."""
+        ...
+
+    def settings_rows(self, conn: Tx) -> dict[str, str]:
+        """The stored settings: field name → JSON text."""
+        ...
+
+
+class EngineStore(BatchStore, FlowSource, SettingsSource, Protocol):
     """Everything the engine's hot path asks of a store: a batch's pieces, the transaction around
     them, the runs and schedules due, and the published flows."""
 
@@ -220,4 +241,4 @@ class EngineStore(BatchStore, FlowSource, Protocol):
         ...
 
 
-__all__ = ["BatchStore", "EngineStore", "Entering", "FlowSource", "ScheduleKey", "Tx"]
+__all__ = ["BatchStore", "EngineStore", "Entering", "FlowSource", "ScheduleKey", "SettingsSource", "Tx"]

@@ -37,6 +37,7 @@ DELIVERY_COLUMNS = (
     "status",
     "attempts",
     "next_attempt_at",
+    "touch",
 )
 # Members: what a write sets (the profile and the last message; `first_seen` only when the row is
 # made), and what a read takes, in that order.

@@ -71,6 +71,14 @@ flow_versions = Table(
     Column("version", Integer, nullable=False),
     Column("document", Text, nullable=False),
     Column("published_at", BigInteger, nullable=False),
+    # Approval before large sends (DESIGN §18): `published` (live at once; no status on older rows),
+    # `pending_approval`, `approved` or `rejected`; who asked, who decided, when, and why not.
+    Column("status", String(30)),
+    Column("requested_by", String(100)),
+    Column("decided_by", String(100)),
+    Column("decided_at", BigInteger),
+    Column("reason", Text),
+    Column("reach", BigInteger),
     PrimaryKeyConstraint("flow_id", "version"),
 )
 
@@ -182,6 +190,8 @@ deliveries = Table(
     # Why a delivery was skipped (`quota`, `budget`); the outside system's id while it awaits confirmation.
     Column("reason", String(50)),
     Column("reference", String(200)),
+    # A `message` to the member (`to: member`) that was made: what the touch budget counts (DESIGN §18).
+    Column("touch", Boolean),
     Index("ix_deliveries_status", "status", "next_attempt_at"),
     Index("ix_deliveries_member", "member_id"),
 )
@@ -351,4 +361,24 @@ flow_days = Table(
     Column("counter", String(40), nullable=False),
     Column("value", BigInteger, nullable=False),
     PrimaryKeyConstraint("flow_id", "day", "counter"),
+)
+
+# The touch budget counts each member's touches in a sliding window: the index holds touches alone.
+Index(
+    "ix_deliveries_touch",
+    deliveries.c.member_id,
+    deliveries.c.at,
+    sqlite_where=text("touch"),
+    postgresql_where=text("touch"),
+)
+
+# -- community settings (DESIGN §18): one row per field that is set, its value as JSON ---------------
+
+community_settings = Table(
+    "community_settings",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(100)),
 )

@@ -32,6 +32,7 @@ from .driver import bind_nulls_cheaply
 from .goals import GoalStore
 from .history import HistoryStore
 from .leases import LeaseStore
+from .protection import ProtectionStore
 from .reports import ReportStore
 from .rows import (
     DELIVERY_COLUMNS,
@@ -67,7 +68,9 @@ class FlowRecord(msgspec.Struct):
     versions: list[dict[str, Any]] = []
 
 
-class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore, HistoryStore, GoalStore):
+class Store(
+    CommunityStore, DirectoryStore, LeaseStore, ReportStore, HistoryStore, GoalStore, ProtectionStore
+):
     """Tables, migrations and the batch reads and writes the engine needs."""
 
     def __init__(self, url: str) -> None:

@@ -73,11 +73,20 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("PUT", "/api/connectors/nobody-here", {}, ADMIN),
     ("PUT", "/api/connectors/routes", {"webhook": "webhook"}, ADMIN),
     ("POST", "/api/connectors/nobody-here/test", None, ADMIN),
+    ("POST", "/api/flows/welcome/backtest", {"days": 1}, WRITE),
+    ("GET", "/api/settings", None, READ),
+    ("PUT", "/api/settings", {"calendar": "cn"}, ADMIN),
+    ("POST", "/api/flows/welcome/approve", None, ADMIN),
+    ("POST", "/api/flows/welcome/reject", {"reason": "文案要改"}, ADMIN),
+    ("POST", "/api/nodes/moments", {"type": "wait.until_time", "config": {"time": "09:00"}}, READ),
+    ("PUT", "/api/flows/welcome/draft", welcome_flow(), WRITE),
+    ("POST", "/api/flows/welcome/rollback", {"version": 1}, WRITE),
     ("GET", "/", None, READ),
 ]
 IDS = [f"{method} {path}" for method, path, _, _ in MATRIX]
 # Routes anyone may reach: signing in, the API description, static files, the language switch.
-PUBLIC_PREFIXES = ("/login", "/schema", "/static", "/lang")
+# WeCom's callbacks carry WeCom's own signature instead (DESIGN §20).
+PUBLIC_PREFIXES = ("/login", "/schema", "/static", "/lang", "/wecom/callback")
 
 
 @pytest.fixture

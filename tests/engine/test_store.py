@@ -59,7 +59,7 @@ def new_run(
 
 def delivery(id: int, key: str, node: str = "c", member: str = "m-1", at: int = 5) -> tuple[Any, ...]:
     """A row of the `deliveries` table, in the order of `DELIVERY_COLUMNS`."""
-    return (id, key, "f", node, 1, member, "coupon", '{"coupon":"c1"}', at, "pending", 0, at)
+    return (id, key, "f", node, 1, member, "coupon", '{"coupon":"c1"}', at, "pending", 0, at, False)
 
 
 # -- flows ----------------------------------------------------------------------------------------

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from qunflow.engine import Registry
+from qunflow.engine.community_settings import decode_settings
 from qunflow.engine.content import ContentItem
 from qunflow.engine.event import convert_events
 from qunflow.engine.member import GroupRecord, MemberRecord
@@ -22,8 +24,11 @@ def run(
     groups: Sequence[dict[str, Any]] = (),
     registry: Registry | None = None,
     content: Sequence[dict[str, Any]] = (),
+    settings: dict[str, Any] | None = None,
+    start: str | None = None,
 ) -> dict[str, Any]:
-    """Simulate flows on events (dicts as in the JSON Lines files) and return the report."""
+    """Simulate flows on events (dicts as in the JSON Lines files) and return the report;
+    `settings` are the community settings (DESIGN §18)."""
     documents = [flows] if isinstance(flows, dict) else list(flows)
     return simulate(
         documents,
@@ -33,6 +38,8 @@ def run(
         groups=[msgspec.convert(g, GroupRecord) for g in groups],
         registry=registry,
         content=[msgspec.convert(c, ContentItem) for c in content],
+        settings=decode_settings(settings) if settings is not None else None,
+        start=datetime.fromisoformat(start) if start is not None else None,
     )
 
 

@@ -146,3 +146,13 @@ def test_an_unknown_calendar_or_day_kind_is_refused_naming_the_field() -> None:
     document = waiting(node("w", "wait.until_time", time="09:00", on="weekday"))
     _, _, problems = check(document, registry)
     assert [(p.node, "on" in p.path) for p in problems] == [("w", True)], problems
+
+
+def test_a_flow_without_a_calendar_takes_the_communitys_and_its_own_wins() -> None:
+    wait = node("w", "wait.until_time", time="09:00", on="workday")
+    before = joins(before_holiday="2026-09-30T18:00:00+08:00")
+    plain = run(waiting(wait), before, until="P20D", settings={"calendar": "none"})
+    # Monday to Friday: Thursday 10-01 is a working day.
+    assert times(plain, "coupon") == {"before_holiday": "2026-10-01T09:00:00+08:00"}
+    own = run(waiting(wait, calendar="cn"), before, until="P20D", settings={"calendar": "none"})
+    assert times(own, "coupon") == {"before_holiday": "2026-10-08T09:00:00+08:00"}

@@ -54,6 +54,11 @@ const FLOW_SETTINGS_SCHEMA = {
       exit: { type: "boolean", default: true, title: "Leave the flow when reached" } } }] },
     holdout: { type: "integer", minimum: 0, maximum: 50, default: 0, title: "Control group (%)",
       description: "members held out of the flow to measure the goal against" },
+    calendar: { type: "string", enum: ["cn", "none"], title: "Working-day calendar",
+      description: "Empty: the community's calendar" },
+    priority: { type: "integer", minimum: 1, maximum: 10, default: 5, title: "Priority",
+      description: "Under the touch budget, higher goes first (1–10)" },
+    over_budget: { type: "string", enum: ["wait", "skip"], default: "wait", title: "Over the touch budget" },
   },
 };
 
@@ -553,7 +558,10 @@ async function publish() {
   if (!(await save())) return;
   if (!(await forecastConfirmed())) { say(t("Not published"), "info"); return; }
   const result = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/publish`);
-  if (result.ok) {
+  if (result.status === 202) {
+    // A large send waits for an admin's approval (DESIGN §18): not live yet.
+    say(t("Version {v} waits for an admin's approval (reach {reach})", { v: result.data?.version ?? "", reach: result.data?.reach ?? "" }), "warn");
+  } else if (result.ok) {
     const version = result.data?.version ?? result.data?.published ?? "";
     say(t("Published version {v}", { v: version }), "ok");
     $("#qf-flow-status").textContent = t("live");
