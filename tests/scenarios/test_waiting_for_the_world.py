@@ -127,7 +127,9 @@ def test_a_confirmation_resumes_once_however_often_it_is_reported(
     assert len([e for e in store.member_events("a") if e["type"] == "delivery_settled"]) == 1
 
 
-def test_a_settle_seen_twice_by_two_dispatchers_resumes_once(world: Any, store: Store, clock: SimClock) -> None:
+def test_a_settle_seen_twice_by_two_dispatchers_resumes_once(
+    world: Any, store: Store, clock: SimClock
+) -> None:
     engine, _, _ = world
     engine.deploy(messaging())
     engine.ingest(go("a"))
