@@ -13,6 +13,7 @@ from .nodes import NodeController
 from .runs import RunController
 from .staff import StaffController
 from .tags import TagController
+from .tasks import TaskController
 
 CONTROLLERS = [
     NodeController,
@@ -27,6 +28,7 @@ CONTROLLERS = [
     DeliveryController,
     AccountController,
     ConnectorController,
+    TaskController,
 ]
 
 __all__ = ["CONTROLLERS", "EXCEPTION_HANDLERS"]
