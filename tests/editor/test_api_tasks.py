@@ -100,13 +100,16 @@ def test_done_and_skip_close_the_task_and_resume_the_run(client, tokens, service
     assert services.store.get_member("m-1").tags == ["called"]
 
 
-def test_a_task_event_posted_the_old_way_closes_the_task_too(client, tokens, services: Services, tasks) -> None:
+def test_a_task_event_posted_the_old_way_closes_the_task_too(
+    client, tokens, services: Services, tasks
+) -> None:
     ingest = bearer(tokens["ingest"])
     event = {"id": "x-1", "type": "task_completed", "member": "m-1", "at": T,
              "data": {"flow": "care", "node": "call", "outcome": "done"}}  # fmt: skip
     assert client.post("/api/events", json=event, headers=ingest).status_code == 202
     assert services.store.get_member("m-1").tags == ["called"]
-    assert client.get(f"/api/tasks/{tasks['m-1']}", headers=bearer(tokens["viewer"])).json()["status"] == "done"
+    task = client.get(f"/api/tasks/{tasks['m-1']}", headers=bearer(tokens["viewer"])).json()
+    assert task["status"] == "done"
 
 
 def test_who_may_close_tasks_and_bad_input(client, tokens, services: Services, tasks) -> None:
