@@ -26,6 +26,7 @@ from .headers import add_security_headers
 from .inputs import refuse_nul_input
 from .pages import PageController, static_files
 from .services import Services
+from .task_pages import TaskPages
 from .worker import ServeWorker
 
 HERE = Path(__file__).resolve().parent
@@ -73,6 +74,7 @@ def create_app(
         StaffPages,
         TagPages,
         DeliveryPages,
+        TaskPages,
         static_files(),
         *extra_routes,
     ]

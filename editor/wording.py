@@ -29,7 +29,7 @@ PORT_WORDS = {"true": "yes", "false": "no"}
 MESSAGE_NODES = frozenset({"action.send_message", "action.broadcast"})
 # Events a run may wait for, as an operator says them; others are shown by their type.
 EVENT_WORDS = ("purchase", "message", "member_joined", "member_left", "tag_added", "contact_added",
-               "task_completed")  # fmt: skip
+               "task_completed", "delivery_settled")  # fmt: skip
 DATA_LENGTH = 120
 # What a payload says, in the order a line shows the first one found (never the JSON itself).
 SUMMARY_KEYS = ("text", "title", "coupon", "group", "tag", "tags", "task", "url")
