@@ -142,6 +142,19 @@ def payload_summary(payload: dict[str, Any]) -> str:
     return ""
 
 
+def _settled_details(data: dict[str, Any], names: Names, _: Translate) -> list[str]:
+    """How a delivery a run waited for settled, in words: what it was, from which node, its status
+    (the engine's ids stay out of sight)."""
+    lines = [_(str(data.get("kind", ""))), _("delivery:" + str(data.get("status", "")))]
+    if isinstance(data.get("flow"), str) and isinstance(data.get("node"), str):
+        lines.insert(0, names.node(data["flow"], data["node"]))
+    if isinstance(data.get("reason"), str):
+        lines.append(_("reason:" + data["reason"]))
+    if isinstance(data.get("error"), str):
+        lines.append(data["error"][:DATA_LENGTH])
+    return lines
+
+
 def timeline_lines(
     entries: list[Any],
     runs: dict[str, Any],
@@ -163,7 +176,10 @@ def timeline_lines(
             line["title"] = _("event:" + entry.title) if entry.title in EVENT_WORDS else entry.title
             # The event's own data reads best without its `data.` prefix.
             own = entry.data.get("data") if isinstance(entry.data.get("data"), dict) else {}
-            line["details"] = data_lines({**{k: v for k, v in entry.data.items() if k != "data"}, **own})
+            if entry.title == "delivery_settled":
+                line["details"] = _settled_details(own, names, _)
+            else:
+                line["details"] = data_lines({**{k: v for k, v in entry.data.items() if k != "data"}, **own})
         elif entry.kind == "run":
             run = runs.get(entry.id or "")
             version = run.version if run is not None else None
