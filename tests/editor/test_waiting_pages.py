@@ -12,11 +12,12 @@ FLOW = {
     "name": "问候",
     "nodes": [
         {"id": "t", "type": "trigger.event", "config": {"event": "go"}},
-        {"id": "hi", "type": "action.send_message", "label": "问候消息", "config": {"text": "你好", "wait": True}},
+        {"id": "hi", "type": "action.send_message", "label": "问候消息",
+         "config": {"text": "你好", "wait": True}},
         {"id": "ok", "type": "action.add_tag", "label": "已送达", "config": {"tags": ["ok"]}},
     ],
     "edges": [{"from": "t", "to": "hi"}, {"from": "hi", "port": "sent", "to": "ok"}],
-}
+}  # fmt: skip
 
 
 def test_the_editor_draws_the_ports_the_config_gives(client, sign_in) -> None:
