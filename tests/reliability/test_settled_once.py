@@ -12,7 +12,9 @@ from qunflow.engine.outbox import Dispatcher
 MEMBERS = 120
 
 
-def test_two_engines_telling_settlements_at_once_resume_each_run_once(store_url: str, clock: SimClock) -> None:
+def test_two_engines_telling_settlements_at_once_resume_each_run_once(
+    store_url: str, clock: SimClock
+) -> None:
     stores = [Store.open(store_url) for _ in range(2)]
     try:
         engines = [Engine(s, clock=clock, batch_size=25) for s in stores]
