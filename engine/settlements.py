@@ -61,6 +61,8 @@ def settled_event(delivery: SettledDelivery, fallback: datetime) -> Event:
 def resume_settled(engine: Engine, now: datetime | None = None) -> int:
     """Tell the runs waiting for deliveries that have settled, a batch at a time, until none is
     left; returns how many settlements were taken."""
+    if not engine.store.any_settled():
+        return 0
     moment = now or engine.clock.now()
     taken = 0
     while True:

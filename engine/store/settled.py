@@ -22,6 +22,7 @@ from .leases import NOTIFY_DUE, NOTIFY_TOLD
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
+    from sqlalchemy.engine import Engine as SAEngine
 
     from ..run import Run
 
@@ -47,8 +48,16 @@ class SettleStore:
 
     if TYPE_CHECKING:
         dialect: str
+        engine: SAEngine
 
         def for_update(self, stmt: Any, skip_locked: bool = False) -> Any: ...
+
+    def any_settled(self) -> bool:
+        """Whether a settled delivery waits to be told, read without a write lock (on SQLite a writer
+        runs alone: an idle worker round must not take the lock just to find nothing)."""
+        c = t.deliveries.c
+        with self.engine.connect() as conn:
+            return conn.execute(select(c.id).where(c.notify == NOTIFY_DUE).limit(1)).first() is not None
 
     def claim_settled(self, conn: Connection, limit: int) -> list[SettledDelivery]:
         """Up to `limit` settled deliveries whose runs are still to be told, in the order they
