@@ -42,7 +42,7 @@ DELIVERY_STATUSES = (PENDING, SENT, FAILED, RECORDED, AWAITING_CONFIRMATION, SKI
 # Statuses after which nothing more happens to a delivery (unless an operator retries a failed one).
 FINAL_STATUSES = frozenset({SENT, FAILED, RECORDED, SKIPPED, CANCELLED})
 # `deliveries.notify`: a run waits to hear how the delivery settles; it has settled and the run is to
-# be told (engine.settle); the run has been told.
+# be told (engine.settlements); the run has been told.
 NOTIFY_WAITING, NOTIFY_DUE, NOTIFY_TOLD = "waiting", "due", "told"
 
 

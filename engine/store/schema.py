@@ -184,7 +184,7 @@ deliveries = Table(
     Index("ix_deliveries_member", "member_id"),
 )
 
-# -- settled deliveries and staff tasks (engine.settle, engine.store.tasks) -----------------------------
+# -- settled deliveries and staff tasks (engine.settlements, engine.store.tasks) ---------------------
 
 # When a delivery reached a final status, and whether a run waits to hear of it: `waiting` (not settled
 # yet), `due` (settled, the run not told yet) or `told`. Only the `due` ones are in the index: the
