@@ -265,7 +265,7 @@ class Batch:
             self.closings.append((outcome, at, member_id, flow, node, only))
 
     def settle(self, event: Event, seq: int, run: Run | None) -> None:
-        """A delivery settled (engine.settle): the event that says so joins the member's timeline and
+        """A delivery settled (engine.settlements): the event that says so joins the member's timeline and
         starts the flows it triggers; then `run`, waiting for this delivery at its node, resumes with
         it (a run that no longer waits there is left alone)."""
         at = to_us(event.at)

@@ -29,7 +29,7 @@ MEMBER_EVENTS = frozenset(
     }
 )
 GROUP_EVENTS = frozenset({"member_joined", "member_left"})
-# Made by the engine when a delivery that a run waits for settles (engine.settle); never taken from
+# Made by the engine when a delivery that a run waits for settles (engine.settlements); never taken from
 # outside, so that nobody can answer for a connector.
 DELIVERY_SETTLED = "delivery_settled"
 

@@ -1,5 +1,5 @@
 """The queue of settled deliveries that runs wait for (DESIGN §19): read and emptied by the engine
-(:mod:`engine.settle`) in its own batches.
+(:mod:`engine.settlements`) in its own batches.
 
 A step that waits for its delivery writes it with `notify = 'waiting'`; the statement that gives the
 delivery its final status (`settle_deliveries`, `confirm_deliveries`, `cancel_delivery`) turns that
