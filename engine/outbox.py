@@ -187,6 +187,7 @@ class Dispatcher:
             member=held.member,
             run=held.run,
             at=from_us(held.at),
+            id=held.id,
         )
         connector = self.router.connector_for(held.kind)
         try:
