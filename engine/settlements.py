@@ -14,7 +14,7 @@ and one that no process has taken yet survives any restart.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -25,8 +25,23 @@ from .hooks import BatchDone
 from .store.retry import retrying
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .clock import Clock
+    from .flow_cache import FlowCache
+    from .hooks import HookChain
+    from .store import Store
     from .store.settled import SettledDelivery
+
+
+class Engine(Protocol):
+    """What telling settlements needs of the engine (engine.engine.Engine, which calls it)."""
+
+    store: Store
+    flows: FlowCache
+    clock: Clock
+    hooks: HookChain
+    batch_size: int
+
+    def committed(self, done: BatchDone | None) -> None: ...
 
 
 def settled_event(delivery: SettledDelivery, fallback: datetime) -> Event:
