@@ -386,14 +386,13 @@ def _timeline(services: Services, language: str, member_id: str, entries: list[A
     runs = {str(r.id): RunView.of(r) for r in services.store.runs(member_id=member_id, limit=TIMELINE_LIMIT)}
     nodes = [(r.flow, r.version, r.node) for r in runs.values()]
     nodes += [(e.flow, None, e.node) for e in entries if e.kind == "delivery" and e.flow and e.node]
-    # A settled delivery's event names the node that waited for it.
-    settled = [
-        e.data.get("data") or {} for e in entries if e.kind == "event" and e.title == "delivery_settled"
-    ]
+    # A settled delivery's event, and a closed task's, name the node that waited for it.
+    named = ("delivery_settled", "task_completed")
+    said = [e.data.get("data") or {} for e in entries if e.kind == "event" and e.title in named]
     nodes += [
         (d["flow"], None, d["node"])
-        for d in settled
-        if isinstance(d.get("flow"), str) and isinstance(d.get("node"), str)
+        for d in said
+        if isinstance(d, dict) and isinstance(d.get("flow"), str) and isinstance(d.get("node"), str)
     ]
     names = Names.load(services, language, nodes=nodes)
     _ = translator(language)

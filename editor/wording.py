@@ -155,6 +155,18 @@ def _settled_details(data: dict[str, Any], names: Names, _: Translate) -> list[s
     return lines
 
 
+def _task_details(data: dict[str, Any], names: Names, _: Translate) -> list[str]:
+    """A staff task closed: which node's task, done or skipped, and by whom."""
+    lines = []
+    if isinstance(data.get("flow"), str) and isinstance(data.get("node"), str):
+        lines.append(names.node(data["flow"], data["node"]))
+    if data.get("outcome") in ("done", "skipped"):
+        lines.append(_("task:" + data["outcome"]))
+    if isinstance(data.get("by"), str):
+        lines.append(data["by"])
+    return lines
+
+
 def timeline_lines(
     entries: list[Any],
     runs: dict[str, Any],
@@ -178,6 +190,8 @@ def timeline_lines(
             own = entry.data.get("data") if isinstance(entry.data.get("data"), dict) else {}
             if entry.title == "delivery_settled":
                 line["details"] = _settled_details(own, names, _)
+            elif entry.title == "task_completed":
+                line["details"] = _task_details(own, names, _)
             else:
                 line["details"] = data_lines({**{k: v for k, v in entry.data.items() if k != "data"}, **own})
         elif entry.kind == "run":

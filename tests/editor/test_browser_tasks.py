@@ -81,6 +81,7 @@ def test_an_operator_marks_a_task_done_and_the_run_goes_on(page: Page) -> None:
     page.wait_for_url("**/members/m-1")
     timeline = page.locator(".qf-timeline")
     expect(timeline).to_contain_text("员工完成任务")
+    expect(timeline.locator("li.qf-timeline-event").first).to_contain_text("回访电话")
     expect(timeline.locator("li.qf-timeline-run")).to_contain_text("标记已回访")
 
     page.goto("/tasks?status=open")
