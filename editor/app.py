@@ -27,6 +27,7 @@ from .inputs import refuse_nul_input
 from .pages import PageController, static_files
 from .services import Services
 from .settings_page import ApprovalPages, SettingsPage
+from .task_pages import TaskPages
 from .wecom_callback import WecomCallback, WecomHooks
 from .worker import ServeWorker
 
@@ -80,6 +81,7 @@ def create_app(
         WecomCallback,
         SettingsPage,
         ApprovalPages,
+        TaskPages,
         static_files(),
         *extra_routes,
     ]

@@ -123,8 +123,17 @@ def node_ports(services: Services, type_id: str, config: Any) -> list[str] | Non
     try:
         decoded = msgspec.convert(config if isinstance(config, dict) else {}, node_type.config)
     except msgspec.ValidationError:
-        return None
+        return _ports_without_config(node_type)
     return list(node_type.ports_for(decoded))
+
+
+def _ports_without_config(node_type: Any) -> list[str] | None:
+    """The ports of a node whose config does not decode yet (a message without its text): those its
+    type has without a config when it says (`next` for a message that does not wait), else None."""
+    try:
+        return list(node_type.ports_for(None))
+    except (AttributeError, TypeError):
+        return None
 
 
 def _dynamic_ports(services: Services, document: dict[str, Any]) -> dict[str, list[str]]:
@@ -441,6 +450,14 @@ def _timeline(services: Services, language: str, member_id: str, entries: list[A
     runs = {str(r.id): RunView.of(r) for r in services.store.runs(member_id=member_id, limit=TIMELINE_LIMIT)}
     nodes = [(r.flow, r.version, r.node) for r in runs.values()]
     nodes += [(e.flow, None, e.node) for e in entries if e.kind == "delivery" and e.flow and e.node]
+    # A settled delivery's event, and a closed task's, name the node that waited for it.
+    named = ("delivery_settled", "task_completed")
+    said = [e.data.get("data") or {} for e in entries if e.kind == "event" and e.title in named]
+    nodes += [
+        (d["flow"], None, d["node"])
+        for d in said
+        if isinstance(d, dict) and isinstance(d.get("flow"), str) and isinstance(d.get("node"), str)
+    ]
     groups = [g for e in entries for g in group_ids(e.data)]
     names = Names.load(services, language, nodes=nodes, groups=groups)
     _ = translator(language)

@@ -100,6 +100,8 @@ RULES: list[tuple[str, str, str]] = [
     (r"Invalid ISO ?8601 duration", "时长格式不对（如 P1D、PT2H）", "not a duration (like P1D or PT2H)"),
     (r"Invalid RFC ?3339 encoded (?P<what>\w+)", "时间格式不对（如 2026-11-22T10:00:00+08:00）",
      "not a valid {what} (like 2026-11-22T10:00:00+08:00)"),
+    (rf"{_code('field')} must be a positive duration", "{field} 应为大于零的时长（如 P3D）",
+     "{field} must be a duration longer than zero (like P3D)"),
 ]  # fmt: skip
 _COMPILED = [(re.compile(rf"^{pattern}$", re.S), zh, en) for pattern, zh, en in RULES]
 _FIELD = re.compile(r"\{(\w+)(?::(\w+))?\}")

@@ -31,7 +31,7 @@ MESSAGE_NODES = frozenset({"action.send_message", "action.broadcast"})
 BUDGET_WAIT = "_wait_reason"
 # Events a run may wait for, as an operator says them; others are shown by their type.
 EVENT_WORDS = ("purchase", "message", "member_joined", "member_left", "tag_added", "contact_added",
-               "task_completed", "contact_deleted")  # fmt: skip
+               "task_completed", "contact_deleted", "delivery_settled")  # fmt: skip
 DATA_LENGTH = 120
 # What a payload says, in the order a line shows the first one found (never the JSON itself).
 SUMMARY_KEYS = ("text", "title", "coupon", "group", "tag", "tags", "task", "url")
@@ -152,6 +152,31 @@ def payload_summary(payload: dict[str, Any], names: Names | None = None) -> str:
     return ""
 
 
+def _settled_details(data: dict[str, Any], names: Names, _: Translate) -> list[str]:
+    """How a delivery a run waited for settled, in words: what it was, from which node, its status
+    (the engine's ids stay out of sight)."""
+    lines = [_(str(data.get("kind", ""))), _("delivery:" + str(data.get("status", "")))]
+    if isinstance(data.get("flow"), str) and isinstance(data.get("node"), str):
+        lines.insert(0, names.node(data["flow"], data["node"]))
+    if isinstance(data.get("reason"), str):
+        lines.append(_("reason:" + data["reason"]))
+    if isinstance(data.get("error"), str):
+        lines.append(data["error"][:DATA_LENGTH])
+    return lines
+
+
+def _task_details(data: dict[str, Any], names: Names, _: Translate) -> list[str]:
+    """A staff task closed: which node's task, done or skipped, and by whom."""
+    lines = []
+    if isinstance(data.get("flow"), str) and isinstance(data.get("node"), str):
+        lines.append(names.node(data["flow"], data["node"]))
+    if data.get("outcome") in ("done", "skipped"):
+        lines.append(_("task:" + data["outcome"]))
+    if isinstance(data.get("by"), str):
+        lines.append(data["by"])
+    return lines
+
+
 def timeline_lines(
     entries: list[Any],
     runs: dict[str, Any],
@@ -173,9 +198,14 @@ def timeline_lines(
             line["title"] = _("event:" + entry.title) if entry.title in EVENT_WORDS else entry.title
             # The event's own data reads best without its `data.` prefix.
             own = entry.data.get("data") if isinstance(entry.data.get("data"), dict) else {}
-            line["details"] = data_lines(
-                {**{k: v for k, v in entry.data.items() if k != "data"}, **own}, names=names
-            )
+            if entry.title == "delivery_settled":
+                line["details"] = _settled_details(own, names, _)
+            elif entry.title == "task_completed":
+                line["details"] = _task_details(own, names, _)
+            else:
+                line["details"] = data_lines(
+                    {**{k: v for k, v in entry.data.items() if k != "data"}, **own}, names=names
+                )
         elif entry.kind == "run":
             run = runs.get(entry.id or "")
             version = run.version if run is not None else None

@@ -23,6 +23,8 @@ from .hooks import BatchDone, RunFailed
 from .member import Member, group_deltas
 from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
 from .run import ACTIVE, DONE, EXITED, FAILED, HOLDOUT, WAITING, Run
+from .store.leases import NOTIFY_WAITING
+from .store.tasks import TASK_KINDS, Closing
 
 if TYPE_CHECKING:
     from .community_settings import CommunitySettings
@@ -79,6 +81,11 @@ class Batch:
         # the stored ones.
         self.touches: dict[str, list[int]] = {}
         self._settings: CommunitySettings | None = None
+        # Deliveries with a staff member (tasks) or a run waiting to hear how they settle, by id:
+        # (staff, notify), written as two more columns.
+        self._marks: dict[int, tuple[str | None, str | None]] = {}
+        # Staff tasks that this batch's `task_completed` events close (engine.store.tasks).
+        self.closings: list[Closing] = []
         # This batch's deliveries by kind, as (time, flow, member, payload), for quota checks: made
         # when a step first asks, kept up to date from then on.
         self._made: dict[str, list[tuple[int, str, str | None, dict[str, Any]]]] | None = None
@@ -280,6 +287,8 @@ class Batch:
         if member is not None:
             # Before runs start or resume: the event that starts a run never converts it.
             self.goals.observe(event.type, view, member, at)
+        if event.type == "task_completed" and member is not None:
+            self._close_task(event, member.id, at)
         resumable = self._waiting.pop((event.member, event.type), None) if member is not None else None
         if member is not None and member.tags_added:
             self.fire_tag_added(member)
@@ -292,6 +301,46 @@ class Batch:
         if self._event_waits:
             self.await_events(self._event_waits)
             self._event_waits = []
+
+    def _close_task(self, event: Event, member_id: str, at: int) -> None:
+        """A `task_completed` event closes the member's open task from its flow and node (DESIGN §6),
+        or the one task it names (`data.delivery`, as the task page sends)."""
+        data = event.data
+        flow, node, outcome = data.get("flow"), data.get("node"), data.get("outcome")
+        delivery = data.get("delivery")
+        if isinstance(flow, str) and isinstance(node, str) and outcome in ("done", "skipped"):
+            only = delivery if isinstance(delivery, int) and not isinstance(delivery, bool) else None
+            self.closings.append((outcome, at, member_id, flow, node, only))
+
+    def settle(self, event: Event, seq: int, run: Run | None) -> None:
+        """A delivery settled (engine.settlements): the event that says so joins the member's timeline and
+        starts the flows it triggers; then `run`, waiting for this delivery at its node, resumes with
+        it (a run that no longer waits there is left alone)."""
+        at = to_us(event.at)
+        self.events.append(
+            (
+                seq,
+                event.id,
+                event.type,
+                event.member,
+                event.group,
+                event.channel,
+                at,
+                _encode(event.data).decode(),
+            )  # fmt: skip
+        )
+        view = event_view(event, seq, self._time_text(event.at, at))
+        member = self.member(event.member, at) if event.member is not None else None
+        self.fire_triggers(event, view, member)
+        self.process()
+        if (
+            run is not None
+            and run.status == WAITING
+            and run.wait_event == event.type
+            and run.node == event.data.get("node")
+        ):
+            self.resume(run, view)
+            self.process()
 
     def _time_text(self, moment: datetime, at: int) -> str:
         """An event's time as ISO 8601 text. Events come in bursts that share a timestamp (WeCom's
@@ -503,15 +552,22 @@ class Batch:
         kind: str,
         payload: dict[str, Any],
         key: str,
+        wait: bool = False,
     ) -> None:
         now = self.now_us
         # A touch (DESIGN §18): a message made to the member; what the touch budget counts.
         touch = kind == "message" and member_id is not None and payload.get("to") == "member"
         if touch:
             self.touches.setdefault(member_id, []).append(now)  # type: ignore[arg-type]
+        delivery_id = self.next_id()
+        if wait or kind in TASK_KINDS:
+            self._marks[delivery_id] = (
+                self._task_staff(kind, payload) if kind in TASK_KINDS else None,
+                NOTIFY_WAITING if wait else None,
+            )
         self.deliveries.append(
             (
-                self.next_id(),
+                delivery_id,
                 key,
                 flow_id,
                 node_id,
@@ -545,6 +601,14 @@ class Batch:
         row = (self.next_id(), key, flow_id, node_id, run_id, member_id, kind, _encode(payload).decode())
         self.skipped.append((*row, now, "skipped", 0, None, False, reason))
 
+    def _task_staff(self, kind: str, payload: dict[str, Any]) -> str:
+        """The staff member a task is for: the one it names, for a removal the group's owner; `''`
+        when no one is known (the inbox lists those under no one)."""
+        staff = payload.get("staff")
+        if staff is None and kind == "remove" and isinstance(payload.get("group"), str):
+            staff = self.community.group(payload["group"]).get("owner")
+        return staff if isinstance(staff, str) else ""
+
     def made(self, kind: str) -> Made:
         """This batch's deliveries of a kind, as (time, flow, member, payload)."""
         if self._made is None:
@@ -562,10 +626,17 @@ class Batch:
         store.add_group_members(conn, group_deltas(self.members.values()), known=seen)
         store.write_members(conn, self.members.values())
         store.write_runs(conn, self.runs.values())
-        store.insert_deliveries(conn, self.deliveries)
+        if self._marks:
+            marks = self._marks
+            store.insert_deliveries(conn, [d for d in self.deliveries if d[0] not in marks])
+            store.insert_deliveries(conn, [(*d, *marks[d[0]]) for d in self.deliveries if d[0] in marks])
+        else:
+            store.insert_deliveries(conn, self.deliveries)
         self.goals.flush(store, conn)
         if self.skipped:
             store.insert_skipped(conn, self.skipped)
+        if self.closings:
+            store.close_tasks(conn, self.closings)
         store.add_counts(conn, self.counts)
 
     def done(self) -> BatchDone:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from .clock import from_us, to_us
+from .event import DELIVERY_SETTLED
 from .fields import render, resolve
 from .flow import Settings
 from .member import Member
@@ -44,6 +45,7 @@ class Stepping(Protocol):
         kind: str,
         payload: dict[str, Any],
         key: str,
+        wait: bool = False,
     ) -> None: ...
 
     def start_other_flow(self, flow_id: str, run: Run, member: Member | None) -> bool: ...
@@ -309,12 +311,15 @@ class Context:
         member: str | None = None,
         key: str | None = None,
         once: bool = False,
+        wait: bool = False,
     ) -> None:
         """Record an effect on the outside world; it is sent after the step's batch commits.
 
         `key` names the effect among the node's effects for this run (a broadcast's recipient), so a
         step that is called again after a wait does not repeat or lose one. `once`: at most one such
-        effect per journey and node, even where forked branches meet again at the node."""
+        effect per journey and node, even where forked branches meet again at the node. `wait`: the
+        step will wait to hear how it settles (DESIGN §19): it returns `WaitFor(DELIVERY_SETTLED)`, and
+        is called again with :attr:`settlement` once the delivery is sent, failed or skipped."""
         run, node_id = self.run, self.node.id
         assert run is not None
         if once:
@@ -328,7 +333,23 @@ class Context:
         self._made += 1
         if member is None and self.member is not None:
             member = self.member.id
-        self._batch.deliver(run.flow_id, node_id, run.id, member, kind, payload, key)
+        if wait:
+            self._batch.deliver(run.flow_id, node_id, run.id, member, kind, payload, key, wait=True)
+        else:
+            self._batch.deliver(run.flow_id, node_id, run.id, member, kind, payload, key)
+
+    @property
+    def settlement(self) -> dict[str, Any] | None:
+        """How the delivery this node waits for settled, when that is what woke the step: `status`
+        (`sent`, `failed`, `skipped`, `cancelled`, or `recorded` when nothing left the server),
+        `reason`, `error`, `kind`, `delivery` (its id). None for anything else."""
+        woke, run = self.wake_event, self.run
+        if woke is None or run is None or woke.get("type") != DELIVERY_SETTLED:
+            return None
+        data = woke.get("data") or {}
+        if data.get("run") != run.id or data.get("node") != self.node.id:
+            return None
+        return data
 
     def skip_delivery(
         self,

@@ -228,6 +228,13 @@ class Engine:
             stepped += count
         return stepped + self.scheduler.fire_due(moment)
 
+    def resume_settled(self, now: datetime | None = None) -> int:
+        """Resume the runs waiting for deliveries that have settled since (engine.settlements);
+        returns how many settlements were taken."""
+        from .settlements import resume_settled
+
+        return resume_settled(self, now)
+
     def fire_schedules(self, now: datetime | None = None) -> int:
         """Fire the cron schedules due at `now` (default: the clock's); returns how many runs started."""
         return self.scheduler.fire_due(now or self.clock.now())

@@ -30,6 +30,9 @@ MEMBER_EVENTS = frozenset(
     }
 )
 GROUP_EVENTS = frozenset({"member_joined", "member_left"})
+# Made by the engine when a delivery that a run waits for settles (engine.settlements); never taken from
+# outside, so that nobody can answer for a connector.
+DELIVERY_SETTLED = "delivery_settled"
 
 
 class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -71,6 +74,8 @@ def _check(event: Event, index: int | None) -> Event:
         raise bad("profile", "a profile needs a member")
     if event.type == "member_edited":  # engine.edits: made by the web app for a person's change
         raise bad("type", "`member_edited` events are made by qunflow itself (use the members API)")
+    if event.type == DELIVERY_SETTLED:
+        raise bad("type", "`delivery_settled` events are made by qunflow itself when a delivery settles")
     return event
 
 

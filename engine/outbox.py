@@ -167,7 +167,7 @@ class Dispatcher:
         for outcome in outcomes:
             field = _COUNTED[outcome.status]
             setattr(result, field, getattr(result, field) + 1)
-        self.store.settle_deliveries(self.owner, outcomes)
+        self.store.settle_deliveries(self.owner, outcomes, now=to_us(self.clock.now()))
         self._settled(leased, outcomes)
         self._poll(moment)
         return result

@@ -2,7 +2,8 @@
 
 Several workers (`qunflow worker` processes, beside `qunflow serve`) share one PostgreSQL store.
 Each round leases one batch of due runs (see :mod:`engine.store.leases`), steps it and commits, fires
-the cron schedules that are due, and sends one batch of the outbox. When a round finds nothing to do,
+the cron schedules that are due, sends one batch of the outbox, and resumes the runs waiting for
+deliveries that have settled (:mod:`engine.settlements`). When a round finds nothing to do,
 the worker sleeps until the next wake time it knows of, by the injected clock, but never longer than
 `poll` (other processes add work it cannot see coming). A database that goes away is waited for;
 the worker carries on when it is back.
@@ -33,10 +34,12 @@ class Round(msgspec.Struct):
     stepped: int = 0
     fired: int = 0
     dispatch: DispatchResult = msgspec.field(default_factory=DispatchResult)
+    # Settled deliveries whose waiting runs were told (engine.settlements).
+    settled: int = 0
 
     @property
     def busy(self) -> bool:
-        return bool(self.leased or self.fired or self.dispatch.leased)
+        return bool(self.leased or self.fired or self.dispatch.leased or self.settled)
 
 
 class Worker:
@@ -72,7 +75,10 @@ class Worker:
         leased = self.engine.step_leased(self.owner, self.lease, moment)
         fired = self.engine.fire_schedules(moment)
         dispatched = self.dispatcher.dispatch(moment)
-        return Round(leased.leased, leased.stepped, fired, dispatched)
+        # After the dispatch: what it just settled resumes its runs in the same round. Settlements
+        # made elsewhere (a connector's confirmations) are seen here too.
+        settled = self.engine.resume_settled(moment if now is not None else None)
+        return Round(leased.leased, leased.stepped, fired, dispatched, settled)
 
     def next_wake(self) -> datetime | None:
         """The earliest moment a run wakes, a schedule fires or a delivery is due."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from msgspec import Meta
 
 from qunflow.sdk import (
+    DELIVERY_SETTLED,
     EXIT,
     MAX_POINTS,
     NEXT,
@@ -14,6 +16,7 @@ from qunflow.sdk import (
     ContentItem,
     ContentRef,
     Context,
+    Duration,
     Fail,
     FlowRef,
     Go,
@@ -24,6 +27,7 @@ from qunflow.sdk import (
     Outcome,
     Stage,
     Template,
+    WaitFor,
     WaitUntil,
     action,
 )
@@ -135,6 +139,8 @@ class SendMessage(Config):
     content: ContentRef | None = None
     to: Literal["member", "group"] = "member"
     group: Name | None = None
+    # Wait until the message is sent or has failed (DESIGN §20): ports `sent` and `failed`.
+    wait: bool = False
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.content is None):
@@ -171,8 +177,17 @@ def content_item(ctx: Context, ref: str | None) -> ContentItem | Fail | None:
     )
 
 
+# How a delivery that ended without reaching anyone settles: the `failed` port.
+NOT_SENT = frozenset({"failed", "skipped", "cancelled"})
+
+
+def _message_ports(config: SendMessage | None) -> list[str]:
+    return ["sent", "failed"] if config is not None and config.wait else ["next"]
+
+
 @action(
     "action.send_message",
+    ports=_message_ports,
     title={"zh": "发送消息", "en": "Send message"},
     description={
         "zh": "私聊成员或在群里发消息，支持 {{ member.name }} 占位符；"
@@ -184,6 +199,14 @@ def content_item(ctx: Context, ref: str | None) -> ContentItem | Fail | None:
     icon="send",
 )
 def send_message(ctx: Context, config: SendMessage) -> Outcome:
+    if config.wait:
+        settled = ctx.settlement
+        if settled is not None:
+            # `recorded`: the recording connector stands in for the outside world and keeps what it
+            # is given, as it takes an invitation as accepted (DESIGN §5); the delivery says so.
+            return Go("failed" if settled.get("status") in NOT_SENT else "sent")
+        if ctx.wake_event is not None:  # sent already; something else woke the step
+            return WaitFor(DELIVERY_SETTLED)
     member = ctx.member.id if config.to == "member" and ctx.member is not None else None
     held = message_gate(ctx, member)
     if held is not None:
@@ -194,9 +217,13 @@ def send_message(ctx: Context, config: SendMessage) -> Outcome:
     payload = message_payload(ctx, config.text, item, config.to, config.group)
     if skips_for_budget(ctx, member):
         ctx.skip_delivery("message", payload, BUDGET)
-    else:
+        # Not made: a message that waits for its result takes the `failed` port at once.
+        return Go("failed") if config.wait else NEXT
+    if not config.wait:
         ctx.deliver("message", payload)
-    return NEXT
+        return NEXT
+    ctx.deliver("message", payload, wait=True)
+    return WaitFor(DELIVERY_SETTLED)
 
 
 class SendWelcome(Config):
@@ -261,19 +288,36 @@ def send_coupon(ctx: Context, config: SendCoupon) -> Outcome:
 class InviteToGroup(Config):
     groups: Annotated[Names, Meta(min_length=1)]
     capacity: Annotated[int, Meta(ge=1, le=500)] = 200
+    # Wait for the member to join the group they were invited to (DESIGN §20), at most `within`:
+    # ports `joined` and `not_joined` instead of `next`.
+    wait: bool = False
+    within: Duration = timedelta(days=3)
+
+    def __post_init__(self) -> None:
+        if self.within <= timedelta(0):
+            raise ValueError("`within` must be a positive duration")
+
+
+def _invite_ports(config: InviteToGroup | None) -> list[str]:
+    waits = config is not None and config.wait
+    return ["joined", "not_joined", "full", "blocked"] if waits else ["next", "full", "blocked"]
 
 
 @action(
     "action.invite_to_group",
-    ports=("next", "full", "blocked"),
+    ports=_invite_ports,
     title={"zh": "邀请入群", "en": "Invite to group"},
     description={
-        "zh": "邀请进群池中第一个未满的群；都满走「已满」，黑名单走「拦截」",
-        "en": "Invite to the first group in the pool with room",
+        "zh": "邀请进群池中第一个未满的群；都满走「已满」，黑名单走「拦截」；"
+        "等待时按期限内「已入群 / 未入群」分支",
+        "en": "Invite to the first group in the pool with room; when waiting, branch on joined / not "
+        "joined within the time given",
     },
     icon="user-check",
 )
 def invite_to_group(ctx: Context, config: InviteToGroup) -> Outcome:
+    if config.wait:
+        return _invite_and_wait(ctx, config)
     member = ctx.member
     if member is None:
         return Go("full")
@@ -287,6 +331,36 @@ def invite_to_group(ctx: Context, config: InviteToGroup) -> Outcome:
     ctx.deliver("invite", {"group": group})
     ctx.join_group(group)
     return NEXT
+
+
+def _invite_and_wait(ctx: Context, config: InviteToGroup) -> Outcome:
+    """Invite, then wait for the member's `member_joined` into the group invited to. The invitation
+    is not taken as accepted: joining is what the event reports."""
+    key = f"_invite.{ctx.node_id}"
+    invited = ctx.vars.get(key) if ctx.run is not None and ctx.run.vars else None
+    until = ctx.entered_at + config.within
+    if invited is None:
+        member = ctx.member
+        if member is None:
+            return Go("full")
+        if member.blacklisted:
+            return Go("blocked")
+        if ctx.in_any_group(config.groups):
+            return Go("joined")  # already in a group of this pool
+        group = ctx.first_group_with_room(config.groups, config.capacity)
+        if group is None:
+            return Go("full")
+        ctx.deliver("invite", {"group": group})
+        ctx.set_var(key, group)
+        return WaitFor("member_joined", until=until)
+    woke = ctx.wake_event
+    if woke is not None and woke.get("type") == "member_joined" and woke.get("group") == invited:
+        ctx.vars.pop(key, None)
+        return Go("joined")
+    if ctx.now >= until:
+        ctx.vars.pop(key, None)
+        return Go("not_joined")
+    return WaitFor("member_joined", until=until)
 
 
 class StartFlow(Config):

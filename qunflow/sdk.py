@@ -22,7 +22,9 @@
   Constraints are msgspec's `Meta` (re-exported here).
 - **Stepping**: a step gets a `Context` and returns an outcome — `NEXT`, `Go(port)`, `branch(bool)`
   (`TRUE`/`FALSE`), `WaitUntil(at)`, `WaitFor(event, until)`, `EXIT`, `Fail(reason)`. It never does
-  I/O, sleeps or reads the wall clock (`ctx.now` is the engine's time).
+  I/O, sleeps or reads the wall clock (`ctx.now` is the engine's time). A step that must know how its
+  delivery went delivers with `ctx.deliver(..., wait=True)`, returns `WaitFor(DELIVERY_SETTLED)` and
+  reads `ctx.settlement` when called again.
 - **Helpers**: field paths and comparisons (`resolve`, `compare`, `holds`), wall-clock times in the
   flow's timezone with the DST rules of DESIGN §5 (`local_moment`, `next_time_of_day`, `in_window`,
   `parse_time`), working days (`is_workday`), cron expressions (`valid_cron`), texts with placeholders
@@ -37,6 +39,7 @@ from qunflow.engine.audience import Audience
 from qunflow.engine.config import Config, Duration, Grade, Name, Names, NoConfig, Stage, Weekday
 from qunflow.engine.content import ContentItem, ContentRef
 from qunflow.engine.context import Context
+from qunflow.engine.event import DELIVERY_SETTLED
 from qunflow.engine.fields import Comparison, FieldPath, Op, Template, compare, holds, render, resolve
 from qunflow.engine.flow import FlowRef, TimeOfDay
 from qunflow.engine.limits import MAX_COUNT, MAX_MONEY, MAX_POINTS
@@ -60,6 +63,7 @@ from qunflow.engine.schedule import valid_cron
 from qunflow.engine.workdays import DayKind, is_workday
 
 __all__ = [
+    "DELIVERY_SETTLED",
     "EXIT",
     "FALSE",
     "NEXT",

@@ -14,6 +14,7 @@ from .runs import RunController
 from .settings import SettingsController
 from .staff import StaffController
 from .tags import TagController
+from .tasks import TaskController
 
 CONTROLLERS = [
     NodeController,
@@ -29,6 +30,7 @@ CONTROLLERS = [
     AccountController,
     ConnectorController,
     SettingsController,
+    TaskController,
 ]
 
 __all__ = ["CONTROLLERS", "EXCEPTION_HANDLERS"]

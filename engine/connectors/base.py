@@ -45,7 +45,9 @@ class Delivery(msgspec.Struct, frozen=True):
     member: str | None = None
     run: int | None = None
     at: datetime | None = None
-    id: int | None = None  # the outbox row's id (pages link to it), when it comes from the outbox
+    # The delivery's id in the outbox: a task's page is `/tasks/{id}` (what an app message to staff
+    # links to).
+    id: int | None = None
 
 
 class Made(msgspec.Struct, frozen=True):

@@ -12,11 +12,12 @@ serialised.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
+from sqlalchemy import Boolean, ColumnElement, Select, and_, bindparam, case, func, or_, select, update
 
 from ..errors import Conflict, NotFound
 from . import schema as t
@@ -38,6 +39,11 @@ SKIPPED = "skipped"
 # Withdrawn by an operator while it was still pending: never sent.
 CANCELLED = "cancelled"
 DELIVERY_STATUSES = (PENDING, SENT, FAILED, RECORDED, AWAITING_CONFIRMATION, SKIPPED, CANCELLED)
+# Statuses after which nothing more happens to a delivery (unless an operator retries a failed one).
+FINAL_STATUSES = frozenset({SENT, FAILED, RECORDED, SKIPPED, CANCELLED})
+# `deliveries.notify`: a run waits to hear how the delivery settles; it has settled and the run is to
+# be told (engine.settlements); the run has been told.
+NOTIFY_WAITING, NOTIFY_DUE, NOTIFY_TOLD = "waiting", "due", "told"
 
 
 class LeasedDelivery(msgspec.Struct, frozen=True):
@@ -65,6 +71,17 @@ class Settled(msgspec.Struct, frozen=True):
     sent_at: int | None = None
     reason: str | None = None  # skipped: why (`quota`, `budget`)
     reference: str | None = None  # awaiting_confirmation: the outside system's id for it
+    settled_at: int | None = None  # a final status: when it was reached (default: sent_at, or now)
+
+
+def wall_clock_us() -> int:
+    """Now, for a settle whose caller did not say when (the dispatcher always does)."""
+    return time.time_ns() // 1000
+
+
+def _told_later(c: Any) -> Any:
+    """`notify` of a delivery that settles: a run waiting for it is to be told."""
+    return case((c.notify == NOTIFY_WAITING, NOTIFY_DUE), else_=c.notify)
 
 
 class LeaseStore:
@@ -177,12 +194,17 @@ class LeaseStore:
             for r in rows
         ]
 
-    def settle_deliveries(self, owner: str, outcomes: Sequence[Settled]) -> int:
+    def settle_deliveries(self, owner: str, outcomes: Sequence[Settled], now: int | None = None) -> int:
         """Record what became of leased deliveries; a delivery whose lease `owner` lost meanwhile is
-        left as its new holder has it. Returns how many were recorded."""
+        left as its new holder has it. Returns how many were recorded.
+
+        A delivery that reaches a final status gets its `settled_at` (the outcome's, else `now`), and
+        one that a run waits for is queued for the engine to tell it (`notify` becomes `due`), in the
+        same statement: a settle seen twice finds the delivery no longer pending and changes nothing."""
         if not outcomes:
             return 0
         c = t.deliveries.c
+        fallback = now if now is not None else wall_clock_us()
         stmt = (
             update(t.deliveries)
             .where(c.id == bindparam("b_id"), c.lease_owner == owner, c.status == PENDING)
@@ -194,20 +216,30 @@ class LeaseStore:
                 reason=bindparam("b_reason"),
                 reference=bindparam("b_reference"),
                 lease_owner=None,
+                settled_at=bindparam("b_settled"),
+                notify=case(
+                    (and_(c.notify == NOTIFY_WAITING, bindparam("b_final", type_=Boolean)), NOTIFY_DUE),
+                    else_=c.notify,
+                ),
             )
         )
-        rows = [
-            {
-                "b_id": o.id,
-                "b_status": o.status,
-                "b_next": o.next_attempt_at,
-                "b_error": o.error,
-                "b_sent": o.sent_at,
-                "b_reason": o.reason,
-                "b_reference": o.reference,
-            }
-            for o in outcomes
-        ]
+        rows = []
+        for o in outcomes:
+            final = o.status in FINAL_STATUSES
+            settled = (o.settled_at or o.sent_at or fallback) if final else None
+            rows.append(
+                {
+                    "b_id": o.id,
+                    "b_status": o.status,
+                    "b_next": o.next_attempt_at,
+                    "b_error": o.error,
+                    "b_sent": o.sent_at,
+                    "b_reason": o.reason,
+                    "b_reference": o.reference,
+                    "b_settled": settled,
+                    "b_final": final,
+                }
+            )
         with self.transaction() as conn:
             return conn.execute(stmt, rows).rowcount
 
@@ -227,7 +259,8 @@ class LeaseStore:
         if not references:
             return 0
         c = t.deliveries.c
-        values: dict[str, Any] = {"status": status, "error": error}
+        values: dict[str, Any] = {"status": status, "error": error, "settled_at": at}
+        values["notify"] = _told_later(c)
         if reason is not None:
             values["reason"] = reason
         if status == SENT:
@@ -249,7 +282,13 @@ class LeaseStore:
                 update(t.deliveries)
                 .where(c.id == delivery_id, c.status == PENDING)
                 .where(or_(c.lease_owner.is_(None), c.next_attempt_at <= now))
-                .values(status=CANCELLED, lease_owner=None, next_attempt_at=None)
+                .values(
+                    status=CANCELLED,
+                    lease_owner=None,
+                    next_attempt_at=None,
+                    settled_at=now,
+                    notify=_told_later(c),
+                )
             ).rowcount
             if not changed:
                 rule = "only a pending delivery can be cancelled (只能取消待发送的投递)"
@@ -263,7 +302,14 @@ class LeaseStore:
             changed = conn.execute(
                 update(t.deliveries)
                 .where(c.id == delivery_id, c.status == FAILED)
-                .values(status=PENDING, next_attempt_at=now, lease_owner=None)
+                # A run not told of the failure yet goes on waiting: for this attempt's outcome.
+                .values(
+                    status=PENDING,
+                    next_attempt_at=now,
+                    lease_owner=None,
+                    settled_at=None,
+                    notify=case((c.notify == NOTIFY_DUE, NOTIFY_WAITING), else_=c.notify),
+                )
             ).rowcount
             if not changed:
                 rule = "only a failed delivery can be retried (只能重试失败的投递)"

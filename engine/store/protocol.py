@@ -137,7 +137,14 @@ class BatchStore(Protocol):
     def write_runs(self, conn: Tx, runs: Iterable[Run]) -> None: ...
 
     def insert_deliveries(self, conn: Tx, rows: list[tuple[Any, ...]]) -> None:
-        """Rows in the order of `rows.DELIVERY_COLUMNS`; a key already stored is not written again."""
+        """Rows in the order of `rows.DELIVERY_COLUMNS`, or all of them followed by `staff` and
+        `notify` (a task's staff member; `waiting` when a run waits to hear how it settles); a key
+        already stored is not written again."""
+        ...
+
+    def close_tasks(self, conn: Tx, closings: Sequence[tuple[str, int, str, str, str, int | None]]) -> None:
+        """Close open staff tasks: (outcome, time, member, flow, node, delivery id or None: every
+        open task of that member, flow and node)."""
         ...
 
     def insert_skipped(self, conn: Tx, rows: list[tuple[Any, ...]]) -> None:

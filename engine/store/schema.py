@@ -196,6 +196,33 @@ deliveries = Table(
     Index("ix_deliveries_member", "member_id"),
 )
 
+# -- settled deliveries and staff tasks (engine.settlements, engine.store.tasks) ---------------------
+
+# When a delivery reached a final status, and whether a run waits to hear of it: `waiting` (not settled
+# yet), `due` (settled, the run not told yet) or `told`. Only the `due` ones are in the index: the
+# engine's queue of runs to resume.
+deliveries.append_column(Column("settled_at", BigInteger))
+deliveries.append_column(Column("notify", String(10)))
+Index(
+    "ix_deliveries_notify_due",
+    deliveries.c.settled_at,
+    deliveries.c.id,
+    sqlite_where=text("notify = 'due'"),
+    postgresql_where=text("notify = 'due'"),
+)
+# Deliveries a staff member carries out (task, friend_request, remove): whose they are (`''` when no
+# one is named), and how they were closed (`done` / `skipped`, by a `task_completed` event) and when.
+deliveries.append_column(Column("staff", String(200)))
+deliveries.append_column(Column("task_outcome", String(10)))
+deliveries.append_column(Column("closed_at", BigInteger))
+Index(
+    "ix_deliveries_staff",
+    deliveries.c.staff,
+    deliveries.c.at,
+    sqlite_where=text("staff IS NOT NULL"),
+    postgresql_where=text("staff IS NOT NULL"),
+)
+
 node_counts = Table(
     "node_counts",
     metadata,

@@ -52,6 +52,8 @@ from .rows import (
     run_insert_values,
     run_values,
 )
+from .settled import SettleStore
+from .tasks import TaskStore
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
@@ -69,7 +71,15 @@ class FlowRecord(msgspec.Struct):
 
 
 class Store(
-    CommunityStore, DirectoryStore, LeaseStore, ReportStore, HistoryStore, GoalStore, ProtectionStore
+    CommunityStore,
+    DirectoryStore,
+    LeaseStore,
+    ReportStore,
+    HistoryStore,
+    GoalStore,
+    ProtectionStore,
+    SettleStore,
+    TaskStore,
 ):
     """Tables, migrations and the batch reads and writes the engine needs."""
 
@@ -456,14 +466,12 @@ class Store(
     # -- deliveries and counters -----------------------------------------------------------------------
 
     def insert_deliveries(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        """Rows in the order of `DELIVERY_COLUMNS`; a key already there is not written again."""
-        self._bulk(
-            conn,
-            "deliveries",
-            DELIVERY_COLUMNS,
-            rows,
-            " ON CONFLICT (key) DO NOTHING",
-        )
+        """Rows in the order of `DELIVERY_COLUMNS`, or all of them followed by the `staff` and `notify`
+        columns (tasks, and deliveries a run waits for); a key already there is not written again."""
+        if not rows:
+            return
+        columns = DELIVERY_COLUMNS if len(rows[0]) == len(DELIVERY_COLUMNS) else MARKED_DELIVERY_COLUMNS
+        self._bulk(conn, "deliveries", columns, rows, " ON CONFLICT (key) DO NOTHING")
 
     def add_counts(self, conn: Connection, counts: dict[tuple[str, str, str], int]) -> None:
         self._bulk(
@@ -475,6 +483,7 @@ class Store(
         )
 
 
+MARKED_DELIVERY_COLUMNS = (*DELIVERY_COLUMNS, "staff", "notify")
 # Statements a batch runs every time, built once (building them costs more than running them).
 _RUN_FIELDS = ", ".join(RUN_FIELDS)
 # Due runs that no worker holds, in the order they became due.

@@ -126,7 +126,7 @@ def test_the_demo_pages_show_no_raw_json_and_say_what_a_condition_answered(clien
     member = services.store.get_member(MARKER_MEMBER)
     paths = ["/flows", "/runs", "/deliveries", f"/members/{MARKER_MEMBER}", "/runs?status=waiting",
              "/deliveries?status=recorded", f"/runs?member={MARKER_MEMBER}", "/members", "/groups",
-             "/content", "/staff"]  # fmt: skip
+             "/content", "/staff", "/tasks", "/tasks?status=all"]  # fmt: skip
     for path in paths:
         answer = client.get(path)
         assert answer.status_code == 200, path

@@ -780,6 +780,8 @@ function placeNode(type, point) {
     position = nodes.length ? { x: Math.max(...nodes.map((n) => n.pos_x)) + 240, y: nodes[nodes.length - 1].pos_y } : centre;
   }
   const dfId = addNode({ id: freshId(type), type, config: {}, position });
+  // A node whose ports follow its config (a message that may wait) asks the server for them at once.
+  if (typeOf(type).dynamic_ports) refreshPorts(dfId);
   select(dfId, !point);
   changed();
 }
