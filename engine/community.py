@@ -15,6 +15,7 @@ from .edits import EDITED, apply_edit
 from .event import Event
 from .limits import MAX_COUNT, MAX_MONEY
 from .member import Member
+from .rollup import GROUP, Tally, local_day
 
 if TYPE_CHECKING:
     from .audience import Audience
@@ -31,6 +32,8 @@ class Community:
     ) -> None:
         self.store = store
         self.conn = conn
+        # The daily rollups this batch moves (engine.rollup): groups' joins, leaves and messages.
+        self.tally = Tally()
         # The batch's members as it holds them, by id (it adds those its events bring), and the ids
         # it was made for, in order.
         self.members = members
@@ -93,9 +96,11 @@ class Community:
         if kind == "member_joined":
             if member.join_group(event.group):  # type: ignore[arg-type]
                 self.group_changed(event.group, +1)  # type: ignore[arg-type]
+                self.tally.add(GROUP, event.group, local_day(at), "joins")  # type: ignore[arg-type]
         elif kind == "member_left":
             if member.leave_group(event.group):  # type: ignore[arg-type]
                 self.group_changed(event.group, -1)  # type: ignore[arg-type]
+                self.tally.add(GROUP, event.group, local_day(at), "leaves")  # type: ignore[arg-type]
         elif kind == "purchase":
             # Bounded so that no number of purchases overflows the columns (engine.limits).
             member.total_spend = min(MAX_MONEY, member.total_spend + float(event.data.get("amount", 0)))
@@ -105,6 +110,16 @@ class Community:
             member.last_message_at = at
             member.dirty = True
             self.posted(member.id, at)
+            if event.group is not None:
+                self.tally.add(GROUP, event.group, local_day(at), "messages")
+        elif kind == "contact_deleted":
+            if member.contact_lost_at is None:
+                member.contact_lost_at = at
+                member.dirty = True
+        elif kind == "contact_added":
+            if member.contact_lost_at is not None:
+                member.contact_lost_at = None
+                member.dirty = True
         elif kind == EDITED:  # a person's change (DESIGN §15); only the web app makes these
             apply_edit(member, event.data)
 

@@ -29,11 +29,13 @@ PROFILE: tuple[Field, ...] = (
     Field("stage", Stage | None, None, "string:20"),
     Field("blacklisted", bool, False, "bool"),
 )
-# What the engine keeps of a member's activity (never imported): when the store first saw them, and
-# when they last posted a message.
+# What the engine keeps of a member's activity (never imported): when the store first saw them, when
+# they last posted a message, and when they deleted the contact (`contact_deleted`; cleared when they
+# add a staff account again).
 ACTIVITY: tuple[Field, ...] = (
     Field("first_seen", int, 0, "bigint"),
     Field("last_message_at", int | None, None, "bigint"),
+    Field("contact_lost_at", int | None, None, "bigint"),
 )
 
 

@@ -19,6 +19,7 @@ import msgspec
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 
 from ..errors import Conflict, NotFound
+from ..rollup import delivery_metric
 from . import schema as t
 
 if TYPE_CHECKING:
@@ -75,6 +76,10 @@ class LeaseStore:
         engine: SAEngine
 
         def transaction(self) -> Any: ...
+
+        def _deliveries_moved(
+            self, conn: Connection, moves: Iterable[tuple[str, int, str | None, str]]
+        ) -> None: ...
 
     # -- locking helpers ----------------------------------------------------------------------------
 
@@ -209,7 +214,21 @@ class LeaseStore:
             for o in outcomes
         ]
         with self.transaction() as conn:
-            return conn.execute(stmt, rows).rowcount
+            # The deliveries this settles, as they are (locked): the rollups move them by status.
+            held = select(c.id, c.kind, c.at).where(
+                c.id.in_([o.id for o in outcomes]), c.lease_owner == owner, c.status == PENDING
+            )
+            made = {i: (kind, at) for i, kind, at in conn.execute(self.for_update(held))}
+            settled = conn.execute(stmt, rows).rowcount
+            self._deliveries_moved(
+                conn,
+                (
+                    (*made[o.id], PENDING, delivery_metric(o.status, o.reason))
+                    for o in outcomes
+                    if o.id in made and o.status != PENDING
+                ),
+            )
+            return settled
 
     def confirm_deliveries(
         self, references: Sequence[str], status: str, at: int, error: str | None = None
@@ -226,11 +245,14 @@ class LeaseStore:
         if status == SENT:
             values["sent_at"] = at
         with self.transaction() as conn:
-            return conn.execute(
+            settled = conn.execute(
                 update(t.deliveries)
                 .where(c.reference.in_(list(references)), c.status == AWAITING_CONFIRMATION)
                 .values(**values)
-            ).rowcount
+                .returning(c.kind, c.at)
+            ).all()
+            self._deliveries_moved(conn, ((kind, at, AWAITING_CONFIRMATION, status) for kind, at in settled))
+            return len(settled)
 
     def cancel_delivery(self, delivery_id: int, now: int) -> None:
         """Withdraw a pending delivery that no dispatcher holds at `now`: it becomes `cancelled` and is
@@ -243,7 +265,9 @@ class LeaseStore:
                 .where(c.id == delivery_id, c.status == PENDING)
                 .where(or_(c.lease_owner.is_(None), c.next_attempt_at <= now))
                 .values(status=CANCELLED, lease_owner=None, next_attempt_at=None)
-            ).rowcount
+                .returning(c.kind, c.at)
+            ).all()
+            self._deliveries_moved(conn, ((kind, at, PENDING, CANCELLED) for kind, at in changed))
             if not changed:
                 rule = "only a pending delivery can be cancelled (只能取消待发送的投递)"
                 self._refuse(conn, delivery_id, "cancelled", rule)
@@ -257,7 +281,9 @@ class LeaseStore:
                 update(t.deliveries)
                 .where(c.id == delivery_id, c.status == FAILED)
                 .values(status=PENDING, next_attempt_at=now, lease_owner=None)
-            ).rowcount
+                .returning(c.kind, c.at)
+            ).all()
+            self._deliveries_moved(conn, ((kind, at, FAILED, PENDING) for kind, at in changed))
             if not changed:
                 rule = "only a failed delivery can be retried (只能重试失败的投递)"
                 self._refuse(conn, delivery_id, "retried", rule)
