@@ -138,6 +138,10 @@ class BatchStore(Protocol):
         """Add to the node counters, by (flow, node, counter)."""
         ...
 
+    def add_stats(self, conn: Tx, changes: Sequence[tuple[str, str, int, str, float]]) -> None:
+        """Move the daily rollups' cells (engine.rollup) by (topic, key, day, metric, delta)."""
+        ...
+
 
 class FlowSource(Protocol):
     """Where the flow cache reads the published flows."""

@@ -49,6 +49,13 @@ class StatsStore(DriverStore):
         with self.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(stmt)]
 
+    def group_names_and_sizes(self) -> list[tuple[str, str | None, int]]:
+        """(id, name, members now) of every group, by id: the member counts are kept, not counted."""
+        c = t.groups.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.id, c.name, c.member_count).order_by(c.id))
+            return [(i, name, count) for i, name, count in rows]
+
     def _deliveries_moved(self, conn: Connection, moves: Iterable[tuple[str, int, str | None, str]]) -> None:
         """Deliveries made or settled: (kind, made at, metric before or None, metric after)."""
         tally = Tally()
@@ -94,6 +101,7 @@ def rebuild_stats(conn: Connection) -> None:
 
 def _streamed(conn: Connection, stmt: Any) -> Iterable[tuple[Any, ...]]:
     """A large result a chunk at a time (on PostgreSQL a server-side cursor, not the whole table)."""
-    result = conn.execution_options(stream_results=True, yield_per=10_000).execute(stmt)
+    # On the statement, not the connection: a connection's options would stay for what follows.
+    result = conn.execute(stmt.execution_options(stream_results=True, yield_per=10_000))
     for row in result:
         yield tuple(row)
