@@ -74,7 +74,11 @@
     var options = {
       width: width,
       height: 300,
-      scales: { x: { time: false } },
+      // Counts and shares read from zero.
+      scales: {
+        x: { time: false },
+        y: { range: function (u, min, max) { return [Math.min(0, min), max > 0 ? max * 1.1 : 1]; } },
+      },
       legend: { show: true },
       series: series,
       axes: [
