@@ -323,7 +323,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--workload",
         default="w",
-        choices=("w", "http", "storm", "simulate30", "million", "members", "broadcast", "scaleout"),
+        choices=("w", "http", "storm", "simulate30", "million", "members", "broadcast", "scaleout", "reports"),
         help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million; "
         "members; broadcast; scaleout",
     )

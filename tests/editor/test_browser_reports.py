@@ -69,7 +69,9 @@ def _seed(database: Path) -> None:
         events += [{"id": f"t-{n}-{k}", "type": "message", "member": member, "group": group, "at": at,
                     "data": {"text": "你好"}} for k in range(n % 3)]  # fmt: skip
         if n % 3 == 0:
-            events.append({"id": f"p-{n}", "type": "purchase", "member": member, "at": at, "data": {"amount": 99}})
+            events.append(
+                {"id": f"p-{n}", "type": "purchase", "member": member, "at": at, "data": {"amount": 99}}
+            )
     services.engine.ingest(convert_events(sorted(events, key=lambda e: e["at"])))
     services.close()
 
@@ -101,7 +103,9 @@ def test_each_report_page_draws_its_chart(browser: Browser, base_url: str, name:
             publish_to_docs(shot, "reports.png")
 
 
-def test_the_navigation_leads_to_the_reports_and_the_period_can_change(browser: Browser, base_url: str) -> None:
+def test_the_navigation_leads_to_the_reports_and_the_period_can_change(
+    browser: Browser, base_url: str
+) -> None:
     with operator_page(browser, base_url, console=True) as page:
         page.get_by_role("link", name="报表").click()
         page.wait_for_url("**/reports/funnel")
