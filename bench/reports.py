@@ -7,7 +7,7 @@ N members over 30 days, through 20 channels (a tenth through none), half of them
 groups; one join or contact event each, 3 messages per member in groups over the month, a purchase
 for a fifth of them; one welcome delivery each, most recorded, some sent, failed or skipped by quota.
 Its rollups are the cells the engine keeps as it writes (`engine.rollup`), counted by the same
-functions as the rows are made. Each report is asked five times through the app (in-process ASGI,
+functions as the rows are made. Each report is asked seven times through the app (in-process ASGI,
 a viewer's token); the median and the slowest are kept, and so are the baseline's.
 """
 
@@ -203,7 +203,7 @@ def build(store: Store, members: int) -> dict[str, Any]:
     return {"rows": written, "build_s": round(time.perf_counter() - began, 1)}
 
 
-def _timed(call: Callable[[], Any], times: int = 5) -> dict[str, float]:
+def _timed(call: Callable[[], Any], times: int = 7) -> dict[str, float]:
     taken = []
     for _ in range(times):
         began = time.perf_counter()
@@ -290,6 +290,8 @@ def measure(members: int, url: str) -> dict[str, Any]:
         "reports": reports,
         "baseline": baseline,
         "ratio_to_baseline": ratio,
-        "slowest_ms": max(r["max_ms"] for r in reports.values()),
+        # As for the members list: the slowest report's median (a shared machine's worst moments are
+        # in `max_ms`).
+        "slowest_ms": max(r["median_ms"] for r in reports.values()),
         "peak_rss_mb": peak_rss_mb(),
     }

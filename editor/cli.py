@@ -323,7 +323,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--workload",
         default="w",
-        choices=("w", "http", "storm", "simulate30", "million", "members", "broadcast", "scaleout", "reports"),
+        choices=(
+            "w", "http", "storm", "simulate30", "million", "members", "broadcast", "scaleout", "reports",
+        ),  # fmt: skip
         help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million; "
         "members; broadcast; scaleout",
     )
