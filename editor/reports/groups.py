@@ -38,16 +38,21 @@ def groups_report(store: Store, start: datetime, end: datetime, now: datetime) -
     recent = (day_number(today - timedelta(days=ACTIVE_DAYS - 1)), day_number(today))
     active = {group: value for group, value in store.sum_stats(GROUP_ACTIVE, *recent, by=("key",))}
     rows = []
+    # Sums of whole counts are whole: `int` keeps them exact (a report over thousands of groups).
     for group, name, members in store.group_names_and_sizes():
-        values = figures.get(group, {})
-        messages = int(round(values.get("messages", 0)))
+        values = figures.get(group)
+        joins, leaves, messages = (
+            (int(values.get("joins", 0)), int(values.get("leaves", 0)), int(values.get("messages", 0)))
+            if values
+            else (0, 0, 0)
+        )
         rows.append(
             {
                 "group": group,
                 "name": name,
                 "members": members,
-                "joins": int(round(values.get("joins", 0))),
-                "leaves": int(round(values.get("leaves", 0))),
+                "joins": joins,
+                "leaves": leaves,
                 "messages": messages,
                 "messages_per_member_day": round(messages / (members * days), 3)
                 if members and days

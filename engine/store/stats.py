@@ -57,10 +57,8 @@ class StatsStore(DriverStore):
 
     def group_names_and_sizes(self) -> list[tuple[str, str | None, int]]:
         """(id, name, members now) of every group, by id: the member counts are kept, not counted."""
-        c = t.groups.c
         with self.engine.connect() as conn:
-            rows = conn.execute(select(c.id, c.name, c.member_count).order_by(c.id))
-            return [(i, name, count) for i, name, count in rows]
+            return self._select(conn, "SELECT id, name, member_count FROM groups ORDER BY id")
 
     def _deliveries_moved(self, conn: Connection, moves: Iterable[tuple[str, int, str | None, str]]) -> None:
         """Deliveries made or settled: (kind, made at, metric before or None, metric after)."""
