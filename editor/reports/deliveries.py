@@ -10,7 +10,7 @@ from typing import Any
 from qunflow.engine.rollup import DELIVERY, day_number, day_of
 from qunflow.engine.store import Store
 
-from .period import local_days
+from .period import MAX_DAYS, local_days
 from .registry import Chart, Column
 
 # Column key → the delivery metric it sums (engine.rollup.delivery_metric).
@@ -58,7 +58,7 @@ def deliveries_report(store: Store, start: datetime, end: datetime) -> list[dict
     return rows
 
 
-CHART = Chart("line", "day", ("made", "sent", "recorded", "failed"), limit=400)
+CHART = Chart("bar", "day", ("made", "sent", "recorded", "failed"), limit=MAX_DAYS)
 TITLE = ("投递结果", "Deliveries")
 EMPTY = (
     "所选时间内没有投递：发布一个会发消息或优惠券的流程后，这里按天显示投递结果。",

@@ -34,8 +34,9 @@ class Column:
 @dataclass(frozen=True)
 class Chart:
     """What a page draws: `kind` `line` (one line per series, by the rows' order) or `bar` (grouped
-    bars per row); `x` labels the rows; `series` are the columns drawn; at most `limit` rows (the
-    first ones: a ranked report puts its best first)."""
+    bars per row); `x` labels the rows (rows with the same label are added up: a day's deliveries of
+    every kind); `series` are the columns drawn; at most `limit` labels (the first ones: a ranked
+    report puts its best first)."""
 
     kind: Literal["line", "bar"]
     x: str
@@ -75,7 +76,12 @@ class Report:
             "columns": [
                 {"key": c.key, "title": {"zh": c.zh, "en": c.en}, "kind": c.kind} for c in self.columns
             ],
-            "chart": {"kind": self.chart.kind, "x": self.chart.x, "series": list(self.chart.series)},
+            "chart": {
+                "kind": self.chart.kind,
+                "x": self.chart.x,
+                "series": list(self.chart.series),
+                "limit": self.chart.limit,
+            },
             "empty": {"zh": self.empty_zh, "en": self.empty_en},
         }
 

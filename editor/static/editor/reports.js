@@ -36,9 +36,8 @@
     var chart = answer.chart;
     var columns = {};
     answer.columns.forEach(function (c) { columns[c.key] = c; });
-    var points = byLabel(answer.rows, chart.x, chart.series).slice(0, 400);
+    var points = byLabel(answer.rows, chart.x, chart.series).slice(0, chart.limit || 30);
     var bars = chart.kind === "bar";
-    if (bars) points = points.slice(0, 20);
     var n = chart.series.length;
     var percent = chart.series.every(function (key) { return columns[key].kind === "share"; });
     var scale = percent ? 100 : 1;
