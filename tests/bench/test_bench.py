@@ -121,3 +121,22 @@ def test_scaleout_workload_steps_every_run_once(capsys: pytest.CaptureFixture) -
 def test_scaleout_workload_needs_postgresql(capsys: pytest.CaptureFixture) -> None:
     assert main(["bench", "--workload", "scaleout", "--members", "10"]) == 1
     assert "--db" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_reports_workload_answers_every_report(backend: str, capsys: pytest.CaptureFixture) -> None:
+    args = ["bench", "--workload", "reports", "--members", "2000", "--json"]
+    if backend == "postgresql":
+        url = os.environ.get("QUNFLOW_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("PostgreSQL tests need QUNFLOW_TEST_POSTGRES_URL")
+        args += ["--db", url]
+
+    assert main(args) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == backend and result["members"] == 2000
+    assert result["rows"]["members"] == 2000 and result["rows"]["groups"] == 5
+    assert set(result["reports"]) == set(result["baseline"]) == {"funnel", "channels", "groups", "deliveries"}
+    # The community's channels and groups, as the reports read them from the rollups.
+    assert result["reports"]["channels"]["rows"] == 21 and result["reports"]["groups"]["rows"] == 5
