@@ -71,7 +71,8 @@ class Community:
     def apply_event(self, event: Event, member: Member | None, at: int) -> None:
         """Update the member from an event (DESIGN §5 "Order"): its profile, its channel (the first
         one seen), its groups (`member_joined`, `member_left`), its spend and order count
-        (`purchase`) and its last activity (`message`). The batch calls this before any trigger
+        (`purchase`), its last activity (`message`) and whether it is still a contact
+        (`contact_deleted`, `contact_added`); groups' joins, leaves and messages go to the rollups. The batch calls this before any trigger
         fires or any waiting run resumes on the event, so both see the member as the event left it."""
         if event.group is not None:
             self.groups_seen.add(event.group)
