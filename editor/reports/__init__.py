@@ -1,5 +1,7 @@
 """The reports of DESIGN §17: a registry of definitions (`registry`), the rows of each, the JSON and
-CSV API (`api`) and the pages with charts (`pages`). The catalogue below is the order pages list them.
+CSV API (`api`) and the pages with charts (`pages`). The catalogue below is the order pages list them;
+`flows` (its columns and chart in `flows.py`) joins it with one more `register` line once its rows
+function exists.
 """
 
 from . import channels, deliveries, funnel, groups
