@@ -10,6 +10,7 @@
 - `broadcast`: one `action.broadcast` to N (default 1,000,000) members: seconds and peak RSS.
 - `scaleout`: a resume storm of N runs with 1 and 4 `qunflow worker` processes on PostgreSQL.
 - `backtest`: every template backtested over 30 days of N stored members' events (see `bench.backtest`).
+- `reports`: each report's API answer over N (default 1,000,000) members and 30 days of events.
 """
 
 from __future__ import annotations
@@ -181,6 +182,19 @@ def scaleout(members: int, db: str | None) -> dict[str, Any]:
     }
 
 
+def reports(members: int, db: str | None) -> dict[str, Any]:
+    from .reports import measure
+
+    with tempfile.TemporaryDirectory(prefix="qunflow-bench-") as workdir:
+        with fresh_database(db, Path(workdir), "reports") as url:
+            result = in_fresh_process(measure, members, url)
+    return {
+        "workload": "reports",
+        **result,
+        "budget": {"every_report_under_500ms": result["slowest_ms"] < 500},
+    }
+
+
 def http(members: int, db: str | None) -> dict[str, Any]:
     from .http import measure
 
@@ -226,6 +240,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload("scaleout", scaleout, 20_000, "a resume storm with 1 and 4 workers on PostgreSQL"),
         Workload("broadcast", broadcast, 1_000_000, "one broadcast to N members: seconds and peak RSS"),
         Workload("backtest", backtest, 100_000, "every template backtested over 30 days of N members"),
+        Workload("reports", reports, 1_000_000, "each report's API answer over N members, 30 days of events"),
     )
 }
 

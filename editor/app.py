@@ -25,6 +25,8 @@ from .directory_pages import StaffPages, TagPages
 from .headers import add_security_headers
 from .inputs import refuse_nul_input
 from .pages import PageController, static_files
+from .reports.api import ChannelController, ReportController
+from .reports.pages import ChannelPages, ReportPages
 from .services import Services
 from .settings_page import ApprovalPages, SettingsPage
 from .task_pages import TaskPages
@@ -82,6 +84,10 @@ def create_app(
         SettingsPage,
         ApprovalPages,
         TaskPages,
+        ReportController,
+        ChannelController,
+        ReportPages,
+        ChannelPages,
         static_files(),
         *extra_routes,
     ]

@@ -348,6 +348,7 @@ def parser() -> argparse.ArgumentParser:
             "broadcast",
             "scaleout",
             "backtest",
+            "reports",
         ),
         help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million; "
         "members; broadcast; scaleout; backtest",

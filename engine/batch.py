@@ -22,8 +22,10 @@ from .goal import Goals
 from .hooks import BatchDone, RunFailed
 from .member import Member, group_deltas
 from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
+from .rollup import facts_now, local_day
 from .run import ACTIVE, DONE, EXITED, FAILED, HOLDOUT, WAITING, Run
 from .store.leases import NOTIFY_WAITING
+from .store.rows import stored_facts
 from .store.tasks import TASK_KINDS, Closing
 
 if TYPE_CHECKING:
@@ -624,6 +626,11 @@ class Batch:
         seen = self.community.groups_seen
         store.ensure_groups(conn, sorted(g for g in seen if g not in self.community.groups))
         store.add_group_members(conn, group_deltas(self.members.values()), known=seen)
+        # The rollups count members as they were stored and as they are now: before the write.
+        tally, today = self.community.tally, local_day(self.now_us)
+        for member in self.members.values():
+            if member.dirty:
+                tally.member_moved(stored_facts(member), facts_now(member), today)
         store.write_members(conn, self.members.values())
         store.write_runs(conn, self.runs.values())
         if self._marks:
@@ -638,6 +645,8 @@ class Batch:
         if self.closings:
             store.close_tasks(conn, self.closings)
         store.add_counts(conn, self.counts)
+        # Last, like the counters: rows every batch moves are held for the shortest time.
+        store.add_stats(conn, tally.changes())
 
     def done(self) -> BatchDone:
         """What the batch did, for hooks (call after :meth:`flush`)."""

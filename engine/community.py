@@ -15,6 +15,7 @@ from .edits import EDITED, apply_edit
 from .event import Event
 from .limits import MAX_COUNT, MAX_MONEY
 from .member import Member
+from .rollup import GROUP, Tally, local_day
 
 if TYPE_CHECKING:
     from .audience import Audience
@@ -31,6 +32,8 @@ class Community:
     ) -> None:
         self.store = store
         self.conn = conn
+        # The daily rollups this batch moves (engine.rollup): groups' joins, leaves and messages.
+        self.tally = Tally()
         # The batch's members as it holds them, by id (it adds those its events bring), and the ids
         # it was made for, in order.
         self.members = members
@@ -72,8 +75,10 @@ class Community:
     def apply_event(self, event: Event, member: Member | None, at: int) -> None:
         """Update the member from an event (DESIGN §5 "Order"): its profile, its channel (the first
         one seen), its groups (`member_joined`, `member_left`), its spend and order count
-        (`purchase`) and its last activity (`message`). The batch calls this before any trigger
-        fires or any waiting run resumes on the event, so both see the member as the event left it."""
+        (`purchase`), its last activity (`message`), its owner staff member and whether it is still
+        a contact (`contact_added`, `contact_deleted`); groups' joins, leaves and messages go to the
+        rollups. The batch calls this before any trigger fires or any waiting run resumes on the
+        event, so both see the member as the event left it."""
         if event.group is not None:
             self.groups_seen.add(event.group)
         if member is None:
@@ -97,9 +102,11 @@ class Community:
         if kind == "member_joined":
             if member.join_group(event.group):  # type: ignore[arg-type]
                 self.group_changed(event.group, +1)  # type: ignore[arg-type]
+                self.tally.add(GROUP, event.group, local_day(at), "joins")  # type: ignore[arg-type]
         elif kind == "member_left":
             if member.leave_group(event.group):  # type: ignore[arg-type]
                 self.group_changed(event.group, -1)  # type: ignore[arg-type]
+                self.tally.add(GROUP, event.group, local_day(at), "leaves")  # type: ignore[arg-type]
         elif kind == "purchase":
             # Bounded so that no number of purchases overflows the columns (engine.limits).
             member.total_spend = min(MAX_MONEY, member.total_spend + float(event.data.get("amount", 0)))
@@ -109,6 +116,8 @@ class Community:
             member.last_message_at = at
             member.dirty = True
             self.posted(member.id, at)
+            if event.group is not None:
+                self.tally.add(GROUP, event.group, local_day(at), "messages")
         elif kind == "contact_added":
             # The staff account the member added owns them (DESIGN §20) and sends to them later; a
             # member who adds a second account keeps the first owner while that friendship lasts.
@@ -116,10 +125,16 @@ class Community:
             if isinstance(staff, str) and staff and member.staff is None:
                 member.staff = staff
                 member.dirty = True
+            if member.contact_lost_at is not None:  # a contact again
+                member.contact_lost_at = None
+                member.dirty = True
         elif kind == "contact_deleted":
             # No longer friends: the owner can send nothing more, so the member has none.
             if member.staff is not None and event.data.get("staff") == member.staff:
                 member.staff = None
+                member.dirty = True
+            if member.contact_lost_at is None:
+                member.contact_lost_at = at
                 member.dirty = True
         elif kind == EDITED:  # a person's change (DESIGN §15); only the web app makes these
             apply_edit(member, event.data)

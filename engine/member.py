@@ -32,11 +32,13 @@ PROFILE: tuple[Field, ...] = (
     # to them.
     Field("staff", Annotated[str, Meta(min_length=1, max_length=200)] | None, None, "string:200"),
 )
-# What the engine keeps of a member's activity (never imported): when the store first saw them, and
-# when they last posted a message.
+# What the engine keeps of a member's activity (never imported): when the store first saw them, when
+# they last posted a message, and when they deleted the contact (`contact_deleted`; cleared when they
+# add a staff account again).
 ACTIVITY: tuple[Field, ...] = (
     Field("first_seen", int, 0, "bigint"),
     Field("last_message_at", int | None, None, "bigint"),
+    Field("contact_lost_at", int | None, None, "bigint"),
 )
 
 

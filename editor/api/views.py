@@ -248,6 +248,7 @@ def _member_view(cls: type, m: Member) -> Any:
         **{f.name: getattr(m, f.name) for f in PROFILE},
         first_seen=iso(m.first_seen),
         last_message_at=iso(m.last_message_at),
+        contact_lost_at=iso(m.contact_lost_at),
     )
 
 
@@ -259,6 +260,8 @@ MemberView = msgspec.defstruct(
         *((f.name, f.type) for f in PROFILE),
         ("first_seen", datetime | None),
         ("last_message_at", datetime | None),
+        # When the member deleted the contact (`contact_deleted`); null while they are a contact.
+        ("contact_lost_at", datetime | None),
     ],
     namespace={"of": classmethod(_member_view)},
     module=__name__,

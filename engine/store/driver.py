@@ -22,15 +22,16 @@ class DriverStore:
 
     def _bulk(
         self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple], tail: str = ""
-    ) -> None:
+    ) -> int:
+        """Inserts the rows; how many were written (a conflict clause in `tail` may skip some)."""
         if not rows:
-            return
+            return 0
         key = (table, tuple(columns), tail)
         sql = self._sql.get(key)
         if sql is None:
             marks = ", ".join([self._mark] * len(columns))
             sql = self._sql[key] = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){tail}"
-        self._executemany(conn, sql, rows)
+        return self._executemany(conn, sql, rows)
 
     def _bulk_update(
         self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple], key: str = "id"
@@ -89,10 +90,12 @@ class DriverStore:
         return rows
 
     @staticmethod
-    def _executemany(conn: Connection, sql: str, rows: list[tuple]) -> None:
+    def _executemany(conn: Connection, sql: str, rows: list[tuple]) -> int:
+        """Runs `sql` for each row; how many rows it changed in all (both drivers sum them)."""
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(sql, rows)
+            return cursor.rowcount
         finally:
             cursor.close()
 

@@ -20,6 +20,7 @@ import msgspec
 from sqlalchemy import Boolean, ColumnElement, Select, and_, bindparam, case, func, or_, select, update
 
 from ..errors import Conflict, NotFound
+from ..rollup import delivery_metric
 from . import schema as t
 
 if TYPE_CHECKING:
@@ -92,6 +93,10 @@ class LeaseStore:
         engine: SAEngine
 
         def transaction(self) -> Any: ...
+
+        def _deliveries_moved(
+            self, conn: Connection, moves: Iterable[tuple[str, int, str | None, str]]
+        ) -> None: ...
 
     # -- locking helpers ----------------------------------------------------------------------------
 
@@ -241,7 +246,21 @@ class LeaseStore:
                 }
             )
         with self.transaction() as conn:
-            return conn.execute(stmt, rows).rowcount
+            # The deliveries this settles, as they are (locked): the rollups move them by status.
+            held = select(c.id, c.kind, c.at).where(
+                c.id.in_([o.id for o in outcomes]), c.lease_owner == owner, c.status == PENDING
+            )
+            made = {i: (kind, at) for i, kind, at in conn.execute(self.for_update(held))}
+            settled = conn.execute(stmt, rows).rowcount
+            self._deliveries_moved(
+                conn,
+                (
+                    (*made[o.id], PENDING, delivery_metric(o.status, o.reason))
+                    for o in outcomes
+                    if o.id in made and o.status != PENDING
+                ),
+            )
+            return settled
 
     def confirm_deliveries(
         self,
@@ -266,11 +285,14 @@ class LeaseStore:
         if status == SENT:
             values["sent_at"] = at
         with self.transaction() as conn:
-            return conn.execute(
+            settled = conn.execute(
                 update(t.deliveries)
                 .where(c.reference.in_(list(references)), c.status == AWAITING_CONFIRMATION)
                 .values(**values)
-            ).rowcount
+                .returning(c.kind, c.at)
+            ).all()
+            self._deliveries_moved(conn, ((kind, at, AWAITING_CONFIRMATION, status) for kind, at in settled))
+            return len(settled)
 
     def cancel_delivery(self, delivery_id: int, now: int) -> None:
         """Withdraw a pending delivery that no dispatcher holds at `now`: it becomes `cancelled` and is
@@ -289,7 +311,9 @@ class LeaseStore:
                     settled_at=now,
                     notify=_told_later(c),
                 )
-            ).rowcount
+                .returning(c.kind, c.at)
+            ).all()
+            self._deliveries_moved(conn, ((kind, at, PENDING, CANCELLED) for kind, at in changed))
             if not changed:
                 rule = "only a pending delivery can be cancelled (只能取消待发送的投递)"
                 self._refuse(conn, delivery_id, "cancelled", rule)
@@ -310,7 +334,9 @@ class LeaseStore:
                     settled_at=None,
                     notify=case((c.notify == NOTIFY_DUE, NOTIFY_WAITING), else_=c.notify),
                 )
-            ).rowcount
+                .returning(c.kind, c.at)
+            ).all()
+            self._deliveries_moved(conn, ((kind, at, FAILED, PENDING) for kind, at in changed))
             if not changed:
                 rule = "only a failed delivery can be retried (只能重试失败的投递)"
                 self._refuse(conn, delivery_id, "retried", rule)

@@ -173,6 +173,9 @@ class BatchStore(Protocol):
 
     def add_day_counts(self, conn: Tx, counts: Mapping[tuple[str, str, str], int]) -> None:
         """Add to the daily flow counters, by (flow, local day YYYY-MM-DD, counter)."""
+
+    def add_stats(self, conn: Tx, changes: Sequence[tuple[str, str, int, str, float]]) -> None:
+        """Move the daily rollups' cells (engine.rollup) by (topic, key, day, metric, delta)."""
         ...
 
 

@@ -9,6 +9,7 @@ import msgspec
 
 from ..member import ACTIVITY, KEY, PROFILE, Member
 from ..record import Field, generate, names
+from ..rollup import MemberFacts, member_facts
 from ..run import IDENTITY, STATE, Run
 
 _encode = msgspec.json.encode
@@ -39,9 +40,9 @@ DELIVERY_COLUMNS = (
     "next_attempt_at",
     "touch",
 )
-# Members: what a write sets (the profile and the last message; `first_seen` only when the row is
-# made), and what a read takes, in that order.
-MEMBER_COLUMNS = (*names(PROFILE), "last_message_at")
+# Members: what a write sets (the profile and the activity; `first_seen` only when the row is made),
+# and what a read takes, in that order.
+MEMBER_COLUMNS = (*names(PROFILE), *(f.name for f in ACTIVITY if f.name != "first_seen"))
 MEMBER_FIELDS = ("id", "first_seen", *MEMBER_COLUMNS)
 # Runs: what a step sets (its state, and it ends any lease), and what a read takes, in that order.
 LEASE_COLUMNS = ("lease_owner", "lease_until")
@@ -80,10 +81,10 @@ def _object_function(
 
 
 _NAMESPACE = {"_to_json": to_json, "_decode": _decode, "Member": Member, "Run": Run}
-_LAST_MESSAGE = [f for f in ACTIVITY if f.name in MEMBER_COLUMNS]
+_ACTIVITY_WRITTEN = [f for f in ACTIVITY if f.name in MEMBER_COLUMNS]
 
 # Built by position, generated from the declarations: a batch builds and writes hundreds.
-member_values = _row_function("member_values", [*PROFILE, *_LAST_MESSAGE])
+member_values = _row_function("member_values", [*PROFILE, *_ACTIVITY_WRITTEN])
 member_values.__doc__ = "A member's values in the order of `MEMBER_COLUMNS`."
 member_from_row = _object_function("member_from_row", Member, MEMBER_FIELDS, [KEY, *PROFILE, *ACTIVITY], 2)
 member_from_row.__doc__ = "A member from the columns of `MEMBER_FIELDS`, in that order."
@@ -116,3 +117,25 @@ def event_from_row(r: Any) -> dict[str, Any]:
         "at": r.at,
         "data": from_json(r.data, {}),
     }
+
+
+_AT = {name: MEMBER_COLUMNS.index(name) for name in MEMBER_COLUMNS}
+_CHANNEL, _STAGE, _SPEND, _ORDERS = _AT["channel"], _AT["stage"], _AT["total_spend"], _AT["order_count"]
+_LAST, _LOST = _AT["last_message_at"], _AT["contact_lost_at"]
+
+
+def stored_facts(m: Member) -> MemberFacts | None:
+    """What the rollups counted of a member as the store has it (None: not stored yet)."""
+    row = m.stored
+    if row is None or m.is_new:
+        return None
+    return member_facts(
+        row[_CHANNEL],
+        m.first_seen,
+        row[_LOST],
+        row[_STAGE],
+        row[_SPEND],
+        row[_ORDERS],
+        row[_LAST],
+        m.stored_groups,
+    )

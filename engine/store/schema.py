@@ -409,3 +409,30 @@ community_settings = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("updated_by", String(100)),
 )
+
+# -- reports (DESIGN §17): daily rollups kept as the engine writes, and what channels cost -------------
+
+# One cell of a rollup (engine.rollup): a topic (`stage`, `channel`, `group`, `delivery`, ...), a key
+# (a stage, channel, group or delivery kind), a local day (`YYYYMMDD`) and a metric. A report sums a
+# few of them instead of scanning events or members. On SQLite the key is the table (no rowid).
+daily_stats = Table(
+    "daily_stats",
+    metadata,
+    Column("topic", String(20), nullable=False),
+    Column("day", Integer, nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("metric", String(60), nullable=False),
+    Column("value", Float, nullable=False),
+    PrimaryKeyConstraint("topic", "day", "key", "metric"),
+    sqlite_with_rowid=False,
+)
+
+# The channels (渠道) operators name and give a cost; a member's `channel` is one of their ids.
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", Text),
+    Column("cost", Float, nullable=False, default=0),
+    Column("updated_at", BigInteger, nullable=False),
+)

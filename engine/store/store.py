@@ -24,8 +24,10 @@ from sqlalchemy.pool import StaticPool
 from ..clock import from_us
 from ..errors import Conflict, NotFound, UserError
 from ..member import GroupRecord, Member, group_deltas
+from ..rollup import Tally, delivery_metric, local_day, member_facts
 from ..run import LIVE, Run
 from . import schema as t
+from .channels import ChannelStore
 from .community import CommunityStore
 from .directory import DirectoryStore, group_row
 from .driver import bind_nulls_cheaply
@@ -51,8 +53,10 @@ from .rows import (
     run_from_values,
     run_insert_values,
     run_values,
+    stored_facts,
 )
 from .settled import SettleStore
+from .stats import StatsStore
 from .tasks import TaskStore
 
 _encode = msgspec.json.encode
@@ -80,6 +84,8 @@ class Store(
     ProtectionStore,
     SettleStore,
     TaskStore,
+    StatsStore,
+    ChannelStore,
 ):
     """Tables, migrations and the batch reads and writes the engine needs."""
 
@@ -315,17 +321,20 @@ class Store(
         if not members:
             return
         stmt = self._insert(t.members)
-        replaced = [c for c in MEMBER_COLUMNS if c != "last_message_at"]
+        replaced = [c for c in MEMBER_COLUMNS if c not in ("last_message_at", "contact_lost_at")]
         stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={c: stmt.excluded[c] for c in replaced})
         with self.transaction() as conn:
             for start in range(0, len(members), 5000):
                 chunk = members[start : start + 5000]
                 # Group member counts move by the difference with the members as stored.
                 stored = self.load_members(conn, [m.id for m in chunk])
+                tally = Tally()
                 for m in chunk:
                     m.stored_groups = tuple(stored[m.id].groups) if m.id in stored else ()
+                    _import_moves(tally, stored.get(m.id), m)
                 self.add_group_members(conn, group_deltas(chunk))
                 conn.execute(stmt, [{"id": m.id, "first_seen": m.first_seen, **member_row(m)} for m in chunk])
+                self.add_stats(conn, tally.changes())
                 if done is not None:
                     done(len(chunk))
 
@@ -471,7 +480,18 @@ class Store(
         if not rows:
             return
         columns = DELIVERY_COLUMNS if len(rows[0]) == len(DELIVERY_COLUMNS) else MARKED_DELIVERY_COLUMNS
-        self._bulk(conn, "deliveries", columns, rows, " ON CONFLICT (key) DO NOTHING")
+        written = self._bulk(conn, "deliveries", columns, rows, " ON CONFLICT (key) DO NOTHING")
+        if written < len(rows):  # some keys were there already: count only the rows made now
+            ids = [row[_DELIVERY_ID] for row in rows]
+            made = {i for (i,) in self._select_in(conn, "SELECT id FROM deliveries WHERE id IN ({ids})", ids)}
+            rows = [row for row in rows if row[_DELIVERY_ID] in made]
+        self._deliveries_moved(
+            conn,
+            (
+                (r[_DELIVERY_KIND], r[_DELIVERY_AT], None, delivery_metric(r[_DELIVERY_STATUS], None))
+                for r in rows
+            ),
+        )
 
     def add_counts(self, conn: Connection, counts: dict[tuple[str, str, str], int]) -> None:
         self._bulk(
@@ -484,6 +504,29 @@ class Store(
 
 
 MARKED_DELIVERY_COLUMNS = (*DELIVERY_COLUMNS, "staff", "notify")
+_DELIVERY_ID, _DELIVERY_KIND, _DELIVERY_AT, _DELIVERY_STATUS = (
+    DELIVERY_COLUMNS.index(name) for name in ("id", "kind", "at", "status")
+)
+
+
+def _import_moves(tally: Tally, stored: Member | None, imported: Member) -> None:
+    """An imported member's rollup moves: stage moves on the import's day (its `first_seen`, which the
+    store keeps only for a new member), the rest by the day the member first came."""
+    before = stored_facts(stored) if stored is not None else None
+    kept = stored if stored is not None else imported
+    after = member_facts(
+        imported.channel,
+        kept.first_seen,
+        kept.contact_lost_at,
+        imported.stage,
+        imported.total_spend,
+        imported.order_count,
+        kept.last_message_at,
+        imported.groups,
+    )
+    tally.member_moved(before, after, local_day(imported.first_seen))
+
+
 # Statements a batch runs every time, built once (building them costs more than running them).
 _RUN_FIELDS = ", ".join(RUN_FIELDS)
 # Due runs that no worker holds, in the order they became due.

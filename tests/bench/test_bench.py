@@ -134,3 +134,22 @@ def test_backtest_workload_backtests_every_template(capsys: pytest.CaptureFixtur
     assert result["baseline"]["events"] == result["events"] > 60
     assert result["templates"]["welcome-vip"]["entered"] == 60  # every member joins a fans group
     assert result["budget"] == {}  # the 60-second budget is for 100,000 members
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_reports_workload_answers_every_report(backend: str, capsys: pytest.CaptureFixture) -> None:
+    args = ["bench", "--workload", "reports", "--members", "2000", "--json"]
+    if backend == "postgresql":
+        url = os.environ.get("QUNFLOW_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("PostgreSQL tests need QUNFLOW_TEST_POSTGRES_URL")
+        args += ["--db", url]
+
+    assert main(args) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == backend and result["members"] == 2000
+    assert result["rows"]["members"] == 2000 and result["rows"]["groups"] == 5
+    assert set(result["reports"]) == set(result["baseline"]) == {"funnel", "channels", "groups", "deliveries"}
+    # The community's channels and groups, as the reports read them from the rollups.
+    assert result["reports"]["channels"]["rows"] == 21 and result["reports"]["groups"]["rows"] == 5

@@ -72,11 +72,11 @@ def save_screenshot(page: object, name: str) -> Path:
     return path
 
 
-def publish_to_docs(screenshot: Path) -> None:
-    """The README's picture of the editor, refreshed only when asked (QUNFLOW_UPDATE_DOCS=1), so a test
-    run never changes a tracked file."""
+def publish_to_docs(screenshot: Path, name: str = "editor.png") -> None:
+    """One of the README's pictures (`docs/<name>`), refreshed only when asked (QUNFLOW_UPDATE_DOCS=1),
+    so a test run never changes a tracked file."""
     if os.environ.get("QUNFLOW_UPDATE_DOCS") != "1":
         return
-    target = REPO / "docs" / "editor.png"
+    target = REPO / "docs" / name
     target.parent.mkdir(exist_ok=True)
     shutil.copyfile(screenshot, target)

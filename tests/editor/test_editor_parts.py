@@ -10,7 +10,7 @@ import pytest
 from babel.messages.extract import extract_javascript
 from jinja2.ext import babel_extract
 
-from qunflow.editor.assets import DRAWFLOW_VERSION, HTMX_VERSION
+from qunflow.editor.assets import DRAWFLOW_VERSION, HTMX_VERSION, UPLOT_VERSION
 from qunflow.editor.changes import flow_changes
 from qunflow.editor.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalogue, choose_language, translator
 from qunflow.editor.layout import layered_positions, with_layout
@@ -126,10 +126,10 @@ def test_vendored_htmx_is_2_0_x_and_matches_its_pin() -> None:
     assert f'version:"{HTMX_VERSION}"' in source
 
 
-@pytest.mark.parametrize("library", ["htmx", "drawflow"])
+@pytest.mark.parametrize("library", ["htmx", "drawflow", "uplot"])
 def test_vendored_libraries_carry_their_licence_and_are_listed(library: str) -> None:
     folder = EDITOR / "static" / "vendor"
     assert (folder / library / "LICENSE").read_text().strip()
     readme = (folder / "README.md").read_text()
-    version = {"htmx": HTMX_VERSION, "drawflow": DRAWFLOW_VERSION}[library]
+    version = {"htmx": HTMX_VERSION, "drawflow": DRAWFLOW_VERSION, "uplot": UPLOT_VERSION}[library]
     assert re.search(rf"{library}.*\| {re.escape(version)} \|", readme)

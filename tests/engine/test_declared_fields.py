@@ -20,7 +20,7 @@ def test_everything_about_a_member_follows_its_declaration() -> None:
     assert MemberRecord.__struct_fields__ == (KEY.name, *profile)
     assert MemberView.__struct_fields__ == (KEY.name, *profile, *names(ACTIVITY))
     assert tuple(c.name for c in schema.members.columns) == (KEY.name, *profile, *names(ACTIVITY))
-    assert rows.MEMBER_FIELDS == (KEY.name, "first_seen", *profile, "last_message_at")
+    assert rows.MEMBER_FIELDS == (KEY.name, "first_seen", *profile, "last_message_at", "contact_lost_at")
     assert set(profile) < set(Member.__slots__) and Member.FIELDS == {KEY.name, *profile}
 
 
@@ -33,7 +33,7 @@ def test_everything_about_a_run_follows_its_declaration() -> None:
 
 def test_a_member_and_a_run_round_trip_through_their_rows() -> None:
     member = Member(
-        "m-1", "小林", "qr", ["a"], ["g"], {"city": "上海"}, 5, 9.5, 2, "A", "koc", True, "s-1", 7, 8
+        "m-1", "小林", "qr", ["a"], ["g"], {"city": "上海"}, 5, 9.5, 2, "A", "koc", True, "s-1", 7, 8, 9
     )
     again = rows.member_from_row(("m-1", 7, *rows.member_values(member)))
     assert {n: getattr(again, n) for n in Member.__slots__ if n not in ("stored", "dirty", "is_new")} == {

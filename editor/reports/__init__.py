@@ -1,0 +1,20 @@
+"""The reports of DESIGN §17: a registry of definitions (`registry`), the rows of each, the JSON and
+CSV API (`api`) and the pages with charts (`pages`). The catalogue below is the order pages list them;
+`flows` (its columns and chart in `flows.py`) joins it with one more `register` line once its rows
+function exists.
+"""
+
+from . import channels, deliveries, funnel, groups
+from .registry import REPORTS, Chart, Column, Report, register
+
+register("funnel", funnel.funnel_report, funnel.COLUMNS, funnel.CHART, funnel.TITLE, funnel.EMPTY)
+register(
+    "channels", channels.channels_report, channels.COLUMNS, channels.CHART, channels.TITLE, channels.EMPTY
+)
+register("groups", groups.groups_report, groups.COLUMNS, groups.CHART, groups.TITLE, groups.EMPTY)
+register(
+    "deliveries", deliveries.deliveries_report, deliveries.COLUMNS, deliveries.CHART, deliveries.TITLE,
+    deliveries.EMPTY,
+)  # fmt: skip
+
+__all__ = ["REPORTS", "Chart", "Column", "Report", "register"]
