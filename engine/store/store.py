@@ -49,6 +49,7 @@ from .rows import (
     run_insert_values,
     run_values,
 )
+from .statistics import Statistics
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
@@ -82,6 +83,8 @@ class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore):
         self._sql: dict[tuple[Any, ...], str] = {}
         self._id_blocks: dict[str, tuple[int, int]] = {}
         self._ids_lock = threading.Lock()
+        # On PostgreSQL the store keeps its planner statistics fresh itself (see `statistics`).
+        self.statistics = Statistics(self.engine) if self.dialect == "postgresql" else None
 
     @staticmethod
     def _connect(url: str) -> SAEngine:
@@ -157,6 +160,8 @@ class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore):
                 with self._ids_lock:
                     self._id_blocks.clear()
             raise
+        if self.statistics is not None:
+            self.statistics.after_commit()
 
     # -- ids ---------------------------------------------------------------------------------------
 
