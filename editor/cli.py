@@ -323,9 +323,12 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--workload",
         default="w",
-        choices=("w", "http", "storm", "simulate30", "million", "members", "broadcast", "scaleout"),
+        choices=(
+            *("w", "http", "storm", "simulate30", "million", "members", "broadcast", "scaleout"),
+            "shutdown",
+        ),
         help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million; "
-        "members; broadcast; scaleout",
+        "members; broadcast; scaleout; shutdown",
     )
 
     serve = sub.add_parser("serve", help="the web app and a worker in one process; 启动服务")
