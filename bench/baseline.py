@@ -87,6 +87,7 @@ class Postgres:
         )
         self.db.execute(SCHEMA.replace("INTEGER", "BIGINT"))
         self._next_check = 0.0
+        self._tables: list[int] = []
 
     def begin(self) -> None:
         self.db.execute("BEGIN")
@@ -102,10 +103,18 @@ class Postgres:
         changed by more than its size since last analyzed. Without statistics every lookup by a
         list of ids reads the whole table, and each batch costs as much as all before it."""
         self._next_check = time.monotonic() + 1.0
+        if not self._tables:
+            self._tables = [
+                oid
+                for (oid,) in self.db.execute(
+                    "SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+                    "AND relkind = 'r'"
+                )
+            ]
         stale = self.db.execute(
-            "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
-            "WHERE s.schemaname = current_schema() "
-            "AND s.n_mod_since_analyze > 1000 + GREATEST(c.reltuples, 0) ORDER BY s.relname"
+            "SELECT relname FROM pg_class WHERE oid = ANY(%s::oid[]) "
+            "AND pg_stat_get_mod_since_analyze(oid) > 1000 + GREATEST(reltuples, 0) ORDER BY relname",
+            [self._tables],
         ).fetchall()
         for (name,) in stale:
             self.db.execute(f'ANALYZE "{name}"')
