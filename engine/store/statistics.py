@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
+from ..shutdown import STOPPING
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine as SAEngine
 
@@ -58,7 +60,7 @@ class Statistics:
 
     def after_commit(self) -> None:
         """Called after each write transaction; cheap unless a check is due."""
-        if not self.enabled or time.monotonic() < self._next:
+        if not self.enabled or time.monotonic() < self._next or STOPPING.is_set():
             return
         if not self._lock.acquire(blocking=False):
             return  # another thread of this process checks right now
