@@ -5,7 +5,8 @@ It does what the engine must do for W and nothing more: events are stored once (
 id), members upserted with their tags and groups, runs parked with an indexed wake time, and on wake
 each run's coupon and invite or nudge written to an outbox keyed for exactly-once, in transactions of
 one batch each. On SQLite: the same WAL and synchronous settings as the engine's store. On PostgreSQL:
-plain psycopg 3, one connection, `executemany` (which psycopg pipelines). Same batch size on both.
+plain psycopg 3, one connection, `executemany` (which psycopg pipelines), inserts as multi-row statements,
+and its tables analyzed as they grow, as the engine's store does. Same batch size on both.
 The SQL is written once, with `?` placeholders; :class:`Postgres` turns them into psycopg's.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -84,12 +86,38 @@ class Postgres:
             re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql://", url), autocommit=True
         )
         self.db.execute(SCHEMA.replace("INTEGER", "BIGINT"))
+        self._next_check = 0.0
+        self._tables: list[int] = []
 
     def begin(self) -> None:
         self.db.execute("BEGIN")
 
     def commit(self) -> None:
         self.db.execute("COMMIT")
+        if time.monotonic() >= self._next_check:
+            self._analyze()
+
+    def _analyze(self) -> None:
+        """What the engine's store does on PostgreSQL (`engine.store.statistics`), and what any
+        tuned implementation on a server without autovacuum must do: analyze a table once it has
+        changed by more than its size since last analyzed. Without statistics every lookup by a
+        list of ids reads the whole table, and each batch costs as much as all before it."""
+        self._next_check = time.monotonic() + 1.0
+        if not self._tables:
+            self._tables = [
+                oid
+                for (oid,) in self.db.execute(
+                    "SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+                    "AND relkind = 'r'"
+                )
+            ]
+        stale = self.db.execute(
+            "SELECT relname FROM pg_class WHERE oid = ANY(%s::oid[]) "
+            "AND pg_stat_get_mod_since_analyze(oid) > 1000 + GREATEST(reltuples, 0) ORDER BY relname",
+            [self._tables],
+        ).fetchall()
+        for (name,) in stale:
+            self.db.execute(f'ANALYZE "{name}"')
 
     @staticmethod
     def _sql(sql: str) -> str:

@@ -11,6 +11,7 @@
 - `scaleout`: a resume storm of N runs with 1 and 4 `qunflow worker` processes on PostgreSQL.
 - `backtest`: every template backtested over 30 days of N stored members' events (see `bench.backtest`).
 - `reports`: each report's API answer over N (default 1,000,000) members and 30 days of events.
+- `shutdown`: SIGTERM to `qunflow serve` and `qunflow worker` under each load above: seconds, losses.
 """
 
 from __future__ import annotations
@@ -195,6 +196,28 @@ def reports(members: int, db: str | None) -> dict[str, Any]:
     }
 
 
+def shutdown(members: int, db: str | None) -> dict[str, Any]:
+    from . import shutdown as s
+
+    cases = []
+    with tempfile.TemporaryDirectory(prefix="qunflow-bench-") as workdir:
+        for load in s.loads_for(db):
+            for kind in s.KINDS:
+                logs = Path(workdir) / f"{load}-{kind}"
+                logs.mkdir()
+                with fresh_database(db, logs, "shutdown") as url:
+                    cases.append(in_fresh_process(s.measure, load, kind, members, url, logs))
+    return {
+        "workload": "shutdown",
+        "backend": "postgresql" if db is not None else "sqlite",
+        "members": members,
+        "cases": cases,
+        "slowest_stop_s": max(max(c["stop_seconds"]) for c in cases),
+        "exactly_once": all(c["exactly_once"] for c in cases),
+        "budget": {"every_stop_within_10s": all(c["within_10s"] for c in cases)},
+    }
+
+
 def http(members: int, db: str | None) -> dict[str, Any]:
     from .http import measure
 
@@ -241,6 +264,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload("broadcast", broadcast, 1_000_000, "one broadcast to N members: seconds and peak RSS"),
         Workload("backtest", backtest, 100_000, "every template backtested over 30 days of N members"),
         Workload("reports", reports, 1_000_000, "each report's API answer over N members, 30 days of events"),
+        Workload("shutdown", shutdown, 20_000, "SIGTERM to serve and worker under load: seconds, losses"),
     )
 }
 

@@ -349,9 +349,10 @@ def parser() -> argparse.ArgumentParser:
             "scaleout",
             "backtest",
             "reports",
+            "shutdown",
         ),
         help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million; "
-        "members; broadcast; scaleout; backtest",
+        "members; broadcast; scaleout; backtest; reports; shutdown",
     )
 
     serve = sub.add_parser("serve", help="the web app and a worker in one process; 启动服务")

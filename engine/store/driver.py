@@ -1,7 +1,8 @@
 """The hot path's reads and writes, straight on the database driver.
 
-A batch's writes are plain executemany calls: SQLAlchemy's per-row parameter work would cost more
-than the database does. The SQL is the same on SQLite and PostgreSQL but for the markers.
+A batch's writes are plain executemany calls (on PostgreSQL, inserts of many rows go through COPY):
+SQLAlchemy's per-row parameter work would cost more than the database does. The SQL is the same on
+SQLite and PostgreSQL but for the markers.
 A mixin of :class:`engine.store.Store`.
 """
 
@@ -15,6 +16,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+# From this many rows on, PostgreSQL inserts go through COPY; fewer go as before (where the two meet
+# was not measured: a COPY costs a round trip or two more than executemany's one).
+COPY_ROWS = 50
+_SKIP_KNOWN_KEYS = " ON CONFLICT (key) DO NOTHING"
+
 
 class DriverStore:
     _mark: str
@@ -26,12 +32,44 @@ class DriverStore:
         """Inserts the rows; how many were written (a conflict clause in `tail` may skip some)."""
         if not rows:
             return 0
+        if self._mark == "%s" and len(rows) >= COPY_ROWS and tail in ("", _SKIP_KNOWN_KEYS):
+            return self._copy(conn, table, columns, rows, tail)
         key = (table, tuple(columns), tail)
         sql = self._sql.get(key)
         if sql is None:
             marks = ", ".join([self._mark] * len(columns))
             sql = self._sql[key] = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){tail}"
         return self._executemany(conn, sql, rows)
+
+    def _copy(
+        self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple], tail: str
+    ) -> int:
+        """PostgreSQL: many rows through COPY, the server's bulk path (measured: about 40% less time
+        than psycopg's pipelined executemany for a batch's 750 deliveries). A plain insert copies
+        into the table itself; one that skips known keys (`ON CONFLICT (key) DO NOTHING`, which COPY
+        cannot say) copies into a temporary table emptied at commit, then inserts from it. Returns
+        how many rows were written."""
+        names = ", ".join(columns)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            target = table
+            if tail:
+                target = f"copy_{table}"
+                # Made by the session's first such batch (made again if that one rolled back).
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} "
+                    f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+            with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+            if not tail:
+                return len(rows)
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {target}{tail}")
+            return cursor.rowcount
+        finally:
+            cursor.close()
 
     def _bulk_update(
         self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple], key: str = "id"

@@ -56,6 +56,7 @@ from .rows import (
     stored_facts,
 )
 from .settled import SettleStore
+from .statistics import Statistics
 from .stats import StatsStore
 from .tasks import TaskStore
 
@@ -103,6 +104,8 @@ class Store(
         self._sql: dict[tuple[Any, ...], str] = {}
         self._id_blocks: dict[str, tuple[int, int]] = {}
         self._ids_lock = threading.Lock()
+        # On PostgreSQL the store keeps its planner statistics fresh itself (see `statistics`).
+        self.statistics = Statistics(self.engine) if self.dialect == "postgresql" else None
 
     @staticmethod
     def _connect(url: str) -> SAEngine:
@@ -185,6 +188,8 @@ class Store(
                 with self._ids_lock:
                     self._id_blocks.clear()
             raise
+        if self.statistics is not None:
+            self.statistics.after_commit()
 
     # -- ids ---------------------------------------------------------------------------------------
 

@@ -153,3 +153,31 @@ def test_reports_workload_answers_every_report(backend: str, capsys: pytest.Capt
     assert set(result["reports"]) == set(result["baseline"]) == {"funnel", "channels", "groups", "deliveries"}
     # The community's channels and groups, as the reports read them from the rollups.
     assert result["reports"]["channels"]["rows"] == 21 and result["reports"]["groups"]["rows"] == 5
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_shutdown_workload_stops_each_process_and_loses_nothing(
+    backend: str, capsys: pytest.CaptureFixture
+) -> None:
+    args = ["bench", "--workload", "shutdown", "--members", "60", "--json"]
+    if backend == "postgresql":
+        url = os.environ.get("QUNFLOW_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("PostgreSQL tests need QUNFLOW_TEST_POSTGRES_URL")
+        args += ["--db", url]
+
+    assert main(args) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == backend
+    loads = {"w", "broadcast"} | ({"scaleout"} if backend == "postgresql" else set())
+    assert {(c["load"], c["kind"]) for c in result["cases"]} == {
+        (load, kind) for load in loads for kind in ("serve", "worker")
+    }
+    for case in result["cases"]:
+        assert case["exactly_once"] is True, case
+        assert case["exit_statuses"] == [0] * len(case["processes"]), case
+        assert len(case["stop_seconds"]) == len(case["processes"])
+        if case["kind"] == "serve":
+            assert case["events_stored"] >= case["events_acknowledged"]
+    assert result["exactly_once"] is True
