@@ -453,6 +453,15 @@ class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore):
             " ON CONFLICT (key) DO NOTHING",
         )
 
+    def tag_route(self, conn: Connection) -> tuple[int, str | None]:
+        """The connector settings' version and the connector the `tag` route names (None: none)."""
+        version = conn.execute(
+            select(t.sequences.c.value).where(t.sequences.c.name == CONNECTOR_SETTINGS)
+        ).scalar()
+        c = t.connector_routes.c
+        name = conn.execute(select(c.connector).where(c.kind == "tag")).scalar()
+        return version or 0, name
+
     def add_counts(self, conn: Connection, counts: dict[tuple[str, str, str], int]) -> None:
         self._bulk(
             conn,
@@ -475,6 +484,8 @@ _EVENT_WAITS_SQL = (
     "SELECT " + _RUN_FIELDS + " FROM runs WHERE wait_event IS NOT NULL AND member_id IN ({ids}) ORDER BY id"
 )
 ID_BLOCK = 10_000
+# The row of `sequences` that counts connector setting changes (engine.connectors.settings.VERSION).
+CONNECTOR_SETTINGS = "connector_settings"
 # The execution option that marks a connection of `Store.transaction` (a writer).
 _WRITER = "qunflow_writer"
 # The hottest reads, as SQL for the driver itself; `{ids}` becomes the markers of an id list.
