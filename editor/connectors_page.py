@@ -42,7 +42,16 @@ class ConnectorsPage(Controller):
         found = await anyio.to_thread.run_sync(services.connectors.test, name, services.connector_context())
         return await self._page(request, tested={"name": name, **found})
 
-    async def _page(self, request: Request[Any, Any, Any], tested: dict | None = None) -> Template:
+    @post("/{name:str}/sync")
+    async def sync(self, request: Request[Any, Any, Any], name: ConnectorName) -> Template:
+        """同步: the page again, with what the sync brought in under the connector's card."""
+        services = services_of(request)
+        found = await anyio.to_thread.run_sync(services.connectors.sync, name, services.connector_context())
+        return await self._page(request, synced={"name": name, **found})
+
+    async def _page(
+        self, request: Request[Any, Any, Any], tested: dict | None = None, synced: dict | None = None
+    ) -> Template:
         services = services_of(request)
         view = await anyio.to_thread.run_sync(connectors_view, services)
         types = services.connectors.types
@@ -51,11 +60,17 @@ class ConnectorsPage(Controller):
                 **msgspec.structs.asdict(c),
                 "fields": form_fields(c.schema, c.options, c.secrets),
                 "testable": callable(getattr(types.get(c.name), "test", None)),
+                "syncable": services.connectors.syncable(c.name),
             }
             for c in view.connectors
         ]
         context = await page_context(
-            request, view=view, cards=cards, tested=tested, callback_url=callback_url(request)
+            request,
+            view=view,
+            cards=cards,
+            tested=tested,
+            synced=synced,
+            callback_url=callback_url(request),
         )
         return Template("pages/connectors.html", context=context)
 

@@ -73,6 +73,7 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("PUT", "/api/connectors/nobody-here", {}, ADMIN),
     ("PUT", "/api/connectors/routes", {"webhook": "webhook"}, ADMIN),
     ("POST", "/api/connectors/nobody-here/test", None, ADMIN),
+    ("POST", "/api/connectors/nobody-here/sync", None, ADMIN),
     ("GET", "/", None, READ),
 ]
 IDS = [f"{method} {path}" for method, path, _, _ in MATRIX]
