@@ -16,6 +16,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
 
 from qunflow.engine.connectors import SettingInvalid
+from qunflow.engine.connectors.wecom.channel_codes import contact_ways as contact_ways_of
 
 from .api.connectors import connectors_view
 from .api.params import ConnectorName
@@ -64,12 +65,14 @@ class ConnectorsPage(Controller):
             }
             for c in view.connectors
         ]
+        contact_ways = await anyio.to_thread.run_sync(contact_ways_of, services.store)
         context = await page_context(
             request,
             view=view,
             cards=cards,
             tested=tested,
             synced=synced,
+            contact_ways=contact_ways,
             callback_url=callback_url(request),
         )
         return Template("pages/connectors.html", context=context)

@@ -74,6 +74,8 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("PUT", "/api/connectors/routes", {"webhook": "webhook"}, ADMIN),
     ("POST", "/api/connectors/nobody-here/test", None, ADMIN),
     ("POST", "/api/connectors/nobody-here/sync", None, ADMIN),
+    ("POST", "/api/channels/c-1/contact-way", {"staff": ["zhangsan"]}, WRITE),
+    ("POST", "/api/groups/g-1/join-way", None, WRITE),
     ("GET", "/", None, READ),
 ]
 IDS = [f"{method} {path}" for method, path, _, _ in MATRIX]
@@ -132,7 +134,7 @@ def test_the_matrix_covers_every_api_route(app: Litestar) -> None:
     concrete = {
         "{flow_id:str}": "welcome", "{run_id:int}": "1", "{member_id:str}": "m-1", "{token_id:int}": "999",
         "{name:str}": "nobody-here", "{group_id:str}": "g-1", "{item_id:str}": "c-1", "{staff_id:str}": "s-1",
-        "{delivery_id:int}": "1",
+        "{delivery_id:int}": "1", "{channel_id:str}": "c-1",
     }  # fmt: skip
     missing = []
     for route in app.routes:

@@ -149,3 +149,69 @@ def test_the_cli_prints_one_line_per_kind_and_exits_1_in_one_line_on_error(
     refused = qunflow("wecom", "sync", "--db", database, cwd=tmp_path)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and "40001" in refused.stderr
+
+
+# -- channel codes ---------------------------------------------------------------------------------
+
+
+def test_a_channel_code_is_made_once_and_shown_on_the_connectors_page(
+    client: TestClient[Litestar], admin: dict[str, str], fake: FakeWecom, sign_in
+) -> None:
+    configure(client, admin, fake)
+    first = client.post("/api/channels/poster-1/contact-way", json={"staff": ["zhangsan"]}, headers=admin)
+    again = client.post("/api/channels/poster-1/contact-way", json={"staff": ["zhangsan"]}, headers=admin)
+
+    assert first.status_code == 200, first.text
+    assert first.json()["qr_code"].startswith("https://wecom.fake/contact/")
+    assert again.json() == first.json()
+    (call,) = fake.calls_to("externalcontact/add_contact_way")
+    assert (call.body["state"], call.body["user"]) == ("poster-1", ["zhangsan"])
+
+    too_long = client.post(
+        "/api/channels/" + "c" * 31 + "/contact-way", json={"staff": ["zhangsan"]}, headers=admin
+    )
+    assert too_long.status_code in (400, 422) and "channel" in too_long.text
+    no_staff = client.post("/api/channels/poster-2/contact-way", json={"staff": []}, headers=admin)
+    assert no_staff.status_code in (400, 422) and "staff" in no_staff.text
+
+    csrf = sign_in("admin")
+    made = client.post(
+        "/admin/connectors/wecom/contact-way",
+        data={"_csrf": csrf, "channel": "poster-3", "staff": "zhangsan"},
+    )
+    assert made.status_code == 200, made.text  # back on the connectors page
+    assert f'src="{first.json()["qr_code"]}"' in made.text and "poster-3" in made.text
+    assert len(fake.calls_to("externalcontact/add_contact_way")) == 2
+
+
+def test_a_groups_join_code_is_made_once_and_shown_on_the_group_page(
+    client: TestClient[Litestar], admin: dict[str, str], fake: FakeWecom, sign_in
+) -> None:
+    configure(client, admin, fake)
+    assert client.post("/api/groups/wr-1/join-way", headers=admin).status_code == 404  # not synced yet
+    client.post("/api/connectors/wecom/sync", headers=admin)
+
+    first = client.post("/api/groups/wr-1/join-way", headers=admin)
+    again = client.post("/api/groups/wr-1/join-way", headers=admin)
+    assert first.status_code == 200, first.text
+    assert first.json()["qr_code"].startswith("https://wecom.fake/join/") and again.json() == first.json()
+    assert len(fake.calls_to("externalcontact/groupchat/add_join_way")) == 1
+
+    sign_in("admin")
+    page = client.get("/groups/wr-1").text
+    assert f'src="{first.json()["qr_code"]}"' in page and "入群二维码" in page
+
+
+def test_the_group_page_makes_the_join_code_with_its_button(
+    client: TestClient[Litestar], admin: dict[str, str], fake: FakeWecom, sign_in
+) -> None:
+    configure(client, admin, fake)
+    client.post("/api/connectors/wecom/sync", headers=admin)
+    csrf = sign_in("operator")
+    page = client.get("/groups/wr-1").text
+    assert 'action="/groups/wr-1/join-way"' in page
+
+    answer = client.post("/groups/wr-1/join-way", data={"_csrf": csrf})
+
+    assert answer.status_code == 200, answer.text
+    assert 'class="qf-qr" src="https://wecom.fake/join/' in answer.text

@@ -29,6 +29,14 @@ from ...clock import to_us
 from ...event import Profile
 from ...store import schema as t
 from ..base import MADE_SENT, ConnectorContext, Delivery, DeliveryFailed, Made
+from .channel_codes import (
+    ContactWay,
+    JoinWay,
+    check_contact_way,
+    contact_way_of,
+    join_way_of,
+    keep_contact_way,
+)
 from .client import WecomApi
 from .confirmations import Confirmations
 from .corp_tags import CorpTags
@@ -313,6 +321,27 @@ class WecomConnector:
             if not qr_code:
                 raise Unreachable("企业微信没有返回入群二维码 (no join QR code in WeCom's answer)")
             return self.ledger.keep_join_way(group, config_id, qr_code, to_us(self.clock.now()))
+
+    # -- channel codes --------------------------------------------------------------------------------
+
+    def contact_way(self, channel: str, staff: Sequence[str]) -> ContactWay:
+        """The channel's 渠道活码 (`add_contact_way`, `state` = `channel`), made the first time only."""
+        kept = contact_way_of(self.store, channel)
+        if kept is not None:
+            return kept
+        chosen = check_contact_way(channel, staff)
+        config_id, qr_code = self.api.add_contact_way(channel, chosen)
+        if not qr_code:
+            raise Unreachable("企业微信没有返回渠道活码 (no QR code in WeCom's answer)")
+        way = ContactWay(channel, config_id, qr_code, chosen, to_us(self.clock.now()))
+        return keep_contact_way(self.store, way)
+
+    def join_way(self, group: str) -> JoinWay:
+        """The group's join code (`groupchat/add_join_way`), made the first time only."""
+        self._join_link(group)
+        found = join_way_of(self.store, group)
+        assert found is not None
+        return found
 
     # -- confirmations and the connection test -------------------------------------------------------
 
