@@ -334,7 +334,7 @@ def open_dispatcher(
     `hooks` hear of each settled delivery (the engine's own, so one list serves both)."""
     if settings is None:
         settings = ConnectorSettings(store, vault or Vault.for_database(store.url))
-    router = ConfiguredRoutes(settings, ConnectorContext(store, clock))
+    router = ConfiguredRoutes(settings, ConnectorContext(store, clock, periodic=True))
     return Dispatcher(
         store,
         router=router,

@@ -135,7 +135,40 @@ def test_a_callback_group_sync_and_tag_sync(
 
 def test_the_hourly_sync_is_claimed_by_one_process_an_hour(store: Store, clock: SimClock) -> None:
     now = clock.now()
-    assert claim_hourly(store, now) is True
-    assert claim_hourly(store, now) is False  # another process, the same moment
+    assert claim_hourly(store, now) is False  # the first is due an hour after the first look
     assert claim_hourly(store, now + timedelta(minutes=59)) is False
     assert claim_hourly(store, now + timedelta(hours=1)) is True
+    assert claim_hourly(store, now + timedelta(hours=1)) is False  # another process, the same moment
+    assert claim_hourly(store, now + timedelta(hours=2)) is True
+
+
+def test_a_dispatchers_poll_starts_the_hourly_sync_once_an_hour(
+    fake: FakeWecom, store: Store, clock: SimClock, engine: Engine
+) -> None:
+    api = WecomApi(fake.corp_id, fake.secret, fake.url, sleep=lambda _: None)
+    context = ConnectorContext(store, clock, engine.ingest, periodic=True)
+    connector = WecomConnector(options_for(fake), context, api=api)
+    try:
+        connector.poll(clock.now())  # the first look: due in an hour
+        assert connector._syncing is None
+        clock.advance_to(clock.now() + timedelta(minutes=61))
+        connector.poll(clock.now())
+        assert connector._syncing is not None
+        connector._syncing.result(timeout=60)
+        assert store.get_group("wr-1")["name"] == "福利群"
+        clock.advance_to(clock.now() + timedelta(minutes=30))
+        connector.poll(clock.now())  # not due yet
+        clock.advance_to(clock.now() + timedelta(minutes=31))
+        connector.poll(clock.now())
+        connector._syncing.result(timeout=60)
+        assert len(fake.calls_to("externalcontact/groupchat/list")) == 2
+    finally:
+        connector.close()
+
+
+def test_a_connector_outside_serve_and_worker_never_syncs_by_itself(
+    connector: WecomConnector, clock: SimClock, fake: FakeWecom
+) -> None:
+    for hours in range(3):
+        connector.poll(clock.now() + timedelta(hours=hours))
+    assert fake.calls_to("externalcontact/groupchat/list") == []

@@ -349,7 +349,8 @@ class WecomConnector:
         """Settle mass sends the staff confirmed (or did not in time), remind half-way; start the
         hourly sync when it is due."""
         self.confirmations.poll(now)
-        self._hourly(now)
+        if self.context.periodic:
+            self._hourly(now)
 
     def test(self) -> str:
         """测试连接: get an access token and read the staff list once; what worked, in words.

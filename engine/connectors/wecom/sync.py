@@ -244,7 +244,8 @@ DUE = "wecom_sync_due"  # the row of `sequences` holding when the next hourly sy
 def claim_hourly(store: Any, now: datetime) -> bool:
     """Whether this process runs the hourly sync now: it is due, and this process moved the due
     time an hour on before any other did (one atomic update of a leased row, so on PostgreSQL with
-    several workers only one syncs)."""
+    several workers only one syncs). The first is due an hour after a process first asks: the
+    first import is a person's (同步, `qunflow wecom sync`), not a side effect of starting."""
     from sqlalchemy import update
 
     c = t.sequences.c
@@ -253,7 +254,8 @@ def claim_hourly(store: Any, now: datetime) -> bool:
         due = conn.execute(select(c.value).where(c.name == DUE)).scalar()
         if due is None:
             stmt = store._insert(t.sequences).values(name=DUE, value=next_at)
-            return bool(conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"])).rowcount)
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+            return False
         if due > at:
             return False
         moved = update(t.sequences).where(c.name == DUE, c.value == due).values(value=next_at)
