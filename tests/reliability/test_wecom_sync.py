@@ -172,3 +172,22 @@ def test_a_connector_outside_serve_and_worker_never_syncs_by_itself(
     for hours in range(3):
         connector.poll(clock.now() + timedelta(hours=hours))
     assert fake.calls_to("externalcontact/groupchat/list") == []
+
+
+def test_a_known_member_keeps_what_wecom_does_not_say_and_follows_corp_tags(
+    connector: WecomConnector, store: Store, fake: FakeWecom
+) -> None:
+    from qunflow.engine.member import Member
+
+    known = Member(
+        "wm-1", tags=["VIP", "高意向"], points=30, channel="poster", staff="lisi", first_seen=5, is_new=True
+    )
+    store.put_members([known])
+    fake.customers["wm-1"]["follow"]["zhangsan"]["tags"].clear()  # VIP taken off in WeCom
+
+    connector.sync()
+
+    found = members(store)["wm-1"]
+    assert found.tags == ["高意向"]  # not a corp tag: stays
+    assert (found.points, found.channel, found.first_seen) == (30, "poster", 5)
+    assert found.staff == "zhangsan"  # lisi no longer has them as a customer

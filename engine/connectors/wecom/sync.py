@@ -65,6 +65,33 @@ class SyncResult(msgspec.Struct):
         ]
 
 
+class Seen:
+    """What WeCom says of one customer: their name, each staff member who has them as a customer
+    (since when, and the corp tags that staff member gave them), and groups to put them in."""
+
+    __slots__ = ("follows", "groups", "name")
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.follows: list[tuple[int, str, list[str]]] = []
+        self.groups: list[str] = []
+
+    def apply(self, member: Member, corp_names: set[str]) -> None:
+        """Name, owner (the first staff account they added, unless theirs is still one of them),
+        tags (those naming corp tags follow WeCom; the others stay) and groups."""
+        if self.name:
+            member.name = self.name
+        owners = [staff for _, staff, _ in sorted(self.follows) if staff]
+        if owners and member.staff not in owners:
+            member.staff = owners[0]
+        if self.follows:
+            wecom_tags = [tag for _, _, tags in self.follows for tag in tags]
+            kept = [tag for tag in member.tags if tag not in corp_names]
+            member.tags = list(dict.fromkeys([*kept, *wecom_tags]))
+        for group in self.groups:
+            member.join_group(group)
+
+
 class WecomSync:
     """One corp's data into one store. `ingest` takes the recovered events (the engine's ingest)."""
 
@@ -81,8 +108,8 @@ class WecomSync:
         self._now_us = to_us(now)
         names = self.sync_tags(result)
         staff = self._staff(result)
-        members = self._customers(staff, names, result)
-        self._groups(self.api.group_chat_ids(), members, now, result)
+        seen = self._customers(staff, names)
+        self._groups(self.api.group_chat_ids(), seen, set(names.values()), now, result)
         return result
 
     # -- tags ---------------------------------------------------------------------------------------
@@ -111,50 +138,44 @@ class WecomSync:
         result.staff = len(records)
         return ids
 
-    def _customers(
-        self, staff: list[str], tag_names: dict[str, str], result: SyncResult
-    ) -> dict[str, Member]:
-        """Every customer as a member (loaded and changed, not yet written)."""
-        follows: dict[str, list[tuple[int, str, list[str]]]] = {}  # customer → (since, staff, tags)
-        profiles: dict[str, str] = {}
+    def _customers(self, staff: list[str], tag_names: dict[str, str]) -> dict[str, Seen]:
+        """What WeCom says of each customer of `staff`."""
+        seen: dict[str, Seen] = {}
         for userid in staff:
             for customer in self.api.customers_of(userid):
-                follows.setdefault(customer, [])
+                seen.setdefault(customer, Seen())
         for entry in self.api.customer_details(staff):
             contact, follow = entry.get("external_contact") or {}, entry.get("follow_info") or {}
             customer = str(contact.get("external_userid") or "")
             if not customer:
                 continue
+            found = seen.setdefault(customer, Seen())
             if contact.get("name"):
-                profiles[customer] = str(contact["name"])
+                found.name = str(contact["name"])
             tags = [tag_names[i] for i in follow.get("tag_id") or [] if i in tag_names]
-            since = int(follow.get("createtime") or 0)
-            follows.setdefault(customer, []).append((since, str(follow.get("userid") or ""), tags))
-        members = self._load(list(follows))
-        corp_names = set(tag_names.values())
-        for customer, followed in follows.items():
-            member = members[customer]
-            if customer in profiles:
-                member.name = profiles[customer]
-            owners = [s for _, s, _ in sorted(followed) if s]
-            if owners and member.staff not in owners:
-                member.staff = owners[0]  # the first staff account they added
-            wecom_tags = list(dict.fromkeys(tag for _, _, tags in followed for tag in tags))
-            kept = [tag for tag in member.tags if tag not in corp_names]
-            member.tags = list(dict.fromkeys([*kept, *wecom_tags]))
-        result.members = len(follows)
-        return members
+            found.follows.append((int(follow.get("createtime") or 0), str(follow.get("userid") or ""), tags))
+        return seen
 
-    def _load(self, ids: list[str]) -> dict[str, Member]:
-        """The members `ids`, as stored, or new."""
+    def _write_members(self, seen: dict[str, Seen], corp_names: set[str]) -> int:
+        """Apply what WeCom says to the members as stored now (loaded just before writing, so the
+        engine's changes meanwhile are kept); returns how many."""
         with self.store.engine.connect() as conn:
-            found = self.store.load_members(conn, ids)
-        return {i: found.get(i) or Member(i, first_seen=self._now_us, is_new=True) for i in ids}
+            found = self.store.load_members(conn, list(seen))
+        members = [found.get(i) or Member(i, first_seen=self._now_us, is_new=True) for i in seen]
+        for member in members:
+            seen[member.id].apply(member, corp_names)
+        self.store.put_members(members)
+        return len(members)
 
     # -- groups -------------------------------------------------------------------------------------
 
     def _groups(
-        self, chat_ids: list[str], members: dict[str, Member], now: datetime, result: SyncResult
+        self,
+        chat_ids: list[str],
+        seen: dict[str, Seen],
+        corp_names: set[str],
+        now: datetime,
+        result: SyncResult,
     ) -> None:
         chats = {c: self.api.group_chat(c) for c in chat_ids}
         stored = self._stored_groups(chat_ids)
@@ -166,19 +187,15 @@ class WecomSync:
             for event in self.recovered(c, customers[c], chat.get("member_list") or [], now)
         ]
         # A group new to the store is taken as it is: its members are in it, nobody "joins" now.
-        new = [c for c in chats if c not in stored]
-        outside = [m for c in new for m in customers[c] if m not in members]
-        members.update(self._load(list(dict.fromkeys(outside))))
-        for chat_id in new:
+        for chat_id in (c for c in chats if c not in stored):
             for customer in customers[chat_id]:
-                members[customer].join_group(chat_id)
+                seen.setdefault(customer, Seen()).groups.append(chat_id)
         records = [_group_record(chat, stored.get(c)) for c, chat in chats.items()]
         self.store.put_groups(records)
-        self.store.put_members(list(members.values()))
+        result.members = self._write_members(seen, corp_names)
         if events:
             self.ingest(events)
         result.groups = len(records)
-        result.members = len(members)
         result.joined = sum(e.type == "member_joined" for e in events)
         result.left = sum(e.type == "member_left" for e in events)
 
@@ -215,7 +232,7 @@ class WecomSync:
         """One group (after a `create` callback, or a change): its name, owner and members."""
         result = SyncResult()
         self._now_us = to_us(now)
-        self._groups([chat_id], {}, now, result)
+        self._groups([chat_id], {}, set(), now, result)
         return result
 
 
