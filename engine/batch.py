@@ -482,7 +482,9 @@ class Batch:
 
     def _tag_deliveries(self) -> None:
         """A `tag` delivery for each member whose tags this batch changed, while `tag` is routed to
-        a connector that syncs tags (asked once, and only when some member's tags changed)."""
+        a connector that syncs tags (asked once per batch)."""
+        if not self.tag_route.on(self.store, self.conn):  # type: ignore[union-attr]
+            return
         changed = []
         for member in self.members.values():
             if member.dirty:
@@ -491,7 +493,7 @@ class Batch:
                     payload = tag_changes(before, member.tags)
                     if payload is not None:
                         changed.append((member.id, payload))
-        if not changed or not self.tag_route.on(self.store, self.conn):  # type: ignore[union-attr]
+        if not changed:
             return
         # Each change under the run that last stepped its member here; a person's edit has none.
         steps = {run.member_id: run for run in self.runs.values() if run.member_id is not None}

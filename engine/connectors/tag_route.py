@@ -1,7 +1,7 @@
 """Whether member tag changes become `tag` deliveries (DESIGN §19): only while the route for `tag`
 leads to a connector that makes them in the outside world (not the recording connector, not
-unrouted). The engine asks once per batch that changed some member's tags, and only reads the routes
-again when the connector settings' version moved.
+unrouted). The engine asks once per batch (one read of the settings' version), and reads the route
+again only when that version moved; member tags are compared only while the answer is yes.
 """
 
 from __future__ import annotations
@@ -25,14 +25,18 @@ class TagRoute:
 
     def on(self, store: Any, conn: Any) -> bool:
         """Whether `tag` is routed to a connector that syncs tags, as the store says now."""
-        version, name = store.tag_route(conn)
+        version = store.connector_version(conn)
         if version != self._version:
-            if self._types is None:
-                self._types = installed_connectors()
-            kind = self._types.get(name) if name else None
+            name = store.tag_route(conn)
+            kind = self._type(name) if name else None
             self._on = kind is not None and TAG in kind.kinds and delivers(kind)
             self._version = version
         return self._on
+
+    def _type(self, name: str) -> ConnectorType | None:
+        if self._types is None:  # read once, and only once some route names a connector
+            self._types = installed_connectors()
+        return self._types.get(name)
 
 
 def tag_changes(before: list[str], after: list[str]) -> dict[str, list[str]] | None:

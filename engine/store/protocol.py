@@ -134,9 +134,12 @@ class BatchStore(Protocol):
         """Rows in the order of `rows.DELIVERY_COLUMNS`; a key already stored is not written again."""
         ...
 
-    def tag_route(self, conn: Tx) -> tuple[int, str | None]:
-        """The connector settings' version (it changes with every change of settings or routes) and
-        the connector the route for `tag` names, None when there is none."""
+    def connector_version(self, conn: Tx) -> int:
+        """The connector settings' version: it changes with every change of settings or routes."""
+        ...
+
+    def tag_route(self, conn: Tx) -> str | None:
+        """The connector the route for `tag` names, None when there is none."""
         ...
 
     def add_counts(self, conn: Tx, counts: Mapping[tuple[str, str, str], int]) -> None:

@@ -453,14 +453,15 @@ class Store(CommunityStore, DirectoryStore, LeaseStore, ReportStore):
             " ON CONFLICT (key) DO NOTHING",
         )
 
-    def tag_route(self, conn: Connection) -> tuple[int, str | None]:
-        """The connector settings' version and the connector the `tag` route names (None: none)."""
-        version = conn.execute(
-            select(t.sequences.c.value).where(t.sequences.c.name == CONNECTOR_SETTINGS)
-        ).scalar()
+    def connector_version(self, conn: Connection) -> int:
+        """The connector settings' version: it changes with every change of settings or routes."""
+        c = t.sequences.c
+        return conn.execute(select(c.value).where(c.name == CONNECTOR_SETTINGS)).scalar() or 0
+
+    def tag_route(self, conn: Connection) -> str | None:
+        """The connector the route for `tag` names, None when there is none."""
         c = t.connector_routes.c
-        name = conn.execute(select(c.connector).where(c.kind == "tag")).scalar()
-        return version or 0, name
+        return conn.execute(select(c.connector).where(c.kind == "tag")).scalar()
 
     def add_counts(self, conn: Connection, counts: dict[tuple[str, str, str], int]) -> None:
         self._bulk(
