@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 from .admin import AdminController
 from .api import CONTROLLERS, EXCEPTION_HANDLERS
 from .auth import LoginController, LoginFailures, csrf_token, current_user
+from .channel_codes import ChannelCodeController, ChannelCodePages
 from .community_pages import ContentPages, GroupPages, MemberPages
 from .connectors_page import ConnectorsPage
 from .delivery_pages import DeliveryPages
@@ -88,6 +89,8 @@ def create_app(
         ChannelController,
         ReportPages,
         ChannelPages,
+        ChannelCodeController,
+        ChannelCodePages,
         static_files(),
         *extra_routes,
     ]

@@ -290,6 +290,30 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_wecom(args: argparse.Namespace) -> int:
+    """`qunflow wecom sync`: staff, customers, groups and tags from WeCom, one line per kind."""
+    from qunflow.editor.services import Services
+    from qunflow.engine.connectors.wecom.connector import WecomConnector
+
+    services = _opened(Services.open, args.db)
+    try:
+        if "wecom" not in services.connectors.stored():
+            raise UserError(
+                "the WeCom connector is not configured: an admin sets it under 连接器 (/admin/connectors)"
+            )
+        options = services.connectors.options("wecom")
+        connector = WecomConnector.open(options, services.connector_context())  # type: ignore[arg-type]
+        try:
+            result = connector.sync()
+        finally:
+            connector.close()
+    finally:
+        services.close()
+    for line in result.lines():
+        print(line)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "worker": cmd_worker,
     "serve": cmd_serve,
@@ -299,6 +323,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "simulate": cmd_simulate,
     "import": cmd_import,
     "user": cmd_user,
+    "wecom": cmd_wecom,
 }
 
 
@@ -404,6 +429,12 @@ def parser() -> argparse.ArgumentParser:
     password.add_argument("name", help="the user, e.g. admin")
     password.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
 
+    wecom = sub.add_parser("wecom", help="WeCom (企业微信)")
+    wecom_sub = wecom.add_subparsers(dest="action", required=True)
+    wecom_sync = wecom_sub.add_parser(
+        "sync", help="import staff, customers, groups and tags from WeCom; 同步企业微信"
+    )
+    wecom_sync.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")
     token = sub.add_parser("token", help="API tokens; 接口令牌")
     token_sub = token.add_subparsers(dest="action", required=True)
     create = token_sub.add_parser("create", help="print a new API token (stored hashed)")

@@ -21,6 +21,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
+from qunflow.engine.connectors.wecom.channel_codes import join_way_of
 from qunflow.engine.content import CONTENT_KINDS, ContentItem
 from qunflow.engine.edits import Edit
 from qunflow.engine.errors import NotFound, UserError
@@ -164,9 +165,20 @@ class GroupPages(Controller):
 
     @get("/{group_id:str}", guards=[allow(READ)])
     async def group(self, request: Request[Any, Any, Any], group_id: GroupId) -> Template:
-        load = services_of(request).store.get_group
+        services = services_of(request)
+        load = services.store.get_group
+        join_way = await anyio.to_thread.run_sync(join_way_of, services.store, group_id)
+        wecom = await anyio.to_thread.run_sync(lambda: "wecom" in services.connectors.stored())
         return await record_page(
-            request, "pages/group.html", "group", load, group_id, "No group {id}", kinds=GROUP_KINDS
+            request,
+            "pages/group.html",
+            "group",
+            load,
+            group_id,
+            "No group {id}",
+            kinds=GROUP_KINDS,
+            join_way=join_way,
+            wecom=wecom,
         )
 
     @post("/{group_id:str}/delete", guards=[allow(WRITE)])

@@ -16,6 +16,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
 
 from qunflow.engine.connectors import SettingInvalid
+from qunflow.engine.connectors.wecom.channel_codes import contact_ways as contact_ways_of
 
 from .api.connectors import connectors_view
 from .api.params import ConnectorName
@@ -42,7 +43,16 @@ class ConnectorsPage(Controller):
         found = await anyio.to_thread.run_sync(services.connectors.test, name, services.connector_context())
         return await self._page(request, tested={"name": name, **found})
 
-    async def _page(self, request: Request[Any, Any, Any], tested: dict | None = None) -> Template:
+    @post("/{name:str}/sync")
+    async def sync(self, request: Request[Any, Any, Any], name: ConnectorName) -> Template:
+        """同步: the page again, with what the sync brought in under the connector's card."""
+        services = services_of(request)
+        found = await anyio.to_thread.run_sync(services.connectors.sync, name, services.connector_context())
+        return await self._page(request, synced={"name": name, **found})
+
+    async def _page(
+        self, request: Request[Any, Any, Any], tested: dict | None = None, synced: dict | None = None
+    ) -> Template:
         services = services_of(request)
         view = await anyio.to_thread.run_sync(connectors_view, services)
         types = services.connectors.types
@@ -51,11 +61,19 @@ class ConnectorsPage(Controller):
                 **msgspec.structs.asdict(c),
                 "fields": form_fields(c.schema, c.options, c.secrets),
                 "testable": callable(getattr(types.get(c.name), "test", None)),
+                "syncable": services.connectors.syncable(c.name),
             }
             for c in view.connectors
         ]
+        contact_ways = await anyio.to_thread.run_sync(contact_ways_of, services.store)
         context = await page_context(
-            request, view=view, cards=cards, tested=tested, callback_url=callback_url(request)
+            request,
+            view=view,
+            cards=cards,
+            tested=tested,
+            synced=synced,
+            contact_ways=contact_ways,
+            callback_url=callback_url(request),
         )
         return Template("pages/connectors.html", context=context)
 

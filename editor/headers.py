@@ -16,7 +16,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
+        # WeCom's QR codes (渠道活码, join codes) are images on its CDN.
+        "img-src 'self' data: https://*.qpic.cn",
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",

@@ -56,7 +56,7 @@ class Services:
         return self.engine.registry
 
     def connector_context(self) -> ConnectorContext:
-        return ConnectorContext(self.store, self.clock)
+        return ConnectorContext(self.store, self.clock, lambda events: self.write(self.engine.ingest, events))
 
     def now_us(self) -> int:
         return to_us(self.clock.now())

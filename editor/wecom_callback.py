@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -64,7 +65,14 @@ class WecomHooks:
         """The hooks the installed `wecom` connector type offers (none when it is not installed)."""
         kind = services.connectors.types.get(CONNECTOR)
         names = ("callback_fetch_profile", "callback_sync_group", "callback_sync_tags")
-        return cls(*(getattr(kind, name, None) for name in names))
+        fetch, sync_group, sync_tags = (getattr(kind, name, None) for name in names)
+        # The syncs write to the store: they are given this process's (and its engine's ingest).
+        context = services.connector_context()
+        return cls(
+            fetch,
+            partial(sync_group, context=context) if sync_group is not None else None,
+            partial(sync_tags, context=context) if sync_tags is not None else None,
+        )
 
 
 def callback_options(services: Services) -> WecomOptions:

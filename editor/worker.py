@@ -34,6 +34,7 @@ class ServeWorker:
             settings=services.connectors,
             owner=owner,
             hooks=services.engine.hooks,
+            ingest=lambda events: services.write(services.engine.ingest, events),
         )
         self.worker = Worker(services.engine, dispatcher, owner=owner, poll=poll, wait=self._sleep)
         self._thread: threading.Thread | None = None

@@ -16,6 +16,7 @@ import msgspec
 
 from .clock import from_us, to_us
 from .community import Community, Made
+from .connectors.tag_route import TagRoute, tag_changes
 from .context import Context
 from .event import Event
 from .goal import Goals
@@ -25,7 +26,7 @@ from .outcome import Exit, Fail, Go, WaitFor, WaitUntil
 from .rollup import facts_now, local_day
 from .run import ACTIVE, DONE, EXITED, FAILED, HOLDOUT, WAITING, Run
 from .store.leases import NOTIFY_WAITING
-from .store.rows import stored_facts
+from .store.rows import MEMBER_COLUMNS, stored_facts
 from .store.tasks import TASK_KINDS, Closing
 
 if TYPE_CHECKING:
@@ -64,9 +65,16 @@ class Batch:
     until :meth:`flush`."""
 
     def __init__(
-        self, store: BatchStore, flows: FlowCache, conn: Tx, now: datetime, member_ids: Iterable[str]
+        self,
+        store: BatchStore,
+        flows: FlowCache,
+        conn: Tx,
+        now: datetime,
+        member_ids: Iterable[str],
+        tag_route: TagRoute | None = None,
     ) -> None:
         self.store = store
+        self.tag_route = tag_route
         self.flows = flows
         self._triggers = flows.by_event
         self.conn = conn
@@ -631,6 +639,8 @@ class Batch:
         for member in self.members.values():
             if member.dirty:
                 tally.member_moved(stored_facts(member), facts_now(member), today)
+        if self.tag_route is not None:
+            self._tag_deliveries()
         store.write_members(conn, self.members.values())
         store.write_runs(conn, self.runs.values())
         if self._marks:
@@ -647,6 +657,31 @@ class Batch:
         store.add_counts(conn, self.counts)
         # Last, like the counters: rows every batch moves are held for the shortest time.
         store.add_stats(conn, tally.changes())
+
+    def _tag_deliveries(self) -> None:
+        """A `tag` delivery for each member whose tags this batch changed, while `tag` is routed to
+        a connector that syncs tags (asked once per batch)."""
+        if not self.tag_route.on(self.store, self.conn):  # type: ignore[union-attr]
+            return
+        changed = []
+        for member in self.members.values():
+            if member.dirty:
+                before = _stored_tags(member)
+                if before is not None and before != member.tags:
+                    payload = tag_changes(before, member.tags)
+                    if payload is not None:
+                        changed.append((member.id, payload))
+        if not changed:
+            return
+        # Each change under the run that last stepped its member here; a person's edit has none.
+        steps = {run.member_id: run for run in self.runs.values() if run.member_id is not None}
+        for member_id, payload in changed:
+            run = steps.get(member_id)
+            key = f"tag:{member_id}:{self.next_id()}"
+            if run is None:
+                self.deliver("", TAG_NODE, None, member_id, "tag", payload, key)  # type: ignore[arg-type]
+            else:
+                self.deliver(run.flow_id, run.node or TAG_NODE, run.id, member_id, "tag", payload, key)
 
     def done(self) -> BatchDone:
         """What the batch did, for hooks (call after :meth:`flush`)."""
@@ -674,3 +709,15 @@ class Batch:
 
 _NEXT = Go("next")
 _SECOND = 1_000_000
+TAG_NODE = "tags"  # the `node` of a tag delivery no flow step made (a person's bulk edit)
+_TAGS = MEMBER_COLUMNS.index("tags")
+
+
+def _stored_tags(member: Member) -> list[str] | None:
+    """The member's tags as the store has them: none for a new member, None when not known."""
+    if member.is_new:
+        return []
+    if member.stored is None:
+        return None
+    text = member.stored[_TAGS]
+    return _decode(text) if text else []

@@ -14,6 +14,7 @@ import msgspec
 from .batch import Batch
 from .clock import Clock, RealClock, from_us, to_us
 from .compiler import Plan, Problem, check, compile_flow
+from .connectors.tag_route import TagRoute
 from .errors import Conflict, UserError
 from .event import Event
 from .flow import ID_PATTERN
@@ -52,14 +53,17 @@ class Engine:
         clock: Clock | None = None,
         batch_size: int = 500,
         hooks: Iterable[Hooks] = (),
+        tag_route: TagRoute | None = None,
     ) -> None:
         self.store = store
+        # Member tag changes become `tag` deliveries while `tag` is routed to a connector (§19).
+        self.tag_route = tag_route or TagRoute()
         self.registry = registry or default_registry()
         self.clock = clock or RealClock()
         self.batch_size = batch_size
         self.hooks = HookChain(hooks)
         self.flows = FlowCache(store, self.registry)
-        self.scheduler = Scheduler(store, self.flows, batch_size, self.hooks)
+        self.scheduler = Scheduler(store, self.flows, batch_size, self.hooks, self.tag_route)
 
     # -- flows ---------------------------------------------------------------------------------------
 
@@ -188,7 +192,7 @@ class Engine:
         if not fresh:
             return None
         members = {e.member for e in events if e.member is not None and e.id in fresh}.union(also)
-        batch = Batch(store, self.flows, conn, self.clock.now(), members)
+        batch = Batch(store, self.flows, conn, self.clock.now(), members, self.tag_route)
         batch.await_events(event_waits)
         if goals is not None:
             batch.goals.watch(*goals)
@@ -276,7 +280,7 @@ class Engine:
             return None
         members = {r.member_id for r in runs if r.member_id is not None}
         self.store.lock_members(conn, members)
-        batch = Batch(self.store, self.flows, conn, moment, members)
+        batch = Batch(self.store, self.flows, conn, moment, members, self.tag_route)
         batch.resume_due(runs)
         batch.process()
         batch.flush()
@@ -301,7 +305,7 @@ class Engine:
             if run.status != FAILED:
                 raise Conflict(f"run {run_id} is {run.status}, not failed")
             members = [run.member_id] if run.member_id else []
-            batch = Batch(self.store, self.flows, conn, self.clock.now(), members)
+            batch = Batch(self.store, self.flows, conn, self.clock.now(), members, self.tag_route)
             run.error = None
             run.ended_at = None
             batch.resume(run, None)

@@ -26,7 +26,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -45,6 +45,7 @@ from .connectors import (
     Made,
     Router,
 )
+from .event import Event
 from .hooks import HookChain, Hooks
 from .store import Store
 from .store.leases import (
@@ -328,13 +329,16 @@ def open_dispatcher(
     lease: timedelta = timedelta(seconds=30),
     threads: int = 4,
     hooks: Iterable[Hooks] = (),
+    ingest: Callable[[Sequence[Event]], object] | None = None,
 ) -> Dispatcher:
     """The dispatcher of `qunflow serve` and `qunflow worker`: through the routes and connector
     options admins configured (`settings`, or read with `vault`'s key), seen again when they change;
-    `hooks` hear of each settled delivery (the engine's own, so one list serves both)."""
+    `hooks` hear of each settled delivery (the engine's own, so one list serves both). Connectors
+    may run periodic work from their polls (an hourly sync), taking in what they find with `ingest`
+    (the process's engine)."""
     if settings is None:
         settings = ConnectorSettings(store, vault or Vault.for_database(store.url))
-    router = ConfiguredRoutes(settings, ConnectorContext(store, clock))
+    router = ConfiguredRoutes(settings, ConnectorContext(store, clock, ingest, periodic=True))
     return Dispatcher(
         store,
         router=router,

@@ -23,6 +23,7 @@ from .localtime import local_moment
 if TYPE_CHECKING:
     from .audience import Audience
     from .compiler import Plan, PlanNode
+    from .connectors.tag_route import TagRoute
     from .flow_cache import FlowCache
     from .member import Member
     from .store.protocol import EngineStore, Tx
@@ -74,9 +75,15 @@ class Scheduler:
     :meth:`next_fire` to know when to wake, and :meth:`fire_due` when that moment has come."""
 
     def __init__(
-        self, store: EngineStore, flows: FlowCache, batch_size: int, hooks: HookChain | None = None
+        self,
+        store: EngineStore,
+        flows: FlowCache,
+        batch_size: int,
+        hooks: HookChain | None = None,
+        tag_route: TagRoute | None = None,
     ) -> None:
         self.store = store
+        self.tag_route = tag_route
         self.flows = flows
         self.batch_size = batch_size
         self.hooks = hooks or HookChain()
@@ -193,12 +200,12 @@ class Scheduler:
             view = fire_view(plan, node.id, cron, tick, now)
             audience = node.node_type.audience_for(node.config)
             if audience is None:
-                batch = Batch(store, self.flows, conn, now, ())
+                batch = Batch(store, self.flows, conn, now, (), self.tag_route)
                 started = batch.fire_schedule(plan, node, [None], view)
                 cursor = None
             else:
                 page, cursor = self._audience_page(conn, plan, audience, now_us, cursor)
-                batch = Batch(store, self.flows, conn, now, [m.id for m in page])
+                batch = Batch(store, self.flows, conn, now, [m.id for m in page], self.tag_route)
                 started = batch.fire_schedule(plan, node, [batch.members[m.id] for m in page], view)
             batch.process()
             batch.flush()

@@ -170,6 +170,7 @@ def open_worker(options: WorkerOptions) -> Worker:
         lease=lease,
         threads=options.send_threads,
         hooks=engine.hooks,
+        ingest=engine.ingest,
     )
     return Worker(engine, dispatcher, owner=owner, lease=lease, poll=timedelta(seconds=options.poll))
 

@@ -33,6 +33,14 @@ class ConnectorView(msgspec.Struct):
     routes: list[str]
 
 
+class ConnectorSync(msgspec.Struct):
+    """What a sync did: whether it worked, in words, and one line per kind of thing synced."""
+
+    ok: bool
+    message: str
+    lines: list[str] = []
+
+
 class ConnectionTest(msgspec.Struct):
     """What testing a connector's connection found: whether it works, and in words (简体中文 first)
     what worked or what to fix."""
@@ -102,6 +110,15 @@ class ConnectorController(Controller):
     )
     def test_connection(self, services: ServicesDep, name: ConnectorName) -> ConnectionTest:
         return ConnectionTest(**services.connectors.test(name, services.connector_context()))
+
+    @post(
+        "/{name:str}/sync",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Sync the connector's outside data in now (WeCom: staff, customers, groups, tags)",
+    )
+    def sync(self, services: ServicesDep, name: ConnectorName) -> ConnectorSync:
+        return ConnectorSync(**services.connectors.sync(name, services.connector_context()))
 
     @put("/{name:str}", sync_to_thread=True, summary="Configure a connector's options")
     def configure(self, services: ServicesDep, name: ConnectorName, data: Options) -> ConnectorView:

@@ -105,11 +105,17 @@ class Poller(Protocol):
 
 class ConnectorContext:
     """What a connector type gets besides its options when it is opened: the store (a connector may
-    keep its own records there, such as a quota ledger) and the clock."""
+    keep its own records there, such as a quota ledger), the clock, and optionally `ingest(events)`,
+    how events the connector finds (a sync's) are taken in; without it a connector that needs it
+    takes them in through an engine of its own on the store. `periodic` is true in the dispatchers
+    of `serve` and `worker`: there a connector may start its periodic work (an hourly sync) from
+    `poll`."""
 
-    def __init__(self, store: Any, clock: Any) -> None:
+    def __init__(self, store: Any, clock: Any, ingest: Any = None, periodic: bool = False) -> None:
         self.store = store
         self.clock = clock
+        self.ingest = ingest
+        self.periodic = periodic
 
 
 class ConnectorType(Protocol):

@@ -151,6 +151,28 @@ class ConnectorSettings:
             if callable(close):
                 close()
 
+    def syncable(self, name: str) -> bool:
+        """Whether the connector offers `sync()` (bringing the outside system's data in)."""
+        return callable(getattr(self.types.get(name), "sync", None))
+
+    def sync(self, name: str, context: ConnectorContext) -> dict[str, Any]:
+        """Sync the connector's outside data in now (for connectors that offer `sync()`):
+        `{"ok": true, "message", "lines"}` with one line per kind of thing synced, or
+        `{"ok": false, "message"}` saying what failed."""
+        kind = self._type(name)
+        if not self.syncable(name):
+            raise SettingInvalid(name, f"connector `{name}` has nothing to sync (此连接器不支持同步)")
+        connector = kind.open(self.options(name), context)
+        try:
+            lines = list(connector.sync().lines())  # type: ignore[attr-defined]
+        except DeliveryFailed as error:  # the connector's own words: what failed and what to fix
+            return {"ok": False, "message": str(error), "lines": []}
+        finally:
+            close = getattr(connector, "close", None)
+            if callable(close):
+                close()
+        return {"ok": True, "message": "同步完成 (synced)", "lines": lines}
+
     # -- changing ----------------------------------------------------------------------------------
 
     def configure(self, name: str, given: Mapping[str, Any], context: ConnectorContext, now: int) -> None:

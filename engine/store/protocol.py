@@ -151,6 +151,14 @@ class BatchStore(Protocol):
         """Deliveries not made (status `skipped`), rows in the order of `protection.SKIPPED_COLUMNS`."""
         ...
 
+    def connector_version(self, conn: Tx) -> int:
+        """The connector settings' version: it changes with every change of settings or routes."""
+        ...
+
+    def tag_route(self, conn: Tx) -> str | None:
+        """The connector the route for `tag` names, None when there is none."""
+        ...
+
     def add_counts(self, conn: Tx, counts: Mapping[tuple[str, str, str], int]) -> None:
         """Add to the node counters, by (flow, node, counter)."""
         ...

@@ -436,3 +436,15 @@ channels = Table(
     Column("cost", Float, nullable=False, default=0),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# The channel codes (渠道活码, `add_contact_way`) made for channels: one per channel, kept, so a code
+# printed on a poster stays the same. `channel` is the code's `state` (WeCom allows 30 characters).
+wecom_contact_ways = Table(
+    "wecom_contact_ways",
+    metadata,
+    Column("channel", String(30), primary_key=True),
+    Column("config_id", String(200), nullable=False),
+    Column("qr_code", Text, nullable=False),
+    Column("staff", Text, nullable=False),  # JSON list of the staff the code adds
+    Column("created_at", BigInteger, nullable=False),
+)

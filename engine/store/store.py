@@ -498,6 +498,16 @@ class Store(
             ),
         )
 
+    def connector_version(self, conn: Connection) -> int:
+        """The connector settings' version: it changes with every change of settings or routes."""
+        c = t.sequences.c
+        return conn.execute(select(c.value).where(c.name == CONNECTOR_SETTINGS)).scalar() or 0
+
+    def tag_route(self, conn: Connection) -> str | None:
+        """The connector the route for `tag` names, None when there is none."""
+        c = t.connector_routes.c
+        return conn.execute(select(c.connector).where(c.kind == "tag")).scalar()
+
     def add_counts(self, conn: Connection, counts: dict[tuple[str, str, str], int]) -> None:
         self._bulk(
             conn,
@@ -544,6 +554,8 @@ _EVENT_WAITS_SQL = (
     "SELECT " + _RUN_FIELDS + " FROM runs WHERE wait_event IS NOT NULL AND member_id IN ({ids}) ORDER BY id"
 )
 ID_BLOCK = 10_000
+# The row of `sequences` that counts connector setting changes (engine.connectors.settings.VERSION).
+CONNECTOR_SETTINGS = "connector_settings"
 # The execution option that marks a connection of `Store.transaction` (a writer).
 _WRITER = "qunflow_writer"
 # The hottest reads, as SQL for the driver itself; `{ids}` becomes the markers of an id list.

@@ -364,11 +364,57 @@ class WecomApi(WecomClient):
         """获取成员ID列表 (path 96067): the corp's staff user ids, every page."""
         return [str(u["userid"]) for u in self._pages("user/list_id", {}, "dept_user")]
 
-    def _pages(self, api: str, body: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    def staff_names(self) -> dict[str, str]:
+        """获取部门成员 (path 90200): each staff user id → name, from the root department down."""
+        answer = self.call("user/simplelist", method="GET", query={"department_id": "1", "fetch_child": "1"})
+        return {str(u["userid"]): str(u.get("name") or u["userid"]) for u in answer.get("userlist") or []}
+
+    def customers_of(self, userid: str) -> list[str]:
+        """获取客户列表 (path 92113): the external user ids of `userid`'s customers."""
+        answer = self.call("externalcontact/list", method="GET", query={"userid": userid})
+        return [str(c) for c in answer.get("external_userid") or []]
+
+    def customer_details(self, userids: Sequence[str]) -> list[dict[str, Any]]:
+        """批量获取客户详情 (path 92994): `{external_contact, follow_info}` for each customer of
+        each staff member in `userids` (100 staff a call, every page)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(userids), 100):
+            body = {"userid_list": list(userids[start : start + 100])}
+            found += self._pages("externalcontact/batch/get_by_user", body, "external_contact_list", 100)
+        return found
+
+    def group_chat_ids(self) -> list[str]:
+        """获取客户群列表 (path 92120): every customer group that is not dismissed."""
+        chats = self._pages("externalcontact/groupchat/list", {"status_filter": 0}, "group_chat_list")
+        return [str(c["chat_id"]) for c in chats]
+
+    def group_chat(self, chat_id: str) -> dict[str, Any]:
+        """获取客户群详情 (path 92122): `{chat_id, name, owner, member_list: [{userid, type}]}`
+        (type 1 staff, 2 customer)."""
+        answer = self.call("externalcontact/groupchat/get", {"chat_id": chat_id, "need_name": 1})
+        return dict(answer["group_chat"])
+
+    def corp_tag_names(self) -> dict[str, str]:
+        """Every corp tag, tag id → name (path 92117)."""
+        answer = self.call("externalcontact/get_corp_tag_list", {})
+        return {
+            str(tag["id"]): str(tag["name"])
+            for group in answer.get("tag_group") or []
+            for tag in group.get("tag") or []
+        }
+
+    def add_contact_way(self, state: str, staff: Sequence[str]) -> tuple[str, str]:
+        """配置客户联系「联系我」方式 (path 92228): a QR code (type 2: several staff, or type 1: one)
+        whose adds carry `state`; returns its config id and QR code URL."""
+        body = {"type": 1 if len(staff) == 1 else 2, "scene": 2, "state": state, "user": list(staff)}
+        answer = self.call("externalcontact/add_contact_way", body)
+        return str(answer["config_id"]), str(answer.get("qr_code") or "")
+
+    def _pages(self, api: str, body: dict[str, Any], field: str, limit: int = 1000) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         cursor = ""
         while True:
-            page = {**body, "limit": 1000, "cursor": cursor} if cursor else {**body, "limit": 1000}
+            page = {**body, "limit": limit, "cursor": cursor} if cursor else {**body, "limit": limit}
             answer = self.call(api, page)
             found.extend(answer.get(field) or [])
             cursor = answer.get("next_cursor") or ""

@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import msgspec
@@ -28,20 +29,30 @@ from ...clock import to_us
 from ...event import Profile
 from ...store import schema as t
 from ..base import MADE_SENT, ConnectorContext, Delivery, DeliveryFailed, Made
+from .channel_codes import (
+    ContactWay,
+    JoinWay,
+    check_contact_way,
+    contact_way_of,
+    join_way_of,
+    keep_contact_way,
+)
 from .client import WecomApi
 from .confirmations import Confirmations
-from .errors import NOT_EXTERNAL_CONTACT, TAG_NAME_EXISTS, Unreachable, WecomError, WelcomeCodeUsed
+from .corp_tags import CorpTags
+from .errors import NOT_EXTERNAL_CONTACT, Unreachable, WecomError, WelcomeCodeUsed
 from .ledger import CALLING, SENT, Ledger, SendRow
 from .mass_send import MassItem, MassSender
 from .messages import attachments_of, invite_attachment, staff_card, text_of
 from .options import WecomOptions
+from .sync import SyncResult, WecomSync, claim_hourly
 
 log = logging.getLogger("qunflow.connectors.wecom")
+SYNC_LOOK = timedelta(minutes=1)  # how often a dispatching process asks whether the hourly sync is due
 KINDS = frozenset({"message", "welcome", "invite", "tag", "task", "friend_request", "remove"})
 MASS_KINDS = frozenset({"message", "invite"})
 STAFF_KINDS = frozenset({"task", "friend_request", "remove"})
 OWNED_KINDS = frozenset({*MASS_KINDS, "tag"})  # sent as (or for) the member's owner staff
-TAG_GROUP = "qunflow"  # the corp tag group that tags made by qunflow go in
 
 
 class WecomConnector:
@@ -62,8 +73,11 @@ class WecomConnector:
         self.ledger = Ledger(self.store)
         self.mass = MassSender(self.api, self.ledger, options.mass_send_limit)
         self.confirmations = Confirmations(self.api, self.ledger, self.store, options.confirm_within)
-        self._tags: dict[str, str] | None = None
-        self._tags_lock = threading.Lock()
+        self.corp_tags = CorpTags(self.api)
+        self.context = context
+        self._sync_looked: datetime | None = None
+        self._syncing: Future[SyncResult] | None = None
+        self._sync_thread: ThreadPoolExecutor | None = None
         self._join_lock = threading.Lock()
 
     @classmethod
@@ -85,6 +99,63 @@ class WecomConnector:
             raise
         name = (answer.get("external_contact") or {}).get("name")
         return Profile(name=name) if isinstance(name, str) and name else None
+
+    @classmethod
+    def callback_sync_group(
+        cls, options: WecomOptions, chat_id: str, context: ConnectorContext | None = None
+    ) -> None:
+        """After a group's `create` or `update` callback: the group's name, owner and members
+        (lost joins and leaves recovered as events)."""
+        connector = cls._for_callback(options, context)
+        connector.syncer().sync_group(chat_id, connector.clock.now())
+
+    @classmethod
+    def callback_sync_tags(cls, options: WecomOptions, context: ConnectorContext | None = None) -> None:
+        """After a `change_external_tag` callback: the tag library both ways."""
+        cls._for_callback(options, context).syncer().sync_tags()
+
+    @classmethod
+    def _for_callback(cls, options: WecomOptions, context: ConnectorContext | None) -> WecomConnector:
+        if context is None:
+            raise DeliveryFailed("同步需要数据库 (a sync needs the store)", retryable=False)
+        return cls(options, context, api=shared_api(options))
+
+    # -- sync -----------------------------------------------------------------------------------------
+
+    def syncer(self) -> WecomSync:
+        """The sync of this corp into the connector's store (DESIGN §20)."""
+        ingest = self.context.ingest
+        if ingest is None:
+            from ...engine import Engine  # here, not at the top: the engine imports the connectors
+
+            ingest = Engine(self.store, clock=self.clock).ingest
+        return WecomSync(self.api, self.store, ingest, self.corp_tags)
+
+    def sync(self) -> SyncResult:
+        """Sync staff, customers, groups and tags now (the CLI, the 同步 button)."""
+        return self.syncer().run(self.clock.now())
+
+    def _hourly(self, now: datetime) -> None:
+        """Start the hourly sync on a thread of its own when it is due and this process claims it."""
+        if self._syncing is not None and not self._syncing.done():
+            return
+        if self._sync_looked is not None and abs(now - self._sync_looked) < SYNC_LOOK:
+            return
+        self._sync_looked = now
+        if not claim_hourly(self.store, now):
+            return
+        if self._sync_thread is None:
+            self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="wecom-sync")
+        self._syncing = self._sync_thread.submit(self._sync_logged)
+
+    def _sync_logged(self) -> SyncResult:
+        try:
+            result = self.sync()
+        except Exception:  # the next hour tries again
+            log.exception("the hourly WeCom sync failed")
+            raise
+        log.info("hourly WeCom sync: %s", "; ".join(result.lines()))
+        return result
 
     # -- sending --------------------------------------------------------------------------------------
 
@@ -215,20 +286,7 @@ class WecomConnector:
         return MADE_SENT
 
     def _tag_ids(self, names: list[str], make_missing: bool) -> dict[str, str]:
-        if not names:
-            return {}
-        with self._tags_lock:
-            if self._tags is None or any(n not in self._tags for n in names):
-                self._tags = self.api.get_corp_tag_list()
-            missing = [n for n in dict.fromkeys(names) if n not in self._tags]
-            if missing and make_missing:
-                try:
-                    self._tags.update(self.api.add_corp_tag(missing, TAG_GROUP))
-                except WecomError as error:
-                    if error.code != TAG_NAME_EXISTS:
-                        raise
-                    self._tags = self.api.get_corp_tag_list()  # made meanwhile, by another process
-            return {n: self._tags[n] for n in names if n in self._tags}
+        return self.corp_tags.ids(names, make_missing)
 
     # -- staff cards ----------------------------------------------------------------------------------
 
@@ -264,11 +322,35 @@ class WecomConnector:
                 raise Unreachable("企业微信没有返回入群二维码 (no join QR code in WeCom's answer)")
             return self.ledger.keep_join_way(group, config_id, qr_code, to_us(self.clock.now()))
 
+    # -- channel codes --------------------------------------------------------------------------------
+
+    def contact_way(self, channel: str, staff: Sequence[str]) -> ContactWay:
+        """The channel's 渠道活码 (`add_contact_way`, `state` = `channel`), made the first time only."""
+        kept = contact_way_of(self.store, channel)
+        if kept is not None:
+            return kept
+        chosen = check_contact_way(channel, staff)
+        config_id, qr_code = self.api.add_contact_way(channel, chosen)
+        if not qr_code:
+            raise Unreachable("企业微信没有返回渠道活码 (no QR code in WeCom's answer)")
+        way = ContactWay(channel, config_id, qr_code, chosen, to_us(self.clock.now()))
+        return keep_contact_way(self.store, way)
+
+    def join_way(self, group: str) -> JoinWay:
+        """The group's join code (`groupchat/add_join_way`), made the first time only."""
+        self._join_link(group)
+        found = join_way_of(self.store, group)
+        assert found is not None
+        return found
+
     # -- confirmations and the connection test -------------------------------------------------------
 
     def poll(self, now: datetime) -> None:
-        """Settle mass sends the staff confirmed (or did not in time), remind half-way."""
+        """Settle mass sends the staff confirmed (or did not in time), remind half-way; start the
+        hourly sync when it is due."""
         self.confirmations.poll(now)
+        if self.context.periodic:
+            self._hourly(now)
 
     def test(self) -> str:
         """测试连接: get an access token and read the staff list once; what worked, in words.
@@ -279,6 +361,9 @@ class WecomConnector:
         return f"连接成功：已获取 access_token，读取到 {count} 名员工 (connection works: {count} staff)"
 
     def close(self) -> None:
+        if self._sync_thread is not None:
+            # A sync under way finishes by itself; closing never waits for it.
+            self._sync_thread.shutdown(wait=False)
         self.api.close()
 
     # -- reading the store ----------------------------------------------------------------------------
