@@ -182,6 +182,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     generated = services.accounts.ensure_admin(password, services.now_us())
     if generated:
         print(f"created user admin with password {generated}  (shown once; 只显示这一次)", flush=True)
+    demo_wecom = None
     if args.demo:
         summary = load_demo(services)
         if summary is None:
@@ -193,14 +194,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"{summary.deliveries} deliveries{skipped}",
                 flush=True,
             )
+        demo_wecom = _start_demo_wecom(services, args, fresh=summary is not None)
     print(f"qunflow: open http://{args.host}:{args.port}/ and sign in (API docs at /schema)", flush=True)
     try:
         app = create_app(services)
+        app.state.simulated_wecom = demo_wecom is not None
         settle()
         serve_until_stopped(app, args.host, args.port)
     finally:
+        if demo_wecom is not None:
+            demo_wecom.stop()
         services.close()
     return 0
+
+
+def _start_demo_wecom(services: Any, args: argparse.Namespace, fresh: bool) -> Any:
+    """The demo's simulated WeCom (a fake on loopback), sending callbacks to this server."""
+    from qunflow.editor.demo_wecom import ADD_EVERY, CONFIRM_AFTER, DemoWecom
+
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    host = f"[{host}]" if ":" in host else host
+    demo = DemoWecom(services, f"http://{host}:{args.port}/wecom/callback").start(fresh=fresh)
+    print(
+        f"demo WeCom: a simulated WeCom at {demo.fake.url} (not a real corp; 本机模拟的企业微信): a customer "
+        f"adds staff every {ADD_EVERY:.0f} s, staff confirm mass sends after {CONFIRM_AFTER:.0f} s",
+        flush=True,
+    )
+    return demo
 
 
 def cmd_token(args: argparse.Namespace) -> int:

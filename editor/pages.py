@@ -91,6 +91,8 @@ async def page_context(request: Request[Any, Any, Any], **values: Any) -> dict[s
         "as_json": _as_json,
         # False while no route leads to a connector that sends: the pages say nothing is sent.
         "delivering": delivering,
+        # `serve --demo`: the WeCom it sends to is a fake on this machine, and every page says so.
+        "simulated_wecom": bool(getattr(request.app.state, "simulated_wecom", False)),
         **values,
     }
 

@@ -73,6 +73,8 @@ class FakeWecom(Endpoints):
         self._tokens: dict[str, float] = {}
         self._received: dict[str, list[float]] = {}  # customer → when each mass send reached them
         self._failures: dict[str, list[tuple[int, str]]] = {}
+        self._delays: dict[str, float] = {}
+        self.callbacks: list[str] = []  # every event XML posted to a callback URL, in order
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._server = _Server((host, port), _handler(self))
@@ -180,6 +182,8 @@ class FakeWecom(Endpoints):
         from .crypto import CallbackCrypto
 
         crypto = CallbackCrypto(token, encoding_aes_key, self.corp_id)
+        with self._lock:
+            self.callbacks.append(xml)
         timestamp, nonce = str(int(self.clock())), secrets.token_hex(5)
         encrypted = crypto.seal(xml)
         # As WeCom posts it: the envelope holds the ciphertext, the query string the signature.
@@ -215,6 +219,17 @@ class FakeWecom(Endpoints):
         """The next `times` calls of `api` (e.g. `externalcontact/add_msg_template`) answer `errcode`."""
         with self._lock:
             self._failures.setdefault(api, []).extend([(errcode, errmsg or f"fake error {errcode}")] * times)
+
+    def clear_failures(self, api: str) -> None:
+        """Calls of `api` are answered normally again (the errors `fail_next` queued are dropped)."""
+        with self._lock:
+            self._failures.pop(api, None)
+
+    def delay_answers(self, api: str, seconds: float) -> None:
+        """Calls of `api` are carried out at once but answered `seconds` later (0: at once again), as
+        when the network is slow: a caller that dies meanwhile never learns what WeCom did."""
+        with self._lock:
+            self._delays[api] = seconds
 
     def expire_tokens(self) -> None:
         """Every access token issued so far expires now (the next call with one answers 42001)."""
@@ -306,7 +321,12 @@ def _handler(fake: FakeWecom) -> type[BaseHTTPRequestHandler]:
                 self._json({"errcode": 47001, "errmsg": "data format error"})
                 return
             api = parts.path.removeprefix("/cgi-bin/")
-            self._json(fake.answer(method, api, query, body, self.client_address[0]))
+            answer = fake.answer(method, api, query, body, self.client_address[0])
+            with fake._lock:
+                delay = fake._delays.get(api, 0.0)
+            if delay:
+                time.sleep(delay)  # the fake's test control: a slow answer, not a measurement
+            self._json(answer)
 
         def _json(self, answer: dict) -> None:
             data = json.dumps(answer, ensure_ascii=False).encode()
