@@ -149,7 +149,7 @@ def _print_summary(result: dict[str, Any], out: str) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from qunflow.bench import render, run_workload
 
-    result = run_workload(args.workload, args.members, args.db, args.rounds)
+    result = run_workload(args.workload, args.members, args.db, args.rounds, args.rate, args.seconds)
     if args.json:
         print(msgspec.json.encode(result).decode())
     else:
@@ -343,10 +343,22 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--workload",
         default="w",
-        choices=("w", "http", "storm", "simulate30", "million", "members", "broadcast", "scaleout"),
+        choices=(
+            "w",
+            "http",
+            "storm",
+            "simulate30",
+            "million",
+            "members",
+            "broadcast",
+            "scaleout",
+            "welcome",
+        ),
         help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million; "
-        "members; broadcast; scaleout",
+        "members; broadcast; scaleout; welcome (WeCom add callbacks → welcome during a broadcast)",
     )
+    bench.add_argument("--rate", type=float, help="welcome only: add callbacks a second (default 200)")
+    bench.add_argument("--seconds", type=float, help="welcome only: how long callbacks come (default 60)")
 
     serve = sub.add_parser("serve", help="the web app and a worker in one process; 启动服务")
     serve.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")

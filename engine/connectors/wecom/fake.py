@@ -158,10 +158,12 @@ class FakeWecom(Endpoints):
         state: str | None = None,
         half: bool = False,
         name: str | None = None,
+        client: httpx.Client | None = None,
     ) -> tuple[str, int]:
         """A customer adds `staff` (through a channel code whose `state` is given): the customer is
         made, a welcome code issued, and the `add_external_contact` callback (event path 92130)
-        POSTed to `callback_url` sealed as WeCom seals it. Returns the code and the HTTP status."""
+        POSTed to `callback_url` sealed as WeCom seals it (through `client` when given, which keeps
+        its connections). Returns the code and the HTTP status."""
         self.add_customer(external_userid, staff, name, state)
         code = self.issue_welcome_code(external_userid, staff)
         change = "add_half_external_contact" if half else "add_external_contact"
@@ -175,9 +177,16 @@ class FakeWecom(Endpoints):
             + (f"<State><![CDATA[{state}]]></State>" if state else "")
             + f"<WelcomeCode><![CDATA[{code}]]></WelcomeCode></xml>"
         )
-        return code, self.post_callback(callback_url, xml, token, encoding_aes_key)
+        return code, self.post_callback(callback_url, xml, token, encoding_aes_key, client)
 
-    def post_callback(self, callback_url: str, xml: str, token: str, encoding_aes_key: str) -> int:
+    def post_callback(
+        self,
+        callback_url: str,
+        xml: str,
+        token: str,
+        encoding_aes_key: str,
+        client: httpx.Client | None = None,
+    ) -> int:
         """POST one event `xml` to `callback_url`, encrypted and signed (path 90968); the status."""
         from .crypto import CallbackCrypto
 
@@ -197,7 +206,8 @@ class FakeWecom(Endpoints):
             "timestamp": timestamp,
             "nonce": nonce,
         }
-        return httpx.post(callback_url, params=params, content=body.encode(), timeout=10).status_code
+        post = client.post if client is not None else httpx.post
+        return post(callback_url, params=params, content=body.encode(), timeout=10).status_code
 
     def confirm_task(self, msgid: str, outcomes: Mapping[str, int] | None = None) -> dict[str, int]:
         """The sender taps 发送: each recipient gets status 1 (sent), 2 (not the sender's customer)
@@ -245,7 +255,7 @@ class FakeWecom(Endpoints):
     def answer(self, method: str, api: str, query: dict[str, str], body: dict[str, Any], ip: str) -> dict:
         """WeCom's JSON answer to one call (the request handler's work)."""
         shown = {k: ("***" if k in ("access_token", "corpsecret") else v) for k, v in query.items()}
-        call = Call(api, shown, body)
+        call = Call(api, shown, body, at=self.clock())
         with self._lock:
             self.calls.append(call)
         try:
