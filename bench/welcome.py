@@ -37,7 +37,7 @@ from .measure import backend
 TOKEN = "bench-callback-token"
 AES_KEY = "benchEncodingAESKey0123456789abcdefghijklmn"  # 43 characters
 STAFF = "bench-staff"
-SENDERS = 8  # threads posting callbacks, so one slow answer does not hold back the schedule
+SENDERS = 32  # threads posting callbacks, so slow answers do not hold back the schedule
 GRACE = 25.0  # seconds after the last callback: past WeCom's 20 s window nothing more can count
 WELCOME = "externalcontact/send_welcome_msg"
 WELCOME_FLOW = {
@@ -107,6 +107,8 @@ def measure(members: int, url: str, rate: float, seconds: float, workdir: Path, 
             _wait_for_welcomes(fake, len(sent), ended + GRACE)
             figures = _figures(fake, sent)
             figures["broadcast"] = _broadcast_progress(url, members, fake)
+            figures["welcome_deliveries"] = _statuses(url, "welcome")
+            figures["welcome_calls_refused"] = sum(1 for c in fake.calls_to(WELCOME) if c.errcode)
             figures["callbacks_per_s"] = round(len(sent) / max(ended - started, 1e-9), 1)
             api.close()
     finally:
@@ -156,6 +158,7 @@ def _play_adds(fake: FakeWecom, url: str, rate: float, seconds: float) -> dict[s
                     time.sleep(delay)  # keeping to the schedule
                 customer = f"wm-bench-{number:07d}-{secrets.token_hex(2)}"
                 at = time.time()
+                began = time.perf_counter()
                 try:
                     code, status = fake.add_contact(
                         customer,
@@ -168,7 +171,7 @@ def _play_adds(fake: FakeWecom, url: str, rate: float, seconds: float) -> dict[s
                 except httpx.TransportError as error:
                     code, status = f"unsent-{number}", type(error).__name__
                 with lock:
-                    sent[code] = {"at": at, "status": status}
+                    sent[code] = {"at": at, "status": status, "answered_s": time.perf_counter() - began}
 
     threads = [threading.Thread(target=sender, args=(lane,), daemon=True) for lane in range(SENDERS)]
     for thread in threads:
@@ -190,6 +193,7 @@ def _figures(fake: FakeWecom, sent: dict[str, dict[str, Any]]) -> dict[str, Any]
     refused = sum(1 for s in sent.values() if s["status"] != 200)
     missed = sum(1 for code in sent if code not in welcomed)
     twice = sum(1 for n in calls.values() if n > 1)
+    answered = sorted(s["answered_s"] for s in sent.values())
     return {
         "callbacks": len(sent),
         "callbacks_refused": refused,
@@ -202,6 +206,9 @@ def _figures(fake: FakeWecom, sent: dict[str, dict[str, Any]]) -> dict[str, Any]
         "max_s": round(latencies[-1], 3) if latencies else None,
         "over_2s": sum(1 for x in latencies if x > 2.0),
         "over_20s": sum(1 for x in latencies if x > 20.0),
+        # How long `serve` took to answer a callback (WeCom wants an answer within 5 s).
+        "callback_answer_p50_s": _quantile(answered, 0.50),
+        "callback_answer_p99_s": _quantile(answered, 0.99),
     }
 
 
@@ -211,19 +218,24 @@ def _quantile(ordered: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
-def _broadcast_progress(url: str, members: int, fake: FakeWecom) -> dict[str, Any]:
-    """How far the broadcast's dispatch got while the callbacks came in."""
+def _statuses(url: str, flow: str) -> dict[str, int]:
     store = Store.open(url)
     try:
         with store.engine.connect() as conn:
             rows = conn.execute(
-                text("SELECT status, count(*) FROM deliveries WHERE flow_id = 'launch' GROUP BY status")
+                text("SELECT status, count(*) FROM deliveries WHERE flow_id = :f GROUP BY status"),
+                {"f": flow},
             ).all()
     finally:
         store.close()
+    return {status: count for status, count in rows}
+
+
+def _broadcast_progress(url: str, members: int, fake: FakeWecom) -> dict[str, Any]:
+    """How far the broadcast's dispatch got while the callbacks came in."""
     return {
         "members": members,
-        "deliveries": {status: count for status, count in rows},
+        "deliveries": _statuses(url, "launch"),
         "mass_send_tasks": len(fake.tasks),
     }
 

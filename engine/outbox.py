@@ -103,6 +103,12 @@ _COUNTED = {
 }
 
 
+# Kinds sent before any backlog: WeCom takes a welcome code only within 20 s of the add (DESIGN §20).
+# Older ones (a dispatcher was down) wait their turn with the rest.
+URGENT_KINDS = ("welcome",)
+URGENT_WITHIN = timedelta(minutes=2)
+
+
 class Dispatcher:
     """Sends the outbox through `router` (see :func:`open_dispatcher`). For tests and tools, a fixed
     set instead: `connector` takes every kind without a connector of its own in `routes`
@@ -152,7 +158,12 @@ class Dispatcher:
         """Lease one batch of due deliveries, send them and record each outcome."""
         moment = now or self.clock.now()
         leased = self.store.lease_deliveries(
-            to_us(moment), self.batch_size, self.owner, to_us(moment + self.lease)
+            to_us(moment),
+            self.batch_size,
+            self.owner,
+            to_us(moment + self.lease),
+            first=URGENT_KINDS,
+            recent=to_us(moment - URGENT_WITHIN),
         )
         result = DispatchResult(leased=len(leased))
         if not leased:
