@@ -16,6 +16,7 @@ external_userid) -> Profile | None`, `callback_sync_group(options, chat_id)` and
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -67,9 +68,24 @@ class WecomHooks:
         return cls(*(getattr(kind, name, None) for name in names))
 
 
+# The options as last read, per settings and their version: a callback then costs one small read
+# instead of reading and decrypting every option (WeCom may call hundreds of times a second).
+_read: weakref.WeakKeyDictionary[Any, tuple[int, WecomOptions]] = weakref.WeakKeyDictionary()
+
+
 def callback_options(services: Services) -> WecomOptions:
     """The WeCom options an admin configured; 404 when the connector is not installed, 409 when it
     is not configured yet."""
+    version = services.connectors.version()
+    known = _read.get(services.connectors)
+    if known is not None and known[0] == version:
+        return known[1]
+    options = _configured_options(services)
+    _read[services.connectors] = (version, options)
+    return options
+
+
+def _configured_options(services: Services) -> WecomOptions:
     if CONNECTOR not in services.connectors.types:
         raise NotFound("the WeCom connector is not installed (没有安装企业微信连接器)")
     if CONNECTOR not in services.connectors.stored():

@@ -130,8 +130,11 @@ class Dispatcher:
         hooks: Iterable[Hooks] = (),
         poll_every: timedelta = timedelta(seconds=10),
         poll_apart: bool = False,
+        urgent_only: bool = False,
     ) -> None:
         self.store = store
+        # A fast lane beside the main dispatcher: only the urgent kinds, and no polling.
+        self.urgent_only = urgent_only
         self.router: Router = router or FixedRoutes(connector, routes)
         self.clock = clock or RealClock()
         self.owner = owner or owner_name("dispatcher")
@@ -164,6 +167,7 @@ class Dispatcher:
             to_us(moment + self.lease),
             first=URGENT_KINDS,
             recent=to_us(moment - URGENT_WITHIN),
+            only_first=self.urgent_only,
         )
         result = DispatchResult(leased=len(leased))
         if not leased:
@@ -185,6 +189,8 @@ class Dispatcher:
 
     def _poll(self, moment: datetime) -> None:
         """Let each connector with a `poll` do its periodic work, at most once per `poll_every`."""
+        if self.urgent_only:
+            return
         if self._polled_at is not None and abs(moment - self._polled_at) < self.poll_every:
             return
         if self._poller is None:
@@ -339,6 +345,7 @@ def open_dispatcher(
     lease: timedelta = timedelta(seconds=30),
     threads: int = 4,
     hooks: Iterable[Hooks] = (),
+    urgent_only: bool = False,
 ) -> Dispatcher:
     """The dispatcher of `qunflow serve` and `qunflow worker`: through the routes and connector
     options admins configured (`settings`, or read with `vault`'s key), seen again when they change;
@@ -355,6 +362,7 @@ def open_dispatcher(
         threads=threads,
         hooks=hooks,
         poll_apart=True,
+        urgent_only=urgent_only,
     )
 
 
