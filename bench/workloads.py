@@ -220,6 +220,7 @@ def welcome(
         "p99_under_2s": result["p99_s"] is not None and result["p99_s"] < 2.0,
         "none_over_20s": latest is not None and latest <= 20.0,
         "none_missed": result["missed"] == 0,
+        "rate_held": (result["callbacks_per_s"] or 0) >= 0.95 * rate,
     }
     return {"workload": "welcome", **loaded, **result, "load_average": _load_average(), "budget": budget}
 

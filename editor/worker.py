@@ -22,6 +22,8 @@ from qunflow.engine.worker import Worker
 from .services import Services
 
 log = logging.getLogger("qunflow.worker")
+# Welcomes wait on WeCom's answer, not on this process: many at once keep up with a burst of adds.
+FAST_LANE_THREADS = 16
 
 
 class ServeWorker:
@@ -46,6 +48,7 @@ class ServeWorker:
             owner=owner + "-fast",
             hooks=services.engine.hooks,
             urgent_only=True,
+            threads=FAST_LANE_THREADS,
         )
         self._fast_wake = threading.Event()
         self._thread: threading.Thread | None = None

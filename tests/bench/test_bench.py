@@ -134,7 +134,7 @@ def test_welcome_workload_welcomes_each_add_exactly_once(capsys: pytest.CaptureF
     assert result["exactly_once"] is True and result["welcome_calls_repeated"] == 0
     assert result["welcomed"] + result["missed"] == 30
     assert sum(result["broadcast"]["deliveries"].values()) == 300
-    assert set(result["budget"]) == {"p99_under_2s", "none_over_20s", "none_missed"}
+    assert set(result["budget"]) == {"p99_under_2s", "none_over_20s", "none_missed", "rate_held"}
     assert {"p50_s", "p99_s", "max_s", "load_average"} <= set(result)
 
 
