@@ -161,7 +161,7 @@ def _print_summary(result: dict[str, Any], out: str) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from qunflow.bench import render, run_workload
 
-    result = run_workload(args.workload, args.members, args.db, args.rounds)
+    result = run_workload(args.workload, args.members, args.db, args.rounds, args.rate, args.seconds)
     if args.json:
         print(msgspec.json.encode(result).decode())
     else:
@@ -194,6 +194,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     generated = services.accounts.ensure_admin(password, services.now_us())
     if generated:
         print(f"created user admin with password {generated}  (shown once; 只显示这一次)", flush=True)
+    demo_wecom = None
     if args.demo:
         summary = load_demo(services)
         if summary is None:
@@ -205,14 +206,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"{summary.deliveries} deliveries{skipped}",
                 flush=True,
             )
+        demo_wecom = _start_demo_wecom(services, args, fresh=summary is not None)
     print(f"qunflow: open http://{args.host}:{args.port}/ and sign in (API docs at /schema)", flush=True)
     try:
         app = create_app(services)
+        app.state.simulated_wecom = demo_wecom is not None
         settle()
         serve_until_stopped(app, args.host, args.port)
     finally:
+        if demo_wecom is not None:
+            demo_wecom.stop()
         services.close()
     return 0
+
+
+def _start_demo_wecom(services: Any, args: argparse.Namespace, fresh: bool) -> Any:
+    """The demo's simulated WeCom (a fake on loopback), sending callbacks to this server."""
+    from qunflow.editor.demo_wecom import ADD_EVERY, CONFIRM_AFTER, DemoWecom
+
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    host = f"[{host}]" if ":" in host else host
+    demo = DemoWecom(services, f"http://{host}:{args.port}/wecom/callback").start(fresh=fresh)
+    print(
+        f"demo WeCom: a simulated WeCom at {demo.fake.url} (not a real corp; 本机模拟的企业微信): a customer "
+        f"adds staff every {ADD_EVERY:.0f} s, staff confirm mass sends after {CONFIRM_AFTER:.0f} s",
+        flush=True,
+    )
+    return demo
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -375,10 +395,14 @@ def parser() -> argparse.ArgumentParser:
             "backtest",
             "reports",
             "shutdown",
+            "welcome",
         ),
         help="w (default): reference journey vs the sqlite3 baseline; http; storm; simulate30; million; "
-        "members; broadcast; scaleout; backtest; reports; shutdown",
+        "members; broadcast; scaleout; backtest; reports; shutdown; welcome (WeCom add callbacks → welcome "
+        "during a broadcast)",
     )
+    bench.add_argument("--rate", type=float, help="welcome only: add callbacks a second (default 200)")
+    bench.add_argument("--seconds", type=float, help="welcome only: how long callbacks come (default 60)")
 
     serve = sub.add_parser("serve", help="the web app and a worker in one process; 启动服务")
     serve.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default: {DEFAULT_DB})")

@@ -96,6 +96,8 @@ async def page_context(request: Request[Any, Any, Any], **values: Any) -> dict[s
         # False while no route leads to a connector that sends: the pages say nothing is sent.
         "delivering": delivering,
         "pending_approvals": waiting,
+        # `serve --demo`: the WeCom it sends to is a fake on this machine, and every page says so.
+        "simulated_wecom": bool(getattr(request.app.state, "simulated_wecom", False)),
         **values,
     }
 

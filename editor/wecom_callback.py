@@ -16,7 +16,8 @@ external_userid) -> Profile | None`, `callback_sync_group(options, chat_id)` and
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from qunflow.engine.errors import Conflict, NotFound
 from qunflow.engine.event import Profile
 
 from .auth import services_of
+from .callback_intake import intake_for
 from .services import Services
 
 log = logging.getLogger("qunflow.wecom")
@@ -75,9 +77,24 @@ class WecomHooks:
         )
 
 
+# The options as last read, per settings and their version: a callback then costs one small read
+# instead of reading and decrypting every option (WeCom may call hundreds of times a second).
+_read: weakref.WeakKeyDictionary[Any, tuple[int, WecomOptions]] = weakref.WeakKeyDictionary()
+
+
 def callback_options(services: Services) -> WecomOptions:
     """The WeCom options an admin configured; 404 when the connector is not installed, 409 when it
     is not configured yet."""
+    version = services.connectors.version()
+    known = _read.get(services.connectors)
+    if known is not None and known[0] == version:
+        return known[1]
+    options = _configured_options(services)
+    _read[services.connectors] = (version, options)
+    return options
+
+
+def _configured_options(services: Services) -> WecomOptions:
     if CONNECTOR not in services.connectors.types:
         raise NotFound("the WeCom connector is not installed (没有安装企业微信连接器)")
     if CONNECTOR not in services.connectors.stored():
@@ -174,16 +191,24 @@ class WecomCallback(Controller):
         except CallbackRejected as error:
             log.info("WeCom callback refused: %s", error)
             return _refused(error)
-        await anyio.to_thread.run_sync(take, services, callback)
+        intake = intake_for(services, lambda callbacks: take_all(services, callbacks))
+        await anyio.to_thread.run_sync(intake.take, callback)
         return Response("", media_type="text/plain", background=_afterwards(hooks, options, callback))
 
 
 def take(services: Services, callback: Callback) -> None:
     """Ingest the callback's events (each id once) and mark the groups it dismissed."""
-    if callback.events:
-        services.write(services.engine.ingest, callback.events)
-    for group, at in callback.dismissed:
-        services.write(services.store.mark_group_dismissed, group, to_us(at))
+    take_all(services, [callback])
+
+
+def take_all(services: Services, callbacks: Sequence[Callback]) -> None:
+    """Ingest the callbacks' events in one go (each id once), then mark the groups they dismissed."""
+    events = [event for callback in callbacks for event in callback.events]
+    if events:
+        services.write(services.engine.ingest, events)
+    for callback in callbacks:
+        for group, at in callback.dismissed:
+            services.write(services.store.mark_group_dismissed, group, to_us(at))
 
 
 def _afterwards(hooks: WecomHooks, options: WecomOptions, callback: Callback) -> BackgroundTasks | None:

@@ -104,6 +104,12 @@ _COUNTED = {
 }
 
 
+# Kinds sent before any backlog: WeCom takes a welcome code only within 20 s of the add (DESIGN §20).
+# Older ones (a dispatcher was down) wait their turn with the rest.
+URGENT_KINDS = ("welcome",)
+URGENT_WITHIN = timedelta(minutes=2)
+
+
 class Dispatcher:
     """Sends the outbox through `router` (see :func:`open_dispatcher`). For tests and tools, a fixed
     set instead: `connector` takes every kind without a connector of its own in `routes`
@@ -125,8 +131,11 @@ class Dispatcher:
         hooks: Iterable[Hooks] = (),
         poll_every: timedelta = timedelta(seconds=10),
         poll_apart: bool = False,
+        urgent_only: bool = False,
     ) -> None:
         self.store = store
+        # A fast lane beside the main dispatcher: only the urgent kinds, and no polling.
+        self.urgent_only = urgent_only
         self.router: Router = router or FixedRoutes(connector, routes)
         self.clock = clock or RealClock()
         self.owner = owner or owner_name("dispatcher")
@@ -153,7 +162,13 @@ class Dispatcher:
         """Lease one batch of due deliveries, send them and record each outcome."""
         moment = now or self.clock.now()
         leased = self.store.lease_deliveries(
-            to_us(moment), self.batch_size, self.owner, to_us(moment + self.lease)
+            to_us(moment),
+            self.batch_size,
+            self.owner,
+            to_us(moment + self.lease),
+            first=URGENT_KINDS,
+            recent=to_us(moment - URGENT_WITHIN),
+            only_first=self.urgent_only,
         )
         result = DispatchResult(leased=len(leased))
         if not leased:
@@ -175,6 +190,8 @@ class Dispatcher:
 
     def _poll(self, moment: datetime) -> None:
         """Let each connector with a `poll` do its periodic work, at most once per `poll_every`."""
+        if self.urgent_only:
+            return
         if self._polled_at is not None and abs(moment - self._polled_at) < self.poll_every:
             return
         if self._poller is None:
@@ -330,6 +347,7 @@ def open_dispatcher(
     threads: int = 4,
     hooks: Iterable[Hooks] = (),
     ingest: Callable[[Sequence[Event]], object] | None = None,
+    urgent_only: bool = False,
 ) -> Dispatcher:
     """The dispatcher of `qunflow serve` and `qunflow worker`: through the routes and connector
     options admins configured (`settings`, or read with `vault`'s key), seen again when they change;
@@ -348,6 +366,7 @@ def open_dispatcher(
         threads=threads,
         hooks=hooks,
         poll_apart=True,
+        urgent_only=urgent_only,
     )
 
 

@@ -174,18 +174,39 @@ class LeaseStore:
 
     # -- outbox ----------------------------------------------------------------------------------------
 
-    def lease_deliveries(self, now: int, limit: int, owner: str, until: int) -> list[LeasedDelivery]:
+    def lease_deliveries(
+        self,
+        now: int,
+        limit: int,
+        owner: str,
+        until: int,
+        first: Sequence[str] = (),
+        recent: int = 0,
+        only_first: bool = False,
+    ) -> list[LeasedDelivery]:
         """Lease up to `limit` pending deliveries whose next attempt is due: each counts one more attempt
-        and is not due again before `until`, so a dispatcher that dies mid-send only delays it."""
+        and is not due again before `until`, so a dispatcher that dies mid-send only delays it.
+
+        Deliveries of the kinds in `first` made at or after `recent` come before all others, however
+        many others wait: they have a deadline of seconds (a WeCom welcome code lasts 20 s). With
+        `only_first`, only those are leased."""
         c = t.deliveries.c
-        stmt = (
-            select(c.id, c.key, c.flow_id, c.node, c.run_id, c.member_id, c.kind, c.payload, c.at, c.attempts)
-            .where(c.status == PENDING, c.next_attempt_at <= now)
-            .order_by(c.next_attempt_at, c.id)
-            .limit(limit)
+        columns = select(
+            c.id, c.key, c.flow_id, c.node, c.run_id, c.member_id, c.kind, c.payload, c.at, c.attempts
         )
+        due = (c.status == PENDING, c.next_attempt_at <= now)
         with self.transaction() as conn:
-            rows = conn.execute(self.for_update(stmt, skip_locked=True)).all()
+            rows: list[Any] = []
+            if first:
+                # Found through (kind, at): a backlog of other deliveries is not scanned.
+                urgent = columns.where(c.kind.in_(first), c.at >= recent, *due)
+                urgent = urgent.order_by(c.next_attempt_at, c.id).limit(limit)
+                rows = list(conn.execute(self.for_update(urgent, skip_locked=True)).all())
+            if len(rows) < limit and not only_first:
+                rest = columns.where(*due).order_by(c.next_attempt_at, c.id).limit(limit - len(rows))
+                if rows:
+                    rest = rest.where(c.id.not_in([r.id for r in rows]))
+                rows += conn.execute(self.for_update(rest, skip_locked=True)).all()
             if rows:
                 conn.execute(
                     update(t.deliveries)

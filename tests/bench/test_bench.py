@@ -181,3 +181,23 @@ def test_shutdown_workload_stops_each_process_and_loses_nothing(
         if case["kind"] == "serve":
             assert case["events_stored"] >= case["events_acknowledged"]
     assert result["exactly_once"] is True
+
+
+def test_welcome_workload_welcomes_each_add_exactly_once(capsys: pytest.CaptureFixture) -> None:
+    # Tiny: 30 add callbacks over 3 s during a broadcast to 300; the figures are reported, not judged.
+    args = ["bench", "--workload", "welcome", "--members", "300", "--rate", "10", "--seconds", "3", "--json"]
+
+    assert main(args) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["callbacks"] == 30 and result["callbacks_refused"] == 0
+    assert result["exactly_once"] is True and result["welcome_calls_repeated"] == 0
+    assert result["welcomed"] + result["missed"] == 30
+    assert sum(result["broadcast"]["deliveries"].values()) == 300
+    assert set(result["budget"]) == {"p99_under_2s", "none_over_20s", "none_missed", "rate_held"}
+    assert {"p50_s", "p99_s", "max_s", "load_average"} <= set(result)
+
+
+def test_rate_and_seconds_belong_to_the_welcome_workload(capsys: pytest.CaptureFixture) -> None:
+    assert main(["bench", "--workload", "storm", "--members", "10", "--rate", "5"]) == 1
+    assert "--rate" in capsys.readouterr().err

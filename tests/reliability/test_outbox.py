@@ -291,3 +291,18 @@ def test_kinds_a_connector_does_not_batch_go_one_by_one(
     connector = MessagesOnly()
     assert Dispatcher(store, connector, clock=clock).drain().sent == 2
     assert sorted(connector.batches) == [["one:m-0"], ["one:m-1"]]
+
+
+def test_a_fresh_welcome_goes_before_a_backlog_of_other_deliveries(store: Store, clock: SimClock) -> None:
+    from wecom_kit import outbox, rows
+
+    backlog = [outbox(store, clock, "message", {"text": "新品上架"}, f"m-{i}") for i in range(30)]
+    clock.advance_to(clock.now() + timedelta(seconds=5))
+    welcome = outbox(store, clock, "welcome", {"text": "欢迎", "welcome_code": "c1"}, "m-new", node="hi")
+
+    result = Dispatcher(store, RecordingConnector(), clock=clock, batch_size=10).dispatch()
+
+    found = rows(store)
+    assert result.recorded == 10 and found[welcome]["status"] == "recorded"
+    assert [found[i]["status"] for i in backlog[:9]] == ["recorded"] * 9  # the rest in their order
+    assert {found[i]["status"] for i in backlog[9:]} == {"pending"}

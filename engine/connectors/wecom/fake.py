@@ -73,6 +73,8 @@ class FakeWecom(Endpoints):
         self._tokens: dict[str, float] = {}
         self._received: dict[str, list[float]] = {}  # customer → when each mass send reached them
         self._failures: dict[str, list[tuple[int, str]]] = {}
+        self._delays: dict[str, float] = {}
+        self.callbacks: list[str] = []  # every event XML posted to a callback URL, in order
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._server = _Server((host, port), _handler(self))
@@ -156,10 +158,12 @@ class FakeWecom(Endpoints):
         state: str | None = None,
         half: bool = False,
         name: str | None = None,
+        client: httpx.Client | None = None,
     ) -> tuple[str, int]:
         """A customer adds `staff` (through a channel code whose `state` is given): the customer is
         made, a welcome code issued, and the `add_external_contact` callback (event path 92130)
-        POSTed to `callback_url` sealed as WeCom seals it. Returns the code and the HTTP status."""
+        POSTed to `callback_url` sealed as WeCom seals it (through `client` when given, which keeps
+        its connections). Returns the code and the HTTP status."""
         self.add_customer(external_userid, staff, name, state)
         code = self.issue_welcome_code(external_userid, staff)
         change = "add_half_external_contact" if half else "add_external_contact"
@@ -173,13 +177,22 @@ class FakeWecom(Endpoints):
             + (f"<State><![CDATA[{state}]]></State>" if state else "")
             + f"<WelcomeCode><![CDATA[{code}]]></WelcomeCode></xml>"
         )
-        return code, self.post_callback(callback_url, xml, token, encoding_aes_key)
+        return code, self.post_callback(callback_url, xml, token, encoding_aes_key, client)
 
-    def post_callback(self, callback_url: str, xml: str, token: str, encoding_aes_key: str) -> int:
+    def post_callback(
+        self,
+        callback_url: str,
+        xml: str,
+        token: str,
+        encoding_aes_key: str,
+        client: httpx.Client | None = None,
+    ) -> int:
         """POST one event `xml` to `callback_url`, encrypted and signed (path 90968); the status."""
         from .crypto import CallbackCrypto
 
         crypto = CallbackCrypto(token, encoding_aes_key, self.corp_id)
+        with self._lock:
+            self.callbacks.append(xml)
         timestamp, nonce = str(int(self.clock())), secrets.token_hex(5)
         encrypted = crypto.seal(xml)
         # As WeCom posts it: the envelope holds the ciphertext, the query string the signature.
@@ -193,7 +206,8 @@ class FakeWecom(Endpoints):
             "timestamp": timestamp,
             "nonce": nonce,
         }
-        return httpx.post(callback_url, params=params, content=body.encode(), timeout=10).status_code
+        post = client.post if client is not None else httpx.post
+        return post(callback_url, params=params, content=body.encode(), timeout=10).status_code
 
     def confirm_task(self, msgid: str, outcomes: Mapping[str, int] | None = None) -> dict[str, int]:
         """The sender taps 发送: each recipient gets status 1 (sent), 2 (not the sender's customer)
@@ -216,6 +230,17 @@ class FakeWecom(Endpoints):
         with self._lock:
             self._failures.setdefault(api, []).extend([(errcode, errmsg or f"fake error {errcode}")] * times)
 
+    def clear_failures(self, api: str) -> None:
+        """Calls of `api` are answered normally again (the errors `fail_next` queued are dropped)."""
+        with self._lock:
+            self._failures.pop(api, None)
+
+    def delay_answers(self, api: str, seconds: float) -> None:
+        """Calls of `api` are carried out at once but answered `seconds` later (0: at once again), as
+        when the network is slow: a caller that dies meanwhile never learns what WeCom did."""
+        with self._lock:
+            self._delays[api] = seconds
+
     def expire_tokens(self) -> None:
         """Every access token issued so far expires now (the next call with one answers 42001)."""
         with self._lock:
@@ -230,7 +255,7 @@ class FakeWecom(Endpoints):
     def answer(self, method: str, api: str, query: dict[str, str], body: dict[str, Any], ip: str) -> dict:
         """WeCom's JSON answer to one call (the request handler's work)."""
         shown = {k: ("***" if k in ("access_token", "corpsecret") else v) for k, v in query.items()}
-        call = Call(api, shown, body)
+        call = Call(api, shown, body, at=self.clock())
         with self._lock:
             self.calls.append(call)
         try:
@@ -306,7 +331,12 @@ def _handler(fake: FakeWecom) -> type[BaseHTTPRequestHandler]:
                 self._json({"errcode": 47001, "errmsg": "data format error"})
                 return
             api = parts.path.removeprefix("/cgi-bin/")
-            self._json(fake.answer(method, api, query, body, self.client_address[0]))
+            answer = fake.answer(method, api, query, body, self.client_address[0])
+            with fake._lock:
+                delay = fake._delays.get(api, 0.0)
+            if delay:
+                time.sleep(delay)  # the fake's test control: a slow answer, not a measurement
+            self._json(answer)
 
         def _json(self, answer: dict) -> None:
             data = json.dumps(answer, ensure_ascii=False).encode()

@@ -23,12 +23,13 @@ REMIND_LIMIT = 45009
 @dataclass
 class Call:
     """One HTTP call the fake answered: the API path under /cgi-bin/, the query (token masked) and the
-    JSON body, and the errcode it answered."""
+    JSON body, the errcode it answered, and when it arrived (the fake's clock)."""
 
     api: str
     query: dict[str, str]
     body: dict[str, Any]
     errcode: int = 0
+    at: float = 0.0
 
 
 @dataclass
