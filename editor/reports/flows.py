@@ -1,12 +1,14 @@
-"""The columns and chart of the `flows` report (DESIGN §17), for its rows function (goals and
-holdouts, DESIGN §16) to be registered with in one line:
-
-    register("flows", flows_report, COLUMNS, CHART, TITLE, EMPTY)
-
-Until then the report is not offered anywhere.
-"""
+"""The `flows` report (DESIGN §17): per flow, entered, converted and the lift over its holdout (goals
+and holdouts, DESIGN §16), messages sent and deliveries failed — read from the engine's daily flow
+counters (`engine.results.flows_report`)."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from qunflow.engine.results import flows_report
+from qunflow.engine.store import Store
 
 from .registry import Chart, Column
 
@@ -28,3 +30,13 @@ EMPTY = (
     "No flow results yet: give a flow a goal (settings.goal) and publish it; each flow's conversion "
     "rate and lift over its holdout show here.",
 )
+
+
+def flows_rows(store: Store, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The rows for the period from local midnight `start` up to local midnight `end` (excluded):
+    the engine's figures for those days, both included, with the lift as a share like the rates."""
+    rows = flows_report(store, start.date(), (end - timedelta(days=1)).date())
+    for row in rows:
+        if row["lift"] is not None:
+            row["lift"] = row["lift"] / 100  # percentage points → a share of members
+    return rows

@@ -209,3 +209,32 @@ def test_channel_costs_are_kept_by_operators_and_read_by_viewers(client, tokens)
     ]
     assert client.delete("/api/channels/qr-live", headers=operator).status_code == 204
     assert client.get("/api/channels/qr-live", headers=viewer).status_code == 404
+
+
+def test_flows_say_how_many_entered_and_converted_against_the_holdout(
+    client, tokens, services: Services, clock: SimClock
+) -> None:
+    """Two members join a flow whose goal is a purchase within 7 days; one buys the next day."""
+    auth = bearer(tokens["operator"])
+    flow = {
+        **STAGES_FLOW,
+        "id": "goal",
+        "name": "有目标",
+        "settings": {"goal": {"event": "purchase", "within": "P7D"}},
+    }
+    assert client.post("/api/flows", json=flow, headers=auth).status_code == 200
+    assert client.post("/api/flows/goal/publish", headers=auth).status_code == 200
+    clock.advance_to(DAY1)
+    joined = [_event(n, "member_joined", f"m-{n}", DAY1, group="g-1") for n in (1, 2)]
+    assert client.post("/api/events", json=joined, headers=auth).status_code == 202
+    clock.advance_to(DAY2)
+    bought = [_event(3, "purchase", "m-1", DAY2, data={"amount": 30})]
+    assert client.post("/api/events", json=bought, headers=auth).status_code == 202
+    (row,) = _rows(client, auth, "flows")
+    assert row == {
+        "flow": "goal", "name": "有目标", "entered": 2, "converted": 1, "conversion_rate": 0.5,
+        "holdout_entered": 0, "holdout_converted": 0, "holdout_conversion_rate": None, "lift": None,
+        "messages_sent": 0, "deliveries_failed": 0,
+    }  # fmt: skip
+    # Outside the period nobody entered.
+    assert _rows(client, auth, "flows", "from=2026-11-25&to=2026-11-26")[0]["entered"] == 0

@@ -30,6 +30,8 @@ FLOW = {
         {"id": "hello", "type": "action.send_message", "config": {"text": "欢迎"}},
     ],
     "edges": [{"from": "joined", "to": "prospect"}, {"from": "prospect", "to": "hello"}],
+    # A goal, so that the flows report has a conversion rate to draw (DESIGN §16).
+    "settings": {"goal": {"event": "purchase", "within": "P7D"}},
 }
 BUYERS = {
     "id": "buyers",
@@ -69,8 +71,9 @@ def _seed(database: Path) -> None:
         events += [{"id": f"t-{n}-{k}", "type": "message", "member": member, "group": group, "at": at,
                     "data": {"text": "你好"}} for k in range(n % 3)]  # fmt: skip
         if n % 3 == 0:
+            bought = (now - timedelta(days=3 - n % 4, minutes=30)).isoformat()
             events.append(
-                {"id": f"p-{n}", "type": "purchase", "member": member, "at": at, "data": {"amount": 99}}
+                {"id": f"p-{n}", "type": "purchase", "member": member, "at": bought, "data": {"amount": 99}}
             )
     services.engine.ingest(convert_events(sorted(events, key=lambda e: e["at"])))
     services.close()
@@ -90,7 +93,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.mark.parametrize("name", ["funnel", "channels", "groups", "deliveries"])
+@pytest.mark.parametrize("name", ["funnel", "channels", "groups", "deliveries", "flows"])
 def test_each_report_page_draws_its_chart(browser: Browser, base_url: str, name: str) -> None:
     with operator_page(browser, base_url, next_path=f"/reports/{name}", console=True) as page:
         chart = page.locator("#qf-report-chart")
