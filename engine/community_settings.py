@@ -30,6 +30,9 @@ VERSION = "community_settings"  # the row of `sequences` that counts changes
 
 
 class TouchBudget(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The community's cross-flow touch budget (DESIGN §18): at most `messages` member-addressed
+    messages to one member within any sliding window `per`."""
+
     messages: Annotated[int, Meta(ge=1, le=1000)]
     per: timedelta
 

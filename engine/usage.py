@@ -9,11 +9,12 @@ from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import msgspec
 
 from .clock import from_us, to_us
+from .community_settings import TouchBudget
 from .localtime import local_moment
 
 _decode = msgspec.json.decode
@@ -25,18 +26,6 @@ class MassSendLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     count: int
     per: Literal["day", "week", "month"] = "day"
-
-
-class TouchBudget(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The community's cross-flow touch budget (DESIGN §18): at most `messages` member-addressed
-    messages to one member within any sliding window `per`."""
-
-    messages: Annotated[int, msgspec.Meta(ge=1)]
-    per: timedelta
-
-    def __post_init__(self) -> None:
-        if self.per <= timedelta(0):
-            raise ValueError("per must be a positive duration, like P1D")
 
 
 class DayCount(msgspec.Struct, frozen=True):

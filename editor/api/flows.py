@@ -16,6 +16,7 @@ from qunflow.engine.abtest import split_results
 from qunflow.engine.approval import SameRequester, decide
 from qunflow.engine.approval import publish as publish_flow
 from qunflow.engine.backtest import MAX_DAYS, MIN_DAYS, BacktestResult, MassSendLimit, TouchBudget, backtest
+from qunflow.engine.community_settings import stored_settings
 from qunflow.engine.compiler import Plan
 from qunflow.engine.errors import EventInvalid, UserError
 from qunflow.engine.event import convert_events
@@ -99,9 +100,9 @@ def mass_send_limit(services: Services) -> MassSendLimit | None:
 
 
 def touch_budget(services: Services) -> TouchBudget | None:
-    """The community's touch budget (DESIGN §18). There are no community settings on this branch
-    yet: once they exist, their `touch_budget` is read here; until then a request may give one."""
-    return None
+    """The community's touch budget (DESIGN §18), from the community settings; a backtest request
+    may give another one to try."""
+    return stored_settings(services.store).touch_budget
 
 
 class Rejection(msgspec.Struct, forbid_unknown_fields=True):
