@@ -379,6 +379,15 @@ class PageController(Controller):
         context = await page_context(request, **await _run_words(request, [run]), run=run, failed=FAILED)
         return Template("pages/run_row.html", context=context)
 
+    @post("/runs/{run_id:int}/remove", guards=[allow(WRITE)])
+    async def remove(self, request: Request[Any, Any, Any], run_id: RunId) -> Template:
+        """Take the run's member out of its flow (the row again, saying so)."""
+        services = services_of(request)
+        await anyio.to_thread.run_sync(services.write, services.engine.remove_from_flow, run_id)
+        run = await anyio.to_thread.run_sync(_run, services, run_id)
+        context = await page_context(request, **await _run_words(request, [run]), run=run, failed=FAILED)
+        return Template("pages/run_row.html", context=context)
+
     # -- members --------------------------------------------------------------------------------------
 
     @get("/members/{member_id:str}", guards=[allow(READ)])

@@ -73,7 +73,10 @@ def wait_reason(
     run: Any, names: Names, registry: Registry, _: Translate, when: When, timezone: ZoneInfo
 ) -> str | None:
     """Why a waiting run waits, in the operator's words, from its stored wake time and awaited event
-    and its flow version's settings; None for a run that does not wait."""
+    and its flow version's settings; why a run exited early (its goal, the control group, a person
+    took the member out); None for any other run."""
+    if run.status == "exited" and getattr(run, "reason", None):
+        return _("exited:" + run.reason)
     if run.status != "waiting":
         return None
     document = names.document(run.flow, run.version)

@@ -434,7 +434,7 @@ class Batch:
                 return
             if kind is Exit:
                 self._end(run, EXITED)
-                self._exit_journey(run)
+                self.exit_journey(run)
                 return
             if kind is Fail:
                 run.error = f"{node.id}: {outcome.reason}"
@@ -502,8 +502,9 @@ class Batch:
         run.dirty = True
         self.runs[run.id] = run
 
-    def _exit_journey(self, run: Run) -> None:
-        """`action.exit` ends the whole journey, forked branches included."""
+    def exit_journey(self, run: Run) -> None:
+        """`action.exit` (or a person taking the member out) ends the whole journey, forked branches
+        included."""
         plan = self.flows.plan(run.flow_id, run.version, self.conn)
         if not plan.forks:
             return

@@ -21,7 +21,7 @@ from .flow import ID_PATTERN
 from .flow_cache import FlowCache
 from .hooks import BatchDone, HookChain, Hooks
 from .registry import Registry, default_registry
-from .run import FAILED
+from .run import EXITED, FAILED, REMOVED, WAITING
 from .schedule import Scheduler
 from .store import Store
 from .store.retry import retrying
@@ -310,6 +310,25 @@ class Engine:
             run.ended_at = None
             batch.resume(run, None)
             batch.process()
+            batch.flush()
+            done = self.hooks.summary(batch)
+        self.committed(done)
+
+    def remove_from_flow(self, run_id: int) -> None:
+        """Take a member out of a flow: their waiting run ends at once (status `exited`, reason
+        `removed`), with the rest of its journey, and its flow sends them nothing more. A run that is
+        not waiting is refused (409): a finished one is already out, an active one is being stepped."""
+        with self.store.transaction() as conn:
+            run = self.store.lock_run(conn, run_id)
+            if run.status != WAITING:
+                raise Conflict(
+                    f"run {run_id} is {run.status}: only a waiting run can be taken out "
+                    "(只有等待中的旅程可以移出)"
+                )
+            members = [run.member_id] if run.member_id else []
+            batch = Batch(self.store, self.flows, conn, self.clock.now(), members, self.tag_route)
+            batch.end_early(run, EXITED, REMOVED)
+            batch.exit_journey(run)
             batch.flush()
             done = self.hooks.summary(batch)
         self.committed(done)

@@ -10,6 +10,8 @@ from .record import REQUIRED, Field, init_function, names
 ACTIVE, WAITING, DONE, EXITED, FAILED = "active", "waiting", "done", "exited", "failed"
 # Why a run exited early for its flow's goal settings (DESIGN §16).
 GOAL, HOLDOUT = "goal", "holdout"
+# A person took the member out of the flow (the runs page, `POST /api/runs/{id}/remove`).
+REMOVED = "removed"
 STATUSES = (ACTIVE, WAITING, DONE, EXITED, FAILED)
 LIVE = (ACTIVE, WAITING)
 

@@ -1,4 +1,4 @@
-"""`/api/runs`: runs newest first, and retrying a failed run."""
+"""`/api/runs`: runs newest first, retrying a failed run, and taking a member out of a flow."""
 
 from __future__ import annotations
 
@@ -56,5 +56,17 @@ class RunController(Controller):
     )
     def retry(self, services: ServicesDep, run_id: RunId) -> RunView:
         services.write(services.engine.retry, run_id)
+        with services.store.transaction() as conn:
+            return RunView.of(services.store.get_run(conn, run_id))
+
+    @post(
+        "/{run_id:int}/remove",
+        guards=[allow(WRITE)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Take the member out of the flow: the waiting run exits (reason `removed`); 409 otherwise",
+    )
+    def remove(self, services: ServicesDep, run_id: RunId) -> RunView:
+        services.write(services.engine.remove_from_flow, run_id)
         with services.store.transaction() as conn:
             return RunView.of(services.store.get_run(conn, run_id))

@@ -164,6 +164,16 @@ class LeaseStore:
         stmt = select(t.runs).where(c.id.in_(ids), c.lease_owner == owner, c.wake_at <= now).order_by(c.id)
         return [run_from_row(r) for r in conn.execute(self.for_update(stmt))]
 
+    def lock_run(self, conn: Connection, run_id: int) -> Run:
+        """Lock and load one run (a person's change to it: a worker or an event stepping it at the
+        same time waits for this transaction, then sees what it left)."""
+        from .rows import run_from_row
+
+        row = conn.execute(self.for_update(select(t.runs).where(t.runs.c.id == run_id))).first()
+        if row is None:
+            raise NotFound(f"no run {run_id}")
+        return run_from_row(row)
+
     def release_leases(self, owner: str) -> int:
         """Give back every run lease `owner` holds (a worker stopping cleanly); returns how many."""
         c = t.runs.c

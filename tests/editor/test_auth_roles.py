@@ -29,6 +29,7 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("POST", "/api/events", joined("e-1", "m-1"), INGEST),
     ("GET", "/api/runs", None, READ),
     ("POST", "/api/runs/1/retry", None, WRITE),
+    ("POST", "/api/runs/1/remove", None, WRITE),
     ("GET", "/api/members/m-1", None, READ),
     ("GET", "/api/members", None, READ),
     ("POST", "/api/members/m-1/blacklist", None, WRITE),

@@ -218,3 +218,25 @@ def test_every_page_of_the_demo_shows_names_not_json(client, sign_in, services) 
     member = visible_text(client.get(f"/members/{MARKER_MEMBER}").text)
     for group_id in services.store.get_member(MARKER_MEMBER).groups:
         assert named.get(group_id, group_id) in member
+
+
+def test_an_operator_takes_one_member_out_of_a_flow(client, sign_in, services: Services, clock) -> None:
+    """A waiting run is ended from the runs page (exited, reason removed) and its flow sends the
+    member nothing more; the other member goes on. A finished run cannot be taken out (409)."""
+    csrf = sign_in("operator")
+    _two_members_waiting(services)
+    runs = {r.member_id: r for r in services.store.runs(flow_id="welcome")}
+    page = client.get("/runs?status=waiting").text
+    assert page.count(">移出流程</button>") == 2
+    answer = client.post(
+        f"/runs/{runs['m-1'].id}/remove", headers={"X-CSRF-Token": csrf, "HX-Request": "true"}
+    )
+    assert answer.status_code == 200 and "已被手动移出流程" in visible_text(answer.text)
+    clock.advance_to(clock.now() + timedelta(days=1, minutes=1))
+    services.run_due()
+    coupons = [d["member"] for d in services.store.deliveries(flow_id="welcome")]
+    assert coupons == ["m-2"]  # m-1 got nothing more from the flow
+    removed = services.store.runs(member_id="m-1", limit=5)[0]
+    assert (removed.status, removed.reason) == ("exited", "removed")
+    again = client.post(f"/api/runs/{runs['m-1'].id}/remove", headers={"X-CSRF-Token": csrf})
+    assert again.status_code == 409 and "只有等待中的旅程可以移出" in again.text
