@@ -60,13 +60,13 @@ def test_changes_name_added_removed_and_reconfigured_nodes_and_edges() -> None:
         {"from": "active", "port": "false", "to": "bye"}
     ]
     after["nodes"][0]["position"] = {"x": 999, "y": 999}
-    changes = {(c.what, c.subject) for c in flow_changes(before, after)}
+    changes = {(c.what, c.subject, c.field) for c in flow_changes(before, after)}
     assert changes == {
-        ("node_config", "wait_1d"),
-        ("node_removed", "nudge"),
-        ("node_added", "bye"),
-        ("edge_removed", "active.false → nudge"),
-        ("edge_added", "active.false → bye"),
+        ("node_config", "wait_1d", "duration"),  # one change per field that changed
+        ("node_removed", "nudge", ""),
+        ("node_added", "bye", ""),
+        ("edge_removed", "active false nudge", ""),  # (from, port, to)
+        ("edge_added", "active false bye", ""),
     }
 
 
