@@ -461,3 +461,46 @@ def test_a_custom_node_gets_its_form_from_its_config_type(page: Page) -> None:
 def test_screenshots_directory_is_ignored_by_git() -> None:
     ignore = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().split()
     assert "artifacts/" in ignore
+
+
+def shown_zoom(page: Page) -> int:
+    return int(page.locator("#qf-zoom-reset").inner_text().rstrip("%"))
+
+
+def open_template(page: Page, template: str, flow_id: str) -> None:
+    page.goto("/flows")
+    page.fill("#qf-new-id", flow_id)
+    page.select_option("#qf-new-template", template)
+    page.click("#qf-new-submit")
+    page.wait_for_url(f"**/flows/{flow_id}")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+
+
+def test_a_template_opens_readable_and_the_zoom_control_shows_the_zoom(page: Page) -> None:
+    """A large template opens at a zoom where its text can be read (panned, not shrunk), and the
+    zoom control says the zoom there is."""
+    open_template(page, "lifecycle", "zoomed")
+    opened = shown_zoom(page)
+    assert opened >= 80
+    page.click("#qf-zoom-in")
+    expect(page.locator("#qf-zoom-reset")).to_have_text(f"{opened + 10}%")
+    page.click("#qf-zoom-out")
+    page.click("#qf-zoom-out")
+    expect(page.locator("#qf-zoom-reset")).to_have_text(f"{opened - 10}%")
+    page.locator("#drawflow").hover()
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, 100)
+    page.keyboard.up("Control")
+    expect(page.locator("#qf-zoom-reset")).to_have_text(f"{opened - 20}%")
+    page.click("#qf-zoom-reset")
+    expect(page.locator("#qf-zoom-reset")).to_have_text("100%")
+    page.click("#qf-fit")
+    expect(page.locator("#qf-zoom-reset")).to_have_text(f"{opened}%")
+    # The wheel alone scrolls: the first node moves, the zoom stays.
+    before = page.locator(".drawflow-node").first.bounding_box()
+    page.locator("#drawflow").hover()
+    page.mouse.wheel(0, 120)
+    expect(page.locator("#qf-zoom-reset")).to_have_text(f"{opened}%")
+    page.wait_for_function(
+        "y => document.querySelector('.drawflow-node').getBoundingClientRect().y < y", arg=before["y"] - 50
+    )

@@ -282,26 +282,55 @@ function loadFlow(document) {
   showPanel();
 }
 
-// Zoom out (never in) and scroll so that the whole flow is in view.
+// Text stays readable: a flow opens fitted, but never below this zoom (a larger flow is panned instead).
+const READABLE_ZOOM = 0.8;
+
+function applyView() {
+  const df = state.df;
+  df.precanvas.style.transform = `translate(${df.canvas_x}px, ${df.canvas_y}px) scale(${df.zoom})`;
+  showZoom();
+}
+
+// The zoom control shows the zoom there really is.
+function showZoom() {
+  $("#qf-zoom-reset").textContent = `${Math.round(state.df.zoom * 100)}%`;
+}
+
+// Zoom to `zoom`, keeping the point at the centre of the canvas where it is.
+function zoomTo(zoom) {
+  const df = state.df;
+  const box = $("#drawflow").getBoundingClientRect();
+  const centre = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  const point = canvasPoint(centre.x, centre.y);
+  df.zoom = Math.max(df.zoom_min, Math.min(df.zoom_max, Math.round(zoom * 100) / 100));
+  df.zoom_last_value = df.zoom;
+  applyView();
+  const rect = df.precanvas.getBoundingClientRect();
+  df.canvas_x += centre.x - (rect.x + point.x * df.zoom);
+  df.canvas_y += centre.y - (rect.y + point.y * df.zoom);
+  applyView();
+}
+
+// Zoom out (never in, never below READABLE_ZOOM) and scroll so that the flow's top left is in view.
 function fitView() {
   const nodes = allNodes();
-  if (!nodes.length) return;
   const df = state.df;
+  if (!nodes.length) { showZoom(); return; }
   const box = $("#drawflow").getBoundingClientRect();
   const minX = Math.min(...nodes.map((n) => n.pos_x));
   const minY = Math.min(...nodes.map((n) => n.pos_y));
   const width = Math.max(...nodes.map((n) => n.pos_x)) + 260 - minX;
   const height = Math.max(...nodes.map((n) => n.pos_y)) + 110 - minY;
-  const zoom = Math.max(df.zoom_min, Math.min(1, (box.width - 60) / width, (box.height - 60) / height));
+  const zoom = Math.max(READABLE_ZOOM, Math.min(1, (box.width - 60) / width, (box.height - 60) / height));
   df.zoom = zoom;
   df.zoom_last_value = zoom;
   df.canvas_x = 0;
   df.canvas_y = 0;
-  df.precanvas.style.transform = `translate(0px, 0px) scale(${zoom})`;
+  applyView();
   const origin = df.precanvas.getBoundingClientRect();
   df.canvas_x = box.x + 30 - (origin.x + minX * zoom);
   df.canvas_y = box.y + 40 - (origin.y + minY * zoom);
-  df.precanvas.style.transform = `translate(${df.canvas_x}px, ${df.canvas_y}px) scale(${zoom})`;
+  applyView();
 }
 
 let snapshotTimer = null;
@@ -810,7 +839,7 @@ function keyboard(event) {
     if (event.key === "ArrowRight") df.canvas_x -= step;
     if (event.key === "ArrowUp") df.canvas_y += step;
     if (event.key === "ArrowDown") df.canvas_y -= step;
-    df.precanvas.style.transform = `translate(${df.canvas_x}px, ${df.canvas_y}px) scale(${df.zoom})`;
+    applyView();
   }
 }
 
@@ -887,9 +916,18 @@ async function start() {
   $("#qf-live").addEventListener("click", toggleLive);
   $("#qf-undo").addEventListener("click", undo);
   $("#qf-redo").addEventListener("click", redo);
-  $("#qf-zoom-in").addEventListener("click", () => df.zoom_in());
-  $("#qf-zoom-out").addEventListener("click", () => df.zoom_out());
-  $("#qf-zoom-reset").addEventListener("click", () => df.zoom_reset());
+  $("#qf-zoom-in").addEventListener("click", () => zoomTo(df.zoom + df.zoom_value));
+  $("#qf-zoom-out").addEventListener("click", () => zoomTo(df.zoom - df.zoom_value));
+  $("#qf-zoom-reset").addEventListener("click", () => zoomTo(1));
+  // Ctrl + wheel zooms (drawflow's own); the wheel alone scrolls the canvas.
+  df.on("zoom", () => requestAnimationFrame(showZoom));
+  container.addEventListener("wheel", (event) => {
+    if (event.ctrlKey) return;
+    event.preventDefault();
+    df.canvas_x -= event.shiftKey ? event.deltaY : event.deltaX;
+    df.canvas_y -= event.shiftKey ? 0 : event.deltaY;
+    applyView();
+  }, { passive: false });
   $("#qf-fit").addEventListener("click", fitView);
   $("#qf-flow-settings").addEventListener("click", () => { state.selected = null; showPanel(); });
   const tabs = [...document.querySelectorAll("[role=tab]")];
