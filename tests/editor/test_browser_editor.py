@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -504,3 +505,29 @@ def test_a_template_opens_readable_and_the_zoom_control_shows_the_zoom(page: Pag
     page.wait_for_function(
         "y => document.querySelector('.drawflow-node').getBoundingClientRect().y < y", arg=before["y"] - 50
     )
+
+
+def test_the_palette_search_keeps_the_matching_node_types(page: Page) -> None:
+    page.goto("/flows/searching?name=s")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    items = page.locator(".qf-palette-item:visible")
+    everything = items.count()
+    search = page.locator("#qf-palette-search")
+    search.fill("优惠")
+    expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("发优惠券")
+    expect(page.locator(".qf-palette h3:visible")).to_have_count(1)
+    search.fill("coupon")  # the English title and the type id match too
+    expect(items.first).to_contain_text("发优惠券")
+    search.fill("trigger.member_joined")
+    expect(items).to_have_count(1)
+    search.fill("没有这种节点")
+    expect(items).to_have_count(0)
+    expect(page.locator("#qf-palette-none")).to_be_visible()
+    search.press("Escape")
+    expect(search).to_have_value("")
+    expect(items).to_have_count(everything)
+    search.fill("优惠")
+    search.press("Enter")  # adds the first match
+    expect(page.locator(".drawflow-node")).to_have_count(1)
+    expect(page.locator("#qf-node-id")).to_have_value(re.compile("coupon"))

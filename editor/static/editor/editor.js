@@ -793,6 +793,42 @@ function buildPalette() {
   }
 }
 
+// Keep the palette items whose zh or en title or type id holds the search text (case aside).
+function filterPalette() {
+  const wanted = $("#qf-palette-search").value.trim().toLowerCase();
+  let shown = 0;
+  for (const group of document.querySelectorAll(".qf-palette-group")) {
+    let inGroup = 0;
+    for (const item of group.querySelectorAll(".qf-palette-item")) {
+      const nodeType = typeOf(item.dataset.type);
+      const words = [nodeType.type, nodeType.title?.zh, nodeType.title?.en].join(" ").toLowerCase();
+      const match = !wanted || words.includes(wanted);
+      item.parentElement.hidden = !match;
+      if (match) inGroup++;
+    }
+    group.hidden = !inGroup;
+    shown += inGroup;
+  }
+  $("#qf-palette-none").hidden = shown > 0;
+}
+
+function paletteSearchKeys(event) {
+  const search = event.target;
+  const first = [...document.querySelectorAll(".qf-palette-group li:not([hidden]) .qf-palette-item")]
+    .find((item) => !item.closest("[hidden]"));
+  if (event.key === "Escape") {
+    event.preventDefault();
+    search.value = "";
+    filterPalette();
+  } else if (event.key === "Enter" && first) {
+    event.preventDefault();
+    placeNode(first.dataset.type, null);
+  } else if (event.key === "ArrowDown" && first) {
+    event.preventDefault();
+    first.focus();
+  }
+}
+
 function canvasPoint(clientX, clientY) {
   const df = state.df;
   const rect = df.precanvas.getBoundingClientRect();
@@ -856,7 +892,11 @@ async function start() {
   df.editor_mode = page.can_write ? "edit" : "view";
   df.start();
   state.df = df;
-  if (page.can_write) buildPalette();
+  if (page.can_write) {
+    buildPalette();
+    $("#qf-palette-search").addEventListener("input", filterPalette);
+    $("#qf-palette-search").addEventListener("keydown", paletteSearchKeys);
+  }
 
   df.on("nodeSelected", (id) => select(Number(id)));
   // Clicking the node that is already selected brings its form back (e.g. from the problems tab).
