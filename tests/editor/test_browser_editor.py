@@ -531,3 +531,43 @@ def test_the_palette_search_keeps_the_matching_node_types(page: Page) -> None:
     search.press("Enter")  # adds the first match
     expect(page.locator(".drawflow-node")).to_have_count(1)
     expect(page.locator("#qf-node-id")).to_have_value(re.compile("coupon"))
+
+
+def test_nodes_are_copied_to_another_flow_and_duplicated(page: Page) -> None:
+    """Two connected nodes copied in one flow paste into another with their configs, labels and the
+    edge between them, under new ids; a paste and a duplicate are each one undo step."""
+    open_template(page, "welcome-vip", "copy-from")
+    select(page, "nudge")
+    page.click("#qf-duplicate-node")
+    expect(node(page, "nudge_2")).to_be_visible()
+    expect(page.locator("#qf-node-id")).to_have_value("nudge_2")
+    expect(field(page, "text").locator("textarea, input").first).to_have_value(
+        "{{ member.name }}，群里今天有新活动哦"
+    )
+    page.locator("#drawflow").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+z")
+    expect(node(page, "nudge_2")).to_have_count(0)
+    expect(page.locator(".drawflow-node")).to_have_count(7)
+
+    select(page, "coupon")
+    node(page, "active").locator(".qf-node-title").click(modifiers=["Shift"])
+    page.keyboard.press("Control+c")
+    expect(page.locator("#qf-status")).to_contain_text("已复制 2 个节点")
+
+    page.goto("/flows/copy-to?name=to")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    page.locator("#drawflow").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+v")
+    expect(page.locator(".drawflow-node")).to_have_count(2)
+    expect(page.locator("#drawflow .connection")).to_have_count(1)
+    expect(node(page, "coupon")).to_contain_text("发 10 元欢迎券")
+    select(page, "coupon")
+    expect(field(page, "coupon").locator("input").first).to_have_value("welcome-10")
+    page.locator("#drawflow").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+v")  # again: new ids
+    expect(page.locator(".drawflow-node")).to_have_count(4)
+    expect(node(page, "coupon_2")).to_be_visible()
+    expect(node(page, "active_2")).to_be_visible()
+    expect(page.locator("#drawflow .connection")).to_have_count(2)
+    page.keyboard.press("Control+z")
+    expect(page.locator(".drawflow-node")).to_have_count(2)

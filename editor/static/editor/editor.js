@@ -81,6 +81,7 @@ const state = {
   // selector (`[df-config-body-first name]`), which throws on keys like "first name" or "a.b"; so
   // drawflow holds only what it draws (id, type, label, ports) and the config lives here.
   configs: new Map(),
+  picked: new Set(), // drawflow ids Shift+clicked besides the selected node: copied together
 };
 
 // ---------- the API ----------
@@ -190,8 +191,7 @@ function allNodes() {
 }
 const byNodeId = (id) => allNodes().find((n) => n.data.id === id);
 
-function freshId(type) {
-  const base = type.split(".").pop().replace(/[^A-Za-z0-9_\-]/g, "_") || "node";
+function freshId(type, base = type.split(".").pop().replace(/[^A-Za-z0-9_\-]/g, "_") || "node") {
   const taken = new Set(allNodes().map((n) => n.data.id));
   if (!taken.has(base)) return base;
   for (let i = 2; ; i++) if (!taken.has(`${base}_${i}`)) return `${base}_${i}`;
@@ -370,6 +370,88 @@ function redo() {
   say(t("Redone"));
 }
 
+// ---------- copy, paste, duplicate ----------
+
+// The clipboard is this browser's storage, so a node copied in one flow's editor pastes in another's.
+const CLIPBOARD_KEY = "qunflow-clipboard";
+
+function pick(dfId) {
+  state.picked.add(dfId);
+  nodeElement(dfId)?.classList.add("qf-picked");
+}
+function clearPicked() {
+  state.picked.clear();
+  document.querySelectorAll(".qf-picked").forEach((n) => n.classList.remove("qf-picked"));
+}
+
+// The chosen nodes (configs, labels, ports, positions) and the edges between them.
+function clipOf(dfIds) {
+  const chosen = new Set([...dfIds].map((dfId) => state.df.getNodeFromId(dfId)?.data.id).filter(Boolean));
+  const flow = exportFlow();
+  const ports = Object.fromEntries(allNodes().filter((n) => chosen.has(n.data.id)).map((n) => [n.data.id, n.data.ports]));
+  return {
+    nodes: flow.nodes.filter((n) => chosen.has(n.id)).map((n) => ({ ...n, ports: ports[n.id] })),
+    edges: flow.edges.filter((e) => chosen.has(e.from) && chosen.has(e.to)),
+  };
+}
+
+function chosenNodes() {
+  const chosen = new Set(state.picked);
+  if (state.selected !== null) chosen.add(state.selected);
+  return chosen;
+}
+
+function copyNodes() {
+  const chosen = chosenNodes();
+  if (!chosen.size) return false;
+  try { localStorage.setItem(CLIPBOARD_KEY, JSON.stringify(clipOf(chosen))); } catch { return false; }
+  say(t("Copied {count} node(s)", { count: chosen.size }), "ok");
+  return true;
+}
+
+function pasteNodes() {
+  let clip = null;
+  try { clip = JSON.parse(localStorage.getItem(CLIPBOARD_KEY) || "null"); } catch { clip = null; }
+  if (!clip?.nodes?.length) return false;
+  placeClip(clip);
+  return true;
+}
+
+// Adds the clip's nodes (new ids, shifted down and right) and its edges as one undo step.
+function placeClip(clip) {
+  clearTimeout(snapshotTimer);
+  remember();
+  state.loading = true;
+  const dfIds = {};
+  for (const node of clip.nodes) {
+    const id = freshId(node.type, node.id);
+    if (node.ports) page.ports = { ...page.ports, [id]: node.ports };
+    const position = { x: (node.position?.x ?? 80) + 40, y: (node.position?.y ?? 80) + 40 };
+    dfIds[node.id] = addNode({ ...node, id, config: structuredClone(node.config || {}), position });
+  }
+  for (const edge of clip.edges || []) {
+    const source = dfIds[edge.from];
+    const target = dfIds[edge.to];
+    if (source === undefined || target === undefined) continue;
+    const index = state.df.getNodeFromId(source).data.ports.indexOf(edge.port || "next");
+    if (index >= 0) state.df.addConnection(source, target, `output_${index + 1}`, "input_1");
+  }
+  state.loading = false;
+  const added = Object.values(dfIds);
+  clearPicked();
+  if (added.length) {
+    select(added[added.length - 1]);
+    added.forEach(pick);
+  }
+  remember();
+  $("#qf-dirty").hidden = false;
+  say(t("Pasted {count} node(s)", { count: added.length }), "ok");
+}
+
+function duplicateNode(dfId) {
+  placeClip(clipOf([dfId]));
+}
+
 // ---------- the side panel ----------
 
 function select(dfId, focus = false) {
@@ -416,6 +498,8 @@ function nodePanel(dfId, node) {
     el("fieldset", { class: "qf-config" }, el("legend", { text: t("Settings") }), form.element),
     picksMoments(nodeType) ? momentsLine(data.type, () => state.configs.get(dfId) || {}) : null,
     connectionsEditor(dfId, node),
+    el("button", { type: "button", class: "qf-quiet", id: "qf-duplicate-node", text: t("Duplicate node"),
+      title: "Ctrl+C, Ctrl+V", onclick: () => duplicateNode(dfId) }),
     el("button", { type: "button", class: "qf-danger", id: "qf-delete-node", text: t("Delete node"),
       onclick: () => { state.df.removeNodeId(`node-${dfId}`); } }),
   );
@@ -862,6 +946,14 @@ function keyboard(event) {
   const focusedNode = event.target.closest?.(".drawflow-node");
   if (mod && event.key.toLowerCase() === "z") { event.preventDefault(); event.shiftKey ? redo() : undo(); }
   else if (mod && event.key.toLowerCase() === "y") { event.preventDefault(); redo(); }
+  else if (mod && event.key.toLowerCase() === "c" && page.can_write && !window.getSelection()?.toString()) {
+    if (copyNodes()) event.preventDefault();
+  } else if (mod && event.key.toLowerCase() === "v" && page.can_write) {
+    if (pasteNodes()) event.preventDefault();
+  } else if (mod && event.key.toLowerCase() === "d" && page.can_write && state.selected !== null) {
+    event.preventDefault();
+    duplicateNode(state.selected);
+  }
   else if (deleting && focusedNode) {
     // The focused node, not drawflow's last clicked one (its own Delete handler runs after ours).
     event.preventDefault();
@@ -899,6 +991,14 @@ async function start() {
   }
 
   df.on("nodeSelected", (id) => select(Number(id)));
+  // Shift + click adds nodes to the selection (for copying several); a plain click starts over.
+  container.addEventListener("mousedown", (event) => {
+    const element = event.target.closest?.(".drawflow-node");
+    if (event.shiftKey && element) {
+      if (state.selected !== null) pick(state.selected);
+      pick(Number(element.id.slice(5)));
+    } else if (!element || !state.picked.has(Number(element.id.slice(5)))) clearPicked();
+  }, true);
   // Clicking the node that is already selected brings its form back (e.g. from the problems tab).
   container.addEventListener("click", (event) => {
     const element = event.target.closest?.(".drawflow-node");
