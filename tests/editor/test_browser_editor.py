@@ -571,3 +571,29 @@ def test_nodes_are_copied_to_another_flow_and_duplicated(page: Page) -> None:
     expect(page.locator("#drawflow .connection")).to_have_count(2)
     page.keyboard.press("Control+z")
     expect(page.locator(".drawflow-node")).to_have_count(2)
+
+
+def test_side_panels_collapse_so_the_canvas_is_usable_at_800_pixels(page: Page) -> None:
+    page.set_viewport_size({"width": 800, "height": 900})
+    open_template(page, "welcome-vip", "narrow")
+    canvas = page.locator("#drawflow")
+    page.click("#qf-toggle-palette")
+    page.click("#qf-toggle-panel")
+    expect(page.locator("#qf-palette")).to_be_hidden()
+    expect(page.locator("#qf-side-panel")).to_be_hidden()
+    expect(page.locator("#qf-toggle-panel")).to_have_attribute("aria-expanded", "false")
+    assert canvas.bounding_box()["width"] >= 600
+    node(page, "joined").locator(".qf-node-title").click()  # nodes still answer
+    save_screenshot(page, "editor-800-collapsed")
+    page.reload()  # the choice is kept
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    expect(page.locator("#qf-palette")).to_be_hidden()
+    assert canvas.bounding_box()["width"] >= 600
+    page.click("#qf-toggle-palette")
+    page.click("#qf-toggle-panel")
+    expect(page.locator("#qf-palette")).to_be_visible()
+    expect(page.locator("#qf-side-panel")).to_be_visible()
+    expect(page.locator("#qf-toggle-palette")).to_have_attribute("aria-expanded", "true")
+    select(page, "joined")
+    assert canvas.bounding_box()["width"] >= 300
+    save_screenshot(page, "editor-800")

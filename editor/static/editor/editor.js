@@ -935,6 +935,33 @@ function placeNode(type, point) {
   changed();
 }
 
+// ---------- side panels ----------
+
+// Which side panels are collapsed is this browser's choice, kept for every flow.
+const PANELS_KEY = "qunflow-editor-panels";
+const PANEL_TOGGLES = { palette: "#qf-toggle-palette", panel: "#qf-toggle-panel" };
+
+function collapsedPanels() {
+  try { return JSON.parse(localStorage.getItem(PANELS_KEY) || "{}") || {}; } catch { return {}; }
+}
+
+function showPanels(collapsed) {
+  const editor = $(".qf-editor");
+  for (const [name, selector] of Object.entries(PANEL_TOGGLES)) {
+    const button = $(selector);
+    if (!button) continue;
+    editor.classList.toggle(`qf-${name}-collapsed`, Boolean(collapsed[name]));
+    $(`#${button.getAttribute("aria-controls")}`).hidden = Boolean(collapsed[name]);
+    button.setAttribute("aria-expanded", String(!collapsed[name]));
+  }
+}
+
+function togglePanel(name) {
+  const collapsed = { ...collapsedPanels(), [name]: !collapsedPanels()[name] };
+  try { localStorage.setItem(PANELS_KEY, JSON.stringify(collapsed)); } catch { /* storage off: this page only */ }
+  showPanels(collapsed);
+}
+
 // ---------- start ----------
 
 function keyboard(event) {
@@ -984,6 +1011,10 @@ async function start() {
   df.editor_mode = page.can_write ? "edit" : "view";
   df.start();
   state.df = df;
+  // Viewers have no palette to show or hide.
+  if (!page.can_write) { $("#qf-palette").hidden = true; $("#qf-toggle-palette").remove(); $(".qf-editor").classList.add("qf-palette-collapsed"); }
+  showPanels(collapsedPanels());
+  for (const name of Object.keys(PANEL_TOGGLES)) $(PANEL_TOGGLES[name])?.addEventListener("click", () => togglePanel(name));
   if (page.can_write) {
     buildPalette();
     $("#qf-palette-search").addEventListener("input", filterPalette);
