@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -461,3 +462,138 @@ def test_a_custom_node_gets_its_form_from_its_config_type(page: Page) -> None:
 def test_screenshots_directory_is_ignored_by_git() -> None:
     ignore = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().split()
     assert "artifacts/" in ignore
+
+
+def shown_zoom(page: Page) -> int:
+    return int(page.locator("#qf-zoom-reset").inner_text().rstrip("%"))
+
+
+def open_template(page: Page, template: str, flow_id: str) -> None:
+    page.goto("/flows")
+    page.fill("#qf-new-id", flow_id)
+    page.select_option("#qf-new-template", template)
+    page.click("#qf-new-submit")
+    page.wait_for_url(f"**/flows/{flow_id}")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+
+
+def test_a_template_opens_readable_and_the_zoom_control_shows_the_zoom(page: Page) -> None:
+    """A large template opens at a zoom where its text can be read (panned, not shrunk), and the
+    zoom control says the zoom there is."""
+    open_template(page, "lifecycle", "zoomed")
+    opened = shown_zoom(page)
+    assert opened >= 80
+    page.click("#qf-zoom-in")
+    expect(page.locator("#qf-zoom-reset")).to_have_text(f"{opened + 10}%")
+    page.click("#qf-zoom-out")
+    page.click("#qf-zoom-out")
+    expect(page.locator("#qf-zoom-reset")).to_have_text(f"{opened - 10}%")
+    page.locator("#drawflow").hover()
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, 100)
+    page.keyboard.up("Control")
+    expect(page.locator("#qf-zoom-reset")).to_have_text(f"{opened - 20}%")
+    page.click("#qf-zoom-reset")
+    expect(page.locator("#qf-zoom-reset")).to_have_text("100%")
+    page.click("#qf-fit")
+    expect(page.locator("#qf-zoom-reset")).to_have_text(f"{opened}%")
+    # The wheel alone scrolls: the first node moves, the zoom stays.
+    before = page.locator(".drawflow-node").first.bounding_box()
+    page.locator("#drawflow").hover()
+    page.mouse.wheel(0, 120)
+    expect(page.locator("#qf-zoom-reset")).to_have_text(f"{opened}%")
+    page.wait_for_function(
+        "y => document.querySelector('.drawflow-node').getBoundingClientRect().y < y", arg=before["y"] - 50
+    )
+
+
+def test_the_palette_search_keeps_the_matching_node_types(page: Page) -> None:
+    page.goto("/flows/searching?name=s")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    items = page.locator(".qf-palette-item:visible")
+    everything = items.count()
+    search = page.locator("#qf-palette-search")
+    search.fill("优惠")
+    expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("发优惠券")
+    expect(page.locator(".qf-palette h3:visible")).to_have_count(1)
+    search.fill("coupon")  # the English title and the type id match too
+    expect(items.first).to_contain_text("发优惠券")
+    search.fill("trigger.member_joined")
+    expect(items).to_have_count(1)
+    search.fill("没有这种节点")
+    expect(items).to_have_count(0)
+    expect(page.locator("#qf-palette-none")).to_be_visible()
+    search.press("Escape")
+    expect(search).to_have_value("")
+    expect(items).to_have_count(everything)
+    search.fill("优惠")
+    search.press("Enter")  # adds the first match
+    expect(page.locator(".drawflow-node")).to_have_count(1)
+    expect(page.locator("#qf-node-id")).to_have_value(re.compile("coupon"))
+
+
+def test_nodes_are_copied_to_another_flow_and_duplicated(page: Page) -> None:
+    """Two connected nodes copied in one flow paste into another with their configs, labels and the
+    edge between them, under new ids; a paste and a duplicate are each one undo step."""
+    open_template(page, "welcome-vip", "copy-from")
+    select(page, "nudge")
+    page.click("#qf-duplicate-node")
+    expect(node(page, "nudge_2")).to_be_visible()
+    expect(page.locator("#qf-node-id")).to_have_value("nudge_2")
+    expect(field(page, "text").locator("textarea, input").first).to_have_value(
+        "{{ member.name }}，群里今天有新活动哦"
+    )
+    page.locator("#drawflow").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+z")
+    expect(node(page, "nudge_2")).to_have_count(0)
+    expect(page.locator(".drawflow-node")).to_have_count(7)
+
+    select(page, "coupon")
+    node(page, "active").locator(".qf-node-title").click(modifiers=["Shift"])
+    page.keyboard.press("Control+c")
+    expect(page.locator("#qf-status")).to_contain_text("已复制 2 个节点")
+
+    page.goto("/flows/copy-to?name=to")
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    page.locator("#drawflow").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+v")
+    expect(page.locator(".drawflow-node")).to_have_count(2)
+    expect(page.locator("#drawflow .connection")).to_have_count(1)
+    expect(node(page, "coupon")).to_contain_text("发 10 元欢迎券")
+    select(page, "coupon")
+    expect(field(page, "coupon").locator("input").first).to_have_value("welcome-10")
+    page.locator("#drawflow").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+v")  # again: new ids
+    expect(page.locator(".drawflow-node")).to_have_count(4)
+    expect(node(page, "coupon_2")).to_be_visible()
+    expect(node(page, "active_2")).to_be_visible()
+    expect(page.locator("#drawflow .connection")).to_have_count(2)
+    page.keyboard.press("Control+z")
+    expect(page.locator(".drawflow-node")).to_have_count(2)
+
+
+def test_side_panels_collapse_so_the_canvas_is_usable_at_800_pixels(page: Page) -> None:
+    page.set_viewport_size({"width": 800, "height": 900})
+    open_template(page, "welcome-vip", "narrow")
+    canvas = page.locator("#drawflow")
+    page.click("#qf-toggle-palette")
+    page.click("#qf-toggle-panel")
+    expect(page.locator("#qf-palette")).to_be_hidden()
+    expect(page.locator("#qf-side-panel")).to_be_hidden()
+    expect(page.locator("#qf-toggle-panel")).to_have_attribute("aria-expanded", "false")
+    assert canvas.bounding_box()["width"] >= 600
+    node(page, "joined").locator(".qf-node-title").click()  # nodes still answer
+    save_screenshot(page, "editor-800-collapsed")
+    page.reload()  # the choice is kept
+    expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
+    expect(page.locator("#qf-palette")).to_be_hidden()
+    assert canvas.bounding_box()["width"] >= 600
+    page.click("#qf-toggle-palette")
+    page.click("#qf-toggle-panel")
+    expect(page.locator("#qf-palette")).to_be_visible()
+    expect(page.locator("#qf-side-panel")).to_be_visible()
+    expect(page.locator("#qf-toggle-palette")).to_have_attribute("aria-expanded", "true")
+    select(page, "joined")
+    assert canvas.bounding_box()["width"] >= 300
+    save_screenshot(page, "editor-800")

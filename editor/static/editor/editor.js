@@ -81,6 +81,7 @@ const state = {
   // selector (`[df-config-body-first name]`), which throws on keys like "first name" or "a.b"; so
   // drawflow holds only what it draws (id, type, label, ports) and the config lives here.
   configs: new Map(),
+  picked: new Set(), // drawflow ids Shift+clicked besides the selected node: copied together
 };
 
 // ---------- the API ----------
@@ -190,8 +191,7 @@ function allNodes() {
 }
 const byNodeId = (id) => allNodes().find((n) => n.data.id === id);
 
-function freshId(type) {
-  const base = type.split(".").pop().replace(/[^A-Za-z0-9_\-]/g, "_") || "node";
+function freshId(type, base = type.split(".").pop().replace(/[^A-Za-z0-9_\-]/g, "_") || "node") {
   const taken = new Set(allNodes().map((n) => n.data.id));
   if (!taken.has(base)) return base;
   for (let i = 2; ; i++) if (!taken.has(`${base}_${i}`)) return `${base}_${i}`;
@@ -282,26 +282,55 @@ function loadFlow(document) {
   showPanel();
 }
 
-// Zoom out (never in) and scroll so that the whole flow is in view.
+// Text stays readable: a flow opens fitted, but never below this zoom (a larger flow is panned instead).
+const READABLE_ZOOM = 0.8;
+
+function applyView() {
+  const df = state.df;
+  df.precanvas.style.transform = `translate(${df.canvas_x}px, ${df.canvas_y}px) scale(${df.zoom})`;
+  showZoom();
+}
+
+// The zoom control shows the zoom there really is.
+function showZoom() {
+  $("#qf-zoom-reset").textContent = `${Math.round(state.df.zoom * 100)}%`;
+}
+
+// Zoom to `zoom`, keeping the point at the centre of the canvas where it is.
+function zoomTo(zoom) {
+  const df = state.df;
+  const box = $("#drawflow").getBoundingClientRect();
+  const centre = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  const point = canvasPoint(centre.x, centre.y);
+  df.zoom = Math.max(df.zoom_min, Math.min(df.zoom_max, Math.round(zoom * 100) / 100));
+  df.zoom_last_value = df.zoom;
+  applyView();
+  const rect = df.precanvas.getBoundingClientRect();
+  df.canvas_x += centre.x - (rect.x + point.x * df.zoom);
+  df.canvas_y += centre.y - (rect.y + point.y * df.zoom);
+  applyView();
+}
+
+// Zoom out (never in, never below READABLE_ZOOM) and scroll so that the flow's top left is in view.
 function fitView() {
   const nodes = allNodes();
-  if (!nodes.length) return;
   const df = state.df;
+  if (!nodes.length) { showZoom(); return; }
   const box = $("#drawflow").getBoundingClientRect();
   const minX = Math.min(...nodes.map((n) => n.pos_x));
   const minY = Math.min(...nodes.map((n) => n.pos_y));
   const width = Math.max(...nodes.map((n) => n.pos_x)) + 260 - minX;
   const height = Math.max(...nodes.map((n) => n.pos_y)) + 110 - minY;
-  const zoom = Math.max(df.zoom_min, Math.min(1, (box.width - 60) / width, (box.height - 60) / height));
+  const zoom = Math.max(READABLE_ZOOM, Math.min(1, (box.width - 60) / width, (box.height - 60) / height));
   df.zoom = zoom;
   df.zoom_last_value = zoom;
   df.canvas_x = 0;
   df.canvas_y = 0;
-  df.precanvas.style.transform = `translate(0px, 0px) scale(${zoom})`;
+  applyView();
   const origin = df.precanvas.getBoundingClientRect();
   df.canvas_x = box.x + 30 - (origin.x + minX * zoom);
   df.canvas_y = box.y + 40 - (origin.y + minY * zoom);
-  df.precanvas.style.transform = `translate(${df.canvas_x}px, ${df.canvas_y}px) scale(${zoom})`;
+  applyView();
 }
 
 let snapshotTimer = null;
@@ -339,6 +368,88 @@ function redo() {
   state.history.push(next);
   loadFlow(JSON.parse(next));
   say(t("Redone"));
+}
+
+// ---------- copy, paste, duplicate ----------
+
+// The clipboard is this browser's storage, so a node copied in one flow's editor pastes in another's.
+const CLIPBOARD_KEY = "qunflow-clipboard";
+
+function pick(dfId) {
+  state.picked.add(dfId);
+  nodeElement(dfId)?.classList.add("qf-picked");
+}
+function clearPicked() {
+  state.picked.clear();
+  document.querySelectorAll(".qf-picked").forEach((n) => n.classList.remove("qf-picked"));
+}
+
+// The chosen nodes (configs, labels, ports, positions) and the edges between them.
+function clipOf(dfIds) {
+  const chosen = new Set([...dfIds].map((dfId) => state.df.getNodeFromId(dfId)?.data.id).filter(Boolean));
+  const flow = exportFlow();
+  const ports = Object.fromEntries(allNodes().filter((n) => chosen.has(n.data.id)).map((n) => [n.data.id, n.data.ports]));
+  return {
+    nodes: flow.nodes.filter((n) => chosen.has(n.id)).map((n) => ({ ...n, ports: ports[n.id] })),
+    edges: flow.edges.filter((e) => chosen.has(e.from) && chosen.has(e.to)),
+  };
+}
+
+function chosenNodes() {
+  const chosen = new Set(state.picked);
+  if (state.selected !== null) chosen.add(state.selected);
+  return chosen;
+}
+
+function copyNodes() {
+  const chosen = chosenNodes();
+  if (!chosen.size) return false;
+  try { localStorage.setItem(CLIPBOARD_KEY, JSON.stringify(clipOf(chosen))); } catch { return false; }
+  say(t("Copied {count} node(s)", { count: chosen.size }), "ok");
+  return true;
+}
+
+function pasteNodes() {
+  let clip = null;
+  try { clip = JSON.parse(localStorage.getItem(CLIPBOARD_KEY) || "null"); } catch { clip = null; }
+  if (!clip?.nodes?.length) return false;
+  placeClip(clip);
+  return true;
+}
+
+// Adds the clip's nodes (new ids, shifted down and right) and its edges as one undo step.
+function placeClip(clip) {
+  clearTimeout(snapshotTimer);
+  remember();
+  state.loading = true;
+  const dfIds = {};
+  for (const node of clip.nodes) {
+    const id = freshId(node.type, node.id);
+    if (node.ports) page.ports = { ...page.ports, [id]: node.ports };
+    const position = { x: (node.position?.x ?? 80) + 40, y: (node.position?.y ?? 80) + 40 };
+    dfIds[node.id] = addNode({ ...node, id, config: structuredClone(node.config || {}), position });
+  }
+  for (const edge of clip.edges || []) {
+    const source = dfIds[edge.from];
+    const target = dfIds[edge.to];
+    if (source === undefined || target === undefined) continue;
+    const index = state.df.getNodeFromId(source).data.ports.indexOf(edge.port || "next");
+    if (index >= 0) state.df.addConnection(source, target, `output_${index + 1}`, "input_1");
+  }
+  state.loading = false;
+  const added = Object.values(dfIds);
+  clearPicked();
+  if (added.length) {
+    select(added[added.length - 1]);
+    added.forEach(pick);
+  }
+  remember();
+  $("#qf-dirty").hidden = false;
+  say(t("Pasted {count} node(s)", { count: added.length }), "ok");
+}
+
+function duplicateNode(dfId) {
+  placeClip(clipOf([dfId]));
 }
 
 // ---------- the side panel ----------
@@ -387,6 +498,8 @@ function nodePanel(dfId, node) {
     el("fieldset", { class: "qf-config" }, el("legend", { text: t("Settings") }), form.element),
     picksMoments(nodeType) ? momentsLine(data.type, () => state.configs.get(dfId) || {}) : null,
     connectionsEditor(dfId, node),
+    el("button", { type: "button", class: "qf-quiet", id: "qf-duplicate-node", text: t("Duplicate node"),
+      title: "Ctrl+C, Ctrl+V", onclick: () => duplicateNode(dfId) }),
     el("button", { type: "button", class: "qf-danger", id: "qf-delete-node", text: t("Delete node"),
       onclick: () => { state.df.removeNodeId(`node-${dfId}`); } }),
   );
@@ -764,6 +877,42 @@ function buildPalette() {
   }
 }
 
+// Keep the palette items whose zh or en title or type id holds the search text (case aside).
+function filterPalette() {
+  const wanted = $("#qf-palette-search").value.trim().toLowerCase();
+  let shown = 0;
+  for (const group of document.querySelectorAll(".qf-palette-group")) {
+    let inGroup = 0;
+    for (const item of group.querySelectorAll(".qf-palette-item")) {
+      const nodeType = typeOf(item.dataset.type);
+      const words = [nodeType.type, nodeType.title?.zh, nodeType.title?.en].join(" ").toLowerCase();
+      const match = !wanted || words.includes(wanted);
+      item.parentElement.hidden = !match;
+      if (match) inGroup++;
+    }
+    group.hidden = !inGroup;
+    shown += inGroup;
+  }
+  $("#qf-palette-none").hidden = shown > 0;
+}
+
+function paletteSearchKeys(event) {
+  const search = event.target;
+  const first = [...document.querySelectorAll(".qf-palette-group li:not([hidden]) .qf-palette-item")]
+    .find((item) => !item.closest("[hidden]"));
+  if (event.key === "Escape") {
+    event.preventDefault();
+    search.value = "";
+    filterPalette();
+  } else if (event.key === "Enter" && first) {
+    event.preventDefault();
+    placeNode(first.dataset.type, null);
+  } else if (event.key === "ArrowDown" && first) {
+    event.preventDefault();
+    first.focus();
+  }
+}
+
 function canvasPoint(clientX, clientY) {
   const df = state.df;
   const rect = df.precanvas.getBoundingClientRect();
@@ -786,6 +935,33 @@ function placeNode(type, point) {
   changed();
 }
 
+// ---------- side panels ----------
+
+// Which side panels are collapsed is this browser's choice, kept for every flow.
+const PANELS_KEY = "qunflow-editor-panels";
+const PANEL_TOGGLES = { palette: "#qf-toggle-palette", panel: "#qf-toggle-panel" };
+
+function collapsedPanels() {
+  try { return JSON.parse(localStorage.getItem(PANELS_KEY) || "{}") || {}; } catch { return {}; }
+}
+
+function showPanels(collapsed) {
+  const editor = $(".qf-editor");
+  for (const [name, selector] of Object.entries(PANEL_TOGGLES)) {
+    const button = $(selector);
+    if (!button) continue;
+    editor.classList.toggle(`qf-${name}-collapsed`, Boolean(collapsed[name]));
+    $(`#${button.getAttribute("aria-controls")}`).hidden = Boolean(collapsed[name]);
+    button.setAttribute("aria-expanded", String(!collapsed[name]));
+  }
+}
+
+function togglePanel(name) {
+  const collapsed = { ...collapsedPanels(), [name]: !collapsedPanels()[name] };
+  try { localStorage.setItem(PANELS_KEY, JSON.stringify(collapsed)); } catch { /* storage off: this page only */ }
+  showPanels(collapsed);
+}
+
 // ---------- start ----------
 
 function keyboard(event) {
@@ -797,6 +973,14 @@ function keyboard(event) {
   const focusedNode = event.target.closest?.(".drawflow-node");
   if (mod && event.key.toLowerCase() === "z") { event.preventDefault(); event.shiftKey ? redo() : undo(); }
   else if (mod && event.key.toLowerCase() === "y") { event.preventDefault(); redo(); }
+  else if (mod && event.key.toLowerCase() === "c" && page.can_write && !window.getSelection()?.toString()) {
+    if (copyNodes()) event.preventDefault();
+  } else if (mod && event.key.toLowerCase() === "v" && page.can_write) {
+    if (pasteNodes()) event.preventDefault();
+  } else if (mod && event.key.toLowerCase() === "d" && page.can_write && state.selected !== null) {
+    event.preventDefault();
+    duplicateNode(state.selected);
+  }
   else if (deleting && focusedNode) {
     // The focused node, not drawflow's last clicked one (its own Delete handler runs after ours).
     event.preventDefault();
@@ -810,7 +994,7 @@ function keyboard(event) {
     if (event.key === "ArrowRight") df.canvas_x -= step;
     if (event.key === "ArrowUp") df.canvas_y += step;
     if (event.key === "ArrowDown") df.canvas_y -= step;
-    df.precanvas.style.transform = `translate(${df.canvas_x}px, ${df.canvas_y}px) scale(${df.zoom})`;
+    applyView();
   }
 }
 
@@ -827,9 +1011,25 @@ async function start() {
   df.editor_mode = page.can_write ? "edit" : "view";
   df.start();
   state.df = df;
-  if (page.can_write) buildPalette();
+  // Viewers have no palette to show or hide.
+  if (!page.can_write) { $("#qf-palette").hidden = true; $("#qf-toggle-palette").remove(); $(".qf-editor").classList.add("qf-palette-collapsed"); }
+  showPanels(collapsedPanels());
+  for (const name of Object.keys(PANEL_TOGGLES)) $(PANEL_TOGGLES[name])?.addEventListener("click", () => togglePanel(name));
+  if (page.can_write) {
+    buildPalette();
+    $("#qf-palette-search").addEventListener("input", filterPalette);
+    $("#qf-palette-search").addEventListener("keydown", paletteSearchKeys);
+  }
 
   df.on("nodeSelected", (id) => select(Number(id)));
+  // Shift + click adds nodes to the selection (for copying several); a plain click starts over.
+  container.addEventListener("mousedown", (event) => {
+    const element = event.target.closest?.(".drawflow-node");
+    if (event.shiftKey && element) {
+      if (state.selected !== null) pick(state.selected);
+      pick(Number(element.id.slice(5)));
+    } else if (!element || !state.picked.has(Number(element.id.slice(5)))) clearPicked();
+  }, true);
   // Clicking the node that is already selected brings its form back (e.g. from the problems tab).
   container.addEventListener("click", (event) => {
     const element = event.target.closest?.(".drawflow-node");
@@ -887,9 +1087,18 @@ async function start() {
   $("#qf-live").addEventListener("click", toggleLive);
   $("#qf-undo").addEventListener("click", undo);
   $("#qf-redo").addEventListener("click", redo);
-  $("#qf-zoom-in").addEventListener("click", () => df.zoom_in());
-  $("#qf-zoom-out").addEventListener("click", () => df.zoom_out());
-  $("#qf-zoom-reset").addEventListener("click", () => df.zoom_reset());
+  $("#qf-zoom-in").addEventListener("click", () => zoomTo(df.zoom + df.zoom_value));
+  $("#qf-zoom-out").addEventListener("click", () => zoomTo(df.zoom - df.zoom_value));
+  $("#qf-zoom-reset").addEventListener("click", () => zoomTo(1));
+  // Ctrl + wheel zooms (drawflow's own); the wheel alone scrolls the canvas.
+  df.on("zoom", () => requestAnimationFrame(showZoom));
+  container.addEventListener("wheel", (event) => {
+    if (event.ctrlKey) return;
+    event.preventDefault();
+    df.canvas_x -= event.shiftKey ? event.deltaY : event.deltaX;
+    df.canvas_y -= event.shiftKey ? 0 : event.deltaY;
+    applyView();
+  }, { passive: false });
   $("#qf-fit").addEventListener("click", fitView);
   $("#qf-flow-settings").addEventListener("click", () => { state.selected = null; showPanel(); });
   const tabs = [...document.querySelectorAll("[role=tab]")];
