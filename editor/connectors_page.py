@@ -134,26 +134,50 @@ def _shape(prop: dict[str, Any]) -> tuple[str, bool]:
 
 
 def form_fields(schema: dict[str, Any], options: dict[str, Any] | None, secrets: list[str]) -> list[dict]:
-    """One form field per option: its name, input type, current value (secrets masked) and hint."""
+    """One form field per option — a nested option (a limit with a count and a period) one per
+    part, named `option.part` — with its input type, current value (secrets masked) and hint."""
     properties, required = _properties(schema)
     fields = []
     for name, prop in properties.items():
-        kind, _ = _shape(prop)
         value = (options or {}).get(name, prop.get("default"))
-        if kind == "lines":
-            value = "\n".join(str(v) for v in value or [])
-        elif kind == "json":
-            value = "" if value is None else msgspec.json.encode(value).decode()
-        fields.append(
-            {
-                "name": name,
-                "kind": "password" if name in secrets else kind,
-                "value": "" if value is None else value,
-                "required": name in required,
-                "description": prop.get("description") or "",
-            }
-        )
+        parts = _parts(schema, prop)
+        if parts is not None:
+            given = value if isinstance(value, dict) else {}
+            for part, sub in parts.items():
+                fields.append(
+                    _field(f"{name}.{part}", sub, given.get(part, sub.get("default")), False, secrets)
+                )
+            continue
+        fields.append(_field(name, prop, value, name in required, secrets))
     return fields
+
+
+def _field(name: str, prop: dict[str, Any], value: Any, required: bool, secrets: list[str]) -> dict:
+    kind, _ = _shape(prop)
+    if kind == "lines":
+        value = "\n".join(str(v) for v in value or [])
+    elif kind == "json":
+        value = "" if value is None else msgspec.json.encode(value).decode()
+    choices = " | ".join(str(c) for c in prop.get("enum") or ())
+    return {
+        "name": name,
+        "kind": "password" if name in secrets else kind,
+        "value": "" if value is None else value,
+        "required": required,
+        "description": prop.get("description") or choices,
+    }
+
+
+def _parts(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any] | None:
+    """The parts of a nested option whose parts are all plain values, by name; None otherwise."""
+    ref = next((c["$ref"] for c in prop.get("anyOf") or [prop] if "$ref" in c), None)
+    if ref is None:
+        return None
+    body = (schema.get("$defs") or {}).get(ref.rsplit("/", 1)[-1], {})
+    parts = body.get("properties") or {}
+    if not parts or any(_shape(p)[0] in ("json", "lines") for p in parts.values()):
+        return None
+    return parts
 
 
 def options_from_form(schema: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
@@ -161,6 +185,12 @@ def options_from_form(schema: dict[str, Any], form: dict[str, str]) -> dict[str,
     properties, _ = _properties(schema)
     options: dict[str, Any] = {}
     for name, prop in properties.items():
+        parts = _parts(schema, prop)
+        if parts is not None:
+            given = {part: form.get(f"{name}.{part}", "") for part in parts}
+            if any(text.strip() for text in given.values()):  # all empty: the default applies
+                options[name] = options_from_form({"properties": parts}, given)
+            continue
         kind, nullable = _shape(prop)
         text = form.get(name, "").strip()
         if kind == "boolean":

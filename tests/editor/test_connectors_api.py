@@ -302,15 +302,21 @@ class NestedOptions(msgspec.Struct, frozen=True):
     tags: list[str] = []
 
 
-def test_the_page_form_handles_nested_options_as_json() -> None:
+def test_the_page_form_gives_each_part_of_a_nested_option_its_own_field() -> None:
+    """A limit with a count and a period is two fields, never JSON to type; a list is lines."""
     schema = options_schema(NestedOptions)
     fields = {f["name"]: f for f in form_fields(schema, None, [])}
-    assert (fields["mass_send_limit"]["kind"], fields["tags"]["kind"]) == ("json", "lines")
-    assert msgspec.json.decode(fields["mass_send_limit"]["value"]) == {"count": 4, "per": "month"}
+    assert "mass_send_limit" not in fields and fields["tags"]["kind"] == "lines"
+    assert (fields["mass_send_limit.count"]["kind"], fields["mass_send_limit.count"]["value"]) == (
+        "integer",
+        4,
+    )
+    assert fields["mass_send_limit.per"]["value"] == "month"
     form = {
         "corp_id": "ww1",
         "agent_id": "1000002",
-        "mass_send_limit": '{"count": 1, "per": "week"}',
+        "mass_send_limit.count": "1",
+        "mass_send_limit.per": "week",
         "tags": "a\nb",
     }
     assert options_from_form(schema, form) == {
@@ -319,5 +325,8 @@ def test_the_page_form_handles_nested_options_as_json() -> None:
         "mass_send_limit": {"count": 1, "per": "week"},
         "tags": ["a", "b"],
     }
-    with pytest.raises(SettingInvalid, match="mass_send_limit"):
-        options_from_form(schema, {**form, "mass_send_limit": "{"})
+    # Both parts left empty: the default applies; a count that is no number names its field.
+    empty = {**form, "mass_send_limit.count": "", "mass_send_limit.per": ""}
+    assert "mass_send_limit" not in options_from_form(schema, empty)
+    with pytest.raises(SettingInvalid, match="count"):
+        options_from_form(schema, {**form, "mass_send_limit.count": "many"})
