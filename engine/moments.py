@@ -59,7 +59,10 @@ def next_moments(
     node_type: NodeType, config: Any, timezone: str, settings: Settings, after: datetime, count: int = 3
 ) -> list[Moment]:
     """The next `count` moments after `after` that a node of `node_type` with `config` would pick, in
-    a flow of `timezone` and `settings` (empty for a node that picks none)."""
+    a flow of `timezone` and `settings` (empty for a node that picks none). A flow without a
+    calendar of its own follows the community's, `cn` unless the caller resolved another."""
+    if settings.calendar is None:
+        settings = msgspec.structs.replace(settings, calendar="cn")
     tz = ZoneInfo(timezone)
     probe = _Probe(node_type, config, tz, settings)
     try:

@@ -49,8 +49,12 @@ def local_day(at_us: int) -> int:
     slot = at_us // _SLOT_US
     found = _slot_days.get(slot)
     if found is None:
-        moment = datetime.fromtimestamp(slot * (_SLOT_US // 1_000_000), UTC).astimezone(ZONE)
-        found = _slot_days[slot] = moment.year * 10_000 + moment.month * 100 + moment.day
+        try:
+            moment = datetime.fromtimestamp(slot * (_SLOT_US // 1_000_000), UTC).astimezone(ZONE)
+            found = moment.year * 10_000 + moment.month * 100 + moment.day
+        except (OverflowError, ValueError):  # past the years a datetime holds: the first or last day
+            found = 10101 if slot < 0 else 99991231
+        _slot_days[slot] = found
     return found
 
 

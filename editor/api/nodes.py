@@ -12,6 +12,7 @@ from litestar import Controller, get, post
 from litestar.params import JSONBody
 from msgspec import Meta
 
+from qunflow.engine.community_settings import stored_settings
 from qunflow.engine.errors import UserError, validation_message
 from qunflow.engine.flow import Settings
 from qunflow.engine.moments import Moment, next_moments
@@ -74,6 +75,9 @@ class NodeController(Controller):
             raise UserError(f"timezone: unknown timezone `{data.timezone}`") from None
         config = _decoded(data.config, node_type.config, "config")
         settings = _decoded(data.settings, Settings, "settings")
+        if settings.calendar is None:  # the flow follows the community's calendar (DESIGN §18)
+            calendar = stored_settings(services.store).calendar
+            settings = msgspec.structs.replace(settings, calendar=calendar)
         after = data.after or services.clock.now()
         found = next_moments(node_type, config, data.timezone, settings, after, data.count)
         return Moments(data.type, data.timezone, found)

@@ -186,7 +186,7 @@ def test_reports_are_read_by_viewers_and_operators_not_ingest_tokens(client, tok
     assert client.get("/api/reports/funnel").status_code == 401
     assert client.get("/api/reports/nothing", headers=bearer(tokens["viewer"])).status_code == 404
     listed = client.get("/api/reports", headers=bearer(tokens["viewer"])).json()
-    assert [r["name"] for r in listed] == ["funnel", "channels", "groups", "deliveries"]
+    assert [r["name"] for r in listed] == ["funnel", "channels", "groups", "deliveries", "flows"]
 
 
 def test_an_empty_community_gets_empty_rows_and_says_what_to_do(client, tokens) -> None:
