@@ -138,6 +138,7 @@ def test_no_secret_or_token_reaches_the_logs(
     fake: FakeWecom, api: WecomApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # whatever a demo before set it to
     api.list_user_ids()
     token = api.token()
 
