@@ -275,22 +275,17 @@ class Batch:
             else:
                 waiting[key] = [run]
 
+    def _keep(self, event: Event, seq: int) -> int:
+        """Queue the event's row for the store; returns its time in microseconds."""
+        at = to_us(event.at)
+        data = _encode(event.data).decode() if event.data else None
+        self.events.append((seq, event.id, event.type, event.member, event.group, event.channel, at, data))
+        return at
+
     def take(self, event: Event, seq: int) -> None:
         """One event, in the order of DESIGN §5: update the member, start runs through triggers,
         then resume the runs that were already waiting for it (never one the event just started)."""
-        at = to_us(event.at)
-        self.events.append(
-            (
-                seq,
-                event.id,
-                event.type,
-                event.member,
-                event.group,
-                event.channel,
-                at,
-                _encode(event.data).decode() if event.data else None,
-            )
-        )
+        at = self._keep(event, seq)
         view = event_view(event, seq, self._time_text(event.at, at))
         member = self.member(event.member, at) if event.member is not None else None
         self.community.apply_event(event, member, at)
@@ -326,19 +321,7 @@ class Batch:
         """A delivery settled (engine.settlements): the event that says so joins the member's timeline and
         starts the flows it triggers; then `run`, waiting for this delivery at its node, resumes with
         it (a run that no longer waits there is left alone)."""
-        at = to_us(event.at)
-        self.events.append(
-            (
-                seq,
-                event.id,
-                event.type,
-                event.member,
-                event.group,
-                event.channel,
-                at,
-                _encode(event.data).decode(),
-            )  # fmt: skip
-        )
+        at = self._keep(event, seq)
         view = event_view(event, seq, self._time_text(event.at, at))
         member = self.member(event.member, at) if event.member is not None else None
         self.fire_triggers(event, view, member)
