@@ -40,6 +40,7 @@ from qunflow.engine.connectors.wecom.crypto import (
 from qunflow.engine.connectors.wecom.options import WecomOptions
 from qunflow.engine.errors import Conflict, NotFound
 from qunflow.engine.event import Profile
+from qunflow.engine.store.write_turns import urgent_writes
 
 from .auth import services_of
 from .callback_intake import intake_for
@@ -204,11 +205,13 @@ def take(services: Services, callback: Callback) -> None:
 def take_all(services: Services, callbacks: Sequence[Callback]) -> None:
     """Ingest the callbacks' events in one go (each id once), then mark the groups they dismissed."""
     events = [event for callback in callbacks for event in callback.events]
-    if events:
-        services.write(services.engine.ingest, events)
-    for callback in callbacks:
-        for group, at in callback.dismissed:
-            services.write(services.store.mark_group_dismissed, group, to_us(at))
+    # A welcome code lasts 20 s: these writes go before a broadcast's waiting ones.
+    with urgent_writes():
+        if events:
+            services.write(services.engine.ingest, events)
+        for callback in callbacks:
+            for group, at in callback.dismissed:
+                services.write(services.store.mark_group_dismissed, group, to_us(at))
 
 
 def _afterwards(hooks: WecomHooks, options: WecomOptions, callback: Callback) -> BackgroundTasks | None:

@@ -17,6 +17,7 @@ from datetime import timedelta
 import anyio
 
 from qunflow.engine.outbox import open_dispatcher, owner_name
+from qunflow.engine.store.write_turns import urgent_writes
 from qunflow.engine.worker import Worker
 
 from .services import Services
@@ -61,6 +62,10 @@ class ServeWorker:
         self._fast_wake.set()
 
     def _fast_lane(self) -> None:
+        with urgent_writes():  # its leases and outcomes go before a broadcast's writes (SQLite)
+            self._fast_loop()
+
+    def _fast_loop(self) -> None:
         while not self.worker.stop.is_set():
             self._fast_wake.wait(self.poll.total_seconds())
             self._fast_wake.clear()

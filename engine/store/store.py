@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ from .settled import SettleStore
 from .statistics import Statistics
 from .stats import StatsStore
 from .tasks import TaskStore
+from .write_turns import WriteTurns
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
@@ -99,6 +100,8 @@ class Store(
         self.dialect = self.engine.dialect.name
         # Writes go through `transaction` (and so this engine); `engine.connect()` is for reads.
         self._writer = self.engine.execution_options(**{_WRITER: True})
+        # SQLite's one writer: its turns handed out in order, urgent ones first (see write_turns).
+        self._turns = WriteTurns() if self.dialect == "sqlite" else None
         self._insert = _dialect_insert(self.dialect)
         self._mark = "?" if self.dialect == "sqlite" else "%s"
         self._sql: dict[tuple[Any, ...], str] = {}
@@ -168,7 +171,7 @@ class Store(
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self._writer.begin() as conn:
+        with self._write_turn(), self._writer.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
@@ -180,7 +183,7 @@ class Store(
         """A write transaction: committed on leaving, rolled back on an error. On SQLite it holds the
         write lock from its start; reads outside it (`engine.connect()`) never wait for it."""
         try:
-            with self._writer.begin() as conn:
+            with self._write_turn(), self._writer.begin() as conn:
                 yield conn
         except BaseException:
             # Ids reserved inside a rolled-back transaction were never reserved.
@@ -190,6 +193,9 @@ class Store(
             raise
         if self.statistics is not None:
             self.statistics.after_commit()
+
+    def _write_turn(self) -> AbstractContextManager[None]:
+        return self._turns.turn() if self._turns is not None else nullcontext()
 
     # -- ids ---------------------------------------------------------------------------------------
 
