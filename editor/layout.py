@@ -15,8 +15,9 @@ from typing import Any
 
 import networkx as nx
 
-# A node is 190 px wide on the canvas: the rest of a column is room for the edges and their labels.
-COLUMN_WIDTH = 300
+# A node is 190 px wide on the canvas: the rest of a column is room for an edge and its label
+# ("是 1,204 · 转化 12.3%").
+COLUMN_WIDTH = 340
 ROW_HEIGHT = 140
 ORIGIN = (60.0, 60.0)
 
