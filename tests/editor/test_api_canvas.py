@@ -24,7 +24,8 @@ def test_layout_puts_nodes_in_columns_by_topological_generation(client, tokens) 
     answer = laid_out(client, auth, {"nodes": w["nodes"], "edges": w["edges"]})
     assert answer.status_code == 200, answer.text
     layout = answer.json()
-    assert layout["columns"] == [["joined"], ["tag_new"], ["wait_1d"], ["coupon"], ["active"], ["vip", "nudge"]]
+    columns = [["joined"], ["tag_new"], ["wait_1d"], ["coupon"], ["active"], ["vip", "nudge"]]
+    assert layout["columns"] == columns
     at = layout["positions"]
     assert set(at) == {n["id"] for n in w["nodes"]}
     xs = [at[column[0]]["x"] for column in layout["columns"]]

@@ -193,9 +193,11 @@ def test_edges_say_how_many_members_went_each_way_on_the_version_viewed(page: Pa
     expect(page.locator(".qf-edge-label")).to_have_count(0)
 
     page.click("#qf-live")
+    # The condition is the second node drawn: its outputs are `yes` (1) and `no` (2).
     yes = page.locator("#drawflow svg.connection.node_out_node-2.output_1 .qf-edge-label")
+    no = page.locator("#drawflow svg.connection.node_out_node-2.output_2 .qf-edge-label")
     expect(yes).to_have_text("是 3 · 转化 33.3%")
-    expect(page.locator("#drawflow svg.connection.node_out_node-2.output_2 .qf-edge-label")).to_have_text("否 0")
+    expect(no).to_have_text("否 0")
     joined_edge = page.locator("#drawflow svg.connection.node_out_node-1 .qf-edge-label")
     expect(joined_edge).to_have_text("3 · 转化 33.3%")
     save_screenshot(page, f"editor-edge-counts-{page.viewport_size['width']}")

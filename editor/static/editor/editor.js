@@ -1070,7 +1070,7 @@ function buildMinimap() {
   });
   const box = el("div", { id: "qf-minimap", class: "qf-minimap" }, toggle, svg);
   // The minimap's own clicks are not the canvas's (drawflow would start dragging the canvas).
-  for (const type of ["mousedown", "pointerdown", "touchstart", "click", "dblclick", "contextmenu", "wheel"]) {
+  for (const type of ["mousedown", "pointerdown", "touchstart", "click", "dblclick", "contextmenu"]) {
     box.addEventListener(type, (event) => event.stopPropagation());
   }
   svg.addEventListener("pointerdown", (event) => {
