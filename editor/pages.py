@@ -291,6 +291,8 @@ class PageController(Controller):
             "csrf_token": context["csrf"],
             "csrf_header": CSRF_HEADER,
             "can_write": context["can_write"],
+            # Whose figures the live view shows first (GET /api/flows/{id}/stats?version=).
+            "live_version": record.live_version if record else None,
             "ports": _dynamic_ports(services, document),
             # A draft saved with problems opens with them listed.
             "problems": await anyio.to_thread.run_sync(_draft_problems, services, document)

@@ -31,7 +31,7 @@ from .store.tasks import TASK_KINDS, Closing
 
 if TYPE_CHECKING:
     from .community_settings import CommunitySettings
-    from .compiler import Plan, PlanNode
+    from .compiler import CounterKey, Plan, PlanNode
     from .flow_cache import FlowCache
     from .store.protocol import BatchStore, Tx
 
@@ -99,7 +99,7 @@ class Batch:
         # This batch's deliveries by kind, as (time, flow, member, payload), for quota checks: made
         # when a step first asks, kept up to date from then on.
         self._made: dict[str, list[tuple[int, str, str | None, dict[str, Any]]]] | None = None
-        self.counts: Counter[tuple[str, str, str]] = Counter()
+        self.counts: Counter[CounterKey] = Counter()
         self.community = Community(self.store, conn, self.members, self.member_ids)
         self.ctx = Context(self)
         self._next_id = self._ids_end = 0
@@ -686,8 +686,11 @@ class Batch:
                         from_us(run.ended_at if run.ended_at is not None else self.now_us),
                     )
                 )
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for (flow_id, node, counter, _version), value in self.counts.items():
+            counts[(flow_id, node, counter)] += value  # the hooks' counts are over versions
         return BatchDone(
-            self.now, len(self.events), dict(statuses), len(self.deliveries), dict(self.counts), tuple(failed)
+            self.now, len(self.events), dict(statuses), len(self.deliveries), dict(counts), tuple(failed)
         )
 
 

@@ -22,6 +22,10 @@ from .fields import path_problem, template_problems
 from .flow import Flow, Goal, decode_flow, reentry_interval
 from .registry import NodeType, Registry
 
+# A node counter's key: (flow, node, counter, version). The counter is `entered`, `port:<name>`, or
+# one a goal adds (engine.goal); the version is the flow version the counted runs are on.
+CounterKey = tuple[str, str, str, int]
+
 
 @dataclass(frozen=True, slots=True)
 class PlanNode:
@@ -34,20 +38,23 @@ class PlanNode:
     next: dict[str, tuple[str, ...]]
     # Built once so the hot path makes no keys: this node's `entered` counter key, and per port
     # the port's counter key and the successors (ids, and the first one's `entered` key).
-    entered: tuple[str, str, str]
+    entered: CounterKey
     exits: dict[str, PortExit]
 
     def exit(self, port: str) -> PortExit:
         """Where a port leads (a port no edge leaves ends the run there)."""
         found = self.exits.get(port)
-        return found if found is not None else PortExit((self.entered[0], self.id, "port:" + port), (), None)
+        if found is not None:
+            return found
+        flow_id, _, _, version = self.entered
+        return PortExit((flow_id, self.id, "port:" + port, version), (), None)
 
 
 class PortExit(NamedTuple):
-    counter: tuple[str, str, str]
+    counter: CounterKey
     successors: tuple[str, ...]
     # The `entered` counter key of the first successor (None when there is none).
-    entered: tuple[str, str, str] | None
+    entered: CounterKey | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,9 +322,9 @@ def compile_flow(
         following = {port: tuple(ids) for port, ids in successors[node.id].items()}
         exits = {
             port: PortExit(
-                (flow.id, node.id, "port:" + port),
+                (flow.id, node.id, "port:" + port, version),
                 ids,
-                (flow.id, ids[0], "entered") if ids else None,
+                (flow.id, ids[0], "entered", version) if ids else None,
             )
             for port, ids in {**dict.fromkeys(node_type.ports_for(config), ()), **following}.items()
         }
@@ -328,7 +335,7 @@ def compile_flow(
             config=config,
             step=node_type.step,
             next=following,
-            entered=(flow.id, node.id, "entered"),
+            entered=(flow.id, node.id, "entered", version),
             exits=exits,
         )
         nodes[node.id] = plan_node

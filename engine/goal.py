@@ -12,8 +12,8 @@ group: their run starts and exits at once (reason `holdout`), and their journey 
 
 Counters: flow-wide ones go under the node `""` of `node_counts` (`entered`, `converted`,
 `holdout:entered`, `holdout:converted`); per node, `converted` beside `entered` and
-`converted:port:<port>` beside `port:<port>`. The same flow-wide ones per local day of the start go
-to `flow_days`.
+`converted:port:<port>` beside `port:<port>`; each under the version of the journey. The same
+flow-wide ones per local day of the start go to `flow_days`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .fields import holds
 from .run import EXITED, GOAL, LIVE, Run
 
 if TYPE_CHECKING:
-    from .compiler import Plan
+    from .compiler import CounterKey, Plan
 
 # The node under which a flow's own counters are kept (no node id is empty).
 FLOW = ""
@@ -106,7 +106,7 @@ class Goals:
 
     def __init__(self, batch: Any) -> None:
         self.batch = batch
-        self.counts: Counter[tuple[str, str, str]] = batch.counts
+        self.counts: Counter[CounterKey] = batch.counts
         self.days: Counter[tuple[str, str, str]] = Counter()
         self._watching: dict[tuple[str, str], list[GoalJourney]] = {}
         self._journeys: list[GoalJourney] = []
@@ -145,7 +145,7 @@ class Goals:
         goal = plan.goal
         if goal is None or run.member_id is None:
             return
-        self.counts[(plan.flow.id, FLOW, HOLDOUT_ENTERED if held_out else ENTERED)] += 1
+        self.counts[(plan.flow.id, FLOW, HOLDOUT_ENTERED if held_out else ENTERED, plan.version)] += 1
         until = now + goal.within // _MICROSECOND
         self._add(
             GoalJourney(
@@ -161,10 +161,10 @@ class Goals:
             )
         )
 
-    def passed(self, run: Run, key: tuple[str, str, str]) -> None:
+    def passed(self, run: Run, key: CounterKey) -> None:
         """A run of a flow with a goal added to the counter `key`."""
         if run.converted_at is not None:
-            self.counts[(key[0], key[1], converted_counter(key[2]))] += 1
+            self.counts[(key[0], key[1], converted_counter(key[2]), key[3])] += 1
         elif run.path is None:
             run.path = [key[1] + ":" + key[2]]
         else:
@@ -202,13 +202,13 @@ class Goals:
         journey.dirty = True
         flow_id = plan.flow.id
         counter = HOLDOUT_CONVERTED if journey.holdout else CONVERTED
-        self.counts[(flow_id, FLOW, counter)] += 1
+        self.counts[(flow_id, FLOW, counter, plan.version)] += 1
         self.days[(flow_id, self.day(plan, journey.started_at), counter)] += 1
         leave = plan.goal is not None and plan.goal.exit
         for run in self._journey_runs(journey.journey):
             for step in run.path or ():
                 node, _, passed = step.partition(":")
-                self.counts[(flow_id, node, converted_counter(passed))] += 1
+                self.counts[(flow_id, node, converted_counter(passed), plan.version)] += 1
             run.path = None
             run.converted_at = at
             run.dirty = True

@@ -119,7 +119,14 @@ class _Probe:
         flow = Flow(id="moments", nodes=[], timezone=tz.key, settings=settings)
         self.plan = Plan(flow, 0, tz, {}, {}, None, False)
         self.node = PlanNode(
-            "node", node_type.kind, node_type, config, node_type.step, {}, ("moments", "node", "entered"), {}
+            "node",
+            node_type.kind,
+            node_type,
+            config,
+            node_type.step,
+            {},
+            ("moments", "node", "entered", 0),
+            {},
         )
         self.cron = node_type.cron_for(config) if node_type.kind == "trigger" else None
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
-from litestar.exceptions import PermissionDeniedException
-from litestar.params import Body, JSONBody
+from litestar.exceptions import PermissionDeniedException, ValidationException
+from litestar.params import Body, JSONBody, Parameter
 from msgspec import Meta
 
 from qunflow.engine import check, compile_flow
@@ -18,7 +21,7 @@ from qunflow.engine.approval import publish as publish_flow
 from qunflow.engine.backtest import MAX_DAYS, MIN_DAYS, BacktestResult, MassSendLimit, TouchBudget, backtest
 from qunflow.engine.community_settings import stored_settings
 from qunflow.engine.compiler import Plan
-from qunflow.engine.errors import EventInvalid, UserError
+from qunflow.engine.errors import EventInvalid, UserError, join_path, validation_message
 from qunflow.engine.event import convert_events
 from qunflow.engine.goal import converted_counter
 from qunflow.engine.member import GroupRecord, MemberRecord
@@ -27,6 +30,7 @@ from qunflow.engine.run import STATUSES
 from qunflow.engine.simulate import WorkLimit, checked_moment, parse_until, simulate
 
 from ..auth import ADMIN, READ, WRITE, allow
+from ..layout import layered_layout
 from ..problem_words import problem_words
 from ..services import Services, ServicesDep
 from .errors import refuse_nul
@@ -46,6 +50,7 @@ from .views import (
     Published,
     Rollback,
     Validation,
+    VersionFigures,
     VersionView,
     iso,
 )
@@ -56,6 +61,9 @@ from .views import (
 PREVIEW_MAX_SPAN = timedelta(days=366)
 PREVIEW_MAX_EVENTS = 20_000
 PREVIEW_LIMIT = WorkLimit(moments=1_000, steps=100_000)
+
+# Auto-layout answers in the request: keep the graph it lays out bounded.
+LAYOUT_MAX_NODES = 2_000
 
 FlowBody = Annotated[dict[str, Any], Body(title="flow", description="a flow document (DESIGN §4)")]
 OptionalFlowBody = Annotated[
@@ -75,6 +83,67 @@ class PreviewRequest(msgspec.Struct, forbid_unknown_fields=True):
     start: Annotated[datetime, Meta(tz=True)] | None = None
     # The flow to preview instead of the stored draft (the canvas as it is now).
     flow: dict[str, Any] | None = None
+
+
+class LayoutNode(msgspec.Struct):
+    """A node to place: its id (the rest of a flow node may come along; it is ignored)."""
+
+    id: Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+class LayoutEdge(msgspec.Struct, rename={"source": "from"}):
+    """An edge between two nodes (its port and anything else may come along; they are ignored)."""
+
+    source: Annotated[str, Meta(max_length=100)]
+    to: Annotated[str, Meta(max_length=100)]
+
+
+class LayoutRequest(msgspec.Struct):
+    """The nodes and edges to lay out, as the canvas has them."""
+
+    nodes: Annotated[list[LayoutNode], Meta(max_length=LAYOUT_MAX_NODES)]
+    edges: Annotated[list[LayoutEdge], Meta(max_length=LAYOUT_MAX_NODES * 10)] = []
+
+
+class NodePosition(msgspec.Struct):
+    x: float
+    y: float
+
+
+class LayoutView(msgspec.Struct):
+    """Node ids by column (left to right), each top to bottom; each node's top-left corner."""
+
+    columns: list[list[str]]
+    positions: dict[str, NodePosition]
+
+
+LayoutBody = Annotated[
+    Any,
+    Body(title="layout", description="`{nodes: [{id}], edges: [{from, to}]}`; the stored draft when absent"),
+]
+_MISSING_FIELD = re.compile(r"^Object missing required field `([^`]+)`$")
+
+
+def layout_request(body: Any) -> LayoutRequest:
+    """The nodes and edges of a layout request; a ValidationException naming the field that is wrong
+    (answered 422), a node id given twice included."""
+    try:
+        request = msgspec.convert(body, LayoutRequest)
+    except msgspec.ValidationError as error:
+        path, message = validation_message(error)
+        missing = _MISSING_FIELD.match(message)
+        raise _refused(join_path(path, missing.group(1)) if missing else path or "nodes", message) from None
+    seen: set[str] = set()
+    for index, node in enumerate(request.nodes):
+        if node.id in seen:
+            raise _refused(f"nodes[{index}].id", f"`{node.id}` is given twice")
+        seen.add(node.id)
+    return request
+
+
+def _refused(field: str, message: str) -> ValidationException:
+    # Answered as litestar's own refusals are: the message, then the field.
+    return ValidationException(message, extra=[{"key": field, "source": "body", "message": message}])
 
 
 class BacktestRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -128,25 +197,62 @@ def flow_summaries(services: Services) -> list[FlowSummary]:
     ]
 
 
-def flow_stats(services: Services, flow_id: str) -> FlowStats:
+def flow_stats(services: Services, flow_id: str, version: int | None = None) -> FlowStats:
     """Per node: runs that entered, runs waiting there now, and runs that left by each port; with a
-    goal, the conversion of each node and port and the flow's goal figures (DESIGN §16)."""
+    goal, the conversion of each node and port and the flow's goal figures (DESIGN §16). These add up
+    every version's runs, or count those of one `version` only; either way each node says how many
+    entered and wait on each version. `runs` counts journeys on every version."""
     record = services.store.get_flow(flow_id)
-    counts = services.store.node_counts(flow_id).get(flow_id, {})
-    waiting = services.store.waiting_by_node(flow_id)
-    plan = services.engine.flows.plan(flow_id, record.live_version) if record.live_version else None
+    by_version = services.store.version_node_counts(flow_id)
+    waiting_by_version = services.store.waiting_by_version(flow_id)
+    if version is None:
+        counts = _added_up(by_version.values())
+        waiting: dict[str, int] = Counter()
+        for on_version in waiting_by_version.values():
+            waiting.update(on_version)
+        shown = record.live_version
+        order = [n.get("id") for n in record.draft.get("nodes", []) if isinstance(n, dict)]
+    else:
+        counts = by_version.get(version, {})
+        waiting = waiting_by_version.get(version, {})
+        shown = version
+        order = [n.get("id") for n in services.store.version_document(flow_id, version).get("nodes", [])]
+    plan = services.engine.flows.plan(flow_id, shown) if shown else None
     has_goal = plan is not None and plan.goal is not None
-    order = [n.get("id") for n in record.draft.get("nodes", []) if isinstance(n, dict)]
     nodes: dict[str, NodeStats] = {}
     for node_id in [*order, *sorted(set(counts) | set(waiting))]:
         # The flow's own counters sit under the node "" (engine.goal).
         if not isinstance(node_id, str) or not node_id or node_id in nodes:
             continue
         counters = counts.get(node_id, {})
-        nodes[node_id] = _node_stats(counters, waiting.get(node_id, 0), has_goal)
+        stats = nodes[node_id] = _node_stats(counters, waiting.get(node_id, 0), has_goal)
+        stats.by_version = _node_versions(node_id, by_version, waiting_by_version)
     runs = {**dict.fromkeys(STATUSES, 0), **services.store.journey_statuses(flow_id).get(flow_id, {})}
     goals = _goal_stats(plan, counts) if plan is not None and plan.goal is not None else None
-    return FlowStats(flow_id, runs, nodes, goals)
+    versions = sorted(set(by_version) | set(waiting_by_version), reverse=True)
+    return FlowStats(flow_id, runs, nodes, goals, version, versions or None)
+
+
+def _added_up(counts: Iterable[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    total: dict[str, dict[str, int]] = {}
+    for on_version in counts:
+        for node, counters in on_version.items():
+            into = total.setdefault(node, {})
+            for counter, value in counters.items():
+                into[counter] = into.get(counter, 0) + value
+    return total
+
+
+def _node_versions(
+    node_id: str, counts: dict[int, dict[str, dict[str, int]]], waiting: dict[int, dict[str, int]]
+) -> dict[int, VersionFigures] | None:
+    found = {}
+    for version in sorted(set(counts) | set(waiting), reverse=True):
+        entered = counts.get(version, {}).get(node_id, {}).get("entered", 0)
+        now = waiting.get(version, {}).get(node_id, 0)
+        if entered or now:
+            found[version] = VersionFigures(entered, now)
+    return found or None
 
 
 def _node_stats(counters: dict[str, int], waiting: int, has_goal: bool) -> NodeStats:
@@ -402,9 +508,44 @@ class FlowController(Controller):
             budget=data.budget or touch_budget(services),
         )
 
-    @get("/{flow_id:str}/stats", guards=[allow(READ)], sync_to_thread=True, summary="Per-node statistics")
-    def stats(self, services: ServicesDep, flow_id: FlowId) -> FlowStats:
-        return flow_stats(services, flow_id)
+    @get(
+        "/{flow_id:str}/stats",
+        guards=[allow(READ)],
+        sync_to_thread=True,
+        summary="Per-node statistics",
+        description="Every version's runs added up, or with `?version=N` those of version N only; each "
+        "node also gives `by_version` (entered and waiting on each version that has any).",
+    )
+    def stats(
+        self,
+        services: ServicesDep,
+        flow_id: FlowId,
+        version: Annotated[
+            int | None, Parameter(ge=1, le=2**31 - 1, description="a published version")
+        ] = None,
+    ) -> FlowStats:
+        return flow_stats(services, flow_id, version)
+
+    @post(
+        "/{flow_id:str}/layout",
+        guards=[allow(READ)],
+        sync_to_thread=True,
+        status_code=200,
+        summary="Lay the flow's nodes out in columns (auto-layout)",
+        description="Body: the flow's `nodes` (each with its `id`; other fields are ignored) and `edges` "
+        "(`from`, `to`), as the canvas has them now; without a body, the stored draft. The answer puts "
+        "the nodes in columns by topological generation (a node one column right of its furthest "
+        "predecessor), top to bottom, and gives each node's top-left `position`. A draft with a cycle "
+        "or edges to unknown nodes is laid out too (those edges are left out). Nothing is stored.",
+    )
+    def layout(self, services: ServicesDep, flow_id: FlowId, data: LayoutBody = None) -> LayoutView:
+        if data is None:
+            draft = services.store.get_flow(flow_id).draft
+            data = {"nodes": draft.get("nodes", []), "edges": draft.get("edges", [])}
+        request = layout_request(data)
+        done = layered_layout([n.id for n in request.nodes], [(e.source, e.to) for e in request.edges])
+        positions = {node: NodePosition(x, y) for node, (x, y) in done.positions.items()}
+        return LayoutView(done.columns, positions)
 
 
 def _decided(services: Services, flow_id: str, by: str, approved: bool, reason: str | None) -> int:

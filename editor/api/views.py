@@ -107,6 +107,13 @@ class PauseState(msgspec.Struct):
     paused: bool
 
 
+class VersionFigures(msgspec.Struct):
+    """A node's figures on one flow version."""
+
+    entered: int
+    waiting: int
+
+
 class NodeStats(msgspec.Struct, omit_defaults=True):
     entered: int
     waiting: int
@@ -119,6 +126,9 @@ class NodeStats(msgspec.Struct, omit_defaults=True):
     conversion_rate: float | None = None
     ports_converted: dict[str, int] | None = None
     port_conversion_rates: dict[str, float | None] | None = None
+    # Entered and waiting on each flow version that has either (absent when none has); version 0
+    # holds what was counted before versions were kept apart.
+    by_version: dict[int, VersionFigures] | None = None
 
 
 class GroupFigures(msgspec.Struct):
@@ -161,6 +171,11 @@ class FlowStats(msgspec.Struct, omit_defaults=True):
     runs: dict[str, int]
     nodes: dict[str, NodeStats]
     goals: GoalStats | None = None
+    # The version the node figures and goals are of, when one was asked for (`?version=`); absent,
+    # they add up every version's.
+    version: int | None = None
+    # The versions that have figures, newest first (absent when none has).
+    versions: list[int] | None = None
 
 
 class Accepted(msgspec.Struct):

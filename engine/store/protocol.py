@@ -159,8 +159,8 @@ class BatchStore(Protocol):
         """The connector the route for `tag` names, None when there is none."""
         ...
 
-    def add_counts(self, conn: Tx, counts: Mapping[tuple[str, str, str], int]) -> None:
-        """Add to the node counters, by (flow, node, counter)."""
+    def add_counts(self, conn: Tx, counts: Mapping[tuple[str, str, str, int], int]) -> None:
+        """Add to the node counters, by (flow, node, counter, version)."""
         ...
 
     # -- goals (DESIGN §16) ------------------------------------------------------------------------

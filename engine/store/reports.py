@@ -62,14 +62,26 @@ class ReportStore:
         def load_members(self, conn: Connection, ids: Iterable[str]) -> dict[str, Member]: ...
 
     def node_counts(self, flow_id: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
-        """{flow: {node: {counter: value}}}."""
-        stmt = select(t.node_counts)
+        """{flow: {node: {counter: value}}}, over all of a flow's versions."""
+        c = t.node_counts.c
+        stmt = select(c.flow_id, c.node, c.counter, func.sum(c.value)).group_by(c.flow_id, c.node, c.counter)
         if flow_id is not None:
-            stmt = stmt.where(t.node_counts.c.flow_id == flow_id)
+            stmt = stmt.where(c.flow_id == flow_id)
         found: dict[str, dict[str, dict[str, int]]] = {}
         with self.engine.connect() as conn:
-            for row in conn.execute(stmt):
-                found.setdefault(row.flow_id, {}).setdefault(row.node, {})[row.counter] = row.value
+            for flow, node, counter, value in conn.execute(stmt):
+                found.setdefault(flow, {}).setdefault(node, {})[counter] = int(value)
+        return found
+
+    def version_node_counts(self, flow_id: str) -> dict[int, dict[str, dict[str, int]]]:
+        """{version: {node: {counter: value}}} of one flow (version 0: counted before versions were
+        kept apart)."""
+        c = t.node_counts.c
+        stmt = select(c.version, c.node, c.counter, c.value).where(c.flow_id == flow_id)
+        found: dict[int, dict[str, dict[str, int]]] = {}
+        with self.engine.connect() as conn:
+            for version, node, counter, value in conn.execute(stmt):
+                found.setdefault(version, {}).setdefault(node, {})[counter] = value
         return found
 
     def journey_statuses(self, flow_id: str | None = None) -> dict[str, dict[str, int]]:
@@ -101,6 +113,20 @@ class ReportStore:
                 .group_by(c.node)
             )
             return {node: n for node, n in rows}
+
+    def waiting_by_version(self, flow_id: str) -> dict[int, dict[str, int]]:
+        """{version: {node: runs waiting there now}} of one flow."""
+        c = t.runs.c
+        found: dict[int, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(c.version, c.node, func.count())
+                .where(c.flow_id == flow_id, c.status == "waiting")
+                .group_by(c.version, c.node)
+            )
+            for version, node, n in rows:
+                found.setdefault(version, {})[node] = n
+        return found
 
     def deliveries(self, limit: int | None = None, **where: Any) -> list[dict[str, Any]]:
         """Every delivery in report order (time, flow, node, member), filtered by column; with

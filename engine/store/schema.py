@@ -231,7 +231,10 @@ node_counts = Table(
     # "entered", or "port:<name>" for runs that left through that port.
     Column("counter", String(110), nullable=False),
     Column("value", BigInteger, nullable=False),
-    PrimaryKeyConstraint("flow_id", "node", "counter"),
+    # The flow version the counted runs are on; 0 for what was counted before versions were kept
+    # apart (migration 0013) in a flow that had had several versions.
+    Column("version", Integer, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("flow_id", "version", "node", "counter"),
 )
 
 sequences = Table(

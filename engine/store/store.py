@@ -10,7 +10,7 @@ them up. A SQLite URL may end in `?timeout=SECONDS`: how long a writer waits for
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -514,13 +514,21 @@ class Store(
         c = t.connector_routes.c
         return conn.execute(select(c.connector).where(c.kind == "tag")).scalar()
 
-    def add_counts(self, conn: Connection, counts: dict[tuple[str, str, str], int]) -> None:
+    def add_counts(
+        self, conn: Connection, counts: Mapping[tuple[str, str, str, int] | tuple[str, str, str], int]
+    ) -> None:
+        """Add to the node counters, by (flow, node, counter, version); a key without a version counts
+        under version 0."""
+        rows = sorted(
+            (key[0], key[3] if len(key) > 3 else 0, key[1], key[2], value) for key, value in counts.items()
+        )
         self._bulk(
             conn,
             "node_counts",
-            ("flow_id", "node", "counter", "value"),
-            [(f, n, c, v) for (f, n, c), v in sorted(counts.items())],
-            " ON CONFLICT (flow_id, node, counter) DO UPDATE SET value = node_counts.value + excluded.value",
+            ("flow_id", "version", "node", "counter", "value"),
+            rows,
+            " ON CONFLICT (flow_id, version, node, counter)"
+            " DO UPDATE SET value = node_counts.value + excluded.value",
         )
 
 

@@ -77,6 +77,8 @@ const state = {
   form: null,
   overlay: {}, // node id -> text shown in its badge (preview counts or live stats)
   portRates: {}, // node id -> {port: conversion text} shown beside its output ports (live stats)
+  portCounts: {}, // node id -> {port: members who left by it}, drawn on its connections (live stats)
+  liveVersion: null, // the version whose live figures are shown; null: the live one ("all": every version)
   // Each node's config, by drawflow id. Drawflow turns every key of a node's data into a CSS
   // selector (`[df-config-body-first name]`), which throws on keys like "first name" or "a.b"; so
   // drawflow holds only what it draws (id, type, label, ports) and the config lives here.
@@ -155,6 +157,7 @@ function nodeHtml(data) {
     <span class="qf-node-text"><span class="qf-node-title">${escapeHtml(title)}</span>
     <span class="qf-node-type">${escapeHtml(titleOf(nodeType))} · ${escapeHtml(data.id)}</span></span>
     ${badge ? `<span class="qf-count" title="${escapeHtml(badge.title)}">${escapeHtml(badge.text)}</span>` : ""}
+    ${badge?.split ? `<span class="qf-count-split" title="${escapeHtml(badge.title)}">${escapeHtml(badge.split)}</span>` : ""}
     ${problems.length ? `<span class="qf-problem-mark" title="${escapeHtml(problems.map((p) => said(p)).join("\n"))}">!</span>` : ""}
   </div>`;
 }
@@ -810,20 +813,25 @@ async function runPreview() {
 
 let liveTimer = null;
 async function refreshLive() {
-  const result = await api("GET", `/api/flows/${encodeURIComponent(page.flow_id)}/stats`);
+  const result = await api("GET", liveStatsPath());
   if (!result.ok) { say(t("No live numbers: publish the flow first"), "warn"); stopLive(); return; }
   const overlay = {};
   const raw = result.data?.nodes ?? result.data;
   const rows = Array.isArray(raw) ? raw : Object.entries(raw || {}).map(([node, v]) => ({ node, ...(typeof v === "object" ? v : { entered: v }) }));
   const sentences = splitSentences(result.data?.goals, page.lang);
   state.portRates = {};
+  state.portCounts = {};
   for (const row of rows) {
     if (!row || !row.node) continue;
     const title = t("{entered} members entered, {waiting} wait here now", { entered: row.entered ?? 0, waiting: row.waiting ?? 0 });
+    const split = versionSplit(row.by_version);
     overlay[row.node] = { text: t("in {entered} · waiting {waiting}", { entered: row.entered ?? 0, waiting: row.waiting ?? 0 }) + nodeConversion(row, t),
-      title: [title, ...(sentences[row.node] || [])].join("\n") };
+      title: [title, split && t("Entered per version: {split}", { split }), ...(sentences[row.node] || [])].filter(Boolean).join("\n"),
+      split: Object.keys(row.by_version || {}).length > 1 ? split : "" };
     state.portRates[row.node] = portConversion(row);
+    state.portCounts[row.node] = row.ports || {};
   }
+  showVersionPicker(result.data?.versions);
   showGoal(result.data?.goals);
   setOverlay(overlay);
   say(t("Live numbers updated"), "ok");
@@ -845,9 +853,10 @@ function stopLive() {
   clearInterval(liveTimer);
   liveTimer = null;
   $("#qf-live").setAttribute("aria-pressed", "false");
+  $("#qf-live-version").hidden = true;
 }
 function toggleLive() {
-  if (liveTimer) { stopLive(); state.portRates = {}; setOverlay({}); return; }
+  if (liveTimer) { stopLive(); state.portRates = {}; state.portCounts = {}; setOverlay({}); return; }
   $("#qf-live").setAttribute("aria-pressed", "true");
   refreshLive();
   liveTimer = setInterval(refreshLive, 5000);
@@ -962,6 +971,248 @@ function togglePanel(name) {
   showPanels(collapsed);
 }
 
+// ---------- auto-layout: the server puts the nodes in columns (POST /api/flows/{id}/layout) ----------
+
+async function autoLayout() {
+  const flow = exportFlow();
+  const body = { nodes: flow.nodes.map((n) => ({ id: n.id })), edges: flow.edges.map((e) => ({ from: e.from, to: e.to })) };
+  const answer = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/layout`, body);
+  if (!answer.ok) {
+    say(t("Could not arrange the nodes: {why}", { why: answer.data?.message || answer.status }), "error");
+    return;
+  }
+  // One undo step: the positions before are kept first, then the new ones.
+  clearTimeout(snapshotTimer);
+  remember();
+  const positions = answer.data.positions || {};
+  const moved = [];
+  for (const node of allNodes()) {
+    const at = positions[node.data.id];
+    if (!at) continue;
+    node.pos_x = at.x;
+    node.pos_y = at.y;
+    const element = nodeElement(node.id);
+    element.style.left = `${at.x}px`;
+    element.style.top = `${at.y}px`;
+    moved.push(node.id);
+  }
+  for (const dfId of moved) state.df.updateConnectionNodes(`node-${dfId}`);
+  remember();
+  $("#qf-dirty").hidden = false;
+  fitView();
+  say(t("Nodes arranged in columns; Ctrl+Z puts them back"), "ok");
+}
+
+// ---------- live figures per version ----------
+
+// The stats of the version being viewed: the one picked, else the live one, else every version's.
+function liveStatsPath() {
+  const version = state.liveVersion ?? page.live_version;
+  const query = version && version !== "all" ? `?version=${encodeURIComponent(version)}` : "";
+  return `/api/flows/${encodeURIComponent(page.flow_id)}/stats${query}`;
+}
+
+const versionName = (version) => (Number(version) === 0 ? t("earlier") : `v${version}`);
+const counted = (n) => Number(n || 0).toLocaleString(page.lang === "zh" ? "zh-CN" : "en-US");
+
+// "v2 30 · v1 12": members who entered a node on each version, newest first.
+function versionSplit(byVersion) {
+  return Object.entries(byVersion || {}).sort(([a], [b]) => Number(b) - Number(a))
+    .map(([version, figures]) => `${versionName(version)} ${counted(figures.entered)}`).join(" · ");
+}
+
+// Once more than one version has figures, the operator picks whose to see.
+function showVersionPicker(versions) {
+  const picker = $("#qf-live-version");
+  const listed = (versions || []).filter((v) => v > 0);
+  const current = String(state.liveVersion ?? page.live_version ?? "all");
+  if (page.live_version && !listed.includes(page.live_version)) listed.unshift(page.live_version);
+  picker.hidden = !liveTimer || listed.length < 2;
+  if (picker.hidden) return;
+  const options = [...listed.map((v) => [String(v), v === page.live_version ? t("v{version} (live)", { version: v }) : `v${v}`]),
+    ["all", t("All versions")]];
+  if (picker.options.length !== options.length || [...picker.options].some((o, i) => o.value !== options[i][0])) {
+    picker.replaceChildren(...options.map(([value, text]) => el("option", { value, text })));
+  }
+  picker.value = current;
+}
+
+// ---------- the minimap and the counts on edges ----------
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const MINIMAP_KEY = "qunflow-editor-minimap";
+// Below these widths the minimap would cover the flow it maps.
+const MINIMAP_MIN_WINDOW = 900;
+const MINIMAP_MIN_CANVAS = 480;
+const minimap = { box: null, svg: null, view: null, rects: new Map(), frame: 0, dragging: false, bounds: null };
+
+function svgElement(tag, attrs = {}) {
+  const made = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) made.setAttribute(key, value);
+  return made;
+}
+
+function buildMinimap() {
+  const svg = svgElement("svg", { id: "qf-minimap-view", class: "qf-minimap-view", role: "img",
+    "aria-label": t("Overview of the flow: click or drag to move the view") });
+  minimap.view = svgElement("rect", { class: "qf-minimap-viewport" });
+  svg.append(minimap.view);
+  const collapsed = (() => { try { return localStorage.getItem(MINIMAP_KEY) === "collapsed"; } catch { return false; } })();
+  const toggle = el("button", { type: "button", id: "qf-minimap-toggle", class: "qf-minimap-toggle", "aria-controls": "qf-minimap-view",
+    "aria-expanded": String(!collapsed), title: t("Show or hide the overview"), text: t("Overview") });
+  // An SVG element has no `hidden` property: the attribute itself (the page's CSS hides [hidden]).
+  svg.toggleAttribute("hidden", collapsed);
+  toggle.addEventListener("click", () => {
+    const folded = svg.toggleAttribute("hidden");
+    toggle.setAttribute("aria-expanded", String(!folded));
+    try { localStorage.setItem(MINIMAP_KEY, folded ? "collapsed" : "open"); } catch { /* storage off */ }
+    refreshCanvasExtras();
+  });
+  const box = el("div", { id: "qf-minimap", class: "qf-minimap" }, toggle, svg);
+  // The minimap's own clicks are not the canvas's (drawflow would start dragging the canvas).
+  for (const type of ["mousedown", "pointerdown", "touchstart", "click", "dblclick", "contextmenu"]) {
+    box.addEventListener(type, (event) => event.stopPropagation());
+  }
+  svg.addEventListener("pointerdown", (event) => {
+    svg.setPointerCapture(event.pointerId);
+    minimap.dragging = true;
+    centreOnMinimap(event);
+  });
+  svg.addEventListener("pointermove", (event) => { if (minimap.dragging) centreOnMinimap(event); });
+  const release = () => { minimap.dragging = false; refreshCanvasExtras(); };
+  svg.addEventListener("pointerup", release);
+  svg.addEventListener("pointercancel", release);
+  minimap.box = box;
+  minimap.svg = svg;
+  $("#drawflow").append(box);
+}
+
+// The canvas moves so that the point under the pointer on the minimap is in the middle of the view.
+function centreOnMinimap(event) {
+  const matrix = minimap.svg.getScreenCTM();
+  if (!matrix) return;
+  const point = new DOMPoint(event.clientX, event.clientY).matrixTransform(matrix.inverse());
+  const df = state.df;
+  const box = $("#drawflow").getBoundingClientRect();
+  const origin = df.precanvas.getBoundingClientRect();
+  df.canvas_x += box.x + box.width / 2 - (origin.x + point.x * df.zoom);
+  df.canvas_y += box.y + box.height / 2 - (origin.y + point.y * df.zoom);
+  applyView();
+}
+
+function drawMinimap() {
+  const container = $("#drawflow");
+  const narrow = window.innerWidth < MINIMAP_MIN_WINDOW || container.clientWidth < MINIMAP_MIN_CANVAS;
+  minimap.box.hidden = narrow;
+  if (narrow || minimap.svg.hasAttribute("hidden")) return;
+  const nodes = allNodes();
+  const box = container.getBoundingClientRect();
+  const topLeft = canvasPoint(box.left, box.top);
+  const bottomRight = canvasPoint(box.right, box.bottom);
+  const seen = new Set();
+  let bounds = [topLeft.x, topLeft.y, bottomRight.x, bottomRight.y];
+  for (const node of nodes) {
+    const element = nodeElement(node.id);
+    const width = element?.offsetWidth || 190;
+    const height = element?.offsetHeight || 56;
+    let rect = minimap.rects.get(node.id);
+    if (!rect) {
+      rect = svgElement("rect", { class: `qf-minimap-node qf-minimap-${typeOf(node.data.type).kind}`, rx: "6" });
+      minimap.svg.insertBefore(rect, minimap.view);
+      minimap.rects.set(node.id, rect);
+    }
+    rect.setAttribute("x", node.pos_x);
+    rect.setAttribute("y", node.pos_y);
+    rect.setAttribute("width", width);
+    rect.setAttribute("height", height);
+    rect.dataset.nodeId = node.data.id;
+    seen.add(node.id);
+    bounds = [Math.min(bounds[0], node.pos_x), Math.min(bounds[1], node.pos_y),
+      Math.max(bounds[2], node.pos_x + width), Math.max(bounds[3], node.pos_y + height)];
+  }
+  for (const [dfId, rect] of minimap.rects) if (!seen.has(dfId)) { rect.remove(); minimap.rects.delete(dfId); }
+  // While the pointer drags the view, the map holds still under it.
+  if (!minimap.dragging || !minimap.bounds) {
+    const pad = 40;
+    minimap.bounds = [bounds[0] - pad, bounds[1] - pad, bounds[2] - bounds[0] + 2 * pad, bounds[3] - bounds[1] + 2 * pad];
+    minimap.svg.setAttribute("viewBox", minimap.bounds.map((n) => Math.round(n)).join(" "));
+  }
+  minimap.view.setAttribute("x", topLeft.x);
+  minimap.view.setAttribute("y", topLeft.y);
+  minimap.view.setAttribute("width", Math.max(0, bottomRight.x - topLeft.x));
+  minimap.view.setAttribute("height", Math.max(0, bottomRight.y - topLeft.y));
+}
+
+// Each connection says how many members went that way ("是 1,204 · 转化 12.0%"), from the live figures.
+function edgeLabel(connection) {
+  const classes = [...connection.classList];
+  const source = classes.find((c) => c.startsWith("node_out_node-"));
+  const output = classes.find((c) => /^output_\d+$/.test(c));
+  const node = source && output ? state.df.getNodeFromId(source.slice("node_out_node-".length)) : null;
+  const counts = node ? state.portCounts[node.data.id] : null;
+  if (!counts) return null;
+  const port = node.data.ports[Number(output.slice("output_".length)) - 1];
+  if (port === undefined) return null;
+  const named = node.data.ports.length > 1 || port !== "next" ? t(PORT_TITLES[port] || port) : "";
+  const rate = state.portRates[node.data.id]?.[port];
+  return [named, counted(counts[port])].filter(Boolean).join(" ") + (rate ? ` · ${t("converted {rate}", { rate })}` : "");
+}
+
+function placeEdgeLabels() {
+  const shown = Object.keys(state.portCounts).length > 0;
+  $("#drawflow").classList.toggle("qf-edge-counts", shown);
+  for (const connection of state.df.precanvas.querySelectorAll("svg.connection")) {
+    let label = connection.querySelector(":scope > text.qf-edge-label");
+    const text = shown ? edgeLabel(connection) : null;
+    if (!text) { label?.remove(); continue; }
+    const path = connection.querySelector(".main-path");
+    if (!path) continue;
+    if (!label) {
+      // After the path: drawflow redraws a connection through its first child.
+      label = svgElement("text", { class: "qf-edge-label" });
+      connection.append(label);
+    }
+    if (label.textContent !== text) label.textContent = text;
+    const middle = path.getPointAtLength(path.getTotalLength() / 2);
+    const x = String(Math.round(middle.x));
+    const y = String(Math.round(middle.y - 12)); // above the line, clear of it
+    if (label.getAttribute("x") !== x) label.setAttribute("x", x);
+    if (label.getAttribute("y") !== y) label.setAttribute("y", y);
+  }
+}
+
+// Redrawn once a frame at most, whenever the canvas changes: nodes moved, added or redrawn, the view
+// panned or zoomed, connections drawn, the window resized.
+function refreshCanvasExtras() {
+  if (minimap.frame) return;
+  minimap.frame = requestAnimationFrame(() => {
+    minimap.frame = 0;
+    drawMinimap();
+    placeEdgeLabels();
+  });
+}
+
+// The editor fills the window below whatever stands above it (the menu, a notice that nothing is sent),
+// so that the canvas's bottom edge, where the minimap is, and the status bar are in view.
+function fitEditorHeight() {
+  const editor = $(".qf-editor");
+  const top = editor.getBoundingClientRect().top + window.scrollY;
+  editor.style.height = `${Math.max(560, Math.floor(window.innerHeight - top))}px`;
+}
+
+function startCanvasExtras() {
+  fitEditorHeight();
+  window.addEventListener("resize", fitEditorHeight);
+  buildMinimap();
+  new MutationObserver(refreshCanvasExtras).observe(state.df.precanvas,
+    { attributes: true, attributeFilter: ["style", "d"], childList: true, subtree: true });
+  new ResizeObserver(refreshCanvasExtras).observe($("#drawflow"));
+  window.addEventListener("resize", refreshCanvasExtras);
+  $("#qf-auto-layout")?.addEventListener("click", autoLayout);
+  $("#qf-live-version").addEventListener("change", (event) => { state.liveVersion = event.target.value; refreshLive(); });
+  refreshCanvasExtras();
+}
+
 // ---------- start ----------
 
 function keyboard(event) {
@@ -1057,6 +1308,7 @@ async function start() {
     if (state.types.has(type)) placeNode(type, canvasPoint(event.clientX, event.clientY));
   });
 
+  startCanvasExtras();
   loadFlow(state.document);
   fitView();
   state.history = [JSON.stringify(exportFlow())];
