@@ -7,6 +7,7 @@ budget, quota ledger, report or flow counter. Refusals name the field."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from qunflow.editor.services import Services
+from qunflow.engine import SimClock
 from qunflow.engine.connectors.wecom.fake import FakeWecom
 from qunflow.engine.connectors.wecom.ledger import mass_send_usage
 from qunflow.engine.outbox import open_dispatcher
@@ -169,6 +171,41 @@ def test_a_test_send_goes_out_through_the_webhook_routed_for_messages(
     }
     page = client.get("/deliveries", headers=operator).text
     assert "员工：王小明" in page.split(f'id="delivery-{staff["delivery"]["id"]}"')[1].split("</tr>")[0]
+
+
+def test_a_failed_test_send_is_retried_by_the_workers_and_stays_a_test(
+    client: TestClient[Litestar],
+    operator: dict[str, str],
+    admin: dict[str, str],
+    services: Services,
+    clock: SimClock,
+) -> None:
+    seed(client, operator)
+    gone = Receiver()
+    gone.close()  # nothing listens there any more: the call fails, and may be tried again
+    route_to_webhook(client, admin, gone)
+    before = counted(services)
+
+    answer = client.post(path("hello"), json={"member": "m-1"}, headers=operator).json()
+
+    assert answer["status"] == "pending"
+    assert answer["message"].startswith("暂未发出：稍后会自动重试")
+    receiver = Receiver()
+    try:
+        route_to_webhook(client, admin, receiver)
+        clock.advance_to(clock.now() + timedelta(minutes=1))
+        done = open_dispatcher(
+            services.store, services.clock, settings=services.connectors, threads=1
+        ).drain()
+        assert done.sent == 1
+        [request] = receiver.requests
+        assert request["body"]["key"].startswith("test:") and request["body"]["member"] == "m-1"
+        assert request["body"]["payload"]["text"] == "小林，欢迎！你有 0 积分"
+    finally:
+        receiver.close()
+    [stored] = services.store.deliveries(node="hello")
+    assert (stored["status"], stored["test"], stored["attempts"]) == ("sent", True, 2)
+    assert counted(services) == before
 
 
 def test_a_test_send_counts_toward_no_cap_budget_report_or_counter(

@@ -20,7 +20,8 @@ export function testSendBox({ flowId, nodeId, lang, staff, api, t, saved }) {
   const toStaff = el("input", { type: "radio", name: "qf-test-to", id: "qf-test-to-staff", value: "staff", checked: chosen.to === "staff" });
   const memberLabel = el("label", { for: "qf-test-member", class: "qf-label", text: t("Member") });
   const search = el("input", { type: "search", id: "qf-test-member", autocomplete: "off", maxlength: "200",
-    placeholder: t("Search members by name"), "aria-controls": "qf-test-member-results" });
+    placeholder: t("Search members by name"), "aria-controls": "qf-test-member-results",
+    value: chosen.member ? chosen.member.name || chosen.member.id : undefined });
   const results = el("ul", { id: "qf-test-member-results", class: "qf-test-results", role: "listbox", "aria-label": t("Members found") });
   const picked = el("p", { id: "qf-test-member-picked", class: "qf-hint", "aria-live": "polite",
     text: chosen.member ? t("Chosen: {name}", { name: chosen.member.name || chosen.member.id }) : "" });
