@@ -331,3 +331,37 @@ def test_refusals_name_the_field_in_both_languages_and_store_nothing(
     viewer = bearer(services.accounts.create_token("viewer", services.now_us())[1])
     assert client.post(path("hello"), json={"member": "m-1"}, headers=viewer).status_code == 403
     assert services.store.deliveries() == []
+
+
+def test_welcomes_and_broadcasts_are_test_sent_as_their_steps_render_them(
+    client: TestClient[Litestar], operator: dict[str, str], services: Services
+) -> None:
+    seed(client, operator)
+    others = {
+        "id": "hi",
+        "name": "欢迎与群发",
+        "nodes": [
+            {"id": "added", "type": "trigger.contact_added", "config": {}},
+            {"id": "welcome", "type": "action.send_welcome", "config": {"text": "{{ member.name }}，你好呀"}},
+            {"id": "vip", "type": "action.broadcast",
+             "config": {"audience": {"tags_any": ["vip"]}, "text": "{{ member.name }}，会员日快乐"}},
+            {"id": "posts", "type": "action.broadcast",
+             "config": {"audience": {"groups": ["g-1"]}, "text": "{{ group.name }} 开抢啦", "to": "group"}},
+        ],
+        "edges": [{"from": "added", "to": "welcome"}],
+    }  # fmt: skip
+    assert client.put("/api/flows/hi/draft", json=others, headers=operator).status_code == 200
+
+    def sent(node: str) -> dict[str, Any]:
+        answer = client.post(path(node, flow="hi"), json={"member": "m-1"}, headers=operator)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["delivery"]
+
+    # A welcome goes only with the code of an add made seconds before: its test is a message.
+    welcome = sent("welcome")
+    assert (welcome["kind"], welcome["payload"]) == ("message", {"text": "小林，你好呀", "to": "member"})
+    # 小林 is not in the broadcast's audience (no `vip` tag); the test shows her what members get.
+    assert sent("vip")["payload"] == {"text": "小林，会员日快乐", "to": "member"}
+    # A post in groups is rendered for its (first) group, and comes to the member, not into the group.
+    assert sent("posts")["payload"] == {"text": "福利群 开抢啦", "to": "member"}
+    assert {d["test"] for d in services.store.deliveries()} == {True}

@@ -22,7 +22,7 @@ export function testSendBox({ flowId, nodeId, lang, staff, api, t, saved }) {
   const search = el("input", { type: "search", id: "qf-test-member", autocomplete: "off", maxlength: "200",
     placeholder: t("Search members by name"), "aria-controls": "qf-test-member-results",
     value: chosen.member ? chosen.member.name || chosen.member.id : undefined });
-  const results = el("ul", { id: "qf-test-member-results", class: "qf-test-results", role: "listbox", "aria-label": t("Members found") });
+  const results = el("ul", { id: "qf-test-member-results", class: "qf-test-results", "aria-label": t("Members found") });
   const picked = el("p", { id: "qf-test-member-picked", class: "qf-hint", "aria-live": "polite",
     text: chosen.member ? t("Chosen: {name}", { name: chosen.member.name || chosen.member.id }) : "" });
   const staffPick = el("select", { id: "qf-test-staff" }, el("option", { value: "", text: t("Choose a staff account") }),
@@ -55,7 +55,7 @@ export function testSendBox({ flowId, nodeId, lang, staff, api, t, saved }) {
       const answer = await api("GET", `/api/members?${new URLSearchParams({ q: query, limit: String(SEARCH_LIMIT) })}`);
       if (mine !== asked) return; // typed on since
       const found = answer.ok ? answer.data?.items || [] : [];
-      results.replaceChildren(...(found.length ? found.map((m) => el("li", { role: "option" },
+      results.replaceChildren(...(found.length ? found.map((m) => el("li", {},
         el("button", { type: "button", class: "qf-link qf-test-member-choice", "data-member": m.id,
           text: m.name ? `${m.name} · ${m.id}` : m.id,
           onclick: () => {
