@@ -37,7 +37,8 @@ from .measure import backend
 TOKEN = "bench-callback-token"
 AES_KEY = "benchEncodingAESKey0123456789abcdefghijklmn"  # 43 characters
 STAFF = "bench-staff"
-SENDERS = 32  # threads posting callbacks, so slow answers do not hold back the schedule
+SENDERS = 256  # threads posting callbacks: WeCom does not wait for one answer before the next callback,
+# so slow answers must not hold back the schedule (at 200/s, up to 1.3 s of answers outstanding)
 GRACE = 25.0  # seconds after the last callback: past WeCom's 20 s window nothing more can count
 WELCOME = "externalcontact/send_welcome_msg"
 WELCOME_FLOW = {
@@ -105,6 +106,7 @@ def measure(members: int, url: str, rate: float, seconds: float, workdir: Path, 
             ended = time.time()
             _wait_for_welcomes(fake, len(sent), ended + GRACE)
             figures = _figures(fake, sent)
+            figures["stages"] = _stages(url, fake, sent)
             figures["broadcast"] = _broadcast_progress(url, members, fake)
             figures["welcome_deliveries"] = _statuses(url, "welcome")
             figures["welcome_calls_refused"] = sum(1 for c in fake.calls_to(WELCOME) if c.errcode)
@@ -173,7 +175,12 @@ def _play_adds(fake: FakeWecom, url: str, rate: float, seconds: float) -> dict[s
                 except httpx.TransportError as error:
                     code, status = f"unsent-{number}", type(error).__name__
                 with lock:
-                    sent[code] = {"at": at, "status": status, "answered_s": time.perf_counter() - began}
+                    sent[code] = {
+                        "at": at,
+                        "customer": customer,
+                        "status": status,
+                        "answered_s": time.perf_counter() - began,
+                    }
 
     threads = [threading.Thread(target=sender, args=(lane,), daemon=True) for lane in range(SENDERS)]
     for thread in threads:
@@ -211,6 +218,33 @@ def _figures(fake: FakeWecom, sent: dict[str, dict[str, Any]]) -> dict[str, Any]
         # How long `serve` took to answer a callback (WeCom wants an answer within 5 s).
         "callback_answer_p50_s": _quantile(answered, 0.50),
         "callback_answer_p99_s": _quantile(answered, 0.99),
+    }
+
+
+def _stages(url: str, fake: FakeWecom, sent: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Where the time went, p50 / p99 in seconds: from the callback's post to the welcome delivery's
+    making (the callback answered and its flow stepped), and from there to `send_welcome_msg`."""
+    welcomed = {c.body.get("welcome_code"): c.at for c in fake.calls_to(WELCOME) if c.errcode == 0}
+    store = Store.open(url)
+    try:
+        with store.engine.connect() as conn:
+            made = dict(
+                conn.execute(text("SELECT member_id, at FROM deliveries WHERE flow_id = 'welcome'")).all()
+            )
+    finally:
+        store.close()
+    to_made, to_sent = [], []
+    for code, s in sent.items():
+        at = made.get(s["customer"])
+        if at is None or code not in welcomed:
+            continue
+        to_made.append(at / 1e6 - s["at"])
+        to_sent.append(welcomed[code] - at / 1e6)
+    to_made.sort()
+    to_sent.sort()
+    return {
+        "callback_to_delivery_s": [_quantile(to_made, 0.5), _quantile(to_made, 0.99)],
+        "delivery_to_welcome_s": [_quantile(to_sent, 0.5), _quantile(to_sent, 0.99)],
     }
 
 

@@ -8,6 +8,7 @@ Secrets are shown back only as `********`; given back as `********`, the stored 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 DEFAULT_CONNECTOR = "recording"  # where a kind without a route goes (DESIGN §8)
 MASK = "********"
 VERSION = "connector_settings"  # the row of `sequences` that counts changes
+VERSION_FRESH = 1.0  # seconds a version read is trusted (see ConnectorSettings.version)
 
 
 class SettingInvalid(UserError):
@@ -66,14 +68,23 @@ class ConnectorSettings:
         self.store = store
         self.vault = vault
         self.types = dict(types if types is not None else installed_connectors())
+        self._version: tuple[float, int] | None = None  # (when read, the version) — see `version`
 
     # -- reading -----------------------------------------------------------------------------------
 
     def version(self) -> int:
-        """A number that changes whenever settings or routes change."""
+        """A number that changes whenever settings or routes change. Read at most once per
+        :data:`VERSION_FRESH`: every callback and every dispatch asks, hundreds of times a second.
+        A change made here is seen at once; one made by another process within that time."""
+        known = self._version
+        now = time.monotonic()
+        if known is not None and now - known[0] < VERSION_FRESH:
+            return known[1]
         c = t.sequences.c
         with self.store.engine.connect() as conn:
-            return conn.execute(select(c.value).where(c.name == VERSION)).scalar() or 0
+            version = conn.execute(select(c.value).where(c.name == VERSION)).scalar() or 0
+        self._version = (now, version)
+        return version
 
     def routable_kinds(self) -> tuple[str, ...]:
         """§5's delivery kinds, `welcome`, `tag`, and any other kind an installed connector makes."""
@@ -211,6 +222,7 @@ class ConnectorSettings:
             if not done:
                 conn.execute(insert(t.connector_settings).values(name=name, options=text, updated_at=now))
             self._bump(conn)
+        self._version = None
 
     def set_routes(self, routes: Mapping[str, Any]) -> None:
         """Replace the routes: each kind to a connector that can make it and is configured."""
@@ -242,6 +254,7 @@ class ConnectorSettings:
                     insert(t.connector_routes), [{"kind": k, "connector": n} for k, n in routes.items()]
                 )
             self._bump(conn)
+        self._version = None
 
     def _type(self, name: str) -> ConnectorType:
         kind = self.types.get(name)

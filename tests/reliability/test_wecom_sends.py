@@ -282,6 +282,33 @@ def test_a_welcome_whose_answer_was_lost_is_sent_when_wecom_says_it_went(
     assert len(fake.welcomes) == 1
 
 
+def test_the_welcomes_of_one_dispatch_go_together_each_with_its_own_outcome(
+    store: Store, clock: SimClock, fake: FakeWecom, connector: WecomConnector, dispatcher: Dispatcher
+) -> None:
+    fresh = [fake.issue_welcome_code(m, "zhangsan") for m in ("m-1", "m-2")]
+    taken = fake.issue_welcome_code("m-3", "zhangsan")
+    WecomApi(fake.corp_id, fake.secret, fake.url).send_welcome_msg(taken, "另一个应用先发了")
+    sent = [
+        outbox(store, clock, "welcome", {"text": "欢迎！", "welcome_code": c}, m)
+        for c, m in zip(fresh, ("m-1", "m-2"), strict=True)
+    ]
+    refused = outbox(store, clock, "welcome", {"text": "欢迎！", "welcome_code": taken}, "m-3")
+    codeless = outbox(store, clock, "welcome", {"text": "欢迎！"}, "m-1", node="bare")
+
+    result = dispatcher.dispatch()
+
+    assert result.leased == 4
+    found = rows(store)
+    assert [found[d]["status"] for d in sent] == ["sent", "sent"]
+    assert found[refused]["status"] == "failed" and "41051" in found[refused]["error"]
+    assert found[codeless]["status"] == "failed" and "welcome_code" in found[codeless]["error"]
+    calls = [c.body["welcome_code"] for c in fake.calls_to("externalcontact/send_welcome_msg")]
+    assert sorted(calls) == sorted([taken, *fresh, taken])  # the other app's call, then one each
+    ledger = connector.ledger.find(f"run-{d}:send:1" for d in [*sent, refused])
+    # Sent ones are remembered as sent; a code another app used made nothing of ours.
+    assert {k: r.state for k, r in ledger.items()} == {f"run-{d}:send:1": "sent" for d in sent}
+
+
 def test_tag_names_map_to_corp_tags_and_missing_ones_are_made(
     store: Store, clock: SimClock, fake: FakeWecom, dispatcher: Dispatcher
 ) -> None:

@@ -41,12 +41,13 @@ from .channel_codes import (
 from .client import WecomApi
 from .confirmations import Confirmations
 from .corp_tags import CorpTags
-from .errors import NOT_EXTERNAL_CONTACT, Unreachable, WecomError, WelcomeCodeUsed
-from .ledger import CALLING, SENT, Ledger, SendRow
+from .errors import NOT_EXTERNAL_CONTACT, Unreachable, WecomError
+from .ledger import Ledger
 from .mass_send import MassItem, MassSender
 from .messages import attachments_of, invite_attachment, staff_card, text_of
 from .options import WecomOptions
 from .sync import SyncResult, WecomSync, claim_hourly
+from .welcomes import WelcomeSender
 
 log = logging.getLogger("qunflow.connectors.wecom")
 SYNC_LOOK = timedelta(minutes=1)  # how often a dispatching process asks whether the hourly sync is due
@@ -63,8 +64,8 @@ class WecomConnector:
     title: ClassVar[dict[str, str]] = {"zh": "企业微信", "en": "WeCom"}
     kinds: ClassVar[frozenset[str]] = KINDS
     Options: ClassVar[type[msgspec.Struct]] = WecomOptions
-    # Only mass sends gain from coming together; welcomes and the rest go one by one, in parallel.
-    batch_kinds: ClassVar[frozenset[str]] = MASS_KINDS
+    # Mass sends share tasks and welcomes share the ledger's transactions; the rest go one by one.
+    batch_kinds: ClassVar[frozenset[str]] = MASS_KINDS | {"welcome"}
 
     def __init__(self, options: WecomOptions, context: ConnectorContext, api: WecomApi | None = None) -> None:
         self.options = options
@@ -73,6 +74,7 @@ class WecomConnector:
         self.api = api or WecomApi(options.corp_id, options.secret, options.api_base)
         self.ledger = Ledger(self.store)
         self.mass = MassSender(self.api, self.ledger, options.mass_send_limit)
+        self.welcomes = WelcomeSender(self.api, self.ledger, self.clock)
         self.confirmations = Confirmations(self.api, self.ledger, self.store, options.confirm_within)
         self.corp_tags = CorpTags(self.api)
         self.context = context
@@ -175,7 +177,13 @@ class WecomConnector:
         owned = [d for d in deliveries if d.kind in OWNED_KINDS and not d.payload.get("staff")]
         members = self._members([d.member for d in owned if d.member])
         groups = self._groups([g for d in deliveries if d.kind != "welcome" and (g := _group_of(d))])
+        welcomes = [i for i, d in enumerate(deliveries) if d.kind == "welcome"]
+        if welcomes:
+            made_welcomes = self.welcomes.send([deliveries[i] for i in welcomes])
+            results.update(zip(welcomes, made_welcomes, strict=True))
         for index, delivery in enumerate(deliveries):
+            if index in results:
+                continue
             try:
                 if delivery.kind == "message" and delivery.payload.get("to") == "staff":
                     results[index] = self._staff_message(delivery)
@@ -192,8 +200,6 @@ class WecomConnector:
         return [results[i] for i in range(len(deliveries))]
 
     def _send_one(self, delivery: Delivery, members: dict, groups: dict) -> Made | None:
-        if delivery.kind == "welcome":
-            return self._welcome(delivery)
         if delivery.kind == "tag":
             return self._tag(delivery, members)
         if delivery.kind in STAFF_KINDS:
@@ -233,42 +239,6 @@ class WecomConnector:
                 "成员没有归属员工，无法通过企业微信发送 (the member has no owner staff)", retryable=False
             )
         return staff
-
-    # -- welcome --------------------------------------------------------------------------------------
-
-    def _welcome(self, delivery: Delivery) -> Made:
-        payload = delivery.payload
-        code = payload.get("welcome_code")
-        if not isinstance(code, str) or not code:
-            raise DeliveryFailed("欢迎语没有 welcome_code (no welcome code)", retryable=False)
-        earlier = self.ledger.find([delivery.key]).get(delivery.key)
-        if earlier is not None and earlier.state == SENT:
-            return MADE_SENT
-        at = to_us(self.clock.now())
-        member = delivery.member
-        row = SendRow(delivery.key, "welcome", member, member or "", None, code[:40], None, CALLING, at)
-        if earlier is None:
-            self.ledger.begin([row])
-        try:
-            self.api.send_welcome_msg(code, text_of(payload), attachments_of(payload) or None)
-        except WelcomeCodeUsed:
-            if earlier is not None:
-                # This key called before and its answer was lost: WeCom says 41051 once the welcome
-                # went out ("代表欢迎语已成功下发", path 92137), so it was ours.
-                self.ledger.made([delivery.key], None, SENT, at)
-                return MADE_SENT
-            self.ledger.forget([delivery.key])
-            raise
-        except WecomError:
-            self.ledger.forget([delivery.key])
-            raise
-        except Unreachable as error:
-            # Only a call that may have reached WeCom can explain a later 41051 as ours.
-            if not error.may_have_reached and earlier is None:
-                self.ledger.forget([delivery.key])
-            raise
-        self.ledger.made([delivery.key], None, SENT, at)
-        return MADE_SENT
 
     # -- tags -----------------------------------------------------------------------------------------
 
@@ -381,6 +351,7 @@ class WecomConnector:
         if self._sync_thread is not None:
             # A sync under way finishes by itself; closing never waits for it.
             self._sync_thread.shutdown(wait=False)
+        self.welcomes.close()
         self.api.close()
 
     # -- reading the store ----------------------------------------------------------------------------

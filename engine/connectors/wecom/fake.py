@@ -311,6 +311,9 @@ class _Server(ThreadingHTTPServer):
 
 def _handler(fake: FakeWecom) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as WeCom's servers: a client's connection carries many calls.
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self) -> None:
             self._serve("GET")
 
