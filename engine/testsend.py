@@ -2,7 +2,7 @@
 operator chooses, to see it arrive before members get it.
 
 - **What is sent** is what the node's step would send: its type's declared `message(ctx, config)`
-  (DESIGN §10, the function the step itself calls), with the node's config from the flow's draft and
+  (`engine.registry`, the function the step itself calls), with the node's config from the flow's draft and
   the placeholders filled from the chosen member. A test has no event and no run: `{{ event.* }}`
   and `{{ run.* }}` render empty, as they would for a run without them.
 - **To whom**: the chosen member (`to: member`), or a staff account (`to: staff`, `staff`: its id),
@@ -34,13 +34,13 @@ from .compiler import Plan, PlanNode, check
 from .connectors import ConfiguredRoutes, ConnectorContext, ConnectorSettings
 from .context import Context, Stepping
 from .errors import Problem, UserError
+from .outbox import Dispatcher, owner_name
 from .outcome import Fail
 from .store import schema as t
-from .store.leases import PENDING, LeasedDelivery, Settled
+from .store.leases import PENDING, LeasedDelivery
 
 if TYPE_CHECKING:
     from .member import Member
-    from .outbox import Dispatcher
     from .registry import Registry
     from .store import Store
 
@@ -80,14 +80,6 @@ class Prepared:
     member: str | None
 
 
-@dataclass(frozen=True)
-class Sent:
-    """What a test send made: the delivery (id, key) and its outcome (status, reason, error)."""
-
-    delivery: LeasedDelivery
-    outcome: Settled
-
-
 def prepare(
     store: Store,
     registry: Registry,
@@ -125,18 +117,11 @@ def prepare(
         made = node_type.message(ctx, configs[node_id])
     if isinstance(made, Fail):
         field, _, why = made.reason.partition(": ")
-        raise Refused(field if why else "config", problem=Problem(node_id, field, why or made.reason))
+        path = field if why else "config"
+        raise Refused(path, problem=Problem(node_id, path, why or made.reason))
     kind, payload = made
     kind, payload = _readdressed(kind, payload, staff)
     return Prepared(flow.id, node_id, kind, payload, member if staff is None else None)
-
-
-def send(store: Store, dispatcher: Dispatcher, message: Prepared, now: datetime) -> Sent:
-    """Write `message` to the outbox as a test delivery held by `dispatcher` and send it now, through
-    the connector its kind is routed to; the outcome as the dispatcher recorded it."""
-    held = hold(store, message, dispatcher.owner, now)
-    (outcome,) = dispatcher.send_held([held], now)
-    return Sent(held, outcome)
 
 
 @contextmanager
@@ -146,8 +131,6 @@ def routed_dispatcher(
     """A dispatcher for a test send, through the routes and connector options admins configured (as
     `serve`'s and `worker`'s); the connectors it opened are closed on leaving. `hooks` hear of the
     settled delivery as the engine's do."""
-    from .outbox import Dispatcher, owner_name  # here: the outbox is the engine's, not this module's
-
     router = ConfiguredRoutes(settings, context)
     dispatcher = Dispatcher(store, router=router, clock=clock, owner=owner_name("test-send"), hooks=hooks)
     try:
@@ -274,4 +257,4 @@ def hold(store: Store, message: Prepared, owner: str, now: datetime) -> LeasedDe
     )
 
 
-__all__ = ["HOLD", "Prepared", "Refused", "Sent", "hold", "prepare", "routed_dispatcher", "send"]
+__all__ = ["HOLD", "Prepared", "Refused", "hold", "prepare", "routed_dispatcher"]
