@@ -120,6 +120,7 @@ def _names(services: Services, language: str, deliveries: list[DeliveryView]) ->
         nodes=[(d.flow, None, d.node) for d in deliveries],
         members=[d.member for d in deliveries],
         groups=[g for d in deliveries for g in group_ids(d.payload)],
+        staff=[s for d in deliveries if isinstance(s := d.payload.get("staff"), str)],
     )
 
 

@@ -2,8 +2,8 @@
 group's name.
 
 A page collects the ids of its rows, looks them all up at once in a worker thread (:meth:`Names.load`),
-and its template asks `names.flow(id)`, `names.node(flow, node, version)`, `names.member(id)` and
-`names.group(id)`,
+and its template asks `names.flow(id)`, `names.node(flow, node, version)`, `names.member(id)`,
+`names.group(id)` and `names.staff(id)`,
 which never touch the database. Where nothing better is known the id itself is the name.
 """
 
@@ -27,12 +27,14 @@ class Names:
         members: dict[str, str],
         documents: dict[tuple[str, int | None], dict[str, Any]] | None = None,
         groups: dict[str, str] | None = None,
+        staff: dict[str, str] | None = None,
     ) -> None:
         self._flows = flows
         self._nodes = nodes
         self._members = members
         self._documents = documents or {}
         self._groups = groups or {}
+        self._staff = staff or {}
 
     @classmethod
     def load(
@@ -43,6 +45,7 @@ class Names:
         nodes: Iterable[tuple[str, int | None, str]] = (),
         members: Iterable[str | None] = (),
         groups: Iterable[str] = (),
+        staff: Iterable[str] = (),
     ) -> Names:
         """Look up every flow's name, the labels of `nodes` — (flow, version, node); version None
         means the newest draft — and the names of `members` and `groups`. Reads the store: call it
@@ -60,7 +63,12 @@ class Names:
         with store.engine.connect() as conn:
             found = store.load_members(conn, wanted) if wanted else {}
         group_names = store.group_names(groups)
-        return cls(flows, labels, {i: m.name for i, m in found.items() if m.name}, documents, group_names)
+        wanted_staff = sorted({s for s in staff if s})
+        staff_names = (
+            {s.id: s.name for s in store.list_staff_by_id(wanted_staff) if s.name} if wanted_staff else {}
+        )
+        members_named = {i: m.name for i, m in found.items() if m.name}
+        return cls(flows, labels, members_named, documents, group_names, staff_names)
 
     def flow(self, flow_id: str) -> str:
         return self._flows.get(flow_id) or flow_id
@@ -75,6 +83,10 @@ class Names:
     def group(self, group_id: str) -> str:
         """The group's name, else its id."""
         return self._groups.get(group_id) or group_id
+
+    def staff(self, staff_id: str) -> str:
+        """The staff account's name, else its id."""
+        return self._staff.get(staff_id) or staff_id
 
     def document(self, flow_id: str, version: int | None = None) -> dict[str, Any]:
         """The flow document a node of the rows was looked up in (empty when not loaded)."""

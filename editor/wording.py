@@ -230,6 +230,8 @@ def timeline_lines(
             reason = entry.data.get("reason")
             payload = {k: v for k, v in entry.data.items() if k != "reason"}
             line["details"] = [text for text in (payload_summary(payload, names),) if text]
+            if entry.test:
+                line["details"].insert(0, _("Test send"))
             if isinstance(reason, str):
                 line["details"].append(_("reason:" + reason))
         lines.append(line)

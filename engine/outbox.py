@@ -174,19 +174,24 @@ class Dispatcher:
         if not leased:
             self._poll(moment)
             return result
+        for outcome in self.send_held(leased, moment):
+            field = _COUNTED[outcome.status]
+            setattr(result, field, getattr(result, field) + 1)
+        self._poll(moment)
+        return result
+
+    def send_held(self, leased: list[LeasedDelivery], now: datetime | None = None) -> list[Settled]:
+        """Send deliveries this dispatcher holds the lease of (as :meth:`dispatch` leases them, or as
+        a test send is made: leased from the start) and record each outcome: what `dispatch` does
+        with a batch once it is leased. Returns the outcomes, in order."""
+        moment = now or self.clock.now()
         # Settings changed by an admin (any process) apply from this batch on.
         self.router.refresh()
         sends = self._send_all(leased)
-        outcomes: list[Settled] = []
-        for held, failure in zip(leased, sends, strict=True):
-            outcomes.append(self._outcome(held, failure, moment))
-        for outcome in outcomes:
-            field = _COUNTED[outcome.status]
-            setattr(result, field, getattr(result, field) + 1)
+        outcomes = [self._outcome(held, failure, moment) for held, failure in zip(leased, sends, strict=True)]
         self.store.settle_deliveries(self.owner, outcomes, now=to_us(self.clock.now()))
         self._settled(leased, outcomes)
-        self._poll(moment)
-        return result
+        return outcomes
 
     def _poll(self, moment: datetime) -> None:
         """Let each connector with a `poll` do its periodic work, at most once per `poll_every`."""
@@ -324,6 +329,7 @@ def _delivery(held: LeasedDelivery) -> Delivery:
         run=held.run,
         at=from_us(held.at),
         id=held.id,
+        test=held.test,
     )
 
 

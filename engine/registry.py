@@ -71,6 +71,11 @@ class NodeType:
     # what only the event of such a trigger carries (WeCom's welcome code) says so here, and
     # validation refuses a flow that places it elsewhere.
     after: tuple[str, ...] = ()
+    # Actions that send members a message: message(ctx, config) -> (kind, payload), the delivery the
+    # step would make for `ctx.member` now, rendered as the step renders it (or a `Fail` saying why
+    # there is none). The step itself uses it, and the editor's test send (测试发送) sends what it
+    # returns to a chosen member or staff account. None: the node sends no message.
+    message: Callable[[Any, Any], Any] | None = None
 
     def ports_for(self, config: Any) -> tuple[str, ...]:
         if self.ports is None:
@@ -98,6 +103,8 @@ class NodeType:
             "ports": None if callable(self.ports) else list(self.ports_for(None)),
             "dynamic_ports": callable(self.ports),
             "schema": msgspec.json.schema(self.config),
+            # Whether its message can be test-sent (`message` is declared).
+            "test_send": self.message is not None,
         }
 
 
@@ -127,6 +134,7 @@ def _declare(kind: Kind) -> Callable[..., Callable[[Callable[..., Any]], Callabl
         schedule: Callable[[Any], str] | None = None,
         audience: Callable[[Any], Any] | None = None,
         after: Sequence[str] = (),
+        message: Callable[[Any, Any], Any] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if "." not in type_id or type_id != type_id.strip():
             raise NodeDeclarationError(f"{type_id!r}: type ids look like `vendor.name`")
@@ -138,6 +146,8 @@ def _declare(kind: Kind) -> Callable[..., Callable[[Callable[..., Any]], Callabl
             )
         if (schedule is not None or audience is not None) and kind != "trigger":
             raise NodeDeclarationError(f"{type_id}: only triggers have a `schedule=` or `audience=`")
+        if message is not None and kind != "action":
+            raise NodeDeclarationError(f"{type_id}: only actions send a `message=`")
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             fn.node_type = NodeType(  # type: ignore[attr-defined]
@@ -154,6 +164,7 @@ def _declare(kind: Kind) -> Callable[..., Callable[[Callable[..., Any]], Callabl
                 schedule=schedule,
                 audience=audience,
                 after=tuple(after),
+                message=message,
             )
             return fn
 

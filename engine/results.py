@@ -131,7 +131,10 @@ def _delivery_figures(store: Store, flow_id: str, first: int, after: int) -> tup
     c = t.deliveries.c
     sent = (c.kind == "message") & (c.status == "sent")
     stmt = select(func.count().filter(sent), func.count().filter(c.status == "failed")).where(
-        c.flow_id == flow_id, c.at >= first, c.at < after
+        c.flow_id == flow_id,
+        c.at >= first,
+        c.at < after,
+        t.not_test(c),  # a test send is no result
     )
     with store.engine.connect() as conn:
         made, failed = conn.execute(stmt).one()

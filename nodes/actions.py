@@ -185,9 +185,19 @@ def _message_ports(config: SendMessage | None) -> list[str]:
     return ["sent", "failed"] if config is not None and config.wait else ["next"]
 
 
+def _message(ctx: Context, config: SendMessage) -> tuple[str, dict[str, Any]] | Fail:
+    """The `message` delivery the node makes now (its payload rendered for the run's member), or the
+    failure when its content item is gone. The step sends it; a test send (测试发送) too."""
+    item = content_item(ctx, config.content)
+    if isinstance(item, Fail):
+        return item
+    return "message", message_payload(ctx, config.text, item, config.to, config.group)
+
+
 @action(
     "action.send_message",
     ports=_message_ports,
+    message=_message,
     title={"zh": "发送消息", "en": "Send message"},
     description={
         "zh": "私聊成员或在群里发消息，支持 {{ member.name }} 占位符；"
@@ -211,10 +221,10 @@ def send_message(ctx: Context, config: SendMessage) -> Outcome:
     held = message_gate(ctx, member)
     if held is not None:
         return WaitUntil(held)
-    item = content_item(ctx, config.content)
-    if isinstance(item, Fail):
-        return item
-    payload = message_payload(ctx, config.text, item, config.to, config.group)
+    made = _message(ctx, config)
+    if isinstance(made, Fail):
+        return made
+    _, payload = made
     if skips_for_budget(ctx, member):
         ctx.skip_delivery("message", payload, BUDGET)
         # Not made: a message that waits for its result takes the `failed` port at once.
@@ -236,20 +246,9 @@ class SendWelcome(Config):
             raise ValueError("give either `text` or `content`")
 
 
-@action(
-    "action.send_welcome",
-    after=("trigger.contact_added",),
-    title={"zh": "发送欢迎语", "en": "Send welcome message"},
-    description={
-        "zh": "客户添加员工后立即发送欢迎语（企业微信：20 秒内、仅一次）；只能紧接在「添加好友」触发器之后",
-        "en": "Welcome a member right after they add a staff account (WeCom: once, within 20 s); "
-        "only directly after the Contact added trigger",
-    },
-    icon="smile",
-)
-def send_welcome(ctx: Context, config: SendWelcome) -> Outcome:
-    # Not a `message`: quiet hours, caps and the touch budget do not hold a welcome back, since
-    # WeCom takes it only within 20 seconds of the add.
+def _welcome(ctx: Context, config: SendWelcome) -> tuple[str, dict[str, Any]] | Fail:
+    """The `welcome` delivery the node makes (its text rendered for the member, the add's welcome
+    code), or the failure when its content item is gone."""
     item = content_item(ctx, config.content)
     if isinstance(item, Fail):
         return item
@@ -263,7 +262,28 @@ def send_welcome(ctx: Context, config: SendWelcome) -> Outcome:
     }
     if item is not None:
         payload["content"] = item.payload()
-    ctx.deliver("welcome", payload, once=True)
+    return "welcome", payload
+
+
+@action(
+    "action.send_welcome",
+    after=("trigger.contact_added",),
+    message=_welcome,
+    title={"zh": "发送欢迎语", "en": "Send welcome message"},
+    description={
+        "zh": "客户添加员工后立即发送欢迎语（企业微信：20 秒内、仅一次）；只能紧接在「添加好友」触发器之后",
+        "en": "Welcome a member right after they add a staff account (WeCom: once, within 20 s); "
+        "only directly after the Contact added trigger",
+    },
+    icon="smile",
+)
+def send_welcome(ctx: Context, config: SendWelcome) -> Outcome:
+    # Not a `message`: quiet hours, caps and the touch budget do not hold a welcome back, since
+    # WeCom takes it only within 20 seconds of the add.
+    made = _welcome(ctx, config)
+    if isinstance(made, Fail):
+        return made
+    ctx.deliver("welcome", made[1], once=True)
     return NEXT
 
 

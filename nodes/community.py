@@ -60,8 +60,34 @@ class Broadcast(Config):
             raise ValueError("`audience.groups` names the groups to post in when `to` is `group`")
 
 
+def _broadcast_message(ctx: Context, config: Broadcast) -> tuple[str, dict[str, object]] | Fail:
+    """The message the broadcast makes for `ctx.member` as one of its recipients (`to: member`), or
+    its post in the first of its groups (`to: group`); the failure when its content item is gone.
+    What a test send (测试发送) of the node sends."""
+    item = content_item(ctx, config.content)
+    if isinstance(item, Fail):
+        return item
+    if config.to == "group":
+        first = (config.audience.groups or [None])[0]
+        return "message", message_payload(ctx, config.text, item, "group", first)
+    text = item.text if item is not None else config.text
+    member = ctx.member
+    # As the walk renders each recipient's text (`render_for`); without a member, for no one.
+    rendered = "" if text is None else ctx.render_for(member, text) if member else ctx.render(text)
+    return "message", _to_member(rendered, item)
+
+
+def _to_member(text: str, item: ContentItem | None) -> dict[str, object]:
+    """A recipient's message: its rendered text, and the content item it carries."""
+    payload: dict[str, object] = {"text": text, "to": "member"}
+    if item is not None:
+        payload["content"] = item.payload()
+    return payload
+
+
 @action(
     "action.broadcast",
+    message=_broadcast_message,
     title={"zh": "群发", "en": "Broadcast"},
     description={
         "zh": "给人群中每位成员私聊，或在指定的每个群里发消息；遵守免打扰与频次上限（延后，不丢弃）；"
@@ -132,9 +158,7 @@ def _send(
         if member_id in capped or (member_id in full and not skips):
             held[member_id] = recipients[member_id]
             continue
-        payload: dict[str, object] = {"text": recipients[member_id], "to": "member"}
-        if item is not None:
-            payload["content"] = item.payload()
+        payload = _to_member(recipients[member_id], item)
         if member_id in full:
             ctx.skip_delivery("message", payload, BUDGET, member=member_id, key=member_id)
         else:

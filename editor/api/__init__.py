@@ -15,6 +15,7 @@ from .settings import SettingsController
 from .staff import StaffController
 from .tags import TagController
 from .tasks import TaskController
+from .testsend import TestSendController
 
 CONTROLLERS = [
     NodeController,
@@ -31,6 +32,7 @@ CONTROLLERS = [
     ConnectorController,
     SettingsController,
     TaskController,
+    TestSendController,
 ]
 
 __all__ = ["CONTROLLERS", "EXCEPTION_HANDLERS"]

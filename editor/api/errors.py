@@ -22,6 +22,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError
 
+from qunflow.engine import testsend
 from qunflow.engine.connectors import SettingInvalid
 from qunflow.engine.errors import (
     Conflict,
@@ -95,6 +96,8 @@ def _answer(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
         return _json(422, "event_invalid", str(error), field=error.field, index=error.index)
     if isinstance(error, SettingInvalid):
         return _json(422, "setting_invalid", str(error), field=error.field)
+    if isinstance(error, testsend.Refused):
+        return _test_send_refused(error)
     if isinstance(error, BadBody):
         return _json(400, "malformed", str(error))
     if isinstance(error, RecursionError):  # raised by the JSON decoder on absurdly deep nesting
@@ -143,6 +146,13 @@ def _answer(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
 
 
 EXCEPTION_HANDLERS = {Exception: error_response}
+
+
+def _test_send_refused(error: testsend.Refused) -> Response[Any]:
+    """A test send refused: 404 or 422 naming the field, said in 简体中文 (`zh`) and English (`en`)."""
+    words = problem_words(error.problem) if error.problem is not None else {"zh": error.zh, "en": error.en}
+    status, code = (404, "not_found") if error.missing else (422, "invalid")
+    return _json(status, code, str(error), field=error.field, zh=words["zh"], en=words["en"])
 
 
 def decode_json(body: bytes) -> Any:

@@ -82,6 +82,7 @@ def member_detail(services: Services, member_id: str) -> MemberDetail:
             id=str(d["id"]),
             # Why a skipped delivery was not made (quota, budget) belongs on the line.
             data={**d["payload"], "reason": d["reason"]} if d["reason"] else d["payload"],
+            test=d["test"],
         )
         for d in store.delivery_page(limit=TIMELINE_LIMIT, member_id=member_id)
     ]

@@ -244,6 +244,9 @@ class DeliveryView(msgspec.Struct):
     attempts: int
     error: str | None
     reason: str | None = None
+    # A test send (测试发送): a node's message sent by an operator to a chosen member or staff account
+    # (`payload.to` is `staff` then); counted by no cap, budget, quota or report.
+    test: bool = False
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> DeliveryView:
@@ -294,6 +297,8 @@ class TimelineEntry(msgspec.Struct):
     status: str | None = None
     id: str | None = None
     data: dict[str, Any] = {}
+    # A delivery that was a test send (测试发送) from the flow editor.
+    test: bool = False
 
 
 class MemberDetail(msgspec.Struct):

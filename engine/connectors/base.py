@@ -48,6 +48,10 @@ class Delivery(msgspec.Struct, frozen=True):
     # The delivery's id in the outbox: a task's page is `/tasks/{id}` (what an app message to staff
     # links to).
     id: int | None = None
+    # A test send (the editor's 测试发送): made as any other delivery, but a connector that keeps
+    # counts of its own (the WeCom quota ledger) does not count it. Its payload's `to` may be
+    # `staff` (with `staff`, a staff account's id): the message goes to that staff member.
+    test: bool = False
 
 
 class Made(msgspec.Struct, frozen=True):

@@ -166,21 +166,22 @@ class CommunityStore(DriverStore):
         # on its own (a lateral join is a nested loop, whose inner side is an index probe).
         if self.dialect == "postgresql":
             sql = (
-                "SELECT m.id, d.flow_id, d.at, d.kind, d.status FROM unnest(%s::text[]) AS m(id) "
-                "CROSS JOIN LATERAL (SELECT flow_id, at, kind, status FROM deliveries "
+                "SELECT m.id, d.flow_id, d.at, d.kind, d.status, d.test FROM unnest(%s::text[]) AS m(id) "
+                "CROSS JOIN LATERAL (SELECT flow_id, at, kind, status, test FROM deliveries "
                 "WHERE member_id = m.id AND at >= %s) AS d"
             )
             rows: Iterable[tuple[Any, ...]] = self._select(conn, sql, (list(member_ids), since))
         else:
             c = t.deliveries.c
             rows = conn.execute(
-                select(c.member_id, c.flow_id, c.at, c.kind, c.status).where(
+                select(c.member_id, c.flow_id, c.at, c.kind, c.status, c.test).where(
                     c.member_id.in_(member_ids), c.at >= since
                 )
             )
-        for member_id, flow_id, at, kind, status in rows:
-            # A message skipped for the touch budget was never made: no cap counts it.
-            if kind == "message" and status != "skipped":
+        for member_id, flow_id, at, kind, status, test in rows:
+            # A message skipped for the touch budget was never made, and a test send (engine.test_send)
+            # is the operator's own trial: no cap counts either.
+            if kind == "message" and status != "skipped" and not test:
                 found.setdefault(member_id, []).append((flow_id, at))
         return found
 

@@ -60,6 +60,8 @@ class LeasedDelivery(msgspec.Struct, frozen=True):
     payload: str  # JSON text, decoded by the dispatcher
     at: int
     attempts: int  # this attempt included
+    # A test send (engine.test_send): made like any delivery, counted in no quota, cap or report.
+    test: bool = False
 
 
 class Settled(msgspec.Struct, frozen=True):
@@ -202,7 +204,7 @@ class LeaseStore:
         `only_first`, only those are leased."""
         c = t.deliveries.c
         columns = select(
-            c.id, c.key, c.flow_id, c.node, c.run_id, c.member_id, c.kind, c.payload, c.at, c.attempts
+            c.id, c.key, c.flow_id, c.node, c.run_id, c.member_id, c.kind, c.payload, c.at, c.attempts, c.test
         )
         due = (c.status == PENDING, c.next_attempt_at <= now)
         with self.transaction() as conn:
@@ -225,7 +227,17 @@ class LeaseStore:
                 )
         return [
             LeasedDelivery(
-                r.id, r.key, r.flow_id, r.node, r.run_id, r.member_id, r.kind, r.payload, r.at, r.attempts + 1
+                r.id,
+                r.key,
+                r.flow_id,
+                r.node,
+                r.run_id,
+                r.member_id,
+                r.kind,
+                r.payload,
+                r.at,
+                r.attempts + 1,
+                bool(r.test),
             )
             for r in rows
         ]
@@ -278,10 +290,10 @@ class LeaseStore:
             )
         with self.transaction() as conn:
             # The deliveries this settles, as they are (locked): the rollups move them by status.
-            held = select(c.id, c.kind, c.at).where(
+            held = select(c.id, c.kind, c.at, c.test).where(
                 c.id.in_([o.id for o in outcomes]), c.lease_owner == owner, c.status == PENDING
             )
-            made = {i: (kind, at) for i, kind, at in conn.execute(self.for_update(held))}
+            made = {i: (kind, at) for i, kind, at, test in conn.execute(self.for_update(held)) if not test}
             settled = conn.execute(stmt, rows).rowcount
             self._deliveries_moved(
                 conn,
@@ -320,9 +332,11 @@ class LeaseStore:
                 update(t.deliveries)
                 .where(c.reference.in_(list(references)), c.status == AWAITING_CONFIRMATION)
                 .values(**values)
-                .returning(c.kind, c.at)
+                .returning(c.kind, c.at, c.test)
             ).all()
-            self._deliveries_moved(conn, ((kind, at, AWAITING_CONFIRMATION, status) for kind, at in settled))
+            self._deliveries_moved(
+                conn, ((kind, at, AWAITING_CONFIRMATION, status) for kind, at, test in settled if not test)
+            )
             return len(settled)
 
     def cancel_delivery(self, delivery_id: int, now: int) -> None:
@@ -342,9 +356,11 @@ class LeaseStore:
                     settled_at=now,
                     notify=_told_later(c),
                 )
-                .returning(c.kind, c.at)
+                .returning(c.kind, c.at, c.test)
             ).all()
-            self._deliveries_moved(conn, ((kind, at, PENDING, CANCELLED) for kind, at in changed))
+            self._deliveries_moved(
+                conn, ((kind, at, PENDING, CANCELLED) for kind, at, test in changed if not test)
+            )
             if not changed:
                 rule = "only a pending delivery can be cancelled (只能取消待发送的投递)"
                 self._refuse(conn, delivery_id, "cancelled", rule)
@@ -365,9 +381,11 @@ class LeaseStore:
                     settled_at=None,
                     notify=case((c.notify == NOTIFY_DUE, NOTIFY_WAITING), else_=c.notify),
                 )
-                .returning(c.kind, c.at)
+                .returning(c.kind, c.at, c.test)
             ).all()
-            self._deliveries_moved(conn, ((kind, at, FAILED, PENDING) for kind, at in changed))
+            self._deliveries_moved(
+                conn, ((kind, at, FAILED, PENDING) for kind, at, test in changed if not test)
+            )
             if not changed:
                 rule = "only a failed delivery can be retried (只能重试失败的投递)"
                 self._refuse(conn, delivery_id, "retried", rule)

@@ -25,7 +25,7 @@ _decode = msgspec.json.decode
 _d = t.deliveries.c
 # A delivery as read: its columns, and the keys they go by.
 _DELIVERY_FIELDS = (_d.id, _d.key, _d.at, _d.flow_id, _d.node, _d.run_id, _d.member_id, _d.kind, _d.payload)
-_DELIVERY_FIELDS += (_d.status, _d.attempts, _d.error, _d.reason)
+_DELIVERY_FIELDS += (_d.status, _d.attempts, _d.error, _d.reason, _d.test)
 _DELIVERY_KEYS = (
     "id",
     "key",
@@ -40,6 +40,7 @@ _DELIVERY_KEYS = (
     "attempts",
     "error",
     "reason",
+    "test",
 )
 
 _RANKS = {"active": 4, "waiting": 3, "failed": 2, "exited": 1}
@@ -174,10 +175,11 @@ class ReportStore:
             return [event_from_row(r) for r in conn.execute(stmt)]
 
     def delivery_counts(self) -> dict[str, int]:
-        """{flow: number of deliveries}."""
+        """{flow: number of deliveries}, test sends (engine.test_send) aside."""
         c = t.deliveries.c
+        stmt = select(c.flow_id, func.count()).where(t.not_test(c)).group_by(c.flow_id)
         with self.engine.connect() as conn:
-            return dict(conn.execute(select(c.flow_id, func.count()).group_by(c.flow_id)).all())
+            return dict(conn.execute(stmt).all())
 
     def delivery_page(self, limit: int = 50, offset: int = 0, **where: Any) -> list[dict[str, Any]]:
         """Deliveries newest first, filtered by column (`flow_id`, `member_id`, `kind`, `status`)."""
@@ -196,4 +198,5 @@ class ReportStore:
             found = [dict(zip(_DELIVERY_KEYS, row, strict=True)) for row in conn.execute(stmt).tuples()]
         for delivery in found:
             delivery["payload"] = _decode(delivery["payload"])
+            delivery["test"] = bool(delivery["test"])
         return found

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..member import ACTIVITY, KEY, PROFILE
 from ..record import REQUIRED, Field
@@ -222,6 +223,15 @@ Index(
     sqlite_where=text("staff IS NOT NULL"),
     postgresql_where=text("staff IS NOT NULL"),
 )
+# A test send (the editor's 测试发送, engine.test_send): a node's message sent now to a chosen member
+# or staff account, outside any run. True only there; no cap, budget, quota or report counts it.
+deliveries.append_column(Column("test", Boolean))
+
+
+def not_test(columns: Any) -> ColumnElement[bool]:
+    """Deliveries that are not test sends: what quotas, caps and reports count (`test` is NULL there)."""
+    return columns.test.is_(None)
+
 
 node_counts = Table(
     "node_counts",

@@ -4,6 +4,7 @@
 import { buildForm, el, offerCommunity, offerFlows, showProblems } from "./forms.js";
 import { sampleInput } from "./samples.js";
 import { goalHeadline, nodeConversion, portConversion, splitSentences } from "./goals.js";
+import { testSendBox } from "./testsend.js";
 
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
 const page = readJson("qf-page");
@@ -500,12 +501,21 @@ function nodePanel(dfId, node) {
     el("div", { class: "qf-field" }, el("label", { for: "qf-node-id", class: "qf-label", text: t("Node id") }), idInput, idError),
     el("fieldset", { class: "qf-config" }, el("legend", { text: t("Settings") }), form.element),
     picksMoments(nodeType) ? momentsLine(data.type, () => state.configs.get(dfId) || {}) : null,
+    nodeType.test_send && page.can_write ? testSendFor(data.id) : null,
     connectionsEditor(dfId, node),
     el("button", { type: "button", class: "qf-quiet", id: "qf-duplicate-node", text: t("Duplicate node"),
       title: "Ctrl+C, Ctrl+V", onclick: () => duplicateNode(dfId) }),
     el("button", { type: "button", class: "qf-danger", id: "qf-delete-node", text: t("Delete node"),
       onclick: () => { state.df.removeNodeId(`node-${dfId}`); } }),
   );
+}
+
+// The test send control (testsend.js) of a node that sends a message: the server sends the saved
+// draft's message, so unsaved work is saved first.
+function testSendFor(nodeId) {
+  const dirty = () => !$("#qf-dirty").hidden || !page.exists;
+  const saved = async () => { if (dirty()) await save(); return !dirty(); };
+  return testSendBox({ flowId: page.flow_id, nodeId, lang: page.lang, staff: page.community?.staff || [], api, t, saved });
 }
 
 // ---------- the next moments a wait, a schedule or a time window would pick ----------

@@ -349,6 +349,12 @@ class WecomApi(WecomClient):
         }
         self.call("message/send", body)
 
+    def send_text(self, agent_id: int, touser: str, content: str) -> None:
+        """发送应用消息 (path 90236), plain text to one staff member (a test send to a staff
+        account). No duplicate check: a test sent twice on purpose shows twice."""
+        body = {"touser": touser, "msgtype": "text", "agentid": agent_id, "text": {"content": content}}
+        self.call("message/send", body)
+
     def add_join_way(self, chat_id: str, state: str | None = None) -> str:
         """客户群「加入群聊」管理 (path 92229): a join QR code for the group; returns its config id."""
         body: dict[str, Any] = {"scene": 2, "chat_id_list": [chat_id]}

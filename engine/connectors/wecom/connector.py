@@ -8,6 +8,7 @@
 | `invite` | the group's join link (made once, kept) as a mass send to the member | `awaiting_confirmation` |
 | `tag` | `mark_tag`, names mapped to corp tag ids (missing ones made) | `sent` |
 | `task`, `friend_request`, `remove` | an app text card to the staff, linking to `/tasks/{id}` | `sent` |
+| `message` to a staff member (`to: staff`, a test send) | an app text message to the staff | `sent` |
 
 Mass sends are batched, counted against the quota and made once per key (:mod:`.mass_send`);
 awaited ones are settled by :meth:`WecomConnector.poll` (:mod:`.confirmations`).
@@ -184,7 +185,9 @@ class WecomConnector:
             if index in results:
                 continue
             try:
-                if delivery.kind in MASS_KINDS:
+                if delivery.kind == "message" and delivery.payload.get("to") == "staff":
+                    results[index] = self._staff_message(delivery)
+                elif delivery.kind in MASS_KINDS:
                     items.append((index, self._mass_item(delivery, members, groups)))
                 else:
                     results[index] = self._send_one(delivery, members, groups)
@@ -272,6 +275,20 @@ class WecomConnector:
         base = (self.options.public_url or "").rstrip("/")
         url = f"{base}/tasks/{delivery.id if delivery.id is not None else delivery.key}"
         self.api.send_textcard(self.options.agent_id, staff, title, description, url)
+        return MADE_SENT
+
+    def _staff_message(self, delivery: Delivery) -> Made:
+        """A message for a staff member (a test send to a staff account): an app text message."""
+        payload = delivery.payload
+        staff = payload.get("staff")
+        if not isinstance(staff, str) or not staff:
+            raise DeliveryFailed("消息没有接收员工 (no staff member to send to)", retryable=False)
+        content = payload.get("content")
+        title = content.get("title") if isinstance(content, dict) else None
+        text = text_of(payload) or (title if isinstance(title, str) else "")
+        if not text:
+            raise DeliveryFailed("消息没有内容 (the message is empty)", retryable=False)
+        self.api.send_text(self.options.agent_id, staff, text)
         return MADE_SENT
 
     # -- groups' join links ---------------------------------------------------------------------------

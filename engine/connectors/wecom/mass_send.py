@@ -6,7 +6,8 @@ in one call: one task, many recipients.
 
 **Quota.** Before a customer is put in a task, their mass sends in the current period of
 `mass_send_limit` are counted (:class:`Ledger`); over it, the delivery is `skipped` (`quota`) and
-never sent.
+never sent. A test send (`Delivery.test`) is held to the quota as well (WeCom would refuse it), but
+is not counted in it: its row's kind is `test`.
 
 **Idempotency.** A row per delivery is written (state `calling`) *before* the call and given the
 task's msgid after. A retried delivery whose row has a msgid is answered from the row: no second task.
@@ -35,7 +36,7 @@ from ...clock import to_us
 from ..base import Delivery, DeliveryFailed, Made, awaiting_confirmation, skipped
 from .client import WecomApi
 from .errors import Unreachable, WecomError
-from .ledger import AWAITING, CALLING, FAILED, MASS, SENT, Ledger, SendRow, period_start
+from .ledger import AWAITING, CALLING, FAILED, MASS, SENT, TEST, Ledger, SendRow, period_start
 
 if TYPE_CHECKING:
     from .options import MassSendLimit
@@ -98,7 +99,8 @@ class MassSender:
                 if counted[member] >= self.limit.count:
                     results[item.delivery.key] = skipped("quota")
                     continue
-                counted[member] += 1
+                if not item.delivery.test:
+                    counted[member] += 1
             groups.setdefault(item.batch_key, []).append(item)
         for group in groups.values():
             for start in range(0, len(group), MAX_RECIPIENTS):
@@ -112,7 +114,7 @@ class MassSender:
         rows = [
             SendRow(
                 key=i.delivery.key,
-                kind=MASS if i.chat_type == "single" else "group",
+                kind=TEST if i.delivery.test else MASS if i.chat_type == "single" else "group",
                 member_id=i.delivery.member,
                 recipient=i.recipient,
                 sender=i.sender,
