@@ -4,7 +4,8 @@
   version history page says it (`editor.changes`); `first` when nothing is live yet.
 - `GET /api/flows/{id}/reach`: how many members the draft's audiences (a schedule's, a broadcast's)
   hold now (`engine.reach`, as approval counts them), and whether events start it — members then enter
-  as events come, which no count of today can say (the backtest tells the last 30 days).
+  as events come, which no count of today can say (the backtest tells the last 30 days); and the
+  approval threshold a reach is held against when the one asking is not an admin.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import msgspec
 from litestar import Controller, Request, get
 from litestar.params import QueryParameter
 
+from qunflow.engine.community_settings import stored_settings
 from qunflow.engine.compiler import Plan, compile_flow
 from qunflow.engine.reach import audience_reach, audiences, has_event_trigger
 
-from ..auth import READ, allow
+from ..auth import ADMIN, READ, allow
 from ..changes import change_words, flow_changes
 from ..i18n import LANGUAGE_COOKIE, choose_language, translator
 from ..names import Names
@@ -57,13 +59,16 @@ class DraftChanges(msgspec.Struct):
 class ReachNow(msgspec.Struct):
     """Who the draft would reach. `audience`: a trigger or node sends to an audience, which holds
     `members` members now (None without one). `event_triggers`: events start it, so members enter as
-    they come. `group_level`: a schedule without an audience runs for groups, with no member."""
+    they come. `group_level`: a schedule without an audience runs for groups, with no member.
+    `min_reach`: the community's approval threshold (DESIGN §18) when the one asking is not an admin,
+    so a reach at least that waits for an admin's approval; None when publishing goes live at once."""
 
     flow: str
     audience: bool
     members: int | None
     event_triggers: bool
     group_level: bool
+    min_reach: int | None = None
 
 
 def draft_changes(services: Services, flow_id: str, language: str) -> DraftChanges:
@@ -91,13 +96,15 @@ def draft_changes(services: Services, flow_id: str, language: str) -> DraftChang
     return DraftChanges(flow_id, live, False, [msgspec.convert(words, ChangeWords) for words in said])
 
 
-def reach_now(services: Services, flow_id: str) -> ReachNow:
-    """The draft's reach now (422 with its problems when it does not compile)."""
+def reach_now(services: Services, flow_id: str, admin: bool) -> ReachNow:
+    """The draft's reach now (422 with its problems when it does not compile), as `admin` or not."""
     document = services.store.get_flow(flow_id).draft
     plan = compile_flow(document, services.registry)
     wanted = bool(audiences(plan))
     members = audience_reach(services.store, plan, services.clock.now()) if wanted else None
-    return ReachNow(flow_id, wanted, members, has_event_trigger(plan), _group_level(plan))
+    approval = None if admin else stored_settings(services.store).approval
+    threshold = approval.min_reach if approval is not None else None
+    return ReachNow(flow_id, wanted, members, has_event_trigger(plan), _group_level(plan), threshold)
 
 
 def _group_level(plan: Plan) -> bool:
@@ -135,10 +142,12 @@ class PublishingController(Controller):
         description="`members`: the members in the draft's schedule and broadcast audiences now, each "
         "counted once (as approval estimates it, DESIGN §18); null when it has none. `event_triggers`: "
         "events start it, so members enter as events come (the backtest counts the last 30 days). "
-        "422 with the problems when the draft is not valid.",
+        "`min_reach`: the approval threshold when the one asking is not an admin (a reach at least "
+        "that waits for approval). 422 with the problems when the draft is not valid.",
     )
-    def reach(self, services: ServicesDep, flow_id: FlowId) -> ReachNow:
-        return reach_now(services, flow_id)
+    def reach(self, request: Request[Any, Any, Any], services: ServicesDep, flow_id: FlowId) -> ReachNow:
+        who = request.state.get("principal")
+        return reach_now(services, flow_id, who is not None and who.role in ADMIN)
 
 
 __all__ = ["ChangeWords", "DraftChanges", "PublishingController", "ReachNow", "draft_changes", "reach_now"]

@@ -108,10 +108,26 @@ def test_the_reach_of_an_audience_is_the_members_in_it_now(
         "members": 3,
         "event_triggers": False,
         "group_level": False,
+        "min_reach": None,
     }
     # The draft is what is counted, as it is now.
     client.put("/api/flows/promo/draft", json=promo(tags=["vip", "new"]), headers=auth)
     assert client.get("/api/flows/promo/reach", headers=auth).json()["members"] == 4
+
+
+def test_the_approval_threshold_is_said_to_those_whose_publishing_it_holds(
+    client: Client, tokens: dict[str, str], services: Services
+) -> None:
+    add_members(services, ["m-1", "m-2"], ["vip"])
+    admin, operator = bearer(tokens["admin"]), bearer(tokens["operator"])
+    assert client.put("/api/settings", json={"approval": {"min_reach": 2}}, headers=admin).status_code == 200
+    client.post("/api/flows", json=promo(), headers=operator)
+    answer = client.get("/api/flows/promo/reach", headers=operator).json()
+    assert (answer["members"], answer["min_reach"]) == (2, 2)
+    # An admin's publishing goes live at once: no threshold to tell.
+    assert client.get("/api/flows/promo/reach", headers=admin).json()["min_reach"] is None
+    # As the dialog says: the operator's publishing of it waits for an admin.
+    assert client.post("/api/flows/promo/publish", headers=operator).status_code == 202
 
 
 def test_an_event_triggered_flow_has_no_count_for_now(client: Client, tokens: dict[str, str]) -> None:
@@ -124,6 +140,7 @@ def test_an_event_triggered_flow_has_no_count_for_now(client: Client, tokens: di
         "members": None,
         "event_triggers": True,
         "group_level": False,
+        "min_reach": None,
     }
     group_post = {
         "id": "post",

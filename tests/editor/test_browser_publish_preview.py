@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from browser_server import chromium_missing, running_server, save_screenshot
 
 from qunflow.editor.services import Services
 from qunflow.engine import SimClock
+from qunflow.engine.community_settings import Approval, CommunitySettings, save_settings
 from qunflow.engine.event import convert_events
 from qunflow.engine.member import GroupRecord, MemberRecord
 
@@ -89,9 +91,14 @@ def _seed(database: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     database = tmp_path_factory.mktemp("server") / "qunflow.db"
     _seed(database)
+    return database
+
+
+@pytest.fixture(scope="module")
+def base_url(database: Path) -> Iterator[str]:
     with running_server(database, clock=SimClock(NOW)) as url:
         yield url
 
@@ -174,6 +181,35 @@ def test_a_first_publish_says_so_and_that_events_bring_the_members(page: Page) -
     page.click("#qf-forecast-cancel")
     expect(page.locator("#qf-status")).to_have_text("未发布")
     assert page.request.get(f"/api/flows/{flow_id}").json()["live_version"] is None
+
+
+@contextmanager
+def approval(database: Path, min_reach: int) -> Iterator[None]:
+    """Approval before large sends (DESIGN §18) from `min_reach` members on, while inside."""
+    services = Services.open(f"sqlite:///{database}")
+    try:
+        save_settings(services.store, CommunitySettings(approval=Approval(min_reach)), services.now_us())
+        yield
+    finally:
+        save_settings(services.store, CommunitySettings(), services.now_us())
+        services.close()
+
+
+def test_the_dialog_says_when_the_reach_needs_an_admins_approval(page: Page, database: Path) -> None:
+    flow_id = f"approval-{_size(page)}"
+    with approval(database, 3):
+        _open(page, promo(flow_id))
+        page.click("#qf-publish")
+        expect(page.locator("#qf-reach-approval")).to_have_text(
+            "触达 3 人，达到 3 人的审批门槛：发布后须经管理员审批才会上线。"
+        )
+        page.click("#qf-forecast-publish")
+        expect(page.locator("#qf-status")).to_contain_text("等待管理员审批")
+    with approval(database, 4):
+        page.click("#qf-publish")
+        expect(page.locator("#qf-reach-now")).to_contain_text("3 位成员")
+        expect(page.locator("#qf-reach-approval")).to_have_count(0)
+        page.click("#qf-forecast-cancel")
 
 
 def _member(page: Page, index: int) -> Any:
@@ -292,3 +328,28 @@ def test_a_bad_field_of_the_form_is_named(page: Page) -> None:
     page.click("#qf-preview-advanced")
     purchase = _json(page)["events"][1]
     assert (purchase["type"], purchase["data"]["amount"]) == ("purchase", 88)
+
+
+def test_in_english_the_dialog_and_the_form_say_it_in_english(page: Page) -> None:
+    flow_id = f"english-{_size(page)}"
+    page.goto(f"/lang/en?next=/flows/{flow_id}")
+    _open(page, promo(flow_id), publish=True)
+    _node(page, "later").locator(".qf-node-title").click()
+    page.locator('#qf-panel-body .qf-field[data-path="duration"] input').fill("3")
+    page.click("#qf-publish")
+    expect(page.locator("#qf-publish-change-list li")).to_have_text(
+        ["Setting changed 等一天 · Duration: 1 day → 3 days"]
+    )
+    expect(page.locator("#qf-reach-now")).to_have_text(
+        "Now: 3 members are in its audience; the schedule or the broadcast reaches them."
+    )
+    page.click("#qf-forecast-cancel")
+    page.click("#qf-preview")
+    expect(page.locator("#qf-preview-advanced")).to_have_text("Advanced (JSON)")
+    expect(page.locator("#qf-preview-form .qf-samples-members > summary")).to_contain_text(
+        "Sample members (6)"
+    )
+    _unfold(page, "events")
+    _event(page, 0).locator('[data-field="at"] input').fill("")
+    page.click("#qf-preview-run")
+    expect(page.locator("#qf-status")).to_have_text("Sample event 1: Time is required")

@@ -609,6 +609,7 @@ function flowPanel() {
 }
 
 function showTab(name) {
+  if (name === "preview" && !samples) fillSamples(); // the preview opens with samples in its form
   for (const tab of document.querySelectorAll("[role=tab]")) {
     const active = tab.dataset.tab === name;
     tab.setAttribute("aria-selected", String(active));
@@ -775,7 +776,7 @@ let samples = null; // the form, made when the preview tab first opens
 function samplesForm() {
   if (!samples) {
     samples = previewForm({ t, community: page.community || {}, flow: exportFlow,
-      timezone: state.document.timezone || "Asia/Shanghai",
+      timezone: () => state.document.timezone || "Asia/Shanghai",
       // The JSON follows the form as it is edited (unless it is the JSON being edited).
       onChange: (input) => { if (document.activeElement !== $("#qf-preview-events")) $("#qf-preview-events").value = JSON.stringify(input, null, 1); } });
     $("#qf-preview-form-box").replaceChildren(samples.element);

@@ -103,12 +103,14 @@ function choice({ id, value, options, empty, onChange }) {
 
 /**
  * previewForm({t, community, flow, timezone, onChange}) -> {element, get(), set(input), check(), refused()}.
- * `flow()` is the flow as it is now (its triggers and waits name the custom event types offered).
+ * `flow()` is the flow as it is now (its triggers and waits name the custom event types offered);
+ * `timezone()` its timezone, in which the date-time fields are local.
  * `get()` is the preview's input ({members, events, groups, until, start?, ...}); `check()` marks each
  * invalid field and returns the messages (empty when the input can run).
  */
 export function previewForm({ t, community, flow, timezone, onChange }) {
-  const zone = knownZone(timezone);
+  // The flow's timezone as it is when a field is drawn or read (the flow settings may change it).
+  let zone = knownZone(timezone());
   let model = { members: [], events: [], groups: [], until: "P7D" };
   let uid = 0;
   const fieldId = (name) => `qf-sample-${name}-${++uid}`;
@@ -252,6 +254,7 @@ export function previewForm({ t, community, flow, timezone, onChange }) {
   };
 
   function render() {
+    zone = knownZone(timezone());
     const members = model.members.map(memberRow);
     const events = model.events.map(eventRow);
     element.replaceChildren(

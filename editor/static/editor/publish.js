@@ -65,6 +65,12 @@ export function reachPart(api, flowId, t, backtest, days) {
         : t("Started by events: members enter as the events come, so no count can be made for now. Over the last {days} days, {n} members would have entered.", { days, n: entered }) }));
     }
     if (r.group_level) lines.push(el("p", { id: "qf-reach-groups", text: t("On its schedule it runs for groups: no member enters.") }));
+    // Approval before large sends (DESIGN §18), estimated as the server does: the larger figure.
+    const estimate = Math.max(r.members ?? 0, entered ?? 0);
+    if (r.min_reach !== null && estimate >= r.min_reach) {
+      lines.push(el("p", { class: "qf-warning", id: "qf-reach-approval",
+        text: t("A reach of {n} is at least {min}: once published, it waits for an admin's approval before it goes live.", { n: estimate, min: r.min_reach }) }));
+    }
     part.replaceChildren(title, ...lines);
     part.dataset.state = "done";
   });
