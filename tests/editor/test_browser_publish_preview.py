@@ -111,9 +111,17 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(params=SIZES)
 def page(request: pytest.FixtureRequest, browser: Browser, base_url: str) -> Iterator[Page]:
+    """The operator's page at each size; any script or console error fails the test."""
     with operator_page(browser, base_url, console=True) as page:
-        width, height = request.param
-        page.set_viewport_size({"width": width, "height": height})
+        page.set_viewport_size(dict(zip(("width", "height"), request.param, strict=True)))
+        yield page
+
+
+@pytest.fixture(params=SIZES)
+def refused_page(request: pytest.FixtureRequest, browser: Browser, base_url: str) -> Iterator[Page]:
+    """The same, where the server may refuse a request (the browser logs the 422 to its console)."""
+    with operator_page(browser, base_url) as page:
+        page.set_viewport_size(dict(zip(("width", "height"), request.param, strict=True)))
         yield page
 
 
@@ -296,7 +304,8 @@ def test_the_preview_runs_from_the_form_and_advanced_shows_its_json(page: Page) 
     expect(page.locator("#qf-preview-form .qf-samples-members > summary")).to_contain_text("小林")
 
 
-def test_a_bad_field_of_the_form_is_named(page: Page) -> None:
+def test_a_bad_field_of_the_form_is_named(refused_page: Page) -> None:
+    page = refused_page
     _open(page, welcome(f"checks-{_size(page)}"))
     page.click("#qf-preview")
     _unfold(page, "events")
@@ -308,6 +317,12 @@ def test_a_bad_field_of_the_form_is_named(page: Page) -> None:
     # The list unfolds to show the field that needs a fix.
     expect(first.locator('[data-field="at"] .qf-field-error')).to_be_visible()
     expect(first.locator('[data-field="at"] .qf-field-error')).to_have_text("示例事件 1：请填写时间")
+    # A time the server refuses (before 1970) is named at its field too, with the server's reason.
+    first.locator('[data-field="at"] input').fill("1900-01-01T10:00")
+    page.click("#qf-preview-run")
+    refused = "示例事件 1：时间未被接受：时间超出可用范围"
+    expect(page.locator("#qf-status")).to_contain_text(refused)
+    expect(first.locator('[data-field="at"] .qf-field-error')).to_contain_text(refused)
     first.locator('[data-field="at"] input').fill("2026-11-02T10:00")
 
     # A purchase needs its amount; the field appears with the type.

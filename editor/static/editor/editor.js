@@ -792,7 +792,6 @@ function fillSamples() {
 }
 
 function openPreview() {
-  if (!samples) fillSamples();
   showTab("preview");
   (advancedShown() ? $("#qf-preview-events") : $("#qf-preview-run")).focus();
 }
@@ -821,10 +820,7 @@ function toggleAdvanced() {
   $("#qf-preview-form-box").hidden = showing;
 }
 
-// Member ids of the preview's input by name, and node ids by label, for the deliveries table.
-function sampleName(memberId) {
-  return samples?.get().members.find((m) => m.id === memberId)?.name || memberId || "";
-}
+// The deliveries table names nodes by label and the sample members by name.
 function nodeName(nodeId) {
   const node = byNodeId(nodeId);
   return node ? node.data.label || titleOf(typeOf(node.data.type)) : nodeId;
@@ -855,6 +851,7 @@ async function runPreview() {
   for (const [node, count] of Object.entries(counts)) overlay[node] = { text: `▶ ${count}`, title: t("{n} members entered in the preview", { n: count }) };
   setOverlay(overlay);
   const deliveries = result.data.deliveries || [];
+  const names = new Map(input.members.filter((m) => m.name).map((m) => [m.id, m.name]));
   const truncated = result.data.truncated;
   const stopped = truncated
     ? t("The preview stopped early at {at}: it reached its limit of {limit} {reason}. Shorten the time span or use fewer events to see the rest.",
@@ -867,7 +864,7 @@ async function runPreview() {
       el("thead", {}, el("tr", {}, ...["Time", "Node", "Member", "Content"].map((h) => el("th", { text: t(h) })))),
       el("tbody", {}, ...deliveries.slice(0, 200).map((d) => el("tr", {},
         el("td", { text: String(d.at || "").slice(5, 16).replace("T", " ") }), el("td", { text: nodeName(d.node) }),
-        el("td", { text: sampleName(d.member) }),
+        el("td", { text: names.get(d.member) || d.member || "" }),
         el("td", { text: `${t(d.kind)}: ${d.payload?.text ?? Object.values(d.payload || {}).join(", ")}` })))))
   );
   say(stopped || t("Preview done: counts are shown on the nodes"), stopped ? "error" : "ok");

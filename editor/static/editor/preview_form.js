@@ -184,7 +184,12 @@ export function previewForm({ t, community, flow, timezone, onChange }) {
 
   function eventRow(event, index) {
     const type = choice({ id: fieldId("type"), value: event.type, options: eventTypes(), empty: t("Pick a type…"),
-      onChange: (value) => { set(event, "type", value); render(); changed(); } });
+      onChange: (value) => {
+        set(event, "type", value);
+        render(); // the type decides the fields below it
+        changed();
+        element.querySelector(`[data-event="${index}"] [data-field="type"] select`)?.focus();
+      } });
     const member = choice({ id: fieldId("member"), value: event.member, options: memberOptions(), empty: t("Pick a member…"),
       onChange: (value) => { set(event, "member", value); changed(); } });
     member.dataset.members = "";
@@ -357,7 +362,9 @@ export function previewForm({ t, community, flow, timezone, onChange }) {
     const name = key ? `${data || ""}${key}` : "";
     const box = element.querySelector(name ? `${row} [data-field="${name}"]` : row);
     const title = box?.querySelector?.(".qf-label")?.textContent || name;
-    const message = t("{item} {n}: {field} was refused: {reason}", { item, n: Number(index) + 1, field: title, reason });
+    // The server's reason may start with the event and the field (`event 0: at: …`): the words before it say them.
+    const said = String(reason || "").replace(/^event \d+:\s*/, "").replace(new RegExp(`^${key || "\\b"}:\\s*`), "");
+    const message = t("{item} {n}: {field} was refused: {reason}", { item, n: Number(index) + 1, field: title, reason: said });
     if (box?.classList.contains("qf-field")) {
       box.classList.add("qf-invalid");
       box.querySelector(".qf-field-error").textContent = message;
