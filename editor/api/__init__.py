@@ -10,6 +10,7 @@ from .flows import FlowController
 from .groups import GroupController
 from .members import MemberController
 from .nodes import NodeController
+from .publishing import PublishingController
 from .runs import RunController
 from .settings import SettingsController
 from .staff import StaffController
@@ -20,6 +21,7 @@ from .testsend import TestSendController
 CONTROLLERS = [
     NodeController,
     FlowController,
+    PublishingController,
     EventController,
     RunController,
     MemberController,

@@ -51,6 +51,7 @@ def test_a_preview_that_reaches_its_limit_says_where_it_stopped(base_url: str) -
         page.goto("/flows/minutely")
         expect(page.locator("body")).to_have_attribute("data-editor-ready", "true")
         page.click("#qf-preview")
+        page.click("#qf-preview-advanced")  # the JSON, behind its toggle
         page.fill(
             "#qf-preview-events", '{"events": [], "start": "2026-11-22T00:00:00+08:00", "until": "P366D"}'
         )

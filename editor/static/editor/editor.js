@@ -5,6 +5,8 @@ import { buildForm, el, offerCommunity, offerFlows, showProblems } from "./forms
 import { sampleInput } from "./samples.js";
 import { goalHeadline, nodeConversion, portConversion, splitSentences } from "./goals.js";
 import { testSendBox } from "./testsend.js";
+import { changesPart, reachPart } from "./publish.js";
+import { previewForm } from "./preview_form.js";
 
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
 const page = readJson("qf-page");
@@ -620,6 +622,7 @@ function flowPanel() {
 }
 
 function showTab(name) {
+  if (name === "preview" && !samples) fillSamples(); // the preview opens with samples in its form
   for (const tab of document.querySelectorAll("[role=tab]")) {
     const active = tab.dataset.tab === name;
     tab.setAttribute("aria-selected", String(active));
@@ -704,13 +707,17 @@ async function publish() {
 const FORECAST_DAYS = 30;
 
 // Opens the dialog at once and fills it when the backtest answers; resolves whether to publish.
+// Above the backtest: what changed since the live version, and the reach now (publish.js).
 function forecastConfirmed() {
   const dialog = $("#qf-forecast");
   const body = $("#qf-forecast-body");
-  body.replaceChildren(el("p", { class: "qf-hint", text: t("Backtesting the last {days} days of stored events…", { days: FORECAST_DAYS }) }));
+  const forecast = el("section", { class: "qf-publish-part", id: "qf-forecast-backtest" },
+    el("p", { class: "qf-hint", text: t("Backtesting the last {days} days of stored events…", { days: FORECAST_DAYS }) }));
   body.dataset.state = "running";
-  api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/backtest`, { days: FORECAST_DAYS }).then((answer) => {
-    body.replaceChildren(...forecastView(answer));
+  const backtest = api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/backtest`, { days: FORECAST_DAYS });
+  body.replaceChildren(changesPart(api, page.flow_id, t), reachPart(api, page.flow_id, t, backtest, FORECAST_DAYS), forecast);
+  backtest.then((answer) => {
+    forecast.replaceChildren(el("h3", { text: t("The last {days} days", { days: FORECAST_DAYS }) }), ...forecastView(answer));
     body.dataset.state = answer.ok ? "done" : "failed";
   });
   return new Promise((resolve) => {
@@ -775,27 +782,81 @@ function setOverlay(overlay) {
   for (const node of allNodes()) drawNode(node.id);
 }
 
+// ---------- the preview's input: a form, with its JSON behind "Advanced (JSON)" (preview_form.js) ----------
+
+let samples = null; // the form, made when the preview tab first opens
+
+function samplesForm() {
+  if (!samples) {
+    samples = previewForm({ t, community: page.community || {}, flow: exportFlow,
+      timezone: () => state.document.timezone || "Asia/Shanghai",
+      // The JSON follows the form as it is edited (unless it is the JSON being edited).
+      onChange: (input) => { if (document.activeElement !== $("#qf-preview-events")) $("#qf-preview-events").value = JSON.stringify(input, null, 1); } });
+    $("#qf-preview-form-box").replaceChildren(samples.element);
+  }
+  return samples;
+}
+
+function fillSamples() {
+  const form = samplesForm();
+  form.set(sampleInput(exportFlow(), page.community || {}));
+  $("#qf-preview-events").value = JSON.stringify(form.get(), null, 1);
+  $("#qf-preview-json-error").textContent = "";
+}
+
 function openPreview() {
-  const input = sampleInput(exportFlow());
-  $("#qf-preview-events").value = JSON.stringify(input, null, 1);
   showTab("preview");
-  $("#qf-preview-events").focus();
+  (advancedShown() ? $("#qf-preview-events") : $("#qf-preview-run")).focus();
+}
+
+const advancedShown = () => $("#qf-preview-advanced").getAttribute("aria-pressed") === "true";
+
+// The JSON typed by hand: into the form when it reads; else the form keeps the last good input.
+function jsonTyped() {
+  const error = $("#qf-preview-json-error");
+  try {
+    samplesForm().set(JSON.parse($("#qf-preview-events").value));
+    error.textContent = "";
+    return true;
+  } catch (problem) {
+    error.textContent = t("The sample is not valid JSON: {e}", { e: problem.message });
+    return false;
+  }
+}
+
+function toggleAdvanced() {
+  const showing = !advancedShown();
+  if (!showing && !jsonTyped()) { say($("#qf-preview-json-error").textContent, "error"); return; }
+  if (showing) $("#qf-preview-events").value = JSON.stringify(samplesForm().get(), null, 1);
+  $("#qf-preview-advanced").setAttribute("aria-pressed", String(showing));
+  $("#qf-preview-json").hidden = !showing;
+  $("#qf-preview-form-box").hidden = showing;
+}
+
+// The deliveries table names nodes by label and the sample members by name.
+function nodeName(nodeId) {
+  const node = byNodeId(nodeId);
+  return node ? node.data.label || titleOf(typeOf(node.data.type)) : nodeId;
 }
 
 async function runPreview() {
-  let input;
-  try { input = JSON.parse($("#qf-preview-events").value); } catch (error) {
-    say(t("The sample is not valid JSON: {e}", { e: error.message }), "error");
+  const form = samplesForm();
+  if (advancedShown() && !jsonTyped()) { say($("#qf-preview-json-error").textContent, "error"); return; }
+  const invalid = form.check();
+  if (invalid.length) {
+    if (advancedShown()) toggleAdvanced(); // the fields that need a fix are in the form
+    say(invalid[0], "error");
     return;
   }
-  if (Array.isArray(input)) input = { events: input };
+  const input = form.get();
   // The canvas as it is now, saved or not.
   input.flow = exportFlow();
   const result = await api("POST", `/api/flows/${encodeURIComponent(page.flow_id)}/preview`, input);
   if (!result.ok) {
     const problems = problemsIn(result.data);
     if (problems.length) setProblems(problems);
-    say(t("Preview failed: {e}", { e: problems.map((p) => said(p)).join("; ") || result.status }), "error");
+    const atField = result.data?.field ? form.refused(result.data.field, result.data.message) : null;
+    say(atField || t("Preview failed: {e}", { e: problems.map((p) => said(p)).join("; ") || result.data?.message || result.status }), "error");
     return;
   }
   const counts = result.data.nodes?.[page.flow_id] || {};
@@ -803,6 +864,7 @@ async function runPreview() {
   for (const [node, count] of Object.entries(counts)) overlay[node] = { text: `▶ ${count}`, title: t("{n} members entered in the preview", { n: count }) };
   setOverlay(overlay);
   const deliveries = result.data.deliveries || [];
+  const names = new Map(input.members.filter((m) => m.name).map((m) => [m.id, m.name]));
   const truncated = result.data.truncated;
   const stopped = truncated
     ? t("The preview stopped early at {at}: it reached its limit of {limit} {reason}. Shorten the time span or use fewer events to see the rest.",
@@ -814,8 +876,8 @@ async function runPreview() {
     el("table", { class: "qf-table" },
       el("thead", {}, el("tr", {}, ...["Time", "Node", "Member", "Content"].map((h) => el("th", { text: t(h) })))),
       el("tbody", {}, ...deliveries.slice(0, 200).map((d) => el("tr", {},
-        el("td", { text: String(d.at || "").slice(5, 16).replace("T", " ") }), el("td", { text: d.node }),
-        el("td", { text: d.member || "" }),
+        el("td", { text: String(d.at || "").slice(5, 16).replace("T", " ") }), el("td", { text: nodeName(d.node) }),
+        el("td", { text: names.get(d.member) || d.member || "" }),
         el("td", { text: `${t(d.kind)}: ${d.payload?.text ?? Object.values(d.payload || {}).join(", ")}` })))))
   );
   say(stopped || t("Preview done: counts are shown on the nodes"), stopped ? "error" : "ok");
@@ -1346,6 +1408,9 @@ async function start() {
   $("#qf-pause")?.addEventListener("click", pauseOrResume);
   $("#qf-preview").addEventListener("click", openPreview);
   $("#qf-preview-run").addEventListener("click", runPreview);
+  $("#qf-preview-samples").addEventListener("click", fillSamples);
+  $("#qf-preview-advanced").addEventListener("click", toggleAdvanced);
+  $("#qf-preview-events").addEventListener("input", jsonTyped);
   $("#qf-live").addEventListener("click", toggleLive);
   $("#qf-undo").addEventListener("click", undo);
   $("#qf-redo").addEventListener("click", redo);
