@@ -75,6 +75,20 @@ CARE = {
     ],
     "edges": [{"from": "joined", "to": "call"}, {"from": "call", "port": "done", "to": "called"}],
 }  # fmt: skip
+TONIGHT = {
+    "id": "tonight",
+    "name": "今晚直播",
+    "nodes": [
+        {"id": "joined", "type": "trigger.member_joined", "config": {}, "label": "新成员入群"},
+        {"id": "invite", "type": "action.send_message", "label": "直播预告",
+         "config": {"text": "今晚 8 点直播"}},
+        {"id": "offer", "type": "action.send_message", "label": "直播优惠",
+         "config": {"text": "直播间专享券"}},
+    ],
+    "edges": [{"from": "joined", "to": "invite"}, {"from": "invite", "to": "offer"}],
+}  # fmt: skip
+# One message a day to a member from all flows together: 今晚直播's second message waits for room.
+TOUCH_BUDGET = {"touch_budget": {"messages": 1, "per": "P1D"}}
 MEMBERS = (("m-1", "小林"), ("m-2", "阿强"))
 
 
@@ -84,18 +98,20 @@ def _joined(member: str, name: str) -> dict[str, Any]:
 
 
 def build_the_day(api: httpx.Client, receiver: Receiver) -> None:
-    """Through the API: a staff member, the fans group, the webhook connector routed for coupons, three
-    live flows (the welcome flow twice, so it has a version 1 to go back to), and two members joining."""
+    """Through the API: a staff member, the fans group, the webhook connector routed for coupons, a touch
+    budget, four live flows (the welcome flow twice, so it has a version 1 to go back to), and two members
+    joining."""
     ok = [
         api.post("/api/staff", json={"id": "s-7", "name": "王小明"}),
         api.post("/api/groups", json={"id": "g-fans-1", "name": "粉丝福利 1 群", "tags": ["fans"]}),
         api.put("/api/connectors/webhook",
                 json={"secret": "operator-day-secret", "url": receiver.url, "allow": ["127.0.0.1/32"]}),
         api.put("/api/connectors/routes", json={"coupon": "webhook"}),
+        api.put("/api/settings", json=TOUCH_BUDGET),
     ]  # fmt: skip
     first = {**WELCOME, "nodes": [{**n, "config": {"text": "欢迎！"}} if n["id"] == "hello" else n
                                   for n in WELCOME["nodes"]]}  # fmt: skip
-    for flow in (first, WELCOME, FIRST_ORDER, CARE):
+    for flow in (first, WELCOME, FIRST_ORDER, CARE, TONIGHT):
         ok.append(api.post("/api/flows", json=flow))
         ok.append(api.post(f"/api/flows/{flow['id']}/publish"))
     ok.append(api.post("/api/events", json=[_joined(*member) for member in MEMBERS]))
@@ -171,6 +187,9 @@ def read_why_her_runs_wait(page: Page) -> None:
         "等待下单，最晚到 2026-11-26 23:00"
     )
     expect(runs.filter(has_text="回访电话").locator(".qf-reason")).to_contain_text("等待员工完成任务")
+    expect(runs.filter(has_text="直播优惠").locator(".qf-reason")).to_have_text(
+        "触达预算已满，等到 2026-11-24 23:00 再发"
+    )
     coupon = page.locator(".qf-timeline li.qf-timeline-delivery").filter(has_text="新人券")
     expect(coupon).to_contain_text("失败")
 
