@@ -126,6 +126,8 @@ def test_an_unknown_flow_opens_an_empty_canvas_named_from_the_form(client, sign_
 def test_a_new_flow_from_a_template_is_stored_under_its_new_id(client, sign_in, services) -> None:
     sign_in("operator")
     page = client.get("/flows").text
+    # Offered by name, as an operator knows them; the id stays the form's value.
+    assert '<option value="welcome-vip">模板: 新人欢迎 → VIP</option>' in page
     answer = client.post(
         "/flows/new",
         data={"id": "my-welcome", "template": "welcome-vip", "_csrf": csrf_of(page)},
