@@ -56,6 +56,7 @@ def test_flows_list_shows_each_flow_with_its_status_and_pauses_with_htmx(client,
     services.engine.save_draft(welcome_flow("draft-only"))
     services.engine.deploy(welcome_flow("live-one"))
     page = client.get("/flows").text
+    assert '<span class="qf-user">operator-user · 运营</span>' in page  # the role in words
     assert re.search(r'id="flow-draft-only".*?草稿', page, re.S)
     assert re.search(r'id="flow-live-one".*?运行中', page, re.S)
     token = csrf_of(page)
