@@ -9,7 +9,7 @@ waits for the thing it shows; a page that lost it fails the run, naming the shot
 a wrong picture in the guide.
 
     .venv/bin/python docs/screenshots.py                          # every shot, into docs/guide/
-    .venv/bin/python docs/screenshots.py --only flows,member --out /tmp/shots
+    .venv/bin/python docs/screenshots.py --only flows,member --out shots
 
 Needs the test extras (`pip install -e '.[test]'`: Playwright) and Debian's `chromium`.
 """
