@@ -34,7 +34,15 @@ GROUPS = [
     GroupRecord("vip-1", "VIP 尊享 1 群", ["vip"], "vip", capacity=200, owner="staff-wang"),
     GroupRecord("vip-2", "VIP 尊享 2 群", ["vip"], "vip", capacity=200, owner="staff-wang"),
 ]
-STAFF = [StaffRecord("staff-wang", "王店长", 20), StaffRecord("staff-li", "李客服", 15)]
+STAFF = [
+    StaffRecord("staff-wang", "王店长", 20),
+    StaffRecord("staff-li", "李客服", 15),
+    # The staff the templates and their example events name, so their tasks and adds show a name.
+    StaffRecord("s-ops", "赵运营"),
+    StaffRecord("s-care", "客服小美"),
+    StaffRecord("s-anna", "安娜"),
+    StaffRecord("s-bob", "鲍勃"),
+]
 TAGS = [
     TagRecord("new", "growth", "#0b7a75"),
     TagRecord("vip", "growth", "#b45309"),

@@ -193,6 +193,11 @@ def _flow_row(services: Services, flow_id: str) -> dict[str, Any]:
     raise NotFound(f"flow `{flow_id}` not found")
 
 
+def _template_titles() -> list[tuple[str, str]]:
+    """(id, name) of each flow template: the new-flow form offers them by name."""
+    return [(name, str(load_template(name).get("name") or name)) for name in template_names()]
+
+
 class PageController(Controller):
     path = ""
     include_in_schema = False
@@ -212,7 +217,7 @@ class PageController(Controller):
     @get(["/", "/flows"], guards=[allow(READ)])
     async def flows(self, request: Request[Any, Any, Any]) -> Template:
         rows = await anyio.to_thread.run_sync(_flow_rows, services_of(request))
-        context = await page_context(request, flows=rows, templates=template_names())
+        context = await page_context(request, flows=rows, templates=_template_titles())
         return Template("pages/flows.html", context=context)
 
     @post("/flows/new", guards=[allow(WRITE)])

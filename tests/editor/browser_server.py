@@ -40,14 +40,15 @@ def chromium_missing() -> str | None:
 
 @contextmanager
 def running_server(
-    database: Path, registry: Registry | None = None, clock: Clock | None = None
+    database: Path, registry: Registry | None = None, clock: Clock | None = None, *, worker: bool = False
 ) -> Iterator[str]:
-    """Serve a fresh app on 127.0.0.1 with an `operator` user (on `clock`, default the real one);
+    """Serve a fresh app on 127.0.0.1 with an `operator` user (on `clock`, default the real one; with
+    `worker`, its in-process worker steps runs and dispatches deliveries as `qunflow serve` does);
     yields the base URL."""
     services = Services.open(f"sqlite:///{database}", registry, clock)
     services.store.migrate()
     services.accounts.create_user(*OPERATOR, "operator", services.now_us())
-    app = create_app(services, worker=False)
+    app = create_app(services, worker=worker)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)

@@ -73,10 +73,12 @@ def signup(event_id: str, member: str) -> dict[str, Any]:
 
 
 class Receiver:
-    """An HTTP endpoint on 127.0.0.1 that keeps every request it gets."""
+    """An HTTP endpoint on 127.0.0.1 that keeps every request it gets and answers each with `status`
+    (200 unless a test sets another, say 400 to make a connector's call fail for good)."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.status = 200
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -85,7 +87,7 @@ class Receiver:
                 receiver.requests.append(
                     {"headers": dict(self.headers), "raw": body, "body": json.loads(body or b"null")}
                 )
-                self.send_response(200)
+                self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

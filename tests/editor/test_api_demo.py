@@ -6,7 +6,7 @@ from api_helpers import bearer
 
 from qunflow.editor.demo import load_demo
 from qunflow.editor.services import Services
-from qunflow.flows import template_names
+from qunflow.flows import load_template, template_names
 
 
 def test_the_demo_shows_live_flows_counts_and_deliveries(client, services: Services, tokens) -> None:
@@ -40,9 +40,12 @@ def test_the_demo_registers_its_community_data_like_an_operator_would(
     auth = bearer(tokens["viewer"])
     vip = client.get("/api/groups/vip-1", headers=auth).json()
     assert (vip["name"], vip["capacity"], vip["owner"]) == ("VIP 尊享 1 群", 200, "staff-wang")
-    assert {s["id"] for s in client.get("/api/staff", headers=auth).json()["items"]} == {
-        "staff-li",
-        "staff-wang",
-    }
+    staff = {s["id"]: s["name"] for s in client.get("/api/staff", headers=auth).json()["items"]}
+    assert (staff["staff-wang"], staff["staff-li"]) == ("王店长", "李客服")
+    # Every staff account a template names has a name: the task inbox never shows a bare id.
+    for template in template_names():
+        for node in load_template(template)["nodes"]:
+            if isinstance(node["config"].get("staff"), str):
+                assert staff.get(node["config"]["staff"]), (template, node["id"])
     assert "fans" in {t["name"] for t in client.get("/api/tags", headers=auth).json()}
     assert client.get("/api/content/welcome-script", headers=auth).json()["kind"] == "text"

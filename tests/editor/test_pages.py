@@ -56,6 +56,7 @@ def test_flows_list_shows_each_flow_with_its_status_and_pauses_with_htmx(client,
     services.engine.save_draft(welcome_flow("draft-only"))
     services.engine.deploy(welcome_flow("live-one"))
     page = client.get("/flows").text
+    assert '<span class="qf-user">operator-user · 运营</span>' in page  # the role in words
     assert re.search(r'id="flow-draft-only".*?草稿', page, re.S)
     assert re.search(r'id="flow-live-one".*?运行中', page, re.S)
     token = csrf_of(page)
@@ -126,6 +127,8 @@ def test_an_unknown_flow_opens_an_empty_canvas_named_from_the_form(client, sign_
 def test_a_new_flow_from_a_template_is_stored_under_its_new_id(client, sign_in, services) -> None:
     sign_in("operator")
     page = client.get("/flows").text
+    # Offered by name, as an operator knows them; the id stays the form's value.
+    assert '<option value="welcome-vip">模板: 新人欢迎 → VIP</option>' in page
     answer = client.post(
         "/flows/new",
         data={"id": "my-welcome", "template": "welcome-vip", "_csrf": csrf_of(page)},
