@@ -39,6 +39,7 @@ AES_KEY = "benchEncodingAESKey0123456789abcdefghijklmn"  # 43 characters
 STAFF = "bench-staff"
 SENDERS = 256  # threads posting callbacks: WeCom does not wait for one answer before the next callback,
 # so slow answers must not hold back the schedule (at 200/s, up to 1.3 s of answers outstanding)
+WINDOW = 10.0  # seconds of callbacks per figure in `p99_by_window_s`
 GRACE = 25.0  # seconds after the last callback: past WeCom's 20 s window nothing more can count
 WELCOME = "externalcontact/send_welcome_msg"
 WELCOME_FLOW = {
@@ -203,6 +204,11 @@ def _figures(fake: FakeWecom, sent: dict[str, dict[str, Any]]) -> dict[str, Any]
     missed = sum(1 for code in sent if code not in welcomed)
     twice = sum(1 for n in calls.values() if n > 1)
     answered = sorted(s["answered_s"] for s in sent.values())
+    start = min((s["at"] for s in sent.values()), default=0.0)
+    windows: dict[int, list[float]] = {}
+    for code, s in sent.items():
+        if code in welcomed:
+            windows.setdefault(int((s["at"] - start) // WINDOW), []).append(welcomed[code] - s["at"])
     return {
         "callbacks": len(sent),
         "callbacks_refused": refused,
@@ -215,6 +221,8 @@ def _figures(fake: FakeWecom, sent: dict[str, dict[str, Any]]) -> dict[str, Any]
         "max_s": round(latencies[-1], 3) if latencies else None,
         "over_2s": sum(1 for x in latencies if x > 2.0),
         "over_20s": sum(1 for x in latencies if x > 20.0),
+        # p99 of each WINDOW seconds of callbacks: whether the slow ones bunch (the broadcast's walk).
+        "p99_by_window_s": [_quantile(sorted(windows[w]), 0.99) for w in sorted(windows)],
         # How long `serve` took to answer a callback (WeCom wants an answer within 5 s).
         "callback_answer_p50_s": _quantile(answered, 0.50),
         "callback_answer_p99_s": _quantile(answered, 0.99),
