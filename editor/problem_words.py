@@ -78,6 +78,8 @@ RULES: list[tuple[str, str, str]] = [
      "{path} needs a key after {field}"),
     (rf"{_code('path')}: {_code('field')} has no fields", "{path}：{field} 没有下级字段",
      "{path}: {field} has no fields"),
+    (rf"{_code('text')}: a placeholder is not closed with }}}}", "占位符 {text} 没有用 }} 结尾",
+     "the placeholder {text} is not closed with }}"),
     # A setting of the wrong shape (msgspec's words).
     (rf"Object missing required field {_code('field')}", "缺少必填项 {field}", "{field} is required"),
     (rf"Object contains unknown field {_code('field')}", "不认识的设置项 {field}", "{field} is not a setting here"),

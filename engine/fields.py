@@ -67,11 +67,17 @@ def path_problem(path: str) -> str | None:
 
 
 def template_problems(text: str) -> list[str]:
-    return [
+    problems = [
         problem
         for inner in _PLACEHOLDER.findall(text)
         if (problem := path_problem(inner.strip())) is not None
     ]
+    rest = _PLACEHOLDER.sub("", text)
+    if "{{" in rest:
+        # `{{ member.points }` would be sent as it is: the member would see the braces.
+        start = rest.index("{{")
+        problems.append(f"`{rest[start : start + 30].strip()}`: a placeholder is not closed with }}}}")
+    return problems
 
 
 def resolve(path: str, scope: Mapping[str, Any]) -> Any:

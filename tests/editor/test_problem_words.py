@@ -46,6 +46,8 @@ BROKEN: dict[str, Any] = {
                      [{"from": "joined", "to": "w"}]),
     "ten years": flow([JOINED, {"id": "w", "type": "wait.delay", "config": {"duration": "P5000D"}}],
                       [{"from": "joined", "to": "w"}]),
+    "unclosed placeholder": flow([JOINED, {"id": "m", "type": "action.send_message",
+                                          "config": {"text": "你有 {{ member.points } 积分"}}]),
     "placeholder": flow([JOINED, {"id": "m", "type": "action.send_message",
                                   "config": {"text": "{{ member.nope }} {{ x.y }} {{ member.attributes }} "
                                              "{{ member.name.first }} {{ a b }}"}}],
@@ -128,3 +130,11 @@ def test_the_words_fill_in_names_and_types() -> None:
     assert say("must be `once`, `always` or an ISO 8601 duration like `P30D`", "zh").startswith(
         "重复进入规则"
     )
+
+
+def test_an_unclosed_placeholder_is_a_problem_said_plainly() -> None:
+    problems = [p for p in _problems(BROKEN["unclosed placeholder"]) if p.path == "config.text"]
+    assert [p.node for p in problems] == ["m"]
+    words = problem_words(problems[0])
+    assert words["zh"] == "占位符 {{ member.points } 积分 没有用 }} 结尾"
+    assert words["en"] == "the placeholder {{ member.points } 积分 is not closed with }}"
