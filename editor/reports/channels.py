@@ -71,7 +71,7 @@ def channels_report(store: Store, start: datetime, end: datetime, now: datetime)
     return rows
 
 
-CHART = Chart("bar", "channel", ("added", "purchasers", "active_7d"))
+CHART = Chart("bar", "channel", ("added", "purchasers", "active_7d"), name="name")
 TITLE = ("渠道效果", "Channels")
 EMPTY = (
     "还没有渠道数据：在「渠道」页添加渠道并设置成本；"

@@ -23,7 +23,7 @@ COLUMNS = (
     Column("messages_sent", "已发送消息", "Messages sent"),
     Column("deliveries_failed", "失败投递", "Deliveries failed"),
 )
-CHART = Chart("bar", "flow", ("conversion_rate", "holdout_conversion_rate"))
+CHART = Chart("bar", "flow", ("conversion_rate", "holdout_conversion_rate"), name="name")
 TITLE = ("流程效果", "Flows")
 EMPTY = (
     "还没有流程效果：给流程设置目标（settings.goal）并发布后，这里显示每个流程的转化率和对照组提升。",

@@ -66,7 +66,7 @@ def groups_report(store: Store, start: datetime, end: datetime, now: datetime) -
     return rows
 
 
-CHART = Chart("bar", "group", ("messages_per_member_day",), limit=20)
+CHART = Chart("bar", "group", ("messages_per_member_day",), limit=20, name="name")
 TITLE = ("群活跃", "Group activity")
 EMPTY = (
     "还没有群：在「群」页导入群，或等成员入群事件（member_joined）进来。",

@@ -36,12 +36,14 @@ class Chart:
     """What a page draws: `kind` `line` (one line per series, by the rows' order) or `bar` (grouped
     bars per row); `x` labels the rows (rows with the same label are added up: a day's deliveries of
     every kind); `series` are the columns drawn; at most `limit` labels (the first ones: a ranked
-    report puts its best first)."""
+    report puts its best first). `name`, when given, is the column whose value the axis shows for a
+    row (a group's name rather than its id), where it has one."""
 
     kind: Literal["line", "bar"]
     x: str
     series: tuple[str, ...]
     limit: int = 30
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Report:
                 "x": self.chart.x,
                 "series": list(self.chart.series),
                 "limit": self.chart.limit,
+                "name": self.chart.name,
             },
             "empty": {"zh": self.empty_zh, "en": self.empty_en},
         }
@@ -104,7 +107,7 @@ def register(
         name, title[0], title[1], rows, tuple(columns), chart, *(empty or ()), takes_now=takes_now
     )
     keys = {c.key for c in report.columns}
-    missing = [k for k in (chart.x, *chart.series) if k not in keys]
+    missing = [k for k in (chart.x, *chart.series, *([chart.name] if chart.name else [])) if k not in keys]
     if missing:
         raise ValueError(f"report `{name}`: the chart names columns it does not have: {', '.join(missing)}")
     REPORTS[name] = report

@@ -137,3 +137,15 @@ def test_the_channels_page_takes_a_cost(browser: Browser, base_url: str) -> None
 def _open(page: Page, path: str) -> None:
     page.goto(path)
     expect(page.locator("#qf-report-chart")).to_have_attribute("data-drawn", "true")
+
+
+def test_a_chart_names_its_rows_by_name_where_they_have_one(browser: Browser, base_url: str) -> None:
+    with operator_page(browser, base_url, next_path="/reports/channels", console=True) as page:
+        expect(page.locator("#qf-report-chart")).to_have_attribute("data-drawn", "true")
+        over = page.locator("#qf-report-chart .u-over")
+        box = over.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 0.05, box["y"] + box["height"] / 2)
+        legend = page.locator(".u-legend")
+        expect(legend).to_contain_text("直播码")  # the channel's name, not its id qr-live
+        expect(legend).not_to_contain_text("qr-live")

@@ -16,19 +16,24 @@
     return kind === "day" ? String(value).slice(5) : String(value);
   }
 
-  // Rows with the same x label added up, in the order they first appear.
-  function byLabel(rows, x, series) {
-    var order = [], sums = {};
+  // Rows with the same x label added up, in the order they first appear; each shown by its name
+  // (the `name` column) where it has one.
+  function byLabel(rows, x, series, name) {
+    var order = [], sums = {}, shown = {};
     rows.forEach(function (row) {
       var label = row[x] === null || row[x] === undefined ? "" : String(row[x]);
-      if (!(label in sums)) { order.push(label); sums[label] = {}; }
+      if (!(label in sums)) {
+        order.push(label);
+        sums[label] = {};
+        shown[label] = name && row[name] ? String(row[name]) : label;
+      }
       series.forEach(function (key) {
         var value = row[key];
         if (typeof value === "number") sums[label][key] = (sums[label][key] || 0) + value;
         else if (!(key in sums[label])) sums[label][key] = null;
       });
     });
-    return order.map(function (label) { return { label: label, values: sums[label] }; });
+    return order.map(function (label) { return { label: shown[label], values: sums[label] }; });
   }
 
   function draw(element, answer) {
@@ -36,7 +41,7 @@
     var chart = answer.chart;
     var columns = {};
     answer.columns.forEach(function (c) { columns[c.key] = c; });
-    var points = byLabel(answer.rows, chart.x, chart.series).slice(0, chart.limit || 30);
+    var points = byLabel(answer.rows, chart.x, chart.series, chart.name).slice(0, chart.limit || 30);
     var bars = chart.kind === "bar";
     var n = chart.series.length;
     var percent = chart.series.every(function (key) { return columns[key].kind === "share"; });
