@@ -196,7 +196,7 @@ def _context(
         config=config,
         step=node_type.step,
         next={},
-        entered=(flow.id, node.id, "entered"),
+        entered=(flow.id, node.id, "entered", 0),  # counted nowhere: a test has no version
         exits={},
     )
     plan = Plan(
