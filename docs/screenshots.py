@@ -1,12 +1,14 @@
 """Regenerates the user guide's pictures (docs/guide/*.png) from a real server.
 
 It starts `qunflow serve --demo` on a new SQLite database in a temporary folder — the demo a new user
-sees — adds an operator account, names two channels and publishes a second version of 消费分层 (so the
-version history has a change to show and to roll back). Then it signs in with Debian's Chromium at
-1400×900 and photographs each page of docs/guide.md, doing on the way what the guide describes:
-turning on the live view, selecting a node, running a preview, opening the publish dialog. Each shot
-waits for the thing it shows; a page that lost it fails the run, naming the shot, rather than leaving
-a wrong picture in the guide.
+sees — adds an operator account, names two channels, publishes a second version of 消费分层 (so the
+version history has a change to show and to roll back) and sends it a few purchases (so the live view
+has figures of each version), and saves a draft of 新人欢迎 → VIP with a new reminder text (so the
+publish dialog has a change to show). Then it signs in with Debian's Chromium at 1400×900 and
+photographs each page of docs/guide.md, doing on the way what the guide describes: turning on the live
+view, selecting a node, running a preview, opening the publish dialog, test-sending a message. Each
+shot waits for the thing it shows; a page that lost it fails the run, naming the shot, rather than
+leaving a wrong picture in the guide.
 
     .venv/bin/python docs/screenshots.py                          # every shot, into docs/guide/
     .venv/bin/python docs/screenshots.py --only flows,member --out shots
@@ -27,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,13 @@ FLOW = "spend-tiers"  # branches and live counts: the canvas and the history sho
 # The reference journey: its preview and its forecast have messages, coupons and invitations to show.
 REFERENCE = "welcome-vip"
 CHANNELS = {"qr-live-1122": ("直播间活码", 300), "qr-store-07": ("门店海报", 120)}
+# Purchases made after version 2 of 消费分层 goes live: member, amount (one of them 高价值 on version 2).
+PURCHASES = (("demo-m-03", 1600), ("demo-m-05", 99), ("demo-m-08", 199), ("demo-m-12", 39))
+# The reference journey's reminder, reworded in its draft: the publish dialog's change, the test send's text.
+REMINDER = ("nudge", "{{ member.name }}，今晚 8 点群里直播抽奖，记得来哦")
+# A member of the demo with a staff account of their own (a WeCom message goes from that staff member),
+# found by name in the test send's search.
+TEST_MEMBER = ("m-1", "小林")
 STARTUP_SECONDS = 120
 
 
@@ -67,24 +77,45 @@ def _editor_ready(page: Any) -> None:
 
 
 def _live_view_and_a_node(page: Any) -> None:
+    """The live view of the live version: counts on the nodes and connections, the version picker, each
+    node's split by version, the minimap; then a node selected."""
     _editor_ready(page)
     page.click("#qf-live")
     page.locator(".qf-count").first.wait_for()
+    for shown in ("#qf-live-version", ".qf-edge-label", ".qf-count-split", "#qf-minimap-view"):
+        page.locator(shown).first.wait_for(state="visible")
     _node(page, "repeat").locator(".qf-node-title").click()
 
 
 def _run_preview(page: Any) -> None:
     _editor_ready(page)
     page.click("#qf-preview")
+    page.locator("#qf-preview-form").wait_for()
     page.click("#qf-preview-run")
     page.locator("#qf-preview-result table").first.wait_for()
 
 
 def _open_publish_dialog(page: Any) -> None:
+    """The dialog once its three parts have answered: what changes, the reach, the backtest."""
     _editor_ready(page)
     page.click("#qf-publish")
     page.locator("#qf-forecast-publish").wait_for()
-    page.wait_for_function("document.querySelector('#qf-forecast-body').textContent.trim().length > 0")
+    for done in ("#qf-publish-changes", "#qf-publish-reach", "#qf-forecast-body"):
+        page.locator(f'{done}[data-state="done"]').wait_for()
+    page.locator("#qf-publish-change-list li").first.wait_for()
+
+
+def _test_send(page: Any) -> None:
+    """The reminder node's test send, to a member found by name; the answer in view. The node is
+    brought into view through the minimap, as an operator would."""
+    _editor_ready(page)
+    page.locator(f'#qf-minimap-view rect[data-node-id="{REMINDER[0]}"]').click()
+    _node(page, REMINDER[0]).locator(".qf-node-title").click()
+    page.fill("#qf-test-member", TEST_MEMBER[1])
+    page.locator(f'.qf-test-member-choice[data-member="{TEST_MEMBER[0]}"]').click()
+    page.click("#qf-test-send-button")
+    page.locator("#qf-test-send-result .qf-test-status").wait_for()
+    page.locator("#qf-test-send-link").scroll_into_view_if_needed()
 
 
 SHOTS: tuple[Shot, ...] = (
@@ -92,6 +123,7 @@ SHOTS: tuple[Shot, ...] = (
     Shot("canvas", f"/flows/{FLOW}", "#qf-panel-body .qf-field", _live_view_and_a_node),
     Shot("preview", f"/flows/{REFERENCE}", ".qf-count", _run_preview),
     Shot("publish", f"/flows/{REFERENCE}", "#qf-forecast", _open_publish_dialog),
+    Shot("testsend", f"/flows/{REFERENCE}", "#qf-test-send-result .qf-test-status", _test_send),
     Shot("history", f"/flows/{FLOW}/history", ".qf-rollback"),
     Shot("runs", "/runs?status=waiting", "#qf-runs .qf-reason"),
     Shot("members", "/members", "#qf-members tbody tr"),
@@ -149,9 +181,10 @@ def _wait_until_up(server: subprocess.Popen[bytes], base_url: str, log: Path) ->
 
 
 def prepare(page: Any) -> dict[str, str]:
-    """As the admin, through the API: an operator account, names and costs for two channels, and
-    version 2 of 消费分层 (高价值 from 1500 元 instead of 2000). Returns what shot paths stand for: a
-    member whose run waits."""
+    """As the admin, through the API: an operator account, names and costs for two channels, version 2
+    of 消费分层 (高价值 from 1500 元 instead of 2000) and a few purchases on it, and a draft of the
+    reference journey with the reminder reworded. Returns what shot paths stand for: a member whose
+    run waits."""
     csrf = {"X-CSRF-Token": _csrf(page)}
     user = {"name": OPERATOR[0], "password": OPERATOR[1], "role": "operator"}
     _ok(page.request.post("/api/users", data=user, headers=csrf))
@@ -163,6 +196,15 @@ def prepare(page: Any) -> dict[str, str]:
             node["config"]["cases"][0]["value"] = 1500
     _ok(page.request.post("/api/flows", data=draft, headers=csrf))
     _ok(page.request.post(f"/api/flows/{FLOW}/publish", headers=csrf))
+    now = datetime.now(UTC).isoformat()
+    purchases = [{"id": f"guide-buy-{member}", "type": "purchase", "member": member, "at": now,
+                  "data": {"amount": amount, "product": "礼盒"}} for member, amount in PURCHASES]  # fmt: skip
+    _ok(page.request.post("/api/events", data=purchases, headers=csrf))
+    draft = page.request.get(f"/api/flows/{REFERENCE}").json()["draft"]
+    for node in draft["nodes"]:
+        if node["id"] == REMINDER[0]:
+            node["config"]["text"] = REMINDER[1]
+    _ok(page.request.post("/api/flows", data=draft, headers=csrf))
     waiting = page.request.get("/api/runs", params={"status": "waiting", "limit": 50}).json()["items"]
     members = [r["member"] for r in waiting if r.get("member")]
     return {"member": members[0] if members else "demo-m-01"}

@@ -16,8 +16,8 @@ from browser_server import chromium_missing
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 MAX_BYTES = 300 * 1024
-# Quick to take, and between them an operator's page, an editor action and an admin's page.
-SAMPLE = "flows,member,publish,connectors"
+# Quick to take, and between them an operator's page, two editor actions and an admin's page.
+SAMPLE = "flows,member,publish,testsend,connectors"
 
 
 def _script() -> ModuleType:
