@@ -150,6 +150,18 @@ def test_the_minimap_shows_the_flow_and_moves_the_view(page: Page) -> None:
     assert after["x"] > before["x"] and after["y"] > before["y"], "the view moved left and up"
     expect(page.locator(".drawflow-node.qf-selected")).to_have_count(0)  # no node was clicked
 
+    # The browser scrolling the canvas (to show a focused node at its edge) moves neither the
+    # minimap out of its corner nor the view: the canvas pans only by drawflow's transform.
+    before = node(page, "coupon").bounding_box()
+    page.evaluate(
+        "() => { const c = document.getElementById('drawflow'); c.scrollLeft = 300; c.scrollTop = 200; }"
+    )
+    expect(page.locator("#drawflow")).to_have_js_property("scrollLeft", 0)
+    canvas, corner = page.locator("#drawflow").bounding_box(), minimap.bounding_box()
+    assert abs(canvas["x"] + canvas["width"] - (corner["x"] + corner["width"])) < 20
+    assert abs(canvas["y"] + canvas["height"] - (corner["y"] + corner["height"])) < 20
+    assert node(page, "coupon").bounding_box() == before
+
     # The minimap folds away and stays folded.
     page.click("#qf-minimap-toggle")
     expect(minimap.locator("svg")).to_be_hidden()

@@ -1156,7 +1156,11 @@ function buildMinimap() {
   svg.addEventListener("pointercancel", release);
   minimap.box = box;
   minimap.svg = svg;
-  $("#drawflow").append(box);
+  const canvas = $("#drawflow");
+  canvas.append(box);
+  // The canvas pans by drawflow's transform, never by scrolling; but the browser scrolls it to show a
+  // focused node off to the side, which would carry the minimap (and the view) out of place.
+  canvas.addEventListener("scroll", () => { canvas.scrollLeft = 0; canvas.scrollTop = 0; });
 }
 
 // The canvas moves so that the point under the pointer on the minimap is in the middle of the view.
