@@ -24,6 +24,7 @@ from .api.deliveries import DeliveryId, delivery_view
 from .api.params import text_filter
 from .api.views import DeliveryView
 from .auth import READ, WRITE, allow, services_of
+from .member_lookup import look_up_member
 from .names import Names
 from .pages import ANY_TEXT, page_context
 from .services import Services
@@ -41,21 +42,27 @@ class DeliveryPages(Controller):
         self,
         request: Request[Any, Any, Any],
         flow: Annotated[str | None, text_filter("flow", "flow id", ANY_TEXT)] = None,
-        member: Annotated[str | None, text_filter("member", "member id", ANY_TEXT)] = None,
+        member: Annotated[str | None, text_filter("member", "member id or name", ANY_TEXT)] = None,
         kind: Annotated[str | None, text_filter("kind", "delivery kind", ANY_TEXT)] = None,
         status: Annotated[str | None, text_filter("status", "delivery status", ANY_TEXT)] = None,
         offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> Template:
         if status and status not in DELIVERY_STATUSES:
             raise UserError(f"status: one of {', '.join(DELIVERY_STATUSES)}")
-        filters = {"flow": flow or "", "member": member or "", "kind": kind or "", "status": status or ""}
         context = await page_context(request)
         services = services_of(request)
-        rows, names = await anyio.to_thread.run_sync(_page, services, context["lang"], filters, offset)
+        who = await anyio.to_thread.run_sync(look_up_member, services, member)
+        # Filtered by her id once she is found: the operator may have typed her name.
+        member = who.member_id or who.typed
+        filters = {"flow": flow or "", "member": member, "kind": kind or "", "status": status or ""}
+        rows, names = await anyio.to_thread.run_sync(
+            _page, services, context["lang"], filters, offset, who.which
+        )
         context.update(
             deliveries=rows,
             names=names,
             filters=filters,
+            who=who,
             kinds=ROUTABLE_KINDS,
             statuses=DELIVERY_STATUSES,
             offset=offset,
@@ -66,6 +73,7 @@ class DeliveryPages(Controller):
             summary=lambda payload: payload_summary(payload, names),
         )
         hx = request.headers.get("hx-request")
+        context["partial"] = bool(hx)
         return Template("pages/deliveries_table.html" if hx else "pages/deliveries.html", context=context)
 
     @post("/{delivery_id:int}/retry", guards=[allow(WRITE)])
@@ -99,8 +107,12 @@ class DeliveryPages(Controller):
 
 
 def _page(
-    services: Services, language: str, filters: dict[str, str], offset: int
+    services: Services, language: str, filters: dict[str, str], offset: int, which: bool
 ) -> tuple[list[DeliveryView], Names]:
+    """A page of the deliveries the filters ask for — none while the operator has to say `which` of
+    several members she means — and the names they need."""
+    if which:
+        return [], _names(services, language, [])
     rows = services.store.delivery_page(
         limit=DELIVERIES_PAGE,
         offset=offset,

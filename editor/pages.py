@@ -38,6 +38,7 @@ from .auth import CSRF_HEADER, READ, WRITE, allow, principal, safe_next, service
 from .changes import Change, change_words, flow_changes
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, catalogue, choose_language, translator
 from .layout import with_layout
+from .member_lookup import look_up_member
 from .names import Names
 from .pickers import community_choices
 from .problem_words import problem_words
@@ -353,23 +354,32 @@ class PageController(Controller):
         request: Request[Any, Any, Any],
         flow: Annotated[str | None, text_filter("flow", "flow id", ANY_TEXT)] = None,
         status: Annotated[str | None, text_filter("status", "run status", ANY_TEXT)] = None,
-        member: Annotated[str | None, text_filter("member", "member id", ANY_TEXT)] = None,
+        member: Annotated[str | None, text_filter("member", "member id or name", ANY_TEXT)] = None,
         offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     ) -> Template:
         services = services_of(request)
         if status and status not in STATUSES:
             raise UserError(f"status: one of {', '.join(STATUSES)}")
+        who = await anyio.to_thread.run_sync(look_up_member, services, member)
         found = await anyio.to_thread.run_sync(
-            lambda: [
-                RunView.of(r)
-                for r in services.store.runs(flow or None, status or None, member or None, RUNS_PAGE, offset)
-            ]
+            lambda: (
+                []
+                if who.which  # several members fit: none of their runs until the operator picks one
+                else [
+                    RunView.of(r)
+                    for r in services.store.runs(
+                        flow or None, status or None, who.member_id, RUNS_PAGE, offset
+                    )
+                ]
+            )
         )
+        filters = {"flow": flow or "", "status": status or "", "member": who.member_id or who.typed}
         context = await page_context(
             request,
             **await _run_words(request, found),
             runs=found,
-            filters={"flow": flow or "", "status": status or "", "member": member or ""},
+            filters=filters,
+            who=who,
             statuses=STATUSES,
             offset=offset,
             next_offset=offset + RUNS_PAGE if len(found) == RUNS_PAGE else None,

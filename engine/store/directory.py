@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 
 from ..clock import from_us
 from ..content import ContentItem
@@ -193,6 +193,15 @@ class DirectoryStore:
             stmt = stmt.where(self._holds_any(c.groups, [group]))
         with self.engine.connect() as conn:
             ids = list(conn.execute(stmt.order_by(c.id).limit(limit).offset(offset)).scalars())
+            found = self.load_members(conn, ids)
+        return [found[i] for i in ids]
+
+    def members_named(self, name: str, limit: int = 50) -> list[Member]:
+        """Members in id order whose whole name is `name`, any case (as the database lowers it)."""
+        c = t.members.c
+        stmt = select(c.id).where(func.lower(c.name) == func.lower(name))
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(stmt.order_by(c.id).limit(limit)).scalars())
             found = self.load_members(conn, ids)
         return [found[i] for i in ids]
 

@@ -36,7 +36,8 @@ def test_the_runs_filter_treats_empty_fields_as_no_filter(client, sign_in, servi
         assert len(re.findall(r'<tr id="run-\d+"', answer.text)) == 2, query
     only = client.get("/runs?flow=&status=&member=m-2").text
     assert len(re.findall(r'<tr id="run-\d+"', only)) == 1 and 'href="/members/m-2"' in only
-    assert 'value="m-2"' in only  # the form keeps what was asked
+    # The form keeps who was asked for, by her name (and sends her id: data-member-id, filters.js).
+    assert 'value="小林"' in only and 'data-member-id="m-2"' in only
     none = client.get("/runs?flow=&status=failed&member=").text
     assert "run-" not in none and "没有符合条件的旅程" in none
     # The htmx part of the page answers the same way.

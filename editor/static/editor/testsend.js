@@ -1,11 +1,10 @@
 // Test send (测试发送, issue #15): in the panel of a node that sends a message, send that message now
-// to a member picked by name (GET /api/members?q=) or to a staff account picked by name, and read what
+// to a member picked by name (member_picker.js) or to a staff account picked by name, and read what
 // happened in words, with a link to the delivery (POST /api/flows/{flow}/nodes/{node}/test-send).
 // The server makes the message from the saved draft, so unsaved changes are saved first.
 import { el } from "./forms.js";
+import { pickMembers } from "./member_picker.js";
 
-const SEARCH_DELAY = 250;
-const SEARCH_LIMIT = 8;
 // Who the tests go to, kept while the page is open: the panel is built again on every change (and
 // on saving), and an operator tries several nodes on the same person.
 const chosen = { to: "member", member: null, staff: "" };
@@ -44,29 +43,17 @@ export function testSendBox({ flowId, nodeId, lang, staff, api, t, saved }) {
   toStaff.addEventListener("change", refresh);
   staffPick.addEventListener("change", () => { chosen.staff = staffPick.value; refresh(); });
 
-  let timer = null;
-  let asked = 0;
-  search.addEventListener("input", () => {
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      const query = search.value.trim();
-      const mine = ++asked;
-      if (!query) { results.replaceChildren(); return; }
-      const answer = await api("GET", `/api/members?${new URLSearchParams({ q: query, limit: String(SEARCH_LIMIT) })}`);
-      if (mine !== asked) return; // typed on since
-      const found = answer.ok ? answer.data?.items || [] : [];
-      results.replaceChildren(...(found.length ? found.map((m) => el("li", {},
-        el("button", { type: "button", class: "qf-link qf-test-member-choice", "data-member": m.id,
-          text: m.name ? `${m.name} · ${m.id}` : m.id,
-          onclick: () => {
-            chosen.member = m;
-            picked.textContent = t("Chosen: {name}", { name: m.name || m.id });
-            results.replaceChildren();
-            search.value = m.name || m.id;
-            refresh();
-          } })))
-        : [el("li", { class: "qf-hint", text: t("No member matches.") })]));
-    }, SEARCH_DELAY);
+  pickMembers({
+    input: search,
+    results,
+    t,
+    choiceClass: "qf-test-member-choice",
+    choose: (m) => {
+      chosen.member = m;
+      picked.textContent = t("Chosen: {name}", { name: m.name || m.id });
+      search.value = m.name || m.id;
+      refresh();
+    },
   });
 
   send.addEventListener("click", async () => {
