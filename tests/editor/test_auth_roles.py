@@ -99,6 +99,10 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("PUT", "/api/channels/qr-1", {"name": "直播码", "cost": 10}, WRITE),
     ("DELETE", "/api/channels/qr-1", None, WRITE),
     ("GET", "/channels", None, READ),
+    ("POST", "/api/flows/welcome/layout", None, READ),
+    ("GET", "/api/flows/welcome/changes", None, READ),
+    ("GET", "/api/flows/welcome/reach", None, READ),
+    ("POST", "/api/flows/welcome/nodes/joined/test-send", {"member": "m-1"}, WRITE),
 ]
 IDS = [f"{method} {path}" for method, path, _, _ in MATRIX]
 # Routes anyone may reach: signing in, the API description, static files, the language switch.
@@ -157,7 +161,7 @@ def test_the_matrix_covers_every_api_route(app: Litestar) -> None:
     concrete = {
         "{flow_id:str}": "welcome", "{run_id:int}": "1", "{member_id:str}": "m-1", "{token_id:int}": "999",
         "{name:str}": "nobody-here", "{group_id:str}": "g-1", "{item_id:str}": "c-1", "{staff_id:str}": "s-1",
-        "{delivery_id:int}": "1", "{task_id:int}": "1", "{channel_id:str}": "qr-1",
+        "{delivery_id:int}": "1", "{task_id:int}": "1", "{channel_id:str}": "qr-1", "{node_id:str}": "joined",
     }  # fmt: skip
     missing = []
     for route in app.routes:
