@@ -3,7 +3,7 @@ group's name.
 
 A page collects the ids of its rows, looks them all up at once in a worker thread (:meth:`Names.load`),
 and its template asks `names.flow(id)`, `names.node(flow, node, version)`, `names.member(id)`,
-`names.group(id)` and `names.staff(id)`,
+`names.group(id)`, `names.staff(id)` and `names.channel(id)`,
 which never touch the database. Where nothing better is known the id itself is the name.
 """
 
@@ -28,6 +28,7 @@ class Names:
         documents: dict[tuple[str, int | None], dict[str, Any]] | None = None,
         groups: dict[str, str] | None = None,
         staff: dict[str, str] | None = None,
+        channels: dict[str, str] | None = None,
     ) -> None:
         self._flows = flows
         self._nodes = nodes
@@ -35,6 +36,7 @@ class Names:
         self._documents = documents or {}
         self._groups = groups or {}
         self._staff = staff or {}
+        self._channels = channels or {}
 
     @classmethod
     def load(
@@ -46,10 +48,11 @@ class Names:
         members: Iterable[str | None] = (),
         groups: Iterable[str] = (),
         staff: Iterable[str] = (),
+        channels: Iterable[str] = (),
     ) -> Names:
         """Look up every flow's name, the labels of `nodes` — (flow, version, node); version None
-        means the newest draft — and the names of `members` and `groups`. Reads the store: call it
-        off the loop."""
+        means the newest draft — and the names of `members`, `groups`, `staff` and `channels`. Reads
+        the store: call it off the loop."""
         store = services.store
         flows = {f["id"]: f["name"] for f in store.list_flows()}
         documents: dict[tuple[str, int | None], dict[str, Any]] = {}
@@ -68,7 +71,14 @@ class Names:
             {s.id: s.name for s in store.list_staff_by_id(wanted_staff) if s.name} if wanted_staff else {}
         )
         members_named = {i: m.name for i, m in found.items() if m.name}
-        return cls(flows, labels, members_named, documents, group_names, staff_names)
+        wanted_channels = {c for c in channels if c}
+        # A community has tens of channels: the list is read whole.
+        channel_names = (
+            {c.id: c.name for c in store.list_channels() if c.id in wanted_channels and c.name}
+            if wanted_channels
+            else {}
+        )
+        return cls(flows, labels, members_named, documents, group_names, staff_names, channel_names)
 
     def flow(self, flow_id: str) -> str:
         return self._flows.get(flow_id) or flow_id
@@ -87,6 +97,10 @@ class Names:
     def staff(self, staff_id: str) -> str:
         """The staff account's name, else its id."""
         return self._staff.get(staff_id) or staff_id
+
+    def channel(self, channel_id: str) -> str:
+        """The channel's name (as entered on the channels page), else its id."""
+        return self._channels.get(channel_id) or channel_id
 
     def document(self, flow_id: str, version: int | None = None) -> dict[str, Any]:
         """The flow document a node of the rows was looked up in (empty when not loaded)."""

@@ -42,7 +42,7 @@ from .names import Names
 from .pickers import community_choices
 from .problem_words import problem_words
 from .services import Services
-from .wording import group_ids, port_taken, port_words, timeline_lines, wait_reason
+from .wording import group_ids, named_ids, port_taken, port_words, timeline_lines, wait_reason
 
 RUNS_PAGE = 50
 # Pages show times in the flows' default timezone (DESIGN §4), where operators work.
@@ -477,7 +477,10 @@ def _timeline(services: Services, language: str, member_id: str, entries: list[A
         if isinstance(d, dict) and isinstance(d.get("flow"), str) and isinstance(d.get("node"), str)
     ]
     groups = [g for e in entries for g in group_ids(e.data)]
-    names = Names.load(services, language, nodes=nodes, groups=groups)
+    events = [e.data for e in entries if e.kind == "event"]
+    staff = [s for data in events for s in named_ids(data, "staff")]
+    channels = [c for data in events for c in named_ids(data, "channel")]
+    names = Names.load(services, language, nodes=nodes, groups=groups, staff=staff, channels=channels)
     _ = translator(language)
     return timeline_lines(entries, runs, names, services.registry, _, _when, DISPLAY_TIMEZONE)
 

@@ -8,6 +8,11 @@ import re
 
 from api_helpers import visible_text
 
+from qunflow.editor.services import Services
+from qunflow.engine.channel import ChannelRecord
+from qunflow.engine.event import convert_events
+from qunflow.engine.member import GroupRecord, StaffRecord
+
 SPEND = {
     "id": "spend",
     "name": "消费分层",
@@ -41,3 +46,40 @@ def test_the_history_says_a_comparison_in_words_not_its_operator_id(client, sign
     client.cookies.set("qunflow_lang", "en")
     english = visible_text(client.get("/flows/spend/history").text)
     assert re.search(r"at least\s*→\s*at most", english), english
+
+
+def test_a_timeline_says_event_details_in_words_and_names(client, sign_in, services: Services) -> None:
+    csrf = sign_in("operator")
+    services.store.put_groups([GroupRecord("g-1", "福利群")])
+    services.store.put_staff([StaffRecord("s-wang", "王店长")])
+    services.store.put_channel(ChannelRecord("qr-live", "直播间活码"), services.now_us())
+    at = "2026-11-22T10:00:00+08:00"
+    events = [
+        {"id": "e-1", "type": "contact_added", "member": "m-1", "channel": "qr-live", "at": at,
+         "data": {"staff": "s-wang", "welcome_code": "WC-SECRET-1"}, "profile": {"name": "小林"}},
+        {"id": "e-2", "type": "member_joined", "member": "m-1", "group": "g-1", "channel": "qr-live",
+         "at": at, "data": {"join_scene": "3"}},
+        {"id": "e-3", "type": "message", "member": "m-1", "group": "g-1", "at": at, "data": {"text": "你好"}},
+        {"id": "e-4", "type": "purchase", "member": "m-1", "at": at,
+         "data": {"amount": 99, "product": "面霜"}},
+        {"id": "e-5", "type": "contact_deleted", "member": "m-1", "at": at,
+         "data": {"by": "customer", "staff": "s-wang"}},
+        {"id": "e-6", "type": "signup", "member": "m-1", "at": at, "data": {"plan": "gold"}},
+    ]  # fmt: skip
+    services.engine.ingest(convert_events(events))
+    edit = {"members": ["m-1"], "add_tags": ["vip"], "blacklist": True}
+    headers = {"X-CSRF-Token": csrf}
+    assert client.post("/api/members/bulk", json=edit, headers=headers).status_code == 200
+
+    page = visible_text(client.get("/members/m-1").text)
+    timeline = page[page.index("时间线") :]
+    for said in ("员工：王店长", "渠道：直播间活码", "群：福利群", "入群方式：扫描群二维码", "内容：你好",
+                 "金额：99", "商品：面霜", "删除方：客户", "plan：gold", "人工修改", "加标签：vip",
+                 "加入黑名单", "操作人：operator-user"):  # fmt: skip
+        assert said in timeline, (said, timeline)
+    assert not re.search(r"\b(group|channel|text|amount|product|staff|by|add_tags|blacklist):", timeline)
+    assert "WC-SECRET-1" not in timeline and "s-wang" not in timeline and "qr-live" not in timeline
+
+    client.cookies.set("qunflow_lang", "en")
+    english = visible_text(client.get("/members/m-1").text)
+    assert "group: 福利群" in english and "amount: 99" in english and "Tags added: vip" in english
