@@ -6,12 +6,14 @@ from __future__ import annotations
 import copy
 import re
 
-from api_helpers import visible_text
+from api_helpers import bearer, visible_text
+from connector_kit import Receiver, coupon_and_message_flow, signup
 
 from qunflow.editor.services import Services
 from qunflow.engine.channel import ChannelRecord
 from qunflow.engine.event import convert_events
 from qunflow.engine.member import GroupRecord, StaffRecord
+from qunflow.engine.outbox import open_dispatcher
 
 SPEND = {
     "id": "spend",
@@ -83,3 +85,31 @@ def test_a_timeline_says_event_details_in_words_and_names(client, sign_in, servi
     client.cookies.set("qunflow_lang", "en")
     english = visible_text(client.get("/members/m-1").text)
     assert "group: 福利群" in english and "amount: 99" in english and "Tags added: vip" in english
+
+
+def test_a_failed_delivery_says_what_happened_in_the_operators_words(
+    client, sign_in, services, tokens
+) -> None:
+    sign_in("operator")
+    admin = bearer(tokens["admin"])
+    receiver = Receiver()
+    receiver.status = 400  # the coupon system refuses the call for good
+    try:
+        options = {"secret": "webhook-signing-secret", "url": receiver.url, "allow": ["127.0.0.1/32"]}
+        assert client.put("/api/connectors/webhook", json=options, headers=admin).status_code == 200
+        assert (
+            client.put("/api/connectors/routes", json={"coupon": "webhook"}, headers=admin).status_code == 200
+        )
+        flow = coupon_and_message_flow()
+        flow["nodes"], flow["edges"] = flow["nodes"][:2], flow["edges"][:1]
+        services.engine.deploy(flow)
+        services.engine.ingest(convert_events([signup("e-1", "m-1")]))
+        assert (
+            open_dispatcher(services.store, services.clock, settings=services.connectors).drain().failed == 1
+        )
+    finally:
+        receiver.close()
+
+    page = visible_text(client.get("/deliveries").text)
+    assert "对方服务器拒绝了请求（HTTP 400，127.0.0.1）" in page, page
+    assert "HTTP 400 from" not in page
