@@ -196,11 +196,11 @@ def _task_details(data: dict[str, Any], names: Names, _: Translate) -> list[str]
     if data.get("outcome") in ("done", "skipped"):
         lines.append(_("task:" + data["outcome"]))
     if isinstance(data.get("by"), str):
-        lines.append(data["by"])
+        lines.append(names.person(data["by"]))
     return lines
 
 
-def _edit_details(data: dict[str, Any], _: Translate) -> list[str]:
+def _edit_details(data: dict[str, Any], names: Names, _: Translate) -> list[str]:
     """A person's change to the member (`engine.edits`): the tags added and removed, the blacklist,
     and who made it."""
     lines = []
@@ -212,7 +212,7 @@ def _edit_details(data: dict[str, Any], _: Translate) -> list[str]:
     elif data.get("blacklist") is False:
         lines.append(_("Taken off the blacklist"))
     if isinstance(data.get("by"), str):
-        lines.append(_("By {who}", who=data["by"]))
+        lines.append(_("By {who}", who=names.person(data["by"])))
     return lines
 
 
@@ -242,7 +242,7 @@ def timeline_lines(
             elif entry.title == "task_completed":
                 line["details"] = _task_details(own, names, _)
             elif entry.title == EDITED:
-                line["details"] = _edit_details(own, _)
+                line["details"] = _edit_details(own, names, _)
             else:
                 line["details"] = data_lines(
                     {**{k: v for k, v in entry.data.items() if k != "data"}, **own}, _, names

@@ -15,6 +15,7 @@ from qunflow.engine.event import convert_events
 from qunflow.engine.member import GroupRecord, StaffRecord
 from qunflow.engine.outbox import open_dispatcher
 
+AT = "2026-11-22T10:00:00+08:00"
 SPEND = {
     "id": "spend",
     "name": "消费分层",
@@ -55,7 +56,7 @@ def test_a_timeline_says_event_details_in_words_and_names(client, sign_in, servi
     services.store.put_groups([GroupRecord("g-1", "福利群")])
     services.store.put_staff([StaffRecord("s-wang", "王店长")])
     services.store.put_channel(ChannelRecord("qr-live", "直播间活码"), services.now_us())
-    at = "2026-11-22T10:00:00+08:00"
+    at = AT
     events = [
         {"id": "e-1", "type": "contact_added", "member": "m-1", "channel": "qr-live", "at": at,
          "data": {"staff": "s-wang", "welcome_code": "WC-SECRET-1"}, "profile": {"name": "小林"}},
@@ -113,3 +114,27 @@ def test_a_failed_delivery_says_what_happened_in_the_operators_words(
     page = visible_text(client.get("/deliveries").text)
     assert "对方服务器拒绝了请求（HTTP 400，127.0.0.1）" in page, page
     assert "HTTP 400 from" not in page
+
+
+def test_who_published_or_changed_is_a_name_not_a_token_id(client, sign_in, services: Services) -> None:
+    csrf = sign_in("operator")
+    bench = bearer(services.accounts.create_token("operator", services.now_us(), label="bench")[1])
+    bare, bare_token = services.accounts.create_token("operator", services.now_us())
+    assert client.post("/api/flows", json=SPEND, headers=bench).status_code == 200
+    assert client.post("/api/flows/spend/publish", headers=bench).status_code == 200
+    changed = {**SPEND, "name": "消费分层 2"}
+    assert client.post("/api/flows", json=changed, headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.post("/api/flows/spend/publish", headers=bearer(bare_token)).status_code == 200
+    assert client.post("/api/flows/spend/publish", headers={"X-CSRF-Token": csrf}).status_code == 200
+
+    history = visible_text(client.get("/flows/spend/history").text)
+    assert "申请人：API 令牌：bench" in history[history.index("版本 1") :], history
+    assert f"申请人：API 令牌 #{bare.id}" in history[history.index("版本 2") : history.index("版本 1")]
+    assert "申请人：operator-user" in history[history.index("版本 3") : history.index("版本 2")]
+    assert "token:" not in history
+
+    services.engine.ingest(convert_events([{"id": "e-1", "type": "signup", "member": "m-1", "at": AT}]))
+    edit = {"members": ["m-1"], "add_tags": ["vip"]}
+    assert client.post("/api/members/bulk", json=edit, headers=bench).status_code == 200
+    timeline = visible_text(client.get("/members/m-1").text)
+    assert "操作人：API 令牌：bench" in timeline and "token:" not in timeline
