@@ -9,6 +9,7 @@ import re
 from api_helpers import bearer, visible_text
 from connector_kit import Receiver, coupon_and_message_flow, signup
 
+from qunflow.editor.demo import load_demo
 from qunflow.editor.services import Services
 from qunflow.engine.channel import ChannelRecord
 from qunflow.engine.event import convert_events
@@ -138,3 +139,12 @@ def test_who_published_or_changed_is_a_name_not_a_token_id(client, sign_in, serv
     assert client.post("/api/members/bulk", json=edit, headers=bench).status_code == 200
     timeline = visible_text(client.get("/members/m-1").text)
     assert "操作人：API 令牌：bench" in timeline and "token:" not in timeline
+
+
+def test_every_demo_member_has_a_name_so_no_message_starts_with_a_comma(services: Services) -> None:
+    assert load_demo(services) is not None
+    assert [m.id for m in services.store.all_members().values() if not m.name] == []
+    texts = [d["payload"].get("text") or "" for d in services.store.deliveries()]
+    assert texts and not [t for t in texts if t.startswith(("，", ",", "！", "、"))]
+    # The anti-spam warning names the member it warns, as its template says.
+    assert any(t.startswith("推广号，本群禁止发广告") for t in texts), texts
