@@ -26,6 +26,8 @@ ROLES: tuple[str, ...] = ("admin", "operator", "viewer", "ingest")
 # `ingest` is for machines: it has tokens but no password login.
 USER_ROLES: tuple[str, ...] = ("admin", "operator", "viewer")
 TOKEN_PREFIX = "qf_"
+# Who an API token is when it makes a change: `token:<id>`, stable and unique whatever its label.
+TOKEN_PRINCIPAL = "token:"
 SESSION_LIFETIME_US = 7 * 24 * 3600 * 1_000_000
 
 _hasher = PasswordHasher()
@@ -44,6 +46,17 @@ class TokenInfo(msgspec.Struct, frozen=True):
     role: str
     label: str | None
     created_at: int
+
+
+def token_principal(token_id: int) -> str:
+    """The name an API token makes its changes under (`token:<id>`); pages show its label."""
+    return f"{TOKEN_PRINCIPAL}{token_id}"
+
+
+def principal_token(who: str) -> int | None:
+    """The token id in a name made by :func:`token_principal`; None for a user's name."""
+    number = who.removeprefix(TOKEN_PRINCIPAL)
+    return int(number) if who.startswith(TOKEN_PRINCIPAL) and number.isdigit() else None
 
 
 def digest(secret: str) -> str:

@@ -26,7 +26,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 
-from qunflow.editor.accounts import SESSION_LIFETIME_US, User
+from qunflow.editor.accounts import SESSION_LIFETIME_US, User, token_principal
 
 from .services import Services
 from .throttle import LoginFailures
@@ -106,7 +106,7 @@ async def principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal
     if scheme.lower() == "bearer" and credential.strip():
         token = await anyio.to_thread.run_sync(services.accounts.token_role, credential.strip())
         if token is not None:
-            found = Principal(f"token:{token[0]}", token[1], "token")
+            found = Principal(token_principal(token[0]), token[1], "token")
     elif cookie := connection.cookies.get(SESSION_COOKIE):
         session_id = session_id_from_cookie(services.signing_key, cookie)
         if session_id is not None:

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from qunflow.engine.fields import OPS
+
 from .names import Names
 from .wording import port_words
 
@@ -114,22 +116,27 @@ def duration_words(value: timedelta, language: str) -> str:
     return " ".join(parts) or f"0 {units[3][1]}"
 
 
-def value_words(value: Any, _: Translate, language: str) -> str:
-    """A stored value as an operator reads it: durations in days and hours, yes / no, lists joined
-    with 、, objects as `field: value` pairs — never JSON."""
+def value_words(value: Any, _: Translate, language: str, field: str = "") -> str:
+    """A stored value as an operator reads it: durations in days and hours, yes / no, a comparison's
+    operator (the value of a field `op`) in words (`gte` → 不少于), lists joined with 、, objects as
+    `field: value` pairs — never JSON."""
     if value is None or value == "" or value == [] or value == {}:
         return ""
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    if field == "op" and value in OPS:
+        return _("op:" + value)
     if isinstance(value, str) and _ISO_DURATION.match(value):
         try:
             return duration_words(msgspec.convert(value, timedelta), language)
         except msgspec.ValidationError:
             return value
     if isinstance(value, list):
-        return "、".join(value_words(item, _, language) for item in value)
+        return "、".join(value_words(item, _, language, field) for item in value)
     if isinstance(value, dict):
-        return "；".join(f"{_(humanize(str(k)))}: {value_words(v, _, language)}" for k, v in value.items())
+        return "；".join(
+            f"{_(humanize(str(k)))}: {value_words(v, _, language, str(k))}" for k, v in value.items()
+        )
     return str(value)
 
 
@@ -166,8 +173,8 @@ def change_words(
         words["after"] = type_title(change.after) if change.after else ""
         return words
     words["field"] = _(humanize(change.field)) if change.field else ""
-    words["before"] = value_words(change.before, _, language)
-    words["after"] = value_words(change.after, _, language)
+    words["before"] = value_words(change.before, _, language, change.field)
+    words["after"] = value_words(change.after, _, language, change.field)
     return words
 
 

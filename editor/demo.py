@@ -16,7 +16,7 @@ import msgspec
 from qunflow.engine import Engine, SimClock
 from qunflow.engine.content import ContentItem, MiniProgram
 from qunflow.engine.errors import NotFound, QunflowError
-from qunflow.engine.event import Event, convert_events, decode_event_lines
+from qunflow.engine.event import Event, Profile, convert_events, decode_event_lines
 from qunflow.engine.member import GroupRecord, StaffRecord, TagRecord
 from qunflow.engine.simulate import drive
 from qunflow.flows import load_template, template_names
@@ -116,8 +116,36 @@ def community_events(end: datetime, seed: int = 7) -> list[dict[str, Any]]:
     return events
 
 
+def example_names() -> dict[str, str]:
+    """The names the templates' example members files give their members (the first file to name a
+    member wins)."""
+    names: dict[str, str] = {}
+    for item in sorted(files("qunflow.flows").joinpath("examples").iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".members.jsonl"):
+            for line in item.read_text(encoding="utf-8").splitlines():
+                record = msgspec.json.decode(line) if line.strip() else {}
+                if isinstance(record.get("name"), str) and record["name"]:
+                    names.setdefault(str(record["id"]), record["name"])
+    return names
+
+
+def _named(events: list[Event], names: dict[str, str]) -> list[Event]:
+    """`events`, with the first event of each member that none of them names carrying the name
+    `names` gives: a message to her then reads 「推广号，本群禁止…」, not 「，本群禁止…」."""
+    named = {e.member for e in events if e.profile is not None and e.profile.name}
+    out = []
+    for event in sorted(events, key=lambda e: e.at):
+        if event.member and event.member not in named and event.member in names:
+            named.add(event.member)
+            profile = msgspec.structs.replace(event.profile or Profile(), name=names[event.member])
+            event = msgspec.structs.replace(event, profile=profile)
+        out.append(event)
+    return out
+
+
 def example_events(end: datetime) -> list[Event]:
-    """The templates' example events, moved so they start `HISTORY` ago; later ones are dropped."""
+    """The templates' example events, moved so they start `HISTORY` ago; later ones are dropped. A
+    member the events do not name is named as the examples' members files name her."""
     found: list[Event] = []
     folder = files("qunflow.flows").joinpath("examples")
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
@@ -133,7 +161,7 @@ def example_events(end: datetime) -> list[Event]:
             for e in events
             if e.at + shift <= end
         ]
-    return found
+    return _named(found, example_names())
 
 
 def example_groups() -> list[GroupRecord]:

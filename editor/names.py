@@ -3,7 +3,7 @@ group's name.
 
 A page collects the ids of its rows, looks them all up at once in a worker thread (:meth:`Names.load`),
 and its template asks `names.flow(id)`, `names.node(flow, node, version)`, `names.member(id)`,
-`names.group(id)` and `names.staff(id)`,
+`names.group(id)`, `names.staff(id)`, `names.channel(id)` and `names.person(who)` (who made a change),
 which never touch the database. Where nothing better is known the id itself is the name.
 """
 
@@ -14,6 +14,8 @@ from typing import Any
 
 from qunflow.engine.errors import NotFound
 
+from .accounts import principal_token
+from .i18n import translator
 from .services import Services
 
 
@@ -28,6 +30,9 @@ class Names:
         documents: dict[tuple[str, int | None], dict[str, Any]] | None = None,
         groups: dict[str, str] | None = None,
         staff: dict[str, str] | None = None,
+        channels: dict[str, str] | None = None,
+        tokens: dict[int, str] | None = None,
+        language: str = "zh",
     ) -> None:
         self._flows = flows
         self._nodes = nodes
@@ -35,6 +40,9 @@ class Names:
         self._documents = documents or {}
         self._groups = groups or {}
         self._staff = staff or {}
+        self._channels = channels or {}
+        self._tokens = tokens or {}
+        self._ = translator(language)
 
     @classmethod
     def load(
@@ -46,10 +54,13 @@ class Names:
         members: Iterable[str | None] = (),
         groups: Iterable[str] = (),
         staff: Iterable[str] = (),
+        channels: Iterable[str] = (),
+        people: Iterable[str | None] = (),
     ) -> Names:
         """Look up every flow's name, the labels of `nodes` — (flow, version, node); version None
-        means the newest draft — and the names of `members` and `groups`. Reads the store: call it
-        off the loop."""
+        means the newest draft — the names of `members`, `groups`, `staff` and `channels`, and the
+        labels of the API tokens among `people` (who made changes). Reads the store: call it off the
+        loop."""
         store = services.store
         flows = {f["id"]: f["name"] for f in store.list_flows()}
         documents: dict[tuple[str, int | None], dict[str, Any]] = {}
@@ -68,7 +79,31 @@ class Names:
             {s.id: s.name for s in store.list_staff_by_id(wanted_staff) if s.name} if wanted_staff else {}
         )
         members_named = {i: m.name for i, m in found.items() if m.name}
-        return cls(flows, labels, members_named, documents, group_names, staff_names)
+        wanted_channels = {c for c in channels if c}
+        # A community has tens of channels: the list is read whole.
+        channel_names = (
+            {c.id: c.name for c in store.list_channels() if c.id in wanted_channels and c.name}
+            if wanted_channels
+            else {}
+        )
+        wanted_tokens = {t for t in (principal_token(p) for p in people if p) if t is not None}
+        # An admin keeps a handful of tokens: the list is read whole.
+        token_labels = (
+            {t.id: t.label for t in services.accounts.tokens() if t.id in wanted_tokens and t.label}
+            if wanted_tokens
+            else {}
+        )
+        return cls(
+            flows,
+            labels,
+            members_named,
+            documents,
+            group_names,
+            staff_names,
+            channel_names,
+            token_labels,
+            language,
+        )
 
     def flow(self, flow_id: str) -> str:
         return self._flows.get(flow_id) or flow_id
@@ -87,6 +122,19 @@ class Names:
     def staff(self, staff_id: str) -> str:
         """The staff account's name, else its id."""
         return self._staff.get(staff_id) or staff_id
+
+    def channel(self, channel_id: str) -> str:
+        """The channel's name (as entered on the channels page), else its id."""
+        return self._channels.get(channel_id) or channel_id
+
+    def person(self, who: str) -> str:
+        """Who made a change, as a page says it: a user by name, an API token by its label
+        (API 令牌：bench), or by its number when it has none or is gone."""
+        token = principal_token(who)
+        if token is None:
+            return who
+        label = self._tokens.get(token)
+        return self._("API token: {label}", label=label) if label else self._("API token #{id}", id=token)
 
     def document(self, flow_id: str, version: int | None = None) -> dict[str, Any]:
         """The flow document a node of the rows was looked up in (empty when not loaded)."""

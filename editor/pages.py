@@ -43,7 +43,7 @@ from .names import Names
 from .pickers import community_choices
 from .problem_words import problem_words
 from .services import Services
-from .wording import group_ids, port_taken, port_words, timeline_lines, wait_reason
+from .wording import group_ids, named_ids, port_taken, port_words, timeline_lines, wait_reason
 
 RUNS_PAGE = 50
 # Pages show times in the flows' default timezone (DESIGN §4), where operators work.
@@ -487,7 +487,13 @@ def _timeline(services: Services, language: str, member_id: str, entries: list[A
         if isinstance(d, dict) and isinstance(d.get("flow"), str) and isinstance(d.get("node"), str)
     ]
     groups = [g for e in entries for g in group_ids(e.data)]
-    names = Names.load(services, language, nodes=nodes, groups=groups)
+    events = [e.data for e in entries if e.kind == "event"]
+    staff = [s for data in events for s in named_ids(data, "staff")]
+    channels = [c for data in events for c in named_ids(data, "channel")]
+    people = [d["by"] for d in (data.get("data") for data in events) if isinstance(d, dict) and "by" in d]
+    names = Names.load(
+        services, language, nodes=nodes, groups=groups, staff=staff, channels=channels, people=people
+    )
     _ = translator(language)
     return timeline_lines(entries, runs, names, services.registry, _, _when, DISPLAY_TIMEZONE)
 
@@ -526,7 +532,8 @@ def _history(services: Services, flow_id: str, language: str) -> list[dict[str, 
         for i in ((0, 2) if change.what.startswith("edge_") else (0,))
         if change.what.startswith(("node_", "edge_"))
     }
-    names = Names.load(services, language, nodes=nodes)
+    people = [entry[key] for entry in entries for key in ("requested_by", "decided_by")]
+    names = Names.load(services, language, nodes=nodes, people=people)
     _ = translator(language)
 
     def type_title(type_id: str) -> str:
@@ -544,8 +551,8 @@ def _history(services: Services, flow_id: str, language: str) -> list[dict[str, 
             "changes": said(version, before, changes),
             "first": before is None,
             "status": records[version]["status"],
-            "requested_by": records[version]["requested_by"],
-            "decided_by": records[version]["decided_by"],
+            "requested_by": _person(names, records[version]["requested_by"]),
+            "decided_by": _person(names, records[version]["decided_by"]),
             "decided_at": iso(records[version]["decided_at"]),
             "reason": records[version]["reason"],
             "reach": records[version]["reach"],
@@ -561,6 +568,10 @@ def _history(services: Services, flow_id: str, language: str) -> list[dict[str, 
         "first": False,
     }
     return [draft, *versions]
+
+
+def _person(names: Names, who: str | None) -> str | None:
+    return names.person(who) if who else None
 
 
 def _staff_name(services: Any, staff_id: str | None) -> str | None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from qunflow.engine.edits import EDITED
 from qunflow.engine.localtime import parse_time
 from qunflow.engine.registry import Registry
 
@@ -31,8 +32,21 @@ MESSAGE_NODES = frozenset({"action.send_message", "action.broadcast"})
 BUDGET_WAIT = "_wait_reason"
 # Events a run may wait for, as an operator says them; others are shown by their type.
 EVENT_WORDS = ("purchase", "message", "member_joined", "member_left", "tag_added", "contact_added",
-               "task_completed", "contact_deleted", "delivery_settled")  # fmt: skip
+               "task_completed", "contact_deleted", "delivery_settled", "coupon_redeemed",
+               "link_clicked", "member_updated", "member_edited")  # fmt: skip
 DATA_LENGTH = 120
+# Keys of the built-in events' data an operator reads in her own words ("detail:text" → 内容); the
+# keys of a custom event's data stay as its sender named them.
+DETAIL_WORDS = frozenset({"group", "channel", "text", "amount", "product", "staff", "coupon", "url",
+                          "by", "half", "join_scene", "quit_scene"})  # fmt: skip
+# Values said in words ("detail:by=staff" → 员工): who deleted a contact, how WeCom says a member
+# joined or left a group (JoinScene, QuitScene).
+DETAIL_VALUES = frozenset({"by=staff", "by=customer", "join_scene=0", "join_scene=1", "join_scene=3",
+                           "quit_scene=0", "quit_scene=1"})  # fmt: skip
+# Ids shown by the name `Names` knows for them (its method of the same name).
+NAMED_DETAILS = frozenset({"group", "channel", "staff"})
+# A WeCom welcome code is good for 20 seconds and means nothing to a person.
+HIDDEN_DETAILS = frozenset({"welcome_code"})
 # What a payload says, in the order a line shows the first one found (never the JSON itself).
 SUMMARY_KEYS = ("text", "title", "coupon", "group", "tag", "tags", "task", "url")
 SUMMARY_LENGTH = 80
@@ -114,25 +128,31 @@ def _at_time_of_day(moment: datetime, text: str, document: dict[str, Any], defau
         return False
 
 
-def data_lines(data: dict[str, Any], prefix: str = "", names: Names | None = None) -> list[str]:
-    """Stored data as `name: value` lines (nested names joined with `.`), each cut to a readable
-    length, a group named by its name where `names` knows it: what a timeline shows instead of JSON."""
+def data_lines(data: dict[str, Any], _: Translate, names: Names | None = None, prefix: str = "") -> list[str]:
+    """Stored data as `name: value` lines in the page's language: the keys the built-in events use
+    said in words (群, 内容, 金额 ...; a custom event's own keys as they are, nested ones joined with
+    `.`), a group, channel or staff account by its name where `names` knows it, each value cut to a
+    readable length: what a timeline shows instead of JSON."""
     lines: list[str] = []
     for key, value in data.items():
-        name = f"{prefix}{key}"
-        if key == "group" and isinstance(value, str) and names is not None:
-            value = names.group(value)
+        if key in HIDDEN_DETAILS:
+            continue
+        if isinstance(value, str) and names is not None and key in NAMED_DETAILS:
+            value = getattr(names, key)(value)
         if isinstance(value, dict):
-            lines += data_lines(value, name + ".", names)
+            lines += data_lines(value, _, names, f"{prefix}{key}.")
         elif value is None or value == [] or value == "":
             continue
         else:
             text = "、".join(str(v) for v in value) if isinstance(value, list) else str(value)
             if isinstance(value, bool):
                 text = "✓" if value else "✗"
+            elif f"{key}={text}" in DETAIL_VALUES:
+                text = _(f"detail:{key}={text}")
             if len(text) > DATA_LENGTH:
                 text = text[: DATA_LENGTH - 1] + "…"
-            lines.append(f"{name}: {text}")
+            name = _("detail:" + key) if not prefix and key in DETAIL_WORDS else prefix + key
+            lines.append(_("{name}: {value}", name=name, value=text))
     return lines
 
 
@@ -176,7 +196,23 @@ def _task_details(data: dict[str, Any], names: Names, _: Translate) -> list[str]
     if data.get("outcome") in ("done", "skipped"):
         lines.append(_("task:" + data["outcome"]))
     if isinstance(data.get("by"), str):
-        lines.append(data["by"])
+        lines.append(names.person(data["by"]))
+    return lines
+
+
+def _edit_details(data: dict[str, Any], names: Names, _: Translate) -> list[str]:
+    """A person's change to the member (`engine.edits`): the tags added and removed, the blacklist,
+    and who made it."""
+    lines = []
+    for key, title in (("add_tags", "Tags added: {tags}"), ("remove_tags", "Tags removed: {tags}")):
+        if isinstance(data.get(key), list) and data[key]:
+            lines.append(_(title, tags="、".join(str(tag) for tag in data[key])))
+    if data.get("blacklist") is True:
+        lines.append(_("Put on the blacklist"))
+    elif data.get("blacklist") is False:
+        lines.append(_("Taken off the blacklist"))
+    if isinstance(data.get("by"), str):
+        lines.append(_("By {who}", who=names.person(data["by"])))
     return lines
 
 
@@ -205,9 +241,11 @@ def timeline_lines(
                 line["details"] = _settled_details(own, names, _)
             elif entry.title == "task_completed":
                 line["details"] = _task_details(own, names, _)
+            elif entry.title == EDITED:
+                line["details"] = _edit_details(own, names, _)
             else:
                 line["details"] = data_lines(
-                    {**{k: v for k, v in entry.data.items() if k != "data"}, **own}, names=names
+                    {**{k: v for k, v in entry.data.items() if k != "data"}, **own}, _, names
                 )
         elif entry.kind == "run":
             run = runs.get(entry.id or "")
@@ -238,16 +276,22 @@ def timeline_lines(
     return lines
 
 
+def named_ids(data: dict[str, Any], key: str) -> list[str]:
+    """The ids stored data names by `key` (its own, and its `data`'s): what to look up names for."""
+    inner = data.get("data")
+    found = [data.get(key), inner.get(key) if isinstance(inner, dict) else None]
+    return [i for i in found if isinstance(i, str) and i]
+
+
 def group_ids(data: dict[str, Any]) -> list[str]:
     """The group ids stored data names (its `group`, and its `data.group`): what to look up names for."""
-    inner = data.get("data")
-    found = [data.get("group"), inner.get("group") if isinstance(inner, dict) else None]
-    return [g for g in found if isinstance(g, str) and g]
+    return named_ids(data, "group")
 
 
 __all__ = [
     "data_lines",
     "group_ids",
+    "named_ids",
     "payload_summary",
     "port_taken",
     "port_words",

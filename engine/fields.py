@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from msgspec import Meta
 
@@ -25,7 +25,12 @@ FieldPath = Annotated[
     str, Meta(pattern=r"^[a-z_]+(\.[A-Za-z0-9_\-]+)*$", extra_json_schema={"format": "field-path"})
 ]
 Template = Annotated[str, Meta(max_length=4000, extra_json_schema={"format": "template"})]
-Op = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"]
+# The stored value is the id; the editor says each in words (format `comparison-op`: 不少于 for gte).
+Op = Annotated[
+    Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"],
+    Meta(extra_json_schema={"format": "comparison-op"}),
+]
+OPS: tuple[str, ...] = get_args(get_args(Op)[0])
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 _PATH = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_\-]+)*$")

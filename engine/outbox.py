@@ -303,7 +303,7 @@ class Dispatcher:
             again = moment + self.policy.delay(held.attempts)
             return Settled(held.id, PENDING, next_attempt_at=to_us(again), error=reason)
         if failure.retryable:
-            reason = f"gave up after {held.attempts} attempts: {reason}"
+            reason = f"尝试 {held.attempts} 次后放弃 (gave up after {held.attempts} attempts)：{reason}"
         return Settled(held.id, FAILED, error=reason)
 
 

@@ -34,7 +34,9 @@ MEMBER_EXPORT = ("id", "name", "channel", "tags", "groups", "points", "total_spe
 
 
 def changed_by(request: Request[Any, Any, Any]) -> str:
-    """Who is making a change, as the timeline names them: the user, or `token:<label or id>`."""
+    """Who is making a change, as it is stored with the change: the user's name, or `token:<id>` for an
+    API token (stable and unique, which approvals rely on); pages show the token's label instead
+    (`Names.person`: API 令牌：bench)."""
     who = request.state.get("principal")
     return who.name if who is not None else "unknown"
 

@@ -104,6 +104,20 @@ def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
+# How the deliveries page says each kind of refused address (DeliveryFailed messages are 简体中文 first).
+REFUSAL_WORDS = {
+    "cloud metadata": "云服务器元数据",
+    "unspecified": "未指定",
+    "loopback": "本机回环",
+    "link-local": "链路本地",
+    "private": "内网",
+    "multicast": "组播",
+    "shared (carrier-grade NAT)": "运营商共享（CGNAT）",
+    "reserved": "保留",
+    "non-public": "非公网",
+}
+
+
 def refusal(address: IPAddress) -> str | None:
     """Why an address may not be called (`loopback`, `private`, ...), or None for a public address."""
     inner = embedded_ipv4(address)
@@ -162,8 +176,8 @@ class AddressPolicy:
         a zone (`[fe80::1%25eth0]`) is refused whatever it is: it names an interface of this server."""
         if "%" in host:
             raise AddressRefused(
-                f"refused to call `{host[:100]}`: an address with a zone (%) names a network interface"
-                " of this server / 拒绝访问带网络接口标识（%）的地址"
+                f"拒绝访问 {host[:100]}：带网络接口标识（%）的地址指向本服务器的网卡"
+                " (refused to call: an address with a zone (%) names a network interface of this server)"
             )
         literal = ip_literal(host)
         if literal is not None:
@@ -172,15 +186,21 @@ class AddressPolicy:
             try:
                 found = [ipaddress.ip_address(a.split("%")[0]) for a in self.resolver(host, port)]
             except (OSError, UnicodeError) as error:
-                raise AddressRefused(f"`{host}` does not resolve: {error}", retryable=True) from None
+                raise AddressRefused(
+                    f"无法解析域名 {host}（{error}） (the name does not resolve)", retryable=True
+                ) from None
             if not found:
-                raise AddressRefused(f"`{host}` does not resolve to any address", retryable=True)
+                raise AddressRefused(
+                    f"域名 {host} 没有解析到任何地址 (the name does not resolve to any address)",
+                    retryable=True,
+                )
         for address in found:
             why = refusal(address)
             if why is not None and not self.allowed(address):
                 shown = host if literal is None else f"{host} ({address})" if str(address) != host else host
                 raise AddressRefused(
-                    f"refused to call `{shown}`: {address} is a {why} address"
-                    f" (allow-list it to permit) / 拒绝访问内网或保留地址"
+                    f"拒绝访问 {shown}：{address} 是{REFUSAL_WORDS.get(why, why)}地址，"
+                    "管理员可在连接器页把它加入允许列表"
+                    f" (refused to call: {address} is a {why} address; allow-list it to permit)"
                 )
         return found

@@ -91,14 +91,18 @@ class ConfiguredRoutes:
     def _open(self, name: str, stored: dict) -> Connector:
         kind = self.settings.types.get(name)
         if kind is None:
-            return Unavailable(name, f"connector `{name}` is not installed in this process")
+            return Unavailable(
+                name, f"连接器 {name} 没有安装在本服务中 (connector not installed in this process)"
+            )
         try:
             return kind.open(self.settings.options(name, stored), self.context)
         except UserError as error:  # messages name fields, never secret values
-            return Unavailable(name, f"connector `{name}` cannot be opened: {error}")
+            return Unavailable(name, f"连接器 {name} 无法打开：{error} (connector cannot be opened)")
         except Exception as error:  # a plug-in's bug: its deliveries wait, the others go on
             log.exception("connector `%s` failed to open", name)
-            return Unavailable(name, f"connector `{name}` failed to open: {type(error).__name__}")
+            return Unavailable(
+                name, f"连接器 {name} 打开出错（{type(error).__name__}） (connector failed to open)"
+            )
 
 
 __all__ = ["ConfiguredRoutes", "FixedRoutes", "Router"]

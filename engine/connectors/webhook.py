@@ -12,6 +12,9 @@ Addresses are checked by :class:`AddressPolicy` before connecting and again on e
 connection goes to the checked address. `timeout` bounds the whole call, redirects included: a server
 that trickles its answer a byte at a time is cut off when the time is up, not at each quiet read.
 Which loopback or private destinations are allowed is the admin's `allow` option (DESIGN §14, §19).
+
+A failure says what happened as an operator reads it on the deliveries page, 简体中文 first with the
+technical detail (status, host, URL), then a few English words in brackets, as the WeCom errors do.
 """
 
 from __future__ import annotations
@@ -126,17 +129,23 @@ class WebhookConnector:
             payload = delivery.payload
             url = payload.get("url")
             if not isinstance(url, str) or not url:
-                raise DeliveryFailed("webhook delivery without payload.url", retryable=False)
+                raise DeliveryFailed(
+                    "Webhook 投递没有地址（payload.url） (webhook delivery without a URL)", retryable=False
+                )
             method = str(payload.get("method") or "POST").upper()
             if method not in METHODS:
                 raise DeliveryFailed(
-                    f"webhook payload.method `{method}` is not one of {sorted(METHODS)}", False
+                    f"Webhook 请求方法 {method} 不支持，可用 {'、'.join(sorted(METHODS))}"
+                    " (unsupported webhook method)",
+                    False,
                 )
             body = payload.get("body")
             return method, url, msgspec.json.encode(body) if body is not None and method != "GET" else None
         if self.url is None:
             raise DeliveryFailed(
-                f"no webhook endpoint URL is configured for `{delivery.kind}` deliveries", False
+                f"没有为 {delivery.kind} 投递设置 Webhook 地址，请在连接器页填写"
+                " (no webhook endpoint URL is configured for these deliveries)",
+                False,
             )
         envelope = {
             "key": delivery.key,
@@ -177,22 +186,25 @@ class WebhookConnector:
             if 200 <= status < 300:
                 return status
             retryable = status in _RETRY_STATUSES or status >= 500
-            raise DeliveryFailed(f"HTTP {status} from `{host}`", retryable=retryable)
-        raise DeliveryFailed(f"more than {self.max_redirects} redirects from `{url}`", retryable=False)
+            raise DeliveryFailed(_status_words(status, host), retryable=retryable)
+        most = self.max_redirects
+        raise DeliveryFailed(f"对方服务器重定向超过 {most} 次（{url}） (more than {most} redirects)", False)
 
     def _exchange(
         self, method: str, url: str, body: bytes | None, headers: dict[str, str], deadline: float
     ) -> tuple[int, str | None, str]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
-            raise DeliveryFailed(f"refused to call `{url}`: only http and https URLs are allowed", False)
+            raise DeliveryFailed(
+                _refused(url, "只允许 http 和 https 地址", "only http and https URLs"), False
+            )
         host = parts.hostname
         if not host:
-            raise DeliveryFailed(f"refused to call `{url}`: the URL has no host", False)
+            raise DeliveryFailed(_refused(url, "地址中没有主机名", "the URL has no host"), False)
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise DeliveryFailed(f"refused to call `{url}`: bad port", False) from None
+            raise DeliveryFailed(_refused(url, "端口不对", "bad port"), False) from None
         addresses = self.policy.addresses(host, port)
         path = _ascii((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         failure: OSError | http.client.HTTPException | None = None
@@ -223,10 +235,35 @@ class WebhookConnector:
                 timed_out = True
                 break
         if timed_out or failure is None:
-            raise DeliveryFailed(
-                f"`{host}` did not answer within {self.timeout:g} s (timed out)", retryable=True
-            )
-        raise DeliveryFailed(f"cannot reach `{host}`: {failure}", retryable=True)
+            waited = f"对方服务器 {host} 在 {self.timeout:g} 秒内没有回应（超时）"
+            raise DeliveryFailed(f"{waited} (did not answer in time: timed out)", retryable=True)
+        raise DeliveryFailed(
+            f"无法连接到对方服务器 {host}（{failure}） (cannot reach the server)", retryable=True
+        )
+
+
+def _refused(url: str, why: str, english: str) -> str:
+    return f"拒绝访问 {url}：{why} (refused to call: {english})"
+
+
+def _status_words(status: int, host: str) -> str:
+    """What an answer's status means for the delivery, with the status and the host."""
+    if status in _RETRY_STATUSES:
+        words, english = "对方服务器暂时不接受请求", "the server is busy for now"
+    elif status >= 500:
+        words, english = "对方服务器出错", "the server failed"
+    elif status == 404:
+        words, english = "对方服务器上没有这个地址", "no such address on the server"
+    elif status in (401, 403):
+        words, english = (
+            "对方服务器不允许这个请求，请检查签名密钥或权限",
+            "the server does not allow the request",
+        )
+    elif status >= 400:
+        words, english = "对方服务器拒绝了请求", "the server refused the request"
+    else:
+        words, english = "对方服务器的回答不是成功", "the answer is not a success"
+    return f"{words}（HTTP {status}，{host}） ({english})"
 
 
 def _ascii(target: str) -> str:

@@ -3,6 +3,8 @@ blacklist switch on a member's page; each change is in the member's timeline wit
 
 from __future__ import annotations
 
+from api_helpers import visible_text
+
 from qunflow.engine.member import MemberRecord
 
 
@@ -50,7 +52,8 @@ def test_bulk_changes_and_the_blacklist_switch(client, sign_in, services) -> Non
     assert answer.status_code == 303 and answer.headers["location"] == "/members/m-3"
     assert services.store.get_member("m-3").blacklisted is False
     page = client.get("/members/m-3")
-    assert "operator-user" in page.text and "member_edited" in page.text
+    assert "操作人：operator-user" in page.text and "人工修改" in page.text  # the change, in words
+    assert "member_edited" not in visible_text(page.text)
     assert 'value="set"' in page.text  # the switch now offers to blacklist again
 
     refused = client.post(

@@ -124,7 +124,10 @@ def test_a_delivery_fails_after_the_last_attempt(coupons: Engine, store: Store, 
     clock.advance_to(clock.now() + timedelta(seconds=1))
     assert dispatcher.dispatch().failed == 2
     row = store.deliveries(flow_id="storm")[0]
-    assert (row["status"], row["error"]) == ("failed", "gave up after 2 attempts: WeCom is not configured")
+    assert (row["status"], row["error"]) == (
+        "failed",
+        "尝试 2 次后放弃 (gave up after 2 attempts)：WeCom is not configured",
+    )
 
 
 def test_a_connector_that_raises_does_not_stop_the_dispatcher(

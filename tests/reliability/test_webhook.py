@@ -157,11 +157,21 @@ def test_a_key_already_delivered_is_not_called_again(server: Server) -> None:
 
 
 def test_server_errors_are_retryable_and_client_errors_are_not(server: Server) -> None:
-    for status, retryable in ((503, True), (429, True), (404, False), (400, False)):
+    # Said as the operator reads it on the deliveries page: 简体中文 first, with the status and host.
+    for status, retryable, said in (
+        (503, True, "对方服务器出错（HTTP 503，127.0.0.1） (the server failed)"),
+        (
+            429,
+            True,
+            "对方服务器暂时不接受请求（HTTP 429，127.0.0.1） (the server is busy for now)",
+        ),
+        (404, False, "对方服务器上没有这个地址（HTTP 404，127.0.0.1） (no such address on the server)"),
+        (400, False, "对方服务器拒绝了请求（HTTP 400，127.0.0.1） (the server refused the request)"),
+    ):
         with pytest.raises(DeliveryFailed) as failed:
             connector(f"{server.base}/status/{status}").send(coupon(f"k-{status}"))
         assert failed.value.retryable is retryable
-        assert str(failed.value) == f"HTTP {status} from `127.0.0.1`"
+        assert str(failed.value) == said
 
 
 def test_a_slow_endpoint_times_out_retryably(server: Server) -> None:
@@ -212,7 +222,7 @@ def test_a_redirect_to_a_refused_address_is_refused(server: Server, location: st
         connector(server.base + "/hop").send(coupon())
 
     assert refused.value.retryable is False
-    assert str(refused.value).startswith("refused to call")
+    assert str(refused.value).startswith("拒绝访问") and "(refused to call" in str(refused.value)
     assert [r["path"] for r in server.requests] == ["/hop"]
 
 
@@ -275,7 +285,9 @@ def test_private_loopback_and_metadata_addresses_are_refused(url: str) -> None:
     with pytest.raises(AddressRefused) as refused:
         webhook.send(coupon())
     assert refused.value.retryable is False
-    assert str(refused.value).startswith("refused to call"), str(refused.value)
+    assert str(refused.value).startswith("拒绝访问") and "(refused to call" in str(refused.value), str(
+        refused.value
+    )
 
 
 def test_at_least_twenty_encodings_are_covered() -> None:

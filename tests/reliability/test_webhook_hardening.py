@@ -104,7 +104,10 @@ def test_a_trickling_server_is_cut_off_when_the_whole_call_is_out_of_time(trickl
 
     assert 0.9 <= took < 1.6
     assert failed.value.retryable is True
-    assert str(failed.value) == "`127.0.0.1` did not answer within 1 s (timed out)"
+    assert (
+        str(failed.value)
+        == "对方服务器 127.0.0.1 在 1 秒内没有回应（超时） (did not answer in time: timed out)"
+    )
     assert trickler.hung_up.wait(2.0)  # the connection was closed, not left open
 
 

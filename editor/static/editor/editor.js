@@ -52,7 +52,7 @@ const FLOW_SETTINGS_SCHEMA = {
       event: { type: "string", minLength: 1, maxLength: 200, title: "Goal event", description: "e.g. purchase" },
       where: { type: "array", title: "Only when", items: { type: "object", required: ["field"], properties: {
         field: { type: "string", format: "field-path" },
-        op: { enum: ["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"], default: "eq" }, value: {} } } },
+        op: { enum: ["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"], format: "comparison-op", default: "eq" }, value: {} } } },
       within: { type: "string", format: "duration", title: "Goal window" },
       exit: { type: "boolean", default: true, title: "Leave the flow when reached" } } }] },
     holdout: { type: "integer", minimum: 0, maximum: 50, default: 0, title: "Control group (%)",

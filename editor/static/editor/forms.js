@@ -10,6 +10,9 @@ export const FIELD_PATHS = [
   "event.channel", "event.group", "event.data.amount", "event.data.product", "run.vars.",
 ];
 const PLACEHOLDERS = ["{{ member.name }}", "{{ member.points }}", "{{ group.name }}", "{{ event.data.product }}"];
+// Choices said through a message of their own: a comparison's `gte` reads 不少于 / at least ("op:gte"),
+// while the value stored stays the id.
+const CHOICE_WORDS = { "comparison-op": "op:" };
 
 // The flows there are, as {id, name}: offered wherever a setting names a flow (format "flow-id").
 let flows = [];
@@ -216,7 +219,8 @@ function widgetFor(schema, root, id, value, onChange, t, path) {
   }
   if (schema.enum) {
     const select = el("select", { id, onchange: onChange }, el("option", { value: "", text: "—" }),
-      ...schema.enum.map((option) => el("option", { value: JSON.stringify(option), selected: option === current, text: t(String(option)) })));
+      ...schema.enum.map((option) => el("option", { value: JSON.stringify(option), selected: option === current,
+        text: t((CHOICE_WORDS[schema.format] || "") + String(option)) })));
     return { element: select, get: () => (select.value === "" ? undefined : JSON.parse(select.value)) };
   }
   if (schema.format === "duration") return durationWidget(id, current, onChange, t);

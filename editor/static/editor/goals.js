@@ -33,7 +33,7 @@ function conditionWords(condition, t) {
   // The amount of a purchase reads as money: "≥50 元".
   if (path === "data.amount" && op in OPS) return `${OPS[op]}${value} ${t("yuan")}`;
   if (op === "exists") return ` ${path} ${t("is set")}`;
-  return ` ${path} ${OPS[op] || t(op)} ${value}`;
+  return ` ${path} ${OPS[op] || t(`op:${op}`)} ${value}`;
 }
 
 // "目标：下单≥50 元，7 天内 — 转化 12.3%（对照组 8.1%，提升 4.2 个百分点）"
