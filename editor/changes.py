@@ -14,7 +14,7 @@ import msgspec
 from qunflow.engine.fields import OPS
 
 from .names import Names
-from .wording import port_words
+from .wording import EVENT_WORDS, port_words
 
 What = Literal[
     "node_added", "node_removed", "node_config", "node_label", "node_type",
@@ -118,7 +118,8 @@ def duration_words(value: timedelta, language: str) -> str:
 
 def value_words(value: Any, _: Translate, language: str, field: str = "") -> str:
     """A stored value as an operator reads it: durations in days and hours, yes / no, a comparison's
-    operator (the value of a field `op`) in words (`gte` → 不少于), lists joined with 、, objects as
+    operator (the value of a field `op`) in words (`gte` → 不少于), a built-in event type (the value
+    of a field `event`) by its title (`purchase` → 下单), lists joined with 、, objects as
     `field: value` pairs — never JSON."""
     if value is None or value == "" or value == [] or value == {}:
         return ""
@@ -126,6 +127,8 @@ def value_words(value: Any, _: Translate, language: str, field: str = "") -> str
         return _("yes") if value else _("no")
     if field == "op" and value in OPS:
         return _("op:" + value)
+    if field == "event" and value in EVENT_WORDS:
+        return _("event:" + value)
     if isinstance(value, str) and _ISO_DURATION.match(value):
         try:
             return duration_words(msgspec.convert(value, timedelta), language)

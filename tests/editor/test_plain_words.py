@@ -52,6 +52,20 @@ def test_the_history_says_a_comparison_in_words_not_its_operator_id(client, sign
     assert re.search(r"at least\s*→\s*at most", english), english
 
 
+def test_the_history_says_a_goals_event_and_exit_in_words(client, sign_in, services) -> None:
+    sign_in("operator")
+    services.engine.deploy(SPEND)
+    changed = copy.deepcopy(SPEND)
+    changed["settings"]["goal"] = {"event": "message", "within": "P7D", "exit": False}
+    services.engine.deploy(changed)
+
+    page = visible_text(client.get("/flows/spend/history").text)
+    v2 = page[page.index("版本 2") : page.index("版本 1")]
+    assert "事件类型: 下单" in v2 and "事件类型: 发言" in v2, v2
+    assert "达成后退出流程: 否" in v2, v2
+    assert not re.search(r"\b(purchase|message|Exit)\b", v2), v2
+
+
 def test_a_timeline_says_event_details_in_words_and_names(client, sign_in, services: Services) -> None:
     csrf = sign_in("operator")
     services.store.put_groups([GroupRecord("g-1", "福利群")])
