@@ -7,6 +7,7 @@ import { goalHeadline, nodeConversion, portConversion, splitSentences } from "./
 import { testSendBox } from "./testsend.js";
 import { changesPart, reachPart } from "./publish.js";
 import { previewForm } from "./preview_form.js";
+import { closeMenu, inMenu, openMenu } from "./context_menu.js";
 
 const readJson = (id) => JSON.parse(document.getElementById(id).textContent);
 const page = readJson("qf-page");
@@ -415,24 +416,30 @@ function copyNodes() {
   return true;
 }
 
-function pasteNodes() {
-  let clip = null;
-  try { clip = JSON.parse(localStorage.getItem(CLIPBOARD_KEY) || "null"); } catch { clip = null; }
+function clipboard() {
+  try { return JSON.parse(localStorage.getItem(CLIPBOARD_KEY) || "null"); } catch { return null; }
+}
+
+// `at`: where the clip's top left goes on the canvas (the context menu's spot); else beside the originals.
+function pasteNodes(at = null) {
+  const clip = clipboard();
   if (!clip?.nodes?.length) return false;
-  placeClip(clip);
+  placeClip(clip, at);
   return true;
 }
 
-// Adds the clip's nodes (new ids, shifted down and right) and its edges as one undo step.
-function placeClip(clip) {
+// Adds the clip's nodes (new ids, shifted down and right, or moved to `at`) and its edges as one undo step.
+function placeClip(clip, at = null) {
   clearTimeout(snapshotTimer);
   remember();
   state.loading = true;
   const dfIds = {};
-  for (const node of clip.nodes) {
+  const spots = clip.nodes.map((node) => ({ x: node.position?.x ?? 80, y: node.position?.y ?? 80 }));
+  const shift = at ? { x: at.x - Math.min(...spots.map((p) => p.x)), y: at.y - Math.min(...spots.map((p) => p.y)) } : { x: 40, y: 40 };
+  for (const [index, node] of clip.nodes.entries()) {
     const id = freshId(node.type, node.id);
     if (node.ports) page.ports = { ...page.ports, [id]: node.ports };
-    const position = { x: (node.position?.x ?? 80) + 40, y: (node.position?.y ?? 80) + 40 };
+    const position = { x: Math.round(spots[index].x + shift.x), y: Math.round(spots[index].y + shift.y) };
     dfIds[node.id] = addNode({ ...node, id, config: structuredClone(node.config || {}), position });
   }
   for (const edge of clip.edges || []) {
@@ -456,6 +463,114 @@ function placeClip(clip) {
 
 function duplicateNode(dfId) {
   placeClip(clipOf([dfId]));
+}
+
+// ---------- the context menu (context_menu.js) ----------
+
+// A right click, Shift+F10 or the menu key offers what can be done to a node, a connection or the
+// empty canvas, each item with the key that does the same. Viewers get only the items that read.
+// The runs page has no node filter, so there is no "runs through this node" item yet.
+
+function nodeMenu(dfId) {
+  const items = [{ id: "details", text: t("Show details"), run: () => showNodePanel(dfId) }];
+  if (!page.can_write) return items;
+  items.push({ id: "copy", text: t("Copy"), shortcut: "Ctrl+C", run: () => copyFrom(dfId) },
+    { id: "duplicate", text: t("Duplicate"), shortcut: "Ctrl+D", run: () => duplicateNode(dfId) });
+  if (typeOf(state.df.getNodeFromId(dfId).data.type).test_send) {
+    items.push({ id: "test-send", text: t("Test send"), run: () => showTestSend(dfId) });
+  }
+  items.push("separator", { id: "delete", text: t("Delete"), shortcut: "Delete", run: () => deleteNode(dfId) });
+  return items;
+}
+
+function canvasMenu(at) {
+  const items = [];
+  if (page.can_write && clipboard()?.nodes?.length) items.push({ id: "paste", text: t("Paste"), shortcut: "Ctrl+V", run: () => pasteNodes(at) });
+  if (page.can_write) items.push({ id: "auto-layout", text: t("Auto-layout"), run: autoLayout });
+  items.push({ id: "fit", text: t("Fit"), run: fitView });
+  return items;
+}
+
+// Drawflow names a connection's ends in its classes: node_out_node-1 output_2 → node_in_node-3 input_1.
+function connectionMenu(connection) {
+  const end = (prefix) => [...connection.classList].find((c) => c.startsWith(prefix))?.slice(prefix.length);
+  const [from, to] = [end("node_out_node-"), end("node_in_node-")];
+  const output = [...connection.classList].find((c) => /^output_\d+$/.test(c));
+  const input = [...connection.classList].find((c) => /^input_\d+$/.test(c));
+  return [{ id: "delete-connection", text: t("Delete connection"), shortcut: "Delete",
+    run: () => state.df.removeSingleConnection(from, to, output, input) }];
+}
+
+// The menu for whatever is at `target`, its top left at (x, y) in the window.
+function openContextMenu(target, x, y, returnFocus) {
+  const onNode = target.closest?.(".drawflow-node");
+  const connection = target.closest?.("svg.connection");
+  const at = canvasPoint(x, y);
+  let items = canvasMenu(at);
+  let label = t("Canvas actions");
+  if (onNode) {
+    const dfId = Number(onNode.id.slice(5));
+    if (state.selected !== dfId) select(dfId);
+    items = nodeMenu(dfId);
+    label = t("Actions for {node}", { node: nodeName(state.df.getNodeFromId(dfId).data.id) });
+  } else if (connection && page.can_write) {
+    items = connectionMenu(connection);
+    label = t("Connection actions");
+  }
+  openMenu({ items, x, y, label, returnFocus: returnFocus || onNode || $("#drawflow") });
+}
+
+// Before drawflow starts: it binds its own right-click handler (a small "×" on the selected node or
+// connection) when it does; the one menu is ours.
+function startContextMenu(df, container) {
+  df.contextmenu = (event) => event.preventDefault();
+  container.addEventListener("contextmenu", (event) => {
+    event.preventDefault();
+    // On Linux the menu opens while the right button is still down, and its release may land on the
+    // menu: drawflow's press (dragging a node, the canvas or a new connection) ends here, in place.
+    container.dispatchEvent(new MouseEvent("mouseup", { clientX: event.clientX, clientY: event.clientY }));
+    openContextMenu(event.target, event.clientX + 2, event.clientY + 2);
+  });
+  df.on("zoom", closeMenu);
+}
+
+// Shift+F10 or the menu key, in the canvas: the focused (else the selected) node's menu, beside it;
+// on the canvas without a selected node, the canvas's menu at its top left.
+function openContextMenuByKey(target) {
+  const element = target.closest(".drawflow-node") || (state.selected !== null ? nodeElement(state.selected) : null);
+  if (element) {
+    const box = element.getBoundingClientRect();
+    openContextMenu(element, box.left + 12, box.bottom + 4, target);
+  } else {
+    const box = $("#drawflow").getBoundingClientRect();
+    openContextMenu($("#drawflow"), box.left + 40, box.top + 40, target);
+  }
+}
+
+// The focus, which was on the node, stays on the canvas.
+function deleteNode(dfId) {
+  state.df.removeNodeId(`node-${dfId}`);
+  $("#drawflow").focus({ preventScroll: true });
+}
+
+// The copy item copies the nodes copied together with this one, else this one alone.
+function copyFrom(dfId) {
+  if (!chosenNodes().has(dfId)) { clearPicked(); select(dfId); }
+  copyNodes();
+}
+
+// The node's panel, unfolded if it was folded away.
+function showNodePanel(dfId, focus = true) {
+  if (collapsedPanels().panel) togglePanel("panel");
+  select(dfId, focus);
+}
+
+function showTestSend(dfId) {
+  showNodePanel(dfId, false);
+  const box = $("#qf-test-send");
+  if (!box) return;
+  box.scrollIntoView({ block: "nearest" });
+  box.querySelector("input:checked, input, select")?.focus({ preventScroll: true });
 }
 
 // ---------- the side panel ----------
@@ -1297,6 +1412,11 @@ function keyboard(event) {
   const deleting = event.key === "Delete" || event.key === "Backspace";
   if (mod && event.key.toLowerCase() === "s") { event.preventDefault(); save(); return; }
   if (typing) return;
+  if ((event.key === "F10" && event.shiftKey) || event.key === "ContextMenu") {
+    if (event.target.closest?.("#drawflow")) { event.preventDefault(); openContextMenuByKey(event.target); }
+    return;
+  }
+  if (inMenu(event.target)) return; // the menu's own keys
   const focusedNode = event.target.closest?.(".drawflow-node");
   if (mod && event.key.toLowerCase() === "z") { event.preventDefault(); event.shiftKey ? redo() : undo(); }
   else if (mod && event.key.toLowerCase() === "y") { event.preventDefault(); redo(); }
@@ -1332,6 +1452,7 @@ async function start() {
   const container = $("#drawflow");
   const df = new window.Drawflow(container);
   df.reroute = false;
+  startContextMenu(df, container);
   df.zoom_max = 2;
   df.zoom_min = 0.3;
   // Viewers see the flow but cannot change it.
@@ -1406,9 +1527,10 @@ async function start() {
   if (page.problems?.length) setProblems(page.problems);
   if (!$("#qf-live").hidden) loadGoal();
 
-  $("#qf-save").addEventListener("click", save);
+  // Viewers have no save or publish button.
+  $("#qf-save")?.addEventListener("click", save);
   $("#qf-validate").addEventListener("click", validate);
-  $("#qf-publish").addEventListener("click", publish);
+  $("#qf-publish")?.addEventListener("click", publish);
   $("#qf-pause")?.addEventListener("click", pauseOrResume);
   $("#qf-preview").addEventListener("click", openPreview);
   $("#qf-preview-run").addEventListener("click", runPreview);
