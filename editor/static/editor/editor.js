@@ -621,7 +621,7 @@ function nodePanel(dfId, node) {
     nodeType.test_send && page.can_write ? testSendFor(data.id) : null,
     connectionsEditor(dfId, node),
     el("button", { type: "button", class: "qf-quiet", id: "qf-duplicate-node", text: t("Duplicate node"),
-      title: "Ctrl+C, Ctrl+V", onclick: () => duplicateNode(dfId) }),
+      title: "Ctrl+D", onclick: () => duplicateNode(dfId) }),
     el("button", { type: "button", class: "qf-danger", id: "qf-delete-node", text: t("Delete node"),
       onclick: () => { state.df.removeNodeId(`node-${dfId}`); } }),
   );
