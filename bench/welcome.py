@@ -151,12 +151,18 @@ def _play_adds(fake: FakeWecom, url: str, rate: float, seconds: float) -> dict[s
     """`rate` adds a second for `seconds`, on a fixed schedule; each code → when it was posted and
     the HTTP status it got."""
     total = max(1, int(rate * seconds))
-    start = time.monotonic() + 0.5
     sent: dict[str, dict[str, Any]] = {}
     lock = threading.Lock()
+    # Every lane makes its client (each loads a CA bundle: seconds of CPU for all of them) before the
+    # schedule starts, so that the harness's own start-up does not take the cores from `serve`.
+    ready = threading.Barrier(SENDERS + 1)
+    go = threading.Event()
+    start = 0.0
 
     def sender(lane: int) -> None:
         with httpx.Client(timeout=30) as client:
+            ready.wait()
+            go.wait()
             for number in range(lane, total, SENDERS):
                 delay = start + number / rate - time.monotonic()
                 if delay > 0:
@@ -186,6 +192,9 @@ def _play_adds(fake: FakeWecom, url: str, rate: float, seconds: float) -> dict[s
     threads = [threading.Thread(target=sender, args=(lane,), daemon=True) for lane in range(SENDERS)]
     for thread in threads:
         thread.start()
+    ready.wait()
+    start = time.monotonic() + 0.5
+    go.set()
     for thread in threads:
         thread.join()
     return sent
