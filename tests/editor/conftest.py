@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from api_helpers import PASSWORD, ROLES, login_csrf
@@ -56,3 +57,21 @@ def sign_in(client: TestClient[Litestar], services: Services) -> Callable[[str],
         return client.cookies["qunflow_csrf"]
 
     return sign_in
+
+
+# Browser tests (Chromium): a module's browser, and a server on an empty database for modules that
+# make their own data through the API. A module that needs a seeded server defines its own `base_url`.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from browser_kit import chromium
+
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from browser_server import running_server
+
+    with running_server(tmp_path_factory.mktemp("server") / "qunflow.db") as url:
+        yield url

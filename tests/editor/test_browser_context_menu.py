@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_kit import chromium, csrf_token, operator_page, sign_in
+from browser_kit import csrf_token, operator_page, sign_in
 from browser_server import chromium_missing, running_server, save_screenshot
 
 from qunflow.editor.services import Services
@@ -61,12 +61,6 @@ def _add_viewer(database: Path) -> None:
         services.accounts.create_user(*VIEWER, "viewer", services.now_us())
     finally:
         services.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture(params=[WIDE, NARROW], ids=["1400", "800"])

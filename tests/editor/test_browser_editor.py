@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 import pytest
-from browser_kit import chromium, csrf_token, operator_page
+from browser_kit import csrf_token, operator_page
 from browser_server import chromium_missing, publish_to_docs, running_server, save_screenshot
 from msgspec import Meta
 
@@ -49,12 +49,6 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     registry.add(remind)
     with running_server(tmp_path_factory.mktemp("server") / "qunflow.db", registry) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_kit import chromium, csrf_token, operator_page
-from browser_server import chromium_missing, running_server, save_screenshot
+from browser_kit import csrf_token, operator_page
+from browser_server import chromium_missing, save_screenshot
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
 
@@ -54,18 +54,6 @@ FLOW = {
         {"from": "ab", "port": "b", "to": "wait"},
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(tmp_path_factory.mktemp("server") / "qunflow.db") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_kit import chromium, csrf_token, operator_page
+from browser_kit import csrf_token, operator_page
 from browser_server import chromium_missing, running_server, save_screenshot
 
 from qunflow.editor.services import Services
@@ -101,12 +101,6 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def base_url(database: Path) -> Iterator[str]:
     with running_server(database, clock=SimClock(NOW)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture(params=SIZES)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser_kit import chromium, operator_page
+from browser_kit import operator_page
 from browser_server import chromium_missing, publish_to_docs, running_server, save_screenshot
 
 from qunflow.editor.services import Services
@@ -77,12 +77,6 @@ def _seed(database: Path) -> None:
             )
     services.engine.ingest(convert_events(sorted(events, key=lambda e: e["at"])))
     services.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

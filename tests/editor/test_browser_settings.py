@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_kit import chromium, csrf_token, operator_page, sign_in
+from browser_kit import csrf_token, operator_page, sign_in
 from browser_server import chromium_missing, running_server
 
 from qunflow.editor.accounts import Accounts
@@ -38,12 +38,6 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         store.close()
         DATABASE[url] = database
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 def test_an_admin_sets_the_budget_and_approves_an_operators_large_send(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from browser_kit import chromium, csrf_token, operator_page
-from browser_server import chromium_missing, running_server
+from browser_kit import csrf_token, operator_page
+from browser_server import chromium_missing
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
 
@@ -27,18 +27,6 @@ FLOW = {
     ],
     "edges": [{"from": "buy", "to": "big"}],
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(tmp_path_factory.mktemp("server") / "qunflow.db") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture
