@@ -152,3 +152,16 @@ def test_a_server_that_is_not_there_is_a_retryable_failure() -> None:
     with pytest.raises(Exception) as failed:
         client.list_user_ids()
     assert getattr(failed.value, "retryable", False) and "secret-value" not in str(failed.value)
+
+
+def test_the_clients_of_one_corp_in_a_process_share_its_rate_limit() -> None:
+    # The worker's dispatcher and the fast lane each open the connector: their calls count together.
+    first = WecomApi("ww-shared", "secret-a", "http://127.0.0.1:9")
+    second = WecomApi("ww-shared", "secret-b", "http://127.0.0.1:9")
+    other = WecomApi("ww-other", "secret-a", "http://127.0.0.1:9")
+    try:
+        assert first.limiter is second.limiter
+        assert other.limiter is not first.limiter
+    finally:
+        for api in (first, second, other):
+            api.close()

@@ -68,13 +68,25 @@ for _name in ("httpx", "httpcore"):
 
 
 class PerApiLimiter:
-    """One limiter per API path, made when the path is first called."""
+    """One limiter per API path, made when the path is first called. WeCom counts calls per corp:
+    every client of one corp (and server) in a process shares one, through :meth:`for_corp`."""
 
     def __init__(self, rates: Sequence[Rate] | None = None, wait: float = 60.0) -> None:
         self.rates = list(rates or [Rate(PER_MINUTE, Duration.MINUTE), Rate(PER_HOUR, Duration.HOUR)])
         self.wait = wait
         self._limiters: dict[str, Limiter] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_corp(cls, corp_id: str, api_base: str) -> PerApiLimiter:
+        """The process's limiter for the corp `corp_id` at `api_base` (made on first use): the
+        dispatchers of a process (its worker's and its fast lane's) each open the connector, and
+        their calls together must stay under the corp's limits."""
+        with _corp_limiters_lock:
+            limiter = _corp_limiters.get((corp_id, api_base))
+            if limiter is None:
+                limiter = _corp_limiters[(corp_id, api_base)] = cls()
+            return limiter
 
     def acquire(self, api: str) -> None:
         """Wait until `api` may be called again; raises RateLimited after `wait` seconds."""
@@ -84,6 +96,10 @@ class PerApiLimiter:
                 limiter = self._limiters[api] = Limiter(InMemoryBucket(list(self.rates)))
         if not limiter.try_acquire(api, blocking=True, timeout=self.wait):
             raise RateLimited(RATE_LIMITED, "client-side limit", api)
+
+
+_corp_limiters: dict[tuple[str, str], PerApiLimiter] = {}
+_corp_limiters_lock = threading.Lock()
 
 
 class WecomClient:
@@ -103,7 +119,7 @@ class WecomClient:
         self.corp_id = corp_id
         self._secret = secret
         self._http = httpx.Client(base_url=api_base.rstrip("/"), timeout=timeout)
-        self.limiter = limiter or PerApiLimiter()
+        self.limiter = limiter or PerApiLimiter.for_corp(corp_id, api_base)
         self.backoff = tuple(backoff)
         self._sleep = sleep
         self._token: str | None = None
